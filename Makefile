@@ -1,0 +1,66 @@
+# ngx_compensation: build, run and test.
+#
+#   make run     install what is missing, build, start nginx on 127.0.0.1:8080
+#   make stop    stop it
+#   make test    install what is missing, build, run every test
+#
+# The module is built out of tree against Debian's nginx-dev with Debian's own
+# configure flags (binary compatibility), into build/.
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+BUILD       := $(CURDIR)/build
+MODULE      := $(BUILD)/ngx_http_compensation_module.so
+SOURCES     := config $(wildcard src/*.c src/*.h)
+PROVE_ARGS  ?= -r
+TEST_FILES  ?= t/
+
+export TEST_NGINX_BINARY       ?= $(NGINX)
+export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
+
+.PHONY: all build deps run stop test unit prove clean check-memory
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: $(MODULE)
+
+# configure is slow (feature checks): rerun it only when config or the set of
+# sources changes; the stamp marks a configure that finished
+$(BUILD)/.configured: config $(wildcard src/*.c)
+	@mkdir -p $(BUILD)
+	@rm -f $@
+	cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
+	    --with-cc-opt="-g -O2 -fPIC" --with-ld-opt="-fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module="$$0" --builddir="$$1"' \
+	    $(CURDIR) $(BUILD) > $(BUILD)/configure.log 2>&1 \
+	    || { tail -n 20 $(BUILD)/configure.log; exit 1; }
+	@touch $@
+
+$(MODULE): $(BUILD)/.configured $(SOURCES)
+	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
+	@test -f $(MODULE)
+
+run: deps build
+	@scripts/run.sh start
+
+stop:
+	@scripts/run.sh stop
+
+unit:
+	$(MAKE) -C test/unit check
+
+prove: build
+	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
+
+test: deps build unit prove
+
+check-memory: deps build
+	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
+
+clean:
+	rm -rf $(BUILD) t/servroot
+	-$(MAKE) -C test/unit clean

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what ngx_compensation needs to build, run and test, when missing.
+# Debian 12 (bookworm); run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+    nginx nginx-dev libjansson-dev libsqlite3-dev
+    gcc make perl
+    libtest-base-perl libtext-diff-perl libtest-longstring-perl
+    liblist-moreutils-perl liburi-perl libhttp-message-perl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "error: run as root to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,58 @@
+
+/*
+ * ngx_compensation: the command pipeline, without HTTP.
+ *
+ * One call runs one bound command in one BEGIN IMMEDIATE transaction:
+ * idempotency check, load, generic checks and decision (domain), append the
+ * event stream, upsert the snapshot, commit.  The HTTP routes, the command
+ * facade and the scheduler all go through here, so they cannot drift apart.
+ */
+
+
+#ifndef _CF_SERVICE_H_INCLUDED_
+#define _CF_SERVICE_H_INCLUDED_
+
+
+#include "cf_domain.h"
+#include "cf_store.h"
+
+
+/* ids from paths and headers are at most this long (bytes) */
+#define CF_MAX_ID_LEN  256
+#define CF_ID_BUF      (CF_MAX_ID_LEN + 1)
+
+
+typedef struct {
+    const cf_command_t     *command;         /* bound by cf_command_bind */
+    const char             *aggregate_id;    /* NULL: create generates one */
+    const char             *request_id;      /* NULL: the command id */
+    const char             *owner_id;        /* NULL or "" : none */
+    int64_t                 expected_version;    /* -1: not given */
+    json_t                 *header;          /* stream header, borrowed */
+    int64_t                 now;             /* epoch ms */
+    const cf_retry_spec_t  *default_spec;
+} cf_exec_input_t;
+
+
+typedef struct {
+    cf_error_t              err;             /* Ok or the failure */
+    int                     in_handler;      /* failure came from the handler */
+    int                     at_gateway;      /* failure before processing
+                                                (duplicate request id, busy) */
+    int                     committed;       /* event stream written */
+    char                    aggregate_id[CF_ID_BUF];
+    char                    command_id[CF_ID_LEN + 1];
+    char                    request_id[CF_ID_BUF];
+    int64_t                 version;         /* after the command, or the
+                                                current one; -1 unknown */
+} cf_exec_output_t;
+
+
+/* 0 when the command was processed (successfully or not: see out->err);
+ * -1 when out->err holds an internal error.  out->err must be freed with
+ * cf_error_free. */
+int cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out);
+
+
+#endif /* _CF_SERVICE_H_INCLUDED_ */

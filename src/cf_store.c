@@ -1,0 +1,734 @@
+
+/*
+ * ngx_compensation: the SQLite store (see cf_store.h).
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+
+#include "cf_store.h"
+
+
+#define CF_SCHEMA_RETRIES     200     /* x 10 ms: other workers at startup */
+
+
+typedef enum {
+    CF_SQL_BEGIN = 0,
+    CF_SQL_COMMIT,
+    CF_SQL_ROLLBACK,
+    CF_SQL_REQUEST_EXISTS,
+    CF_SQL_LOAD_SNAPSHOT,
+    CF_SQL_LOAD_STREAMS,
+    CF_SQL_APPEND,
+    CF_SQL_SAVE_SNAPSHOT,
+    CF_SQL_PING,
+    CF_SQL__COUNT
+} cf_sql_id_t;
+
+
+struct cf_store_s {
+    sqlite3         *db;
+    sqlite3_stmt    *stmt[CF_SQL__COUNT];
+    int              busy_timeout_ms;
+    char             errmsg[256];
+};
+
+
+static const char *cf_sql_text[CF_SQL__COUNT] = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+
+    "SELECT 1 FROM event_stream WHERE request_id = ?1 LIMIT 1",
+
+    "SELECT version, event_id, owner_id, first_operator, operator,"
+    " first_event_time, event_time, deleted, state"
+    " FROM snapshot WHERE aggregate_id = ?1",
+
+    "SELECT id, version, create_time, header, body FROM event_stream"
+    " WHERE aggregate_id = ?1 AND version > ?2 ORDER BY version",
+
+    "INSERT INTO event_stream (id, aggregate_id, tenant_id, owner_id,"
+    " version, request_id, command_id, header, body, size, create_time)"
+    " VALUES (?1, ?2, '" CF_TENANT_ID "', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+
+    "INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
+    " event_id, first_operator, operator, first_event_time, event_time,"
+    " snapshot_time, deleted, state, status, recoverable, is_retryable,"
+    " is_below_retry_threshold, retries, next_retry_at, timeout_at)"
+    " VALUES (?1, '" CF_TENANT_ID "', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    " ON CONFLICT (aggregate_id) DO UPDATE SET"
+    " owner_id = excluded.owner_id, version = excluded.version,"
+    " event_id = excluded.event_id, first_operator = excluded.first_operator,"
+    " operator = excluded.operator,"
+    " first_event_time = excluded.first_event_time,"
+    " event_time = excluded.event_time,"
+    " snapshot_time = excluded.snapshot_time, deleted = excluded.deleted,"
+    " state = excluded.state, status = excluded.status,"
+    " recoverable = excluded.recoverable,"
+    " is_retryable = excluded.is_retryable,"
+    " is_below_retry_threshold = excluded.is_below_retry_threshold,"
+    " retries = excluded.retries, next_retry_at = excluded.next_retry_at,"
+    " timeout_at = excluded.timeout_at",
+
+    "SELECT count(*) FROM sqlite_master"
+};
+
+
+/*
+ * Schema version 1.  Unique (aggregate_id, version) is the optimistic lock of
+ * the event store; unique (aggregate_id, request_id) and the request_id index
+ * make Command-Request-Id idempotent.  The snapshot keeps the state document
+ * plus the columns the scheduler and the dashboard filter on.
+ */
+static const char cf_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS event_stream ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " aggregate_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL,"
+    " owner_id TEXT NOT NULL DEFAULT '',"
+    " version INTEGER NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " command_id TEXT NOT NULL,"
+    " header TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " create_time INTEGER NOT NULL,"
+    " UNIQUE (aggregate_id, version),"
+    " UNIQUE (aggregate_id, request_id));"
+    "CREATE INDEX IF NOT EXISTS event_stream_request_id"
+    " ON event_stream (request_id);"
+    "CREATE TABLE IF NOT EXISTS snapshot ("
+    " aggregate_id TEXT NOT NULL PRIMARY KEY,"
+    " tenant_id TEXT NOT NULL,"
+    " owner_id TEXT NOT NULL DEFAULT '',"
+    " version INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL,"
+    " first_operator TEXT NOT NULL DEFAULT '',"
+    " operator TEXT NOT NULL DEFAULT '',"
+    " first_event_time INTEGER NOT NULL,"
+    " event_time INTEGER NOT NULL,"
+    " snapshot_time INTEGER NOT NULL,"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL,"
+    " status TEXT,"
+    " recoverable TEXT,"
+    " is_retryable INTEGER,"
+    " is_below_retry_threshold INTEGER,"
+    " retries INTEGER,"
+    " next_retry_at INTEGER,"
+    " timeout_at INTEGER);"
+    "PRAGMA user_version = 1;";
+
+
+static int cf_store_create_schema(cf_store_t *st);
+static int cf_store_exec(cf_store_t *st, cf_sql_id_t id);
+static void cf_store_set_error(cf_store_t *st, const char *what);
+static const char *cf_column_text(sqlite3_stmt *s, int col);
+static int cf_store_replay(cf_store_t *st, cf_aggregate_t *agg,
+    cf_error_t *err);
+static int cf_bind_json(sqlite3_stmt *s, int col, json_t *j);
+
+
+cf_store_t *
+cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
+    size_t errlen)
+{
+    int          rc, i;
+    cf_store_t  *st;
+    char         pragma[96];
+
+    st = calloc(1, sizeof(cf_store_t));
+    if (st == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+
+    /* NOMUTEX: one connection per process, used by one thread at a time */
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "sqlite3_open_v2(\"%s\") failed: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        goto failed;
+    }
+
+    sqlite3_extended_result_codes(st->db, 1);
+
+    st->busy_timeout_ms = opts->busy_timeout_ms;
+    sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
+
+    /* journal_mode=WAL is persistent; the others are per connection */
+    snprintf(pragma, sizeof(pragma),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+             opts->synchronous_full ? "FULL" : "NORMAL");
+
+    for (i = 0; i < CF_SCHEMA_RETRIES; i++) {
+        rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            break;
+        }
+        usleep(10000);
+    }
+
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "setting pragmas on \"%s\" failed: %s",
+                 path, sqlite3_errmsg(st->db));
+        goto failed;
+    }
+
+    if (cf_store_create_schema(st) != 0) {
+        snprintf(errbuf, errlen, "creating the schema in \"%s\" failed: %s",
+                 path, st->errmsg);
+        goto failed;
+    }
+
+    for (i = 0; i < CF_SQL__COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, cf_sql_text[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen, "preparing \"%s\" failed: %s",
+                     cf_sql_text[i], sqlite3_errmsg(st->db));
+            goto failed;
+        }
+    }
+
+    return st;
+
+failed:
+
+    cf_store_close(st);
+    return NULL;
+}
+
+
+void
+cf_store_close(cf_store_t *st)
+{
+    int  i;
+
+    if (st == NULL) {
+        return;
+    }
+
+    for (i = 0; i < CF_SQL__COUNT; i++) {
+        if (st->stmt[i]) {
+            sqlite3_finalize(st->stmt[i]);
+        }
+    }
+
+    if (st->db) {
+        sqlite3_close(st->db);
+    }
+
+    free(st);
+}
+
+
+const char *
+cf_store_errmsg(cf_store_t *st)
+{
+    return st->errmsg;
+}
+
+
+void
+cf_store_set_busy_timeout(cf_store_t *st, int ms)
+{
+    sqlite3_busy_timeout(st->db, ms);
+}
+
+
+/*
+ * Creating the schema races with the other workers (and a master, and a
+ * second nginx) opening a fresh file: "database is locked" can come back
+ * even with a busy timeout, so retry a bounded number of times.
+ */
+static int
+cf_store_create_schema(cf_store_t *st)
+{
+    int   rc, i;
+    char *msg;
+
+    for (i = 0; i < CF_SCHEMA_RETRIES; i++) {
+
+        rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+        if (rc == SQLITE_OK) {
+            msg = NULL;
+            rc = sqlite3_exec(st->db, cf_schema_sql, NULL, NULL, &msg);
+
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+                if (rc == SQLITE_OK) {
+                    return 0;
+                }
+            }
+
+            if (msg) {
+                snprintf(st->errmsg, sizeof(st->errmsg), "%s", msg);
+                sqlite3_free(msg);
+            }
+
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            if (st->errmsg[0] == '\0') {
+                cf_store_set_error(st, "schema");
+            }
+            return -1;
+        }
+
+        usleep(10000);
+    }
+
+    cf_store_set_error(st, "schema (still locked after retries)");
+    return -1;
+}
+
+
+static void
+cf_store_set_error(cf_store_t *st, const char *what)
+{
+    snprintf(st->errmsg, sizeof(st->errmsg), "%s: %s (%d)", what,
+             sqlite3_errmsg(st->db), sqlite3_extended_errcode(st->db));
+}
+
+
+static int
+cf_store_exec(cf_store_t *st, cf_sql_id_t id)
+{
+    int            rc;
+    sqlite3_stmt  *s;
+
+    s = st->stmt[id];
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        return 0;
+    }
+
+    cf_store_set_error(st, cf_sql_text[id]);
+
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        return CF_STORE_BUSY;
+    }
+
+    return -1;
+}
+
+
+int
+cf_store_begin_immediate(cf_store_t *st)
+{
+    return cf_store_exec(st, CF_SQL_BEGIN);
+}
+
+
+int
+cf_store_commit(cf_store_t *st)
+{
+    int  rc;
+
+    rc = cf_store_exec(st, CF_SQL_COMMIT);
+
+    if (rc != 0) {
+        /* a failed COMMIT may leave the transaction open */
+        if (!sqlite3_get_autocommit(st->db)) {
+            (void) cf_store_exec(st, CF_SQL_ROLLBACK);
+        }
+    }
+
+    return rc;
+}
+
+
+void
+cf_store_rollback(cf_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        (void) cf_store_exec(st, CF_SQL_ROLLBACK);
+    }
+}
+
+
+int
+cf_store_request_id_exists(cf_store_t *st, const char *request_id)
+{
+    int            rc;
+    sqlite3_stmt  *s;
+
+    s = st->stmt[CF_SQL_REQUEST_EXISTS];
+    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+
+    rc = sqlite3_step(s);
+
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cf_store_set_error(st, "request id lookup");
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    if (rc == SQLITE_ROW) {
+        return 1;
+    }
+
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+
+static const char *
+cf_column_text(sqlite3_stmt *s, int col)
+{
+    const char  *p;
+
+    p = (const char *) sqlite3_column_text(s, col);
+
+    return p ? p : "";
+}
+
+
+static char *
+cf_strdup(const char *s)
+{
+    size_t  n;
+    char   *p;
+
+    n = strlen(s);
+    p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n + 1);
+    }
+
+    return p;
+}
+
+
+static int
+cf_replace_str(char **dst, const char *src)
+{
+    char  *p;
+
+    p = cf_strdup(src);
+    if (p == NULL) {
+        return -1;
+    }
+
+    free(*dst);
+    *dst = p;
+
+    return 0;
+}
+
+
+int
+cf_store_load(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
+{
+    int            rc, ok;
+    const char    *text;
+    json_t        *state;
+    sqlite3_stmt  *s;
+    json_error_t   jerr;
+
+    s = st->stmt[CF_SQL_LOAD_SNAPSHOT];
+    sqlite3_bind_text(s, 1, agg->state.id, -1, SQLITE_STATIC);
+
+    rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW) {
+        ok = 1;
+
+        text = cf_column_text(s, 8);
+        state = json_loads(text, 0, &jerr);
+
+        if (state == NULL
+            || cf_state_from_json(&agg->state, state, err) != 0)
+        {
+            /* a damaged snapshot row: rebuild everything from the events */
+            ok = 0;
+        }
+
+        json_decref(state);
+
+        if (ok) {
+            agg->version = sqlite3_column_int64(s, 0);
+            agg->deleted = sqlite3_column_int(s, 7) != 0;
+            agg->first_event_time = sqlite3_column_int64(s, 5);
+            agg->event_time = sqlite3_column_int64(s, 6);
+
+            if (cf_replace_str(&agg->last_stream_id, cf_column_text(s, 1))
+                || cf_replace_str(&agg->owner_id, cf_column_text(s, 2))
+                || cf_replace_str(&agg->first_operator, cf_column_text(s, 3))
+                || cf_replace_str(&agg->operator_, cf_column_text(s, 4)))
+            {
+                sqlite3_reset(s);
+                sqlite3_clear_bindings(s);
+                cf_error_set(err, CF_E_INTERNAL, "out of memory");
+                return -1;
+            }
+
+        } else {
+            cf_error_free(err);
+            cf_error_init(err);
+
+            text = agg->state.id;
+            agg->state.id = NULL;
+            cf_aggregate_free(agg);
+
+            if (cf_aggregate_init(agg, text) != 0) {
+                free((char *) text);
+                sqlite3_reset(s);
+                sqlite3_clear_bindings(s);
+                cf_error_set(err, CF_E_INTERNAL, "out of memory");
+                return -1;
+            }
+
+            free((char *) text);
+        }
+
+    } else if (rc != SQLITE_DONE) {
+        cf_store_set_error(st, "loading snapshot");
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
+        return -1;
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return cf_store_replay(st, agg, err);
+}
+
+
+/* applies the event streams after agg->version */
+static int
+cf_store_replay(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
+{
+    int               rc, ret;
+    size_t            i;
+    json_t           *header, *body, *ev, *name, *payload, *op;
+    sqlite3_stmt     *s;
+    cf_event_type_t   type;
+    cf_stream_meta_t  meta;
+
+    s = st->stmt[CF_SQL_LOAD_STREAMS];
+    sqlite3_bind_text(s, 1, agg->state.id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, agg->version);
+
+    ret = 0;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+
+        header = json_loads(cf_column_text(s, 3), 0, NULL);
+        body = json_loads(cf_column_text(s, 4), 0, NULL);
+
+        if (!json_is_array(body) || sqlite3_column_int64(s, 1)
+                                    != agg->version + 1)
+        {
+            cf_error_set(err, CF_E_INTERNAL,
+                         "damaged event stream %s of aggregate %s",
+                         cf_column_text(s, 0), agg->state.id);
+            json_decref(header);
+            json_decref(body);
+            ret = -1;
+            break;
+        }
+
+        op = json_object_get(header, "command_operator");
+
+        meta.stream_id = cf_column_text(s, 0);
+        meta.version = sqlite3_column_int64(s, 1);
+        meta.create_time = sqlite3_column_int64(s, 2);
+        meta.operator_ = json_is_string(op) ? json_string_value(op) : "";
+
+        json_array_foreach(body, i, ev) {
+            name = json_object_get(ev, "name");
+            payload = json_object_get(ev, "body");
+
+            if (!json_is_string(name)
+                || cf_event_parse_name(json_string_value(name), &type) != 0
+                || cf_aggregate_apply(agg, &meta, type, payload, err) != 0)
+            {
+                if (cf_error_is_ok(err)) {
+                    cf_error_set(err, CF_E_INTERNAL,
+                                 "damaged event in stream %s",
+                                 meta.stream_id);
+                }
+                ret = -1;
+                break;
+            }
+        }
+
+        json_decref(header);
+        json_decref(body);
+
+        if (ret != 0) {
+            break;
+        }
+    }
+
+    if (ret == 0 && rc != SQLITE_DONE) {
+        cf_store_set_error(st, "loading event streams");
+        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
+        ret = -1;
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return ret;
+}
+
+
+static int
+cf_bind_json(sqlite3_stmt *s, int col, json_t *j)
+{
+    char  *text;
+
+    text = json_dumps(j, JSON_COMPACT);
+    if (text == NULL) {
+        return -1;
+    }
+
+    return sqlite3_bind_text(s, col, text, -1, free) == SQLITE_OK ? 0 : -1;
+}
+
+
+int
+cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
+{
+    int            rc, ret;
+    sqlite3_stmt  *s;
+
+    s = st->stmt[CF_SQL_APPEND];
+
+    sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, row->aggregate_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, row->owner_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, row->version);
+    sqlite3_bind_text(s, 5, row->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, row->command_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64) json_array_size(row->body));
+    sqlite3_bind_int64(s, 10, row->create_time);
+
+    if (cf_bind_json(s, 7, row->header) != 0
+        || cf_bind_json(s, 8, row->body) != 0)
+    {
+        sqlite3_clear_bindings(s);
+        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+        return -1;
+    }
+
+    rc = sqlite3_step(s);
+
+    ret = 0;
+
+    if (rc != SQLITE_DONE) {
+        cf_store_set_error(st, "appending event stream");
+
+        if (rc == SQLITE_CONSTRAINT_UNIQUE
+            || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        {
+            ret = strstr(sqlite3_errmsg(st->db), "request_id")
+                  ? CF_STORE_DUPLICATE_REQ : CF_STORE_VERSION_TAKEN;
+
+        } else if ((rc & 0xff) == SQLITE_BUSY) {
+            ret = CF_STORE_BUSY;
+
+        } else {
+            ret = -1;
+        }
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return ret;
+}
+
+
+int
+cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
+    int64_t snapshot_time)
+{
+    int               rc;
+    json_t           *state;
+    sqlite3_stmt     *s;
+    const cf_state_t *sv;
+
+    sv = &agg->state;
+
+    state = cf_state_to_json(sv);
+    if (state == NULL) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+        return -1;
+    }
+
+    s = st->stmt[CF_SQL_SAVE_SNAPSHOT];
+
+    sqlite3_bind_text(s, 1, sv->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, agg->owner_id ? agg->owner_id : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, agg->version);
+    sqlite3_bind_text(s, 4, agg->last_stream_id ? agg->last_stream_id : "",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, agg->first_operator ? agg->first_operator : "",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, agg->operator_ ? agg->operator_ : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, agg->first_event_time);
+    sqlite3_bind_int64(s, 8, agg->event_time);
+    sqlite3_bind_int64(s, 9, snapshot_time);
+    sqlite3_bind_int(s, 10, agg->deleted ? 1 : 0);
+
+    if (cf_bind_json(s, 11, state) != 0) {
+        json_decref(state);
+        sqlite3_clear_bindings(s);
+        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+        return -1;
+    }
+
+    json_decref(state);
+
+    sqlite3_bind_text(s, 12, cf_status_name(sv->status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, cf_recoverable_name(sv->recoverable), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(s, 14, cf_state_is_retryable(sv));
+    sqlite3_bind_int(s, 15, cf_state_is_below_retry_threshold(sv));
+    sqlite3_bind_int64(s, 16, sv->retry_state.retries);
+    sqlite3_bind_int64(s, 17, sv->retry_state.next_retry_at);
+    sqlite3_bind_int64(s, 18, sv->retry_state.timeout_at);
+
+    rc = sqlite3_step(s);
+
+    if (rc != SQLITE_DONE) {
+        cf_store_set_error(st, "saving snapshot");
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+
+    return (rc & 0xff) == SQLITE_BUSY ? CF_STORE_BUSY : -1;
+}
+
+
+int
+cf_store_ping(cf_store_t *st)
+{
+    return cf_store_exec(st, CF_SQL_PING) == 0 ? 0 : -1;
+}

@@ -1,0 +1,911 @@
+
+/*
+ * ngx_compensation: the command routes (spec 2, 3.2-3.5).
+ *
+ * Reads and checks the request (Accept, body size, content type, JSON,
+ * command headers), binds the body to a command, runs it through the command
+ * pipeline (cf_service) and answers with a CommandResult, as JSON or as an
+ * event stream.  Everything up to the SNAPSHOT stage is reached when the
+ * transaction commits, so the answer comes as soon as the commit returns.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+typedef enum {
+    NGX_HTTP_COMPENSATION_SENT = 0,
+    NGX_HTTP_COMPENSATION_PROCESSED,
+    NGX_HTTP_COMPENSATION_SNAPSHOT,
+    NGX_HTTP_COMPENSATION_PROJECTED,
+    NGX_HTTP_COMPENSATION_EVENT_HANDLED,
+    NGX_HTTP_COMPENSATION_SAGA_HANDLED
+} ngx_http_compensation_stage_e;
+
+
+static const char  *ngx_http_compensation_stages[] = {
+    "SENT", "PROCESSED", "SNAPSHOT", "PROJECTED", "EVENT_HANDLED",
+    "SAGA_HANDLED", NULL
+};
+
+
+#define NGX_HTTP_COMPENSATION_WAIT_TIMEOUT  30000
+
+
+/* the command headers of spec 3.2, parsed */
+typedef struct {
+    ngx_uint_t          stage;
+    ngx_msec_t          wait_timeout;
+    int64_t             expected_version;
+    char               *aggregate_id;
+    char               *request_id;
+    char               *owner_id;
+    json_t             *header;        /* the event stream's header */
+} ngx_http_compensation_cmd_headers_t;
+
+
+static void ngx_http_compensation_command_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_compensation_json_content_type(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_parse_headers(ngx_http_request_t *r,
+    ngx_http_compensation_cmd_headers_t *ch, cf_error_t *err);
+static ngx_int_t ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max,
+    int64_t *out);
+static json_t *ngx_http_compensation_function(const char *kind,
+    const char *context, const char *processor, const char *name);
+static json_t *ngx_http_compensation_result(ngx_http_request_t *r,
+    cf_exec_output_t *out, const char *stage, json_t *function,
+    int64_t version, int64_t now);
+static ngx_int_t ngx_http_compensation_respond(ngx_http_request_t *r,
+    ngx_http_compensation_cmd_headers_t *ch, const cf_command_t *cmd,
+    cf_exec_output_t *out, int64_t now);
+
+
+ngx_int_t
+ngx_http_compensation_command_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_uint_t                         sse;
+    ngx_http_compensation_ctx_t       *ctx;
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+
+    if (ngx_http_compensation_accepts(r, 1, &sse) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                   "Acceptable media types are application/json and"
+                   " text/event-stream.");
+    }
+
+    ctx->sse = sse;
+
+    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: request body of %O bytes is larger"
+                      " than compensation_max_body_size %uz",
+                      r->headers_in.content_length_n, lcf->max_body_size);
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->keepalive = 0;
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                   "The request body is larger than %uz bytes.",
+                   lcf->max_body_size);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                        ngx_http_compensation_command_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_command_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_compensation_command_run(r));
+}
+
+
+static ngx_int_t
+ngx_http_compensation_command_run(ngx_http_request_t *r)
+{
+    u_char                              *p;
+    int64_t                              now;
+    json_t                              *body;
+    ngx_int_t                            rc;
+    ngx_str_t                            raw;
+    cf_error_t                           err;
+    cf_command_t                         cmd;
+    json_error_t                         jerr;
+    cf_exec_input_t                      in;
+    cf_exec_output_t                     out;
+    ngx_http_compensation_ctx_t         *ctx;
+    ngx_http_compensation_main_conf_t   *mcf;
+    ngx_http_compensation_cmd_headers_t  ch;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    cf_error_init(&err);
+
+    if (ctx->nvars
+        && ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK)
+    {
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
+                   "The aggregate id in the path must be 1 to %d"
+                   " characters without control characters.",
+                   CF_MAX_ID_LEN);
+    }
+
+    rc = ngx_http_compensation_read_body(r, &raw);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a body of only whitespace is an empty body */
+    for (p = raw.data; p < raw.data + raw.len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            break;
+        }
+    }
+
+    body = NULL;
+
+    if (p < raw.data + raw.len) {
+
+        if (ngx_http_compensation_json_content_type(r) != NGX_OK) {
+            return ngx_http_compensation_send_error_code(r,
+                       NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                       "UnsupportedMediaType",
+                       "Content type must be application/json.");
+        }
+
+        body = json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
+                          &jerr);
+
+        if (body == NULL) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "compensation: malformed JSON body: %s at %d",
+                          jerr.text, jerr.position);
+
+            cf_error_set(&err, CF_E_ILLEGAL_ARGUMENT,
+                         "Failed to read HTTP message: %s", jerr.text);
+            cf_error_add_binding(&err, "body", "%s (line %d, column %d)",
+                                 jerr.text, jerr.line, jerr.column);
+            rc = ngx_http_compensation_send_error(r, &err);
+            cf_error_free(&err);
+            return rc;
+        }
+
+        if (ngx_http_compensation_json_cleanup(r->pool, body) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_memzero(&ch, sizeof(ch));
+
+    if (ngx_http_compensation_parse_headers(r, &ch, &err) != NGX_OK) {
+        if (cf_error_is_ok(&err)) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    if (cf_command_bind(ctx->route->command, body, &cmd, &err) != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: %s command rejected: %s",
+                      cf_command_info(ctx->route->command)->name, err.msg);
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    now = ngx_http_compensation_now_ms();
+
+    in.command = &cmd;
+    in.aggregate_id = ctx->nvars
+                      ? ngx_http_compensation_strdup(r->pool, &ctx->vars[0])
+                      : ch.aggregate_id;
+    in.request_id = ch.request_id;
+    in.owner_id = ch.owner_id;
+    in.expected_version = ch.expected_version;
+    in.header = ch.header;
+    in.now = now;
+    in.default_spec = &mcf->default_spec;
+
+    if (ctx->nvars && in.aggregate_id == NULL) {
+        cf_command_free(&cmd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the lock wait is bounded by the client's wait timeout */
+    cf_store_set_busy_timeout(mcf->store,
+                              (int) ngx_min(mcf->busy_timeout,
+                                            ch.wait_timeout));
+
+    rc = cf_service_execute(mcf->store, &mcf->ids, &in, &out);
+
+    cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: %s on \"%s\" failed: %s",
+                      cf_command_info(cmd.type)->name, out.aggregate_id,
+                      out.err.msg);
+        cf_command_free(&cmd);
+        cf_error_free(&out.err);
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
+                   "Unexpected server error");
+    }
+
+    if (!cf_error_is_ok(&out.err)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: %s on \"%s\": %s: %s",
+                      cf_command_info(cmd.type)->name, out.aggregate_id,
+                      out.err.code, out.err.msg);
+    }
+
+    if (ngx_strcmp(out.err.code, CF_E_REQUEST_TIMEOUT) == 0) {
+        /* a wait timeout answers a plain ErrorInfo (spec 3.3) */
+        rc = ngx_http_compensation_send_error(r, &out.err);
+
+    } else {
+        rc = ngx_http_compensation_respond(r, &ch, &cmd, &out, now);
+    }
+
+    cf_command_free(&cmd);
+    cf_error_free(&out.err);
+
+    return rc;
+}
+
+
+/* the whole body in one piece, reading the parts buffered to a file */
+static ngx_int_t
+ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    off_t                              len;
+    u_char                            *p;
+    ssize_t                            n;
+    ngx_buf_t                         *b;
+    ngx_chain_t                       *cl;
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    body->len = 0;
+    body->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    if (len > (off_t) lcf->max_body_size) {
+        /* chunked bodies have no Content-Length to check up front */
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                   "The request body is larger than %uz bytes.",
+                   lcf->max_body_size);
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last
+                                                    - b->file_pos),
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "compensation: reading the buffered request"
+                              " body failed");
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/* application/json or application/<x>+json, with any parameters */
+static ngx_int_t
+ngx_http_compensation_json_content_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ct = &r->headers_in.content_type->value;
+
+    last = ct->data + ct->len;
+
+    for (p = ct->data; p < last && *p != ';' && *p != ' '; p++) {
+        /* void */
+    }
+
+    if ((size_t) (p - ct->data) == sizeof("application/json") - 1
+        && ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) == 0)
+    {
+        return NGX_OK;
+    }
+
+    if ((size_t) (p - ct->data) > sizeof("application/+json") - 1
+        && ngx_strncasecmp(ct->data, (u_char *) "application/",
+                           sizeof("application/") - 1) == 0
+        && ngx_strncasecmp(p - 5, (u_char *) "+json", 5) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max, int64_t *out)
+{
+    u_char   *p;
+    int64_t   n;
+
+    if (v->len == 0 || v->len > 19) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (p = v->data; p < v->data + v->len; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    if (n > max) {
+        return NGX_ERROR;
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+#define ngx_http_compensation_is(h, s)                                        \
+    ((h)->key.len == sizeof(s) - 1                                            \
+     && ngx_strncasecmp((h)->key.data, (u_char *) s, sizeof(s) - 1) == 0)
+
+
+/*
+ * The command headers of spec 3.2.  Values that cannot be what they claim
+ * are an IllegalArgument with a binding error naming the header.
+ */
+static ngx_int_t
+ngx_http_compensation_parse_headers(ngx_http_request_t *r,
+    ngx_http_compensation_cmd_headers_t *ch, cf_error_t *err)
+{
+    u_char           *p, *last;
+    char             *key, *value;
+    int64_t           n;
+    ngx_str_t        *v, ip;
+    ngx_uint_t        i, s, ext, timeout_set;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ch->stage = NGX_HTTP_COMPENSATION_PROCESSED;
+    ch->wait_timeout = NGX_HTTP_COMPENSATION_WAIT_TIMEOUT;
+    ch->expected_version = -1;
+
+    ch->header = json_object();
+    if (ch->header == NULL
+        || ngx_http_compensation_json_cleanup(r->pool, ch->header) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ext = 0;
+    timeout_set = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        v = &h[i].value;
+
+        if (ngx_http_compensation_is(&h[i], "Command-Wait-Stage")) {
+
+            for (s = 0; ngx_http_compensation_stages[s]; s++) {
+                if (v->len == ngx_strlen(ngx_http_compensation_stages[s])
+                    && ngx_strncasecmp(v->data,
+                           (u_char *) ngx_http_compensation_stages[s],
+                           v->len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (ngx_http_compensation_stages[s] == NULL) {
+                cf_error_add_binding(err, "Command-Wait-Stage",
+                                     "must be one of [SENT, PROCESSED,"
+                                     " SNAPSHOT, PROJECTED, EVENT_HANDLED,"
+                                     " SAGA_HANDLED]");
+                continue;
+            }
+
+            ch->stage = s;
+            continue;
+        }
+
+        /* the current name wins over the legacy misspelling */
+        if (ngx_http_compensation_is(&h[i], "Command-Wait-Timeout")
+            || (ngx_http_compensation_is(&h[i], "Command-Wait-Timout")
+                && !timeout_set))
+        {
+            if (ngx_http_compensation_parse_int(v, NGX_MAX_INT32_VALUE, &n)
+                != NGX_OK)
+            {
+                cf_error_add_binding(err,
+                                     (char *) ngx_http_compensation_strdup(
+                                         r->pool, &h[i].key),
+                                     "must be a number of milliseconds");
+                continue;
+            }
+
+            ch->wait_timeout = (ngx_msec_t) n;
+            timeout_set = ngx_http_compensation_is(&h[i],
+                                                   "Command-Wait-Timeout");
+            continue;
+        }
+
+        if (ngx_http_compensation_is(&h[i], "Command-Aggregate-Version")) {
+            if (ngx_http_compensation_parse_int(v, NGX_MAX_INT32_VALUE, &n)
+                != NGX_OK)
+            {
+                cf_error_add_binding(err, "Command-Aggregate-Version",
+                                     "must be a non-negative integer");
+                continue;
+            }
+
+            ch->expected_version = n;
+            continue;
+        }
+
+        if (ngx_http_compensation_is(&h[i], "Command-Aggregate-Id")) {
+            if (ngx_http_compensation_check_id(r, v) != NGX_OK) {
+                cf_error_add_binding(err, "Command-Aggregate-Id",
+                                     "must be 1 to %d characters without"
+                                     " control characters", CF_MAX_ID_LEN);
+                continue;
+            }
+
+            ch->aggregate_id = ngx_http_compensation_strdup(r->pool, v);
+            if (ch->aggregate_id == NULL) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (ngx_http_compensation_is(&h[i], "Command-Request-Id")) {
+            if (ngx_http_compensation_check_id(r, v) != NGX_OK) {
+                cf_error_add_binding(err, "Command-Request-Id",
+                                     "must be 1 to %d characters without"
+                                     " control characters", CF_MAX_ID_LEN);
+                continue;
+            }
+
+            ch->request_id = ngx_http_compensation_strdup(r->pool, v);
+            if (ch->request_id == NULL) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (ngx_http_compensation_is(&h[i], "Command-Owner-Id")) {
+            if (v->len > CF_MAX_ID_LEN) {
+                cf_error_add_binding(err, "Command-Owner-Id",
+                                     "must be at most %d characters",
+                                     CF_MAX_ID_LEN);
+                continue;
+            }
+
+            ch->owner_id = ngx_http_compensation_strdup(r->pool, v);
+            if (ch->owner_id == NULL) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (ngx_http_compensation_is(&h[i], "Command-Local-First")) {
+            if ((v->len == 4 && ngx_strncasecmp(v->data, (u_char *) "true",
+                                                4) == 0)
+                || (v->len == 5
+                    && ngx_strncasecmp(v->data, (u_char *) "false", 5) == 0))
+            {
+                value = ngx_http_compensation_strdup(r->pool, v);
+                if (value == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_strlow((u_char *) value, (u_char *) value, v->len);
+
+                if (json_object_set_new(ch->header, "local_first",
+                                        json_string(value)) != 0)
+                {
+                    return NGX_ERROR;
+                }
+
+            } else {
+                cf_error_add_binding(err, "Command-Local-First",
+                                     "must be true or false");
+            }
+            continue;
+        }
+
+        if (h[i].key.len > sizeof("Command-Header-") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Command-Header-",
+                               sizeof("Command-Header-") - 1) == 0)
+        {
+            if (++ext > NGX_HTTP_COMPENSATION_MAX_EXT_HEADERS) {
+                cf_error_add_binding(err, "Command-Header-*",
+                                     "at most %d extension headers",
+                                     NGX_HTTP_COMPENSATION_MAX_EXT_HEADERS);
+                continue;
+            }
+
+            key = ngx_pnalloc(r->pool, h[i].key.len);
+            if (key == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(key,
+                           h[i].key.data + sizeof("Command-Header-") - 1,
+                           h[i].key.len - (sizeof("Command-Header-") - 1));
+            *p = '\0';
+
+            value = ngx_http_compensation_strdup(r->pool, v);
+            if (value == NULL) {
+                return NGX_ERROR;
+            }
+
+            /* json_stringn refuses invalid UTF-8: such a header is bad input */
+            if (json_object_set_new(ch->header, key,
+                                    json_stringn(value, v->len)) != 0)
+            {
+                cf_error_add_binding(err, "Command-Header-*",
+                                     "names and values must be UTF-8");
+            }
+            continue;
+        }
+    }
+
+    if (!cf_error_is_ok(err)) {
+        return NGX_DECLINED;
+    }
+
+    if (json_object_get(ch->header, "local_first") == NULL
+        && json_object_set_new(ch->header, "local_first",
+                               json_string("true")) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (json_object_set_new(ch->header, "command_wait_stage",
+                            json_string(ngx_http_compensation_stages[
+                                            ch->stage])) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* remote_ip: the leftmost X-Forwarded-For entry, else the peer */
+
+    v = ngx_http_compensation_header(r, "X-Forwarded-For",
+                                     sizeof("X-Forwarded-For") - 1);
+
+    if (v && v->len) {
+        p = v->data;
+        last = v->data + v->len;
+
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        ip.data = p;
+
+        while (p < last && *p != ',' && *p != ' ') {
+            p++;
+        }
+
+        ip.len = p - ip.data;
+
+    } else {
+        ip = r->connection->addr_text;
+    }
+
+    if (ip.len && ip.len <= NGX_SOCKADDR_STRLEN) {
+        if (json_object_set_new(ch->header, "remote_ip",
+                                json_stringn((char *) ip.data, ip.len)) != 0)
+        {
+            /* not UTF-8: not an address either; leave it out */
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "compensation: ignoring a malformed"
+                          " X-Forwarded-For");
+        }
+    }
+
+    if (r->headers_in.user_agent
+        && r->headers_in.user_agent->value.len
+           <= NGX_HTTP_COMPENSATION_MAX_HEADER_LEN)
+    {
+        (void) json_object_set_new(ch->header, "user_agent",
+                       json_stringn((char *) r->headers_in.user_agent->value.data,
+                                    r->headers_in.user_agent->value.len));
+    }
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_compensation_function(const char *kind, const char *context,
+    const char *processor, const char *name)
+{
+    return json_pack("{s:s, s:s, s:s, s:s}", "functionKind", kind,
+                     "contextName", context, "processorName", processor,
+                     "name", name);
+}
+
+
+/* a CommandResult (spec 3.3); function is stolen */
+static json_t *
+ngx_http_compensation_result(ngx_http_request_t *r, cf_exec_output_t *out,
+    const char *stage, json_t *function, int64_t version, int64_t now)
+{
+    char                                id[CF_ID_LEN + 1];
+    json_t                             *res;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (function == NULL) {
+        return NULL;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    cf_id_next(&mcf->ids, now, id);
+
+    res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s,"
+                    " s:o, s:s, s:s}",
+                    "id", id,
+                    "waitCommandId", out->command_id,
+                    "stage", stage,
+                    "contextName", CF_CONTEXT_NAME,
+                    "aggregateName", CF_AGGREGATE_NAME,
+                    "tenantId", CF_TENANT_ID,
+                    "aggregateId", out->aggregate_id,
+                    "aggregateVersion", version > 0 ? json_integer(version)
+                                                    : json_null(),
+                    "requestId", out->request_id,
+                    "commandId", out->command_id,
+                    "function", function,
+                    "errorCode", out->err.code,
+                    "errorMsg", out->err.msg);
+    if (res == NULL) {
+        return NULL;
+    }
+
+    if (out->err.binding_errors
+        && json_array_size(out->err.binding_errors) > 0)
+    {
+        if (json_object_set(res, "bindingErrors", out->err.binding_errors)
+            != 0)
+        {
+            json_decref(res);
+            return NULL;
+        }
+    }
+
+    if (json_object_set_new(res, "result", json_object()) != 0
+        || json_object_set_new(res, "signalTime", json_integer(now)) != 0
+        || json_object_set_new(res, "succeeded",
+                               json_boolean(cf_error_is_ok(&out->err))) != 0)
+    {
+        json_decref(res);
+        return NULL;
+    }
+
+    return res;
+}
+
+
+/*
+ * The stages reached: SENT always (the command was accepted), PROCESSED when
+ * the aggregate handled it, SNAPSHOT with the same commit.  Nothing in this
+ * service projects or handles events, so PROJECTED and later stages are
+ * answered honestly with the last stage reached, SNAPSHOT.  A failure ends
+ * the wait at the stage that failed, as the original's wait strategy does.
+ */
+static ngx_int_t
+ngx_http_compensation_respond(ngx_http_request_t *r,
+    ngx_http_compensation_cmd_headers_t *ch, const cf_command_t *cmd,
+    cf_exec_output_t *out, int64_t now)
+{
+    json_t                       *results[3], *error, *fn;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, n, last;
+    ngx_chain_t                  *head, **tail, *cl;
+    cf_exec_output_t              sent;
+    ngx_http_compensation_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    n = 0;
+    rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    last = ngx_min(ch->stage, NGX_HTTP_COMPENSATION_SNAPSHOT);
+
+    if (out->at_gateway) {
+        /* refused before processing (duplicate request id) */
+        results[n++] = ngx_http_compensation_result(r, out, "SENT",
+                           ngx_http_compensation_function("COMMAND", "wow",
+                               "CommandGateway", "send"),
+                           -1, now);
+
+    } else {
+        /* the SENT signal itself succeeded */
+        sent = *out;
+        cf_error_init(&sent.err);
+
+        results[n++] = ngx_http_compensation_result(r, &sent, "SENT",
+                           ngx_http_compensation_function("COMMAND", "wow",
+                               "CommandGateway", "send"),
+                           -1, now);
+
+        if (!cf_error_is_ok(&out->err)) {
+            fn = out->in_handler
+                 ? ngx_http_compensation_function("COMMAND",
+                       CF_CONTEXT_NAME, CF_PROCESSOR_NAME,
+                       cf_command_info(cmd->type)->handler)
+                 : ngx_http_compensation_function("COMMAND", "wow",
+                       "SimpleCommandAggregate", "process");
+
+            results[n++] = ngx_http_compensation_result(r, out, "PROCESSED",
+                                                        fn, out->version,
+                                                        now);
+
+        } else if (last >= NGX_HTTP_COMPENSATION_PROCESSED) {
+            results[n++] = ngx_http_compensation_result(r, out, "PROCESSED",
+                               ngx_http_compensation_function("COMMAND",
+                                   CF_CONTEXT_NAME, CF_PROCESSOR_NAME,
+                                   cf_command_info(cmd->type)->handler),
+                               out->version, now);
+
+            if (last >= NGX_HTTP_COMPENSATION_SNAPSHOT) {
+                results[n++] = ngx_http_compensation_result(r, out,
+                                   "SNAPSHOT",
+                                   ngx_http_compensation_function(
+                                       "STATE_EVENT", CF_CONTEXT_NAME,
+                                       "SnapshotDispatcher", "save"),
+                                   out->version, now);
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (results[i] == NULL) {
+            goto done;
+        }
+    }
+
+    if (!ctx->sse) {
+        rc = ngx_http_compensation_send_json(r,
+                                         cf_error_http_status(out->err.code),
+                                         out->err.code, results[n - 1]);
+        goto done;
+    }
+
+    head = NULL;
+    tail = &head;
+
+    for (i = 0; i < n; i++) {
+
+        if (out->at_gateway && !cf_error_is_ok(&out->err)) {
+            /* a stream error: its code as the event, an ErrorInfo as data */
+            error = cf_error_to_json(&out->err);
+            if (error == NULL) {
+                goto done;
+            }
+
+            cl = ngx_http_compensation_sse_event(r,
+                     json_string_value(json_object_get(results[i], "id")),
+                     out->err.code, error);
+            json_decref(error);
+
+        } else {
+            cl = ngx_http_compensation_sse_event(r,
+                     json_string_value(json_object_get(results[i], "id")),
+                     json_string_value(json_object_get(results[i], "stage")),
+                     results[i]);
+        }
+
+        if (cl == NULL) {
+            goto done;
+        }
+
+        *tail = cl;
+        tail = &cl->next;
+    }
+
+    rc = ngx_http_compensation_send_sse(r, CF_OK, head);
+
+done:
+
+    for (i = 0; i < n; i++) {
+        json_decref(results[i]);
+    }
+
+    return rc;
+}

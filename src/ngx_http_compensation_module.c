@@ -1,0 +1,608 @@
+
+/*
+ * ngx_compensation: the Wow compensation service as an nginx HTTP module.
+ *
+ * Directives, configuration, the per-worker store connection and the
+ * content handler of "compensation_api" locations.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_compensation_init_main_conf(ngx_conf_t *cf,
+    void *conf);
+static void *ngx_http_compensation_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_compensation_retry_spec(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_compensation_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
+static void ngx_http_compensation_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_compensation_handler(ngx_http_request_t *r);
+static void ngx_http_compensation_store_options(
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts);
+
+
+static ngx_conf_enum_t  ngx_http_compensation_synchronous[] = {
+    { ngx_string("normal"), 0 },
+    { ngx_string("full"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_compensation_commands[] = {
+
+    { ngx_string("compensation_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_compensation_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("compensation_store_synchronous"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, sync_full),
+      &ngx_http_compensation_synchronous },
+
+    { ngx_string("compensation_store_busy_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, busy_timeout),
+      NULL },
+
+    { ngx_string("compensation_retry_spec"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_compensation_retry_spec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("compensation_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_compensation_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("compensation_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_compensation_loc_conf_t, max_body_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_compensation_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_compensation_create_main_conf,  /* create main configuration */
+    ngx_http_compensation_init_main_conf,  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_compensation_create_loc_conf, /* create location configuration */
+    ngx_http_compensation_merge_loc_conf   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_compensation_module = {
+    NGX_MODULE_V1,
+    &ngx_http_compensation_module_ctx,     /* module context */
+    ngx_http_compensation_commands,        /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_compensation_init_module,     /* init module */
+    ngx_http_compensation_init_process,    /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_compensation_exit_process,    /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_compensation_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->store_path = { 0, NULL };
+     *     mcf->store = NULL;
+     *     mcf->default_spec_set = 0;
+     */
+
+    mcf->sync_full = NGX_CONF_UNSET;
+    mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_compensation_main_conf_t  *mcf = conf;
+
+    ngx_conf_init_value(mcf->sync_full, 0);
+    ngx_conf_init_msec_value(mcf->busy_timeout, 1000);
+
+    if (!mcf->default_spec_set) {
+        /* the @Retry annotation defaults (spec 1.5) */
+        mcf->default_spec.max_retries = 10;
+        mcf->default_spec.min_backoff = 180;
+        mcf->default_spec.execution_timeout = 120;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_compensation_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    lcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_compensation_loc_conf_t));
+    if (lcf == NULL) {
+        return NULL;
+    }
+
+    lcf->api = NGX_CONF_UNSET;
+    lcf->max_body_size = NGX_CONF_UNSET_SIZE;
+
+    return lcf;
+}
+
+
+static char *
+ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_compensation_loc_conf_t  *prev = parent;
+    ngx_http_compensation_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * compensation_store <path>;
+ *
+ * The file's directory is registered as an nginx path, so the master creates
+ * it and hands it to the worker user as it does for temp paths; SQLite in WAL
+ * mode needs to create "-wal" and "-shm" files beside the database.
+ */
+static char *
+ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_compensation_main_conf_t  *mcf = conf;
+
+    u_char           *p, *slash;
+    ngx_str_t        *value;
+    ngx_path_t       *path;
+    ngx_file_info_t   fi;
+
+    if (mcf->store_path.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "requires a file path";
+    }
+
+    mcf->store_path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mcf->store_path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* ngx_conf_full_name() leaves a NUL after the name for sqlite3_open */
+
+    if (ngx_file_info(mcf->store_path.data, &fi) != NGX_FILE_ERROR) {
+        if (!ngx_is_file(&fi)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "compensation_store \"%V\" is not a regular"
+                               " file", &mcf->store_path);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_errno != NGX_ENOENT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "compensation_store \"%V\" is not usable",
+                           &mcf->store_path);
+        return NGX_CONF_ERROR;
+    }
+
+    slash = NULL;
+    for (p = mcf->store_path.data;
+         p < mcf->store_path.data + mcf->store_path.len;
+         p++)
+    {
+        if (*p == '/') {
+            slash = p;
+        }
+    }
+
+    if (slash == NULL
+        || slash == mcf->store_path.data + mcf->store_path.len - 1)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_store \"%V\" must name a file",
+                           &mcf->store_path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (slash == mcf->store_path.data) {
+        /* a file in "/": no directory to create */
+        return NGX_CONF_OK;
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name.len = slash - mcf->store_path.data;
+    path->name.data = ngx_pnalloc(cf->pool, path->name.len + 1);
+    if (path->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(path->name.data, mcf->store_path.data, path->name.len);
+    path->name.data[path->name.len] = '\0';
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * compensation_retry_spec max_retries=10 min_backoff=180s
+ *                         execution_timeout=120s;
+ *
+ * The server default used by create commands without a retrySpec.
+ */
+static char *
+ngx_http_compensation_retry_spec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_compensation_main_conf_t  *mcf = conf;
+
+    ngx_int_t         n;
+    ngx_str_t        *value, s;
+    ngx_uint_t        i;
+    cf_error_t        err;
+    cf_retry_spec_t   spec;
+
+    if (mcf->default_spec_set) {
+        return "is duplicate";
+    }
+
+    spec.max_retries = 10;
+    spec.min_backoff = 180;
+    spec.execution_timeout = 120;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_retries=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+            if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
+                goto invalid;
+            }
+            spec.max_retries = (int32_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "min_backoff=", 12) == 0) {
+            s.data = value[i].data + 12;
+            s.len = value[i].len - 12;
+            n = ngx_parse_time(&s, 1);
+            if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
+                goto invalid;
+            }
+            spec.min_backoff = (int32_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "execution_timeout=", 18) == 0) {
+            s.data = value[i].data + 18;
+            s.len = value[i].len - 18;
+            n = ngx_parse_time(&s, 1);
+            if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
+                goto invalid;
+            }
+            spec.execution_timeout = (int32_t) n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    cf_error_init(&err);
+
+    if (cf_retry_spec_validate(&spec, &err) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid retry spec: %s", err.msg);
+        cf_error_free(&err);
+        return NGX_CONF_ERROR;
+    }
+
+    cf_error_free(&err);
+
+    mcf->default_spec = spec;
+    mcf->default_spec_set = 1;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_compensation_loc_conf_t  *lcf = conf;
+
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (lcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_compensation_module);
+
+    if (mcf->store_path.data == NULL) {
+        return "requires \"compensation_store\" earlier in the \"http\" block";
+    }
+
+    lcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_compensation_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
+    cf_store_options_t *opts)
+{
+    opts->synchronous_full = mcf->sync_full ? 1 : 0;
+    opts->busy_timeout_ms = (int) mcf->busy_timeout;
+}
+
+
+/*
+ * The master creates the schema once, so that "nginx -t" reports an unusable
+ * store and workers start on a ready file; it never keeps the connection
+ * across fork().  A failing init_module is fatal to the master even on
+ * reload, so only the first start and "nginx -t" fail hard.
+ */
+static ngx_int_t
+ngx_http_compensation_init_module(ngx_cycle_t *cycle)
+{
+    char                                errbuf[512];
+    ngx_uint_t                          i;
+    cf_store_t                         *st;
+    ngx_core_conf_t                    *ccf;
+    cf_store_options_t                  opts;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    static const char  *suffixes[] = { "", "-wal", "-shm" };
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_compensation_module);
+    if (mcf == NULL || mcf->store_path.data == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_compensation_store_options(mcf, &opts);
+
+    st = cf_store_open((char *) mcf->store_path.data, &opts, errbuf,
+                       sizeof(errbuf));
+
+    if (st == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "compensation_store \"%V\" is not usable: %s",
+                      &mcf->store_path, errbuf);
+
+        if (ngx_test_config || ngx_is_init_cycle(cycle->old_cycle)) {
+            return NGX_ERROR;
+        }
+
+        /* on reload the workers will retry and answer 503 meanwhile */
+        return NGX_OK;
+    }
+
+    cf_store_close(st);
+
+    /* workers run as the "user" of nginx.conf: hand them the files */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+        && !ngx_test_config)
+    {
+        for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            ngx_snprintf((u_char *) errbuf, sizeof(errbuf), "%V%s%Z",
+                         &mcf->store_path, suffixes[i]);
+
+            if (chown(errbuf, ccf->user, (gid_t) -1) == -1
+                && ngx_errno != NGX_ENOENT)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                              "chown(\"%s\", %d) failed", errbuf,
+                              (int) ccf->user);
+                return ngx_is_init_cycle(cycle->old_cycle) ? NGX_ERROR
+                                                           : NGX_OK;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_init_process(ngx_cycle_t *cycle)
+{
+    char                                errbuf[512];
+    cf_store_options_t                  opts;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_compensation_module);
+    if (mcf == NULL || mcf->store_path.data == NULL) {
+        return NGX_OK;
+    }
+
+    mcf->log = cycle->log;
+
+    /*
+     * The pid is this process's CosId machine id: it is unique among the
+     * processes alive on this host, including old and new workers that
+     * overlap during a reload, and it fits the 4 radix-62 digits.
+     */
+    cf_id_init(&mcf->ids, (uint32_t) ngx_pid % (CF_ID_MAX_MACHINE + 1));
+
+    ngx_http_compensation_store_options(mcf, &opts);
+
+    mcf->store = cf_store_open((char *) mcf->store_path.data, &opts, errbuf,
+                               sizeof(errbuf));
+
+    if (mcf->store == NULL) {
+        /* keep the worker: other servers it serves must not go down */
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "compensation_store \"%V\" is not usable, the API"
+                      " answers 503: %s", &mcf->store_path, errbuf);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_compensation_module);
+    if (mcf == NULL || mcf->store == NULL) {
+        return;
+    }
+
+    cf_store_close(mcf->store);
+    mcf->store = NULL;
+}
+
+
+ngx_http_compensation_main_conf_t *
+ngx_http_compensation_store_conf(ngx_http_request_t *r)
+{
+    return ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_compensation_module);
+
+    rc = ngx_http_compensation_route(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    if (mcf->store == NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, CF_E_INTERNAL,
+                   "The compensation store is not available.");
+    }
+
+    return ctx->route->handler(r);
+}
+
+
+ngx_int_t
+ngx_http_compensation_check_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char  *p;
+
+    if (id->len == 0 || id->len > CF_MAX_ID_LEN) {
+        return NGX_DECLINED;
+    }
+
+    for (p = id->data; p < id->data + id->len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}

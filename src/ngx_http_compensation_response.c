@@ -1,0 +1,414 @@
+
+/*
+ * ngx_compensation: JSON and SSE responses.
+ *
+ * Every response carries "Wow-Error-Code" (spec 3.4).  Errors are sent as our
+ * own JSON bodies with the mapped status, never as nginx's HTML pages.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+static void ngx_http_compensation_json_decref(void *data);
+static ngx_int_t ngx_http_compensation_error_header(ngx_http_request_t *r,
+    const char *code);
+static ngx_buf_t *ngx_http_compensation_dump(ngx_http_request_t *r,
+    json_t *json);
+
+
+static void
+ngx_http_compensation_json_decref(void *data)
+{
+    json_decref((json_t *) data);
+}
+
+
+/* ties a json_t reference to the pool: released on every path */
+ngx_int_t
+ngx_http_compensation_json_cleanup(ngx_pool_t *pool, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_compensation_json_decref;
+    cln->data = json;
+
+    return NGX_OK;
+}
+
+
+int64_t
+ngx_http_compensation_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    /* the cached time is enough: ids stay unique through the sequence */
+    ngx_time_update();
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+char *
+ngx_http_compensation_strdup(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Wow-Error-Code");
+    h->value.data = (u_char *) code;
+    h->value.len = ngx_strlen(code);
+
+    return NGX_OK;
+}
+
+
+static ngx_buf_t *
+ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
+{
+    size_t      n;
+    ngx_buf_t  *b;
+
+    n = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n == 0) {
+        return NULL;
+    }
+
+    b = ngx_create_temp_buf(r->pool, n);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    if (json_dumpb(json, (char *) b->pos, n, JSON_COMPACT | JSON_ENCODE_ANY)
+        != n)
+    {
+        return NULL;
+    }
+
+    b->last = b->pos + n;
+
+    return b;
+}
+
+
+/* sends json (a reference the caller keeps) with status and Wow-Error-Code */
+ngx_int_t
+ngx_http_compensation_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error_code, json_t *json)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_http_compensation_dump(r, json);
+    if (b == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: cannot serialize a response");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* an ErrorInfo body with the status mapped from its code */
+ngx_int_t
+ngx_http_compensation_send_error(ngx_http_request_t *r, cf_error_t *err)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = cf_error_to_json(err);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r,
+                                         cf_error_http_status(err->code),
+                                         err->code, json);
+    json_decref(json);
+
+    return rc;
+}
+
+
+/* an ErrorInfo body with an explicit status (for HTTP-level errors) */
+ngx_int_t
+ngx_http_compensation_send_error_code(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *fmt, ...)
+{
+    u_char      msg[512], *p;
+    va_list     args;
+    json_t     *json;
+    ngx_int_t   rc;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    json = json_pack("{s:s, s:s%, s:b}", "errorCode", code,
+                     "errorMsg", (char *) msg, (size_t) (p - msg),
+                     "succeeded", 0);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r, status, code, json);
+    json_decref(json);
+
+    return rc;
+}
+
+
+/* one "id:..\nevent:..\ndata:..\n\n" frame; data is a JSON document */
+ngx_chain_t *
+ngx_http_compensation_sse_event(ngx_http_request_t *r, const char *id,
+    const char *event, json_t *data)
+{
+    size_t        n, len;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    n = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n == 0) {
+        return NULL;
+    }
+
+    len = sizeof("id:\nevent:\ndata:\n\n") - 1 + ngx_strlen(id)
+          + ngx_strlen(event) + n;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "id:%s\nevent:%s\ndata:", id, event);
+
+    if (json_dumpb(data, (char *) b->last, n, JSON_COMPACT | JSON_ENCODE_ANY)
+        != n)
+    {
+        return NULL;
+    }
+
+    b->last += n;
+    *b->last++ = '\n';
+    *b->last++ = '\n';
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+/* sends a complete event stream (already built) as text/event-stream */
+ngx_int_t
+ngx_http_compensation_send_sse(ngx_http_request_t *r, const char *error_code,
+    ngx_chain_t *events)
+{
+    off_t         len;
+    ngx_int_t     rc;
+    ngx_chain_t  *cl, *last;
+
+    len = 0;
+    last = NULL;
+
+    for (cl = events; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+        last = cl;
+    }
+
+    if (last == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last->buf->last_buf = (r == r->main) ? 1 : 0;
+    last->buf->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, events);
+}
+
+
+/*
+ * The Accept predicate of spec 3.1: a route answers JSON, and SSE where
+ * allowed; a missing Accept means any type.  Sets *sse when the client asks for an
+ * event stream.  NGX_DECLINED: nothing acceptable (406).
+ */
+ngx_int_t
+ngx_http_compensation_accepts(ngx_http_request_t *r, ngx_uint_t sse_allowed,
+    ngx_uint_t *sse)
+{
+    u_char     *p, *last, *start, *end;
+    ngx_str_t  *accept;
+    ngx_uint_t  json_ok, sse_ok;
+
+    *sse = 0;
+
+    accept = ngx_http_compensation_header(r, "Accept", sizeof("Accept") - 1);
+
+    if (accept == NULL || accept->len == 0) {
+        return NGX_OK;
+    }
+
+    json_ok = 0;
+    sse_ok = 0;
+
+    p = accept->data;
+    last = accept->data + accept->len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',' && *p != ';') {
+            p++;
+        }
+
+        end = p;
+
+        while (end > start && end[-1] == ' ') {
+            end--;
+        }
+
+        while (p < last && *p != ',') {
+            p++;     /* parameters (q=...) are ignored */
+        }
+
+#define IS(s)  ((size_t) (end - start) == sizeof(s) - 1                       \
+                && ngx_strncasecmp(start, (u_char *) s, sizeof(s) - 1) == 0)
+
+        if (IS("*/*") || IS("application/*") || IS("application/json")
+            || IS("application/problem+json"))
+        {
+            json_ok = 1;
+
+        } else if (IS("text/event-stream")) {
+            sse_ok = 1;
+        }
+
+#undef IS
+    }
+
+    /* an explicit text/event-stream wins where the route can stream */
+    if (sse_ok && sse_allowed) {
+        *sse = 1;
+        return NGX_OK;
+    }
+
+    if (json_ok) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the first request header of that name (case-insensitive), or NULL */
+ngx_str_t *
+ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i].value;
+        }
+    }
+}

@@ -1,0 +1,338 @@
+
+/*
+ * ngx_compensation: the route table and the router.
+ *
+ * One location serves every route below its prefix.  Among the routes whose
+ * pattern matches the path, command routes win (they are registered first in
+ * the original), then literal segments win over {var} segments at the first
+ * position where two patterns differ (spec 3.1).  A known path with another
+ * method gets 405 with Allow; an unknown path a JSON 404.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+#define NGX_HTTP_COMPENSATION_MAX_SEGMENTS  8
+
+
+#define CMD(method, path, type, summary)                                      \
+    { method, path, ngx_http_compensation_command_handler, type, summary, 1 }
+
+
+static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
+
+    CMD(NGX_HTTP_POST, "/execution_failed/create_execution_failed",
+        CF_CMD_CREATE_EXECUTION_FAILED, "create_execution_failed"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/prepare_compensation",
+        CF_CMD_PREPARE_COMPENSATION, "prepare_compensation"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/force_prepare_compensation",
+        CF_CMD_FORCE_PREPARE_COMPENSATION, "force_prepare_compensation"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/apply_execution_success",
+        CF_CMD_APPLY_EXECUTION_SUCCESS, "apply_execution_success"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/apply_execution_failed",
+        CF_CMD_APPLY_EXECUTION_FAILED, "apply_execution_failed"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/apply_retry_spec",
+        CF_CMD_APPLY_RETRY_SPEC, "apply_retry_spec"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/change_function",
+        CF_CMD_CHANGE_FUNCTION, "change_function"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/mark_recoverable",
+        CF_CMD_MARK_RECOVERABLE, "mark_recoverable"),
+    CMD(NGX_HTTP_DELETE, "/execution_failed/{id}",
+        CF_CMD_DELETE_AGGREGATE, "Delete aggregate"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/recover",
+        CF_CMD_RECOVER_AGGREGATE, "Recover deleted aggregate"),
+
+    { NGX_HTTP_GET, "/execution_failed/{id}/state",
+      ngx_http_compensation_state_handler, -1, "Load State Aggregate", 0 },
+
+    { 0, NULL, NULL, -1, NULL, 0 }
+};
+
+
+static ngx_uint_t ngx_http_compensation_split(u_char *p, u_char *last,
+    ngx_str_t *segs, ngx_uint_t max);
+static ngx_int_t ngx_http_compensation_match(
+    const ngx_http_compensation_route_t *route, ngx_str_t *segs,
+    ngx_uint_t n, ngx_http_compensation_ctx_t *ctx);
+static ngx_int_t ngx_http_compensation_more_specific(
+    const ngx_http_compensation_route_t *a,
+    const ngx_http_compensation_route_t *b);
+static ngx_int_t ngx_http_compensation_method_not_allowed(
+    ngx_http_request_t *r, ngx_uint_t methods);
+
+
+static ngx_uint_t
+ngx_http_compensation_split(u_char *p, u_char *last, ngx_str_t *segs,
+    ngx_uint_t max)
+{
+    u_char      *start;
+    ngx_uint_t   n;
+
+    n = 0;
+
+    if (p == last || *p != '/') {
+        return 0;
+    }
+
+    while (p < last) {
+        if (n == max) {
+            return max + 1;
+        }
+
+        p++;
+        start = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        segs[n].data = start;
+        segs[n].len = p - start;
+        n++;
+    }
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_match(const ngx_http_compensation_route_t *route,
+    ngx_str_t *segs, ngx_uint_t n, ngx_http_compensation_ctx_t *ctx)
+{
+    size_t       len;
+    const char  *p, *start;
+    ngx_uint_t   i, nvars;
+
+    p = route->pattern;
+    nvars = 0;
+
+    for (i = 0; i < n; i++) {
+
+        if (*p != '/') {
+            return NGX_DECLINED;
+        }
+
+        start = ++p;
+
+        while (*p && *p != '/') {
+            p++;
+        }
+
+        len = p - start;
+
+        if (start[0] == '{') {
+            if (segs[i].len == 0
+                || nvars == NGX_HTTP_COMPENSATION_MAX_VARS)
+            {
+                return NGX_DECLINED;
+            }
+
+            if (ctx) {
+                ctx->vars[nvars] = segs[i];
+            }
+
+            nvars++;
+            continue;
+        }
+
+        if (len != segs[i].len
+            || ngx_strncmp(start, segs[i].data, len) != 0)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (*p != '\0') {
+        return NGX_DECLINED;
+    }
+
+    if (ctx) {
+        ctx->nvars = nvars;
+    }
+
+    return NGX_OK;
+}
+
+
+/* 1 when route a takes precedence over route b (both match the path) */
+static ngx_int_t
+ngx_http_compensation_more_specific(const ngx_http_compensation_route_t *a,
+    const ngx_http_compensation_route_t *b)
+{
+    const char  *p, *q;
+
+    if ((a->command >= 0) != (b->command >= 0)) {
+        return a->command >= 0;
+    }
+
+    /* both patterns have the same number of segments here */
+
+    for (p = a->pattern, q = b->pattern; *p && *q; p++, q++) {
+        if (*p == '/' && *q == '/') {
+            if (p[1] != '{' && q[1] == '{') {
+                return 1;
+            }
+
+            if (p[1] == '{' && q[1] != '{') {
+                return 0;
+            }
+        }
+
+        if (*p != *q) {
+            /* different literals cannot both match: keep table order */
+            return 0;
+        }
+    }
+
+    return 0;
+}
+
+
+ngx_int_t
+ngx_http_compensation_route(ngx_http_request_t *r,
+    ngx_http_compensation_ctx_t *ctx)
+{
+    u_char                               *p, *last;
+    size_t                                prefix;
+    ngx_str_t                             segs[NGX_HTTP_COMPENSATION_MAX_SEGMENTS];
+    ngx_uint_t                            n, methods;
+    ngx_http_core_loc_conf_t             *clcf;
+    const ngx_http_compensation_route_t  *route, *best;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* the API sits below the location prefix: strip it, keep its '/' */
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    prefix = 0;
+
+#if (NGX_PCRE)
+    if (clcf->regex == NULL)
+#endif
+    {
+        prefix = clcf->name.len;
+
+        if (prefix && clcf->name.data[prefix - 1] == '/') {
+            prefix--;
+        }
+
+        if (prefix > r->uri.len
+            || ngx_strncmp(r->uri.data, clcf->name.data, prefix) != 0)
+        {
+            prefix = 0;
+        }
+    }
+
+    p += prefix;
+
+    n = ngx_http_compensation_split(p, last, segs,
+                                    NGX_HTTP_COMPENSATION_MAX_SEGMENTS);
+
+    best = NULL;
+    methods = 0;
+
+    if (n > 0 && n <= NGX_HTTP_COMPENSATION_MAX_SEGMENTS) {
+
+        for (route = ngx_http_compensation_routes; route->pattern; route++) {
+
+            if (ngx_http_compensation_match(route, segs, n, NULL) != NGX_OK) {
+                continue;
+            }
+
+            methods |= route->method;
+
+            if (route->method != r->method
+                && !(route->method == NGX_HTTP_GET
+                     && r->method == NGX_HTTP_HEAD))
+            {
+                continue;
+            }
+
+            if (best == NULL
+                || ngx_http_compensation_more_specific(route, best))
+            {
+                best = route;
+            }
+        }
+    }
+
+    if (best) {
+        ctx->route = best;
+        (void) ngx_http_compensation_match(best, segs, n, ctx);
+        return NGX_OK;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (methods) {
+        return ngx_http_compensation_method_not_allowed(r, methods);
+    }
+
+    return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
+               CF_E_NOT_FOUND, "No route for %V %V.", &r->method_name,
+               &r->uri);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_method_not_allowed(ngx_http_request_t *r,
+    ngx_uint_t methods)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static struct {
+        ngx_uint_t   method;
+        const char  *name;
+    } names[] = {
+        { NGX_HTTP_GET, "GET" },
+        { NGX_HTTP_HEAD, "HEAD" },
+        { NGX_HTTP_POST, "POST" },
+        { NGX_HTTP_PUT, "PUT" },
+        { NGX_HTTP_DELETE, "DELETE" }
+    };
+
+    if (methods & NGX_HTTP_GET) {
+        methods |= NGX_HTTP_HEAD;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, DELETE") - 1);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = p;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(methods & names[i].method)) {
+            continue;
+        }
+
+        if (p != h->value.data) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, names[i].name, ngx_strlen(names[i].name));
+    }
+
+    h->value.len = p - h->value.data;
+
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_NOT_ALLOWED, "MethodNotAllowed",
+               "Method %V is not allowed here; allowed: %V.",
+               &r->method_name, &h->value);
+}
