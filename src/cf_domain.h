@@ -57,11 +57,18 @@ typedef struct {
 
 
 void cf_error_init(cf_error_t *err);          /* code = CF_OK, msg = "" */
-void cf_error_set(cf_error_t *err, const char *code, const char *fmt, ...);
+#if defined(__GNUC__)
+#define CF_PRINTF(f, a)  __attribute__((format(printf, f, a)))
+#else
+#define CF_PRINTF(f, a)
+#endif
+
+void cf_error_set(cf_error_t *err, const char *code, const char *fmt, ...)
+    CF_PRINTF(3, 4);
 /* appends {name, msg} to binding_errors; sets code to IllegalArgument and
  * msg to "<name>: <msg>" when code is still Ok */
 void cf_error_add_binding(cf_error_t *err, const char *name,
-    const char *fmt, ...);
+    const char *fmt, ...) CF_PRINTF(3, 4);
 void cf_error_free(cf_error_t *err);          /* drops binding_errors */
 int cf_error_is_ok(const cf_error_t *err);
 /* HTTP status of an error code (spec 3.5; unmapped codes give 400) */

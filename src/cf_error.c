@@ -58,13 +58,16 @@ cf_error_init(cf_error_t *err)
 void
 cf_error_set(cf_error_t *err, const char *code, const char *fmt, ...)
 {
+    char     msg[sizeof(err->msg)];
     va_list  args;
 
-    err->code = code;
-
+    /* formatted apart: an argument may be err->msg itself */
     va_start(args, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, args);
+    vsnprintf(msg, sizeof(msg), fmt, args);
     va_end(args);
+
+    err->code = code;
+    memcpy(err->msg, msg, sizeof(msg));
 
     cf_utf8_sanitize(err->msg);
 }

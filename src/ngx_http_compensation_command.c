@@ -46,6 +46,7 @@ typedef struct {
 
 static void ngx_http_compensation_command_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r);
+static size_t ngx_http_compensation_max_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_compensation_json_content_type(
@@ -157,6 +158,16 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
     }
 
     rc = ngx_http_compensation_read_body(r, &raw);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                   "The request body is larger than %uz bytes.",
+                   ngx_http_compensation_max_body(r));
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -284,7 +295,21 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
 }
 
 
-/* the whole body in one piece, reading the parts buffered to a file */
+static size_t
+ngx_http_compensation_max_body(ngx_http_request_t *r)
+{
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+
+    return lcf->max_body_size;
+}
+
+
+/*
+ * The whole body in one piece, reading the parts buffered to a file.
+ * NGX_DECLINED: larger than compensation_max_body_size.
+ */
 static ngx_int_t
 ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
 {
@@ -316,10 +341,7 @@ ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
 
     if (len > (off_t) lcf->max_body_size) {
         /* chunked bodies have no Content-Length to check up front */
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is larger than %uz bytes.",
-                   lcf->max_body_size);
+        return NGX_DECLINED;
     }
 
     p = ngx_pnalloc(r->pool, (size_t) len);

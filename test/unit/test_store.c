@@ -1,0 +1,432 @@
+
+/*
+ * ngx_compensation unit tests: the SQLite store and the command pipeline
+ * (cf_store.c, cf_service.c) against a temporary database file.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "cf_test.h"
+#include "cf_store.h"
+#include "cf_service.h"
+
+
+typedef struct {
+    char             dir[64];
+    char             path[96];
+    cf_store_t      *st;
+    cf_id_gen_t      ids;
+    cf_retry_spec_t  spec;
+} cf_t_env_t;
+
+
+static int cf_t_env_open(cf_t_env_t *env);
+static void cf_t_env_close(cf_t_env_t *env);
+static int cf_t_run(cf_t_env_t *env, cf_command_type_t type, const char *id,
+    const char *body, const char *request_id, int64_t expected_version,
+    int64_t now, cf_exec_output_t *out);
+static long long cf_t_sql_int(cf_t_env_t *env, const char *sql);
+static void cf_t_sql_exec(cf_t_env_t *env, const char *sql);
+
+
+static int
+cf_t_env_open(cf_t_env_t *env)
+{
+    char                errbuf[256];
+    cf_store_options_t  opts;
+
+    memset(env, 0, sizeof(cf_t_env_t));
+
+    snprintf(env->dir, sizeof(env->dir), "/tmp/cf-unit-XXXXXX");
+    if (mkdtemp(env->dir) == NULL) {
+        return -1;
+    }
+
+    snprintf(env->path, sizeof(env->path), "%s/t.db", env->dir);
+
+    opts.synchronous_full = 0;
+    opts.busy_timeout_ms = 1000;
+
+    env->st = cf_store_open(env->path, &opts, errbuf, sizeof(errbuf));
+    if (env->st == NULL) {
+        fprintf(stderr, "# %s\n", errbuf);
+        return -1;
+    }
+
+    cf_id_init(&env->ids, 7);
+
+    env->spec.max_retries = 10;
+    env->spec.min_backoff = 180;
+    env->spec.execution_timeout = 120;
+
+    return 0;
+}
+
+
+static void
+cf_t_env_close(cf_t_env_t *env)
+{
+    char  cmd[160];
+
+    cf_store_close(env->st);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "# cleanup of %s failed\n", env->dir);
+    }
+}
+
+
+/* binds body and executes; returns cf_service_execute's result, or -2 */
+static int
+cf_t_run(cf_t_env_t *env, cf_command_type_t type, const char *id,
+    const char *body, const char *request_id, int64_t expected_version,
+    int64_t now, cf_exec_output_t *out)
+{
+    int              rc;
+    json_t          *j;
+    json_t          *header;
+    cf_error_t       err;
+    cf_command_t     cmd;
+    cf_exec_input_t  in;
+
+    j = body ? cf_t_json(body) : NULL;
+
+    cf_error_init(&err);
+
+    if (cf_command_bind(type, j, &cmd, &err) != 0) {
+        fprintf(stderr, "# bind failed: %s\n", err.msg);
+        cf_error_free(&err);
+        json_decref(j);
+        return -2;
+    }
+
+    json_decref(j);
+
+    header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.request_id = request_id;
+    in.owner_id = NULL;
+    in.expected_version = expected_version;
+    in.header = header;
+    in.now = now;
+    in.default_spec = &env->spec;
+
+    rc = cf_service_execute(env->st, &env->ids, &in, out);
+
+    json_decref(header);
+    cf_command_free(&cmd);
+
+    return rc;
+}
+
+
+static long long
+cf_t_sql_int(cf_t_env_t *env, const char *sql)
+{
+    sqlite3       *db;
+    long long      v;
+    sqlite3_stmt  *s;
+
+    v = -1;
+
+    if (sqlite3_open(env->path, &db) != SQLITE_OK) {
+        return -1;
+    }
+
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            v = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+    }
+
+    sqlite3_close(db);
+
+    return v;
+}
+
+
+static void
+cf_t_sql_exec(cf_t_env_t *env, const char *sql)
+{
+    sqlite3  *db;
+
+    if (sqlite3_open(env->path, &db) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+
+    sqlite3_close(db);
+}
+
+
+static void
+test_store_create_and_load(void)
+{
+    cf_t_env_t        env;
+    cf_error_t        err;
+    cf_aggregate_t    agg;
+    cf_exec_output_t  out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK(out.committed);
+    CHECK_INT(out.version, 1);
+    CHECK_STR(out.aggregate_id, "a1");
+    CHECK_STR(out.request_id, out.command_id);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM event_stream"), 1);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT version FROM snapshot"), 1);
+    CHECK_INT(cf_t_sql_int(&env,
+                  "SELECT next_retry_at FROM snapshot WHERE aggregate_id"
+                  " = 'a1'"), CF_T_EXECUTE_AT + 180000);
+
+    /* a generated id when none is given */
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, NULL,
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK(cf_id_is_valid(out.aggregate_id, strlen(out.aggregate_id)));
+    cf_error_free(&out.err);
+
+    cf_error_init(&err);
+    CHECK_INT(cf_aggregate_init(&agg, "a1"), 0);
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    CHECK_INT(agg.version, 1);
+    CHECK_INT(agg.state.status, CF_STATUS_FAILED);
+    CHECK_INT(agg.state.retry_state.next_retry_at, CF_T_EXECUTE_AT + 180000);
+    cf_aggregate_free(&agg);
+    cf_error_free(&err);
+
+    cf_t_env_close(&env);
+}
+
+
+static void
+test_store_failed_command_writes_nothing(void)
+{
+    cf_t_env_t        env;
+    cf_exec_output_t  out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    /* not found */
+    CHECK_INT(cf_t_run(&env, CF_CMD_PREPARE_COMPENSATION, "nope", NULL, NULL,
+                       -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_E_NOT_FOUND);
+    CHECK(!out.committed);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+
+    /* a precondition failure: not prepared */
+    CHECK_INT(cf_t_run(&env, CF_CMD_APPLY_EXECUTION_SUCCESS, "a1",
+                       "{\"executeAt\":1}", NULL, -1, CF_T_EXECUTE_AT, &out),
+              0);
+    CHECK_STR(out.err.code, CF_E_ILLEGAL_STATE);
+    CHECK(out.in_handler);
+    CHECK_INT(out.version, 1);
+    cf_error_free(&out.err);
+
+    /* an expected-version conflict */
+    CHECK_INT(cf_t_run(&env, CF_CMD_PREPARE_COMPENSATION, "a1", NULL, NULL, 5,
+                       CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_E_EXPECT_VERSION_CONFLICT);
+    CHECK(!out.in_handler);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM event_stream"), 1);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT version FROM snapshot"), 1);
+
+    cf_t_env_close(&env);
+}
+
+
+static void
+test_store_request_id_idempotent(void)
+{
+    cf_t_env_t        env;
+    cf_exec_output_t  out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, NULL,
+                       cf_t_create_body, "req-1", -1, CF_T_EXECUTE_AT, &out),
+              0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_STR(out.request_id, "req-1");
+    cf_error_free(&out.err);
+
+    /* the same request again, even for a new aggregate: refused */
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, NULL,
+                       cf_t_create_body, "req-1", -1, CF_T_EXECUTE_AT, &out),
+              0);
+    CHECK_STR(out.err.code, CF_E_DUPLICATE_REQUEST_ID);
+    CHECK(out.at_gateway);
+    CHECK(!out.committed);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM event_stream"), 1);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM snapshot"), 1);
+
+    cf_t_env_close(&env);
+}
+
+
+static void
+test_store_repairs_snapshot(void)
+{
+    char              *a, *b;
+    json_t            *ja, *jb;
+    cf_t_env_t         env;
+    cf_error_t         err;
+    cf_aggregate_t     agg;
+    cf_exec_output_t   out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_t_run(&env, CF_CMD_PREPARE_COMPENSATION, "a1", NULL, NULL,
+                       -1, CF_T_EXECUTE_AT + 1000, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+
+    cf_error_init(&err);
+    cf_aggregate_init(&agg, "a1");
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    ja = cf_state_to_json(&agg.state);
+    cf_aggregate_free(&agg);
+
+    /* a damaged state document: the events rebuild it */
+    cf_t_sql_exec(&env, "UPDATE snapshot SET state = '{broken'");
+    cf_aggregate_init(&agg, "a1");
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    CHECK_INT(agg.version, 2);
+    jb = cf_state_to_json(&agg.state);
+    cf_aggregate_free(&agg);
+
+    a = cf_t_dump(ja);
+    b = cf_t_dump(jb);
+    CHECK_STR(b, a);
+    free(b);
+    json_decref(jb);
+
+    /* a missing row, and a stale one (version 1 of 2) */
+    cf_t_sql_exec(&env, "DELETE FROM snapshot");
+    cf_aggregate_init(&agg, "a1");
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    CHECK_INT(agg.version, 2);
+    jb = cf_state_to_json(&agg.state);
+    cf_aggregate_free(&agg);
+    b = cf_t_dump(jb);
+    CHECK_STR(b, a);
+    free(b);
+    json_decref(jb);
+
+    /* a command on the damaged store rewrites a whole snapshot */
+    CHECK_INT(cf_t_run(&env, CF_CMD_MARK_RECOVERABLE, "a1",
+                       "{\"recoverable\":\"RECOVERABLE\"}", NULL, -1,
+                       CF_T_EXECUTE_AT + 2000, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.version, 3);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT version FROM snapshot"), 3);
+
+    /* a damaged event stream is an error, never a crash */
+    cf_t_sql_exec(&env, "UPDATE event_stream SET body = '[{\"name\":1}]'"
+                        " WHERE version = 2");
+    cf_t_sql_exec(&env, "DELETE FROM snapshot");
+    cf_aggregate_init(&agg, "a1");
+    CHECK_INT(cf_store_load(env.st, &agg, &err), -1);
+    CHECK_STR(err.code, CF_E_INTERNAL);
+    cf_aggregate_free(&agg);
+    cf_error_free(&err);
+
+    free(a);
+    json_decref(ja);
+
+    cf_t_env_close(&env);
+}
+
+
+static void
+test_store_two_connections(void)
+{
+    char                errbuf[256];
+    cf_t_env_t          env;
+    cf_store_t         *other;
+    cf_exec_output_t    out;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    opts.synchronous_full = 0;
+    opts.busy_timeout_ms = 1000;
+
+    /* a second process's connection on the same file (as a second worker) */
+    other = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    if (!CHECK(other != NULL)) {
+        cf_t_env_close(&env);
+        return;
+    }
+
+    /* while the other holds the write lock, a command times out cleanly */
+    CHECK_INT(cf_store_begin_immediate(other), 0);
+    cf_store_set_busy_timeout(env.st, 50);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK(!out.committed);
+    cf_error_free(&out.err);
+
+    cf_store_rollback(other);
+    cf_store_set_busy_timeout(env.st, 1000);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_store_ping(other), 0);
+    cf_store_close(other);
+
+    cf_t_env_close(&env);
+}
+
+
+const cf_test_t  cf_tests_store[] = {
+    { "store: create, columns, load", test_store_create_and_load },
+    { "store: a failed command writes nothing",
+      test_store_failed_command_writes_nothing },
+    { "store: Command-Request-Id is idempotent",
+      test_store_request_id_idempotent },
+    { "store: damaged, missing and stale snapshots are rebuilt",
+      test_store_repairs_snapshot },
+    { "store: a second connection's lock gives RequestTimeout",
+      test_store_two_connections },
+    { NULL, NULL }
+};
