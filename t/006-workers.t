@@ -1,0 +1,480 @@
+# Two worker processes on one SQLite file: what one worker writes the other
+# reads, ids stay unique across workers, concurrent commands on the same
+# aggregate neither lose nor double writes (the losers get the 409 of the
+# spec), and the store survives a restart of nginx.
+#
+# Concurrency without help from the test client: a "mirror" location fans
+# one client request out to 9 simultaneous proxied requests (the request and
+# its 8 mirrors) to a second server of this nginx that listens with
+# "reuseport", so the kernel spreads them over both workers, which run them
+# at the same time.  The client's connection closes only when every mirrored
+# request has finished, so the next request of the block sees all of their
+# effects.  The counts of losers are read from the module's info-level log
+# lines ("compensation: <command> on "<id>": <errorCode>: ...").
+#
+# Restart persistence: the blocks "restart 1/2" use a store outside logs/
+# (which the harness empties per block), in a directory made for this run;
+# nginx is stopped after one block and started again for the next.
+
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+
+no_root_location();
+no_shuffle();
+
+# Defaults for blocks that do not set these sections themselves.
+our $HttpConfig = <<'_EOC_';
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location / {
+        compensation_api;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('http_config', $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value('config', $Config) unless defined $block->config;
+    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\n")
+        unless defined $block->no_error_log;
+});
+
+# --- helpers (called as ::name from "eval" sections) -----------------------
+#
+# Bodies are built with JSON::PP; expected bodies are regexes anchored at
+# both ends, so key order and every value is checked.  Checks that need
+# arithmetic (the backoff relations of spec 1.4) are regex code blocks.
+
+use re 'eval';          # the regexes built below contain code blocks
+use Time::HiRes ();
+
+our $ID15 = '[0-9A-Za-z]{15}';
+our $STR  = '(?:[^"\\\\]|\\\\.)*';          # the inside of a JSON string
+our $CT   = 'Content-Type: application/json';
+our $DEL  = \'delete';                        # create_body: remove the key
+our $ANYV = '(?:\d+|null)';                   # any aggregateVersion
+
+our $EVENT_ID = '{"id":"0U2mSzz10001001","aggregateId":{"contextName":"order-service","aggregateName":"order","aggregateId":"0U2mSz9k0001000","tenantId":"(0)"},"version":1}';
+our $FUNCTION = '{"functionKind":"EVENT","contextName":"order-service","processorName":"OrderProjector","name":"onOrderCreated"}';
+our $ERROR    = '{"errorCode":"BadRequest","errorMsg":"boom","stackTrace":"java.lang.IllegalStateException: boom","succeeded":false}';
+
+# The create command of the worked example (spec 1.4, 5.1), with overrides
+# by dotted path ("retrySpec.maxRetries" => 3); $::DEL removes a key, undef
+# is JSON null.
+sub create_body {
+    my @over = @_;
+    my $b = {
+        eventId => {
+            id => '0U2mSzz10001001',
+            aggregateId => { contextName => 'order-service',
+                             aggregateName => 'order',
+                             aggregateId => '0U2mSz9k0001000',
+                             tenantId => '(0)' },
+            version => 1,
+        },
+        function => { functionKind => 'EVENT', contextName => 'order-service',
+                      processorName => 'OrderProjector',
+                      name => 'onOrderCreated' },
+        error => { errorCode => 'BadRequest', errorMsg => 'boom',
+                   stackTrace => 'java.lang.IllegalStateException: boom' },
+        executeAt => 1719800000000,
+    };
+    while (my ($path, $v) = splice @over, 0, 2) {
+        my @k = split /\./, $path;
+        my $last = pop @k;
+        my $h = $b;
+        $h = ($h->{$_} ||= {}) for @k;
+        if (ref $v && $v == $DEL) { delete $h->{$last} } else { $h->{$last} = $v }
+    }
+    return JSON::PP->new->canonical->encode($b);
+}
+
+sub create_req { "POST /execution_failed/create_execution_failed\n" . create_body(@_) }
+
+# {maxRetries, minBackoff, executionTimeout}
+sub spec { my ($m, $b, $t) = @_; { maxRetries => $m, minBackoff => $b, executionTimeout => $t } }
+sub spec_json { my ($m, $b, $t) = @_; qq'{"maxRetries":$m,"minBackoff":$b,"executionTimeout":$t}' }
+
+sub fn_json {
+    my $fn = shift;
+    return '{"functionKind":"COMMAND","contextName":"wow","processorName":"SimpleCommandAggregate","name":"process"}'
+        if $fn eq 'process';
+    return '{"functionKind":"COMMAND","contextName":"wow","processorName":"CommandGateway","name":"send"}'
+        if $fn eq 'send';
+    return qq'{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"$fn"}';
+}
+
+# A whole CommandResult (spec 3.3), keys in order.  agg and version are
+# regex fragments; msg is literal (msg_re: a fragment); fn: a handler name,
+# "process" (generic check) or "send" (gateway); fn_json: literal JSON;
+# req: the literal request id (default: the command id).
+sub result_re {
+    my %a = (stage => 'PROCESSED', agg => 'x1', version => '\d+',
+             fn => 'onCreate', code => 'Ok', msg => '', @_);
+    my $fn  = defined $a{fn_json} ? $a{fn_json} : fn_json($a{fn});
+    my $msg = defined $a{msg_re} ? $a{msg_re} : quotemeta $a{msg};
+    my $req = defined $a{req} ? quotemeta $a{req} : '\k<cid>';
+    my $re = '\A\{"id":"' . $ID15 . '","waitCommandId":"(?<cid>' . $ID15 . ')"'
+        . ',"stage":"' . $a{stage} . '"'
+        . ',"contextName":"compensation-service","aggregateName":"execution_failed"'
+        . ',"tenantId":"\(0\)","aggregateId":"' . $a{agg} . '"'
+        . ',"aggregateVersion":' . $a{version}
+        . ',"requestId":"' . $req . '","commandId":"\k<cid>"'
+        . ',"function":' . quotemeta($fn)
+        . ',"errorCode":"' . $a{code} . '","errorMsg":"' . $msg . '"'
+        . ',"result":\{\},"signalTime":\d{13}'
+        . ',"succeeded":' . ($a{code} eq 'Ok' ? 'true' : 'false') . '\}\z';
+    return qr/$re/;
+}
+
+# A successful command on x1 that produced version $v, handled by $fn.
+sub ok_re { my ($fn, $v, @more) = @_; result_re(fn => $fn, version => $v, @more) }
+
+# A failed command: code, literal message, function (as in result_re).
+sub fail_re {
+    my ($code, $msg, $fn, @more) = @_;
+    result_re(code => $code, (defined $msg ? (msg => $msg) : (msg_re => $STR)),
+              fn => $fn, version => $ANYV, @more);
+}
+
+# An ErrorInfo (spec 3.4) whose bindingErrors name exactly @names, in order.
+sub error_re {
+    my ($code, $msg_re, @names) = @_;
+    $msg_re = $STR unless defined $msg_re;
+    my $b = @names
+        ? ',"bindingErrors":\[' . join(',', map {
+              '\{"name":"' . quotemeta($_) . '","msg":"' . $STR . '"\}' } @names)
+          . '\]'
+        : '';
+    my $re = '\A\{"errorCode":"' . $code . '","errorMsg":"' . $msg_re . '"'
+             . $b . ',"succeeded":false\}\z';
+    return qr/$re/;
+}
+
+sub exact { my $s = shift; return qr/\A\Q$s\E\z/ }
+
+our %STATE_DEFAULTS = (
+    id => 'x1', eventId => $EVENT_ID, function => $FUNCTION,
+    error => $ERROR, executeAt => '1719800000000',
+    retrySpec => '{"maxRetries":10,"minBackoff":180,"executionTimeout":120}',
+    retryState => '{"retries":0,"retryAt":1719800000000,"timeoutAt":1719800120000,"nextRetryAt":1719800180000}',
+    status => 'FAILED', recoverable => 'UNKNOWN',
+    isBelowRetryThreshold => 'true', isRetryable => 'true');
+
+sub _state {
+    my %s = @_;
+    return qq'{"id":"$s{id}","eventId":$s{eventId},"function":$s{function}'
+        . qq',"error":$s{error},"executeAt":$s{executeAt}'
+        . qq',"retrySpec":$s{retrySpec},"retryState":$s{retryState}'
+        . qq',"status":"$s{status}","recoverable":"$s{recoverable}"'
+        . qq',"isBelowRetryThreshold":$s{isBelowRetryThreshold}'
+        . qq',"isRetryable":$s{isRetryable}}';
+}
+
+# The state JSON (spec 1.2) of the worked example; overrides are literal
+# JSON for the named top-level fields.
+sub state_json { _state(%STATE_DEFAULTS, @_) }
+
+# The same as a regex: the defaults are literal, the overrides fragments.
+sub state_re {
+    my %s = ((map { $_ => quotemeta $STATE_DEFAULTS{$_} } keys %STATE_DEFAULTS), @_);
+    my $re = _state(%s);
+    # _state wrote literal braces/quotes around the fragments: escape them
+    $re =~ s/^\{/\\{/;
+    $re =~ s/\}$/\\}/;
+    return qr/\A$re\z/;
+}
+
+# A retryState after a prepare (spec 1.4): retries k, retryAt = the server
+# clock (within a minute of ours) or $base, nextRetryAt = retryAt +
+# minBackoff*2^k s (retryAt when minBackoff is 0), timeoutAt = retryAt +
+# executionTimeout s.  A regex fragment with named captures.
+sub rs_re {
+    my %a = @_;
+    my ($k, $min, $to) = @a{qw(retries min to)};
+    my $backoff = $min == 0 ? 0 : $min * 1000 * 2 ** $k;
+    my $check = "\$+{na} - \$+{ra} == $backoff && \$+{ta} - \$+{ra} == " . $to * 1000;
+    $check .= defined $a{base}
+        ? " && \$+{ra} == $a{base}"
+        : ' && abs($+{ra} - Time::HiRes::time() * 1000) < 60000';
+    return '\{"retries":' . $k . ',"retryAt":(?<ra>\d+),"timeoutAt":(?<ta>\d+)'
+         . ',"nextRetryAt":(?<na>\d+)\}(?(?{ ' . $check . ' })|(*FAIL))';
+}
+
+use File::Temp ();
+
+master_on();
+workers(2);
+
+$ENV{TEST_NGINX_PERSIST_DIR} = File::Temp::tempdir('ngx-compensation-XXXXXX',
+                                                   TMPDIR => 1, CLEANUP => 1);
+
+our $H = "$CT\nCommand-Aggregate-Id: x1";
+our $U = '/execution_failed/x1';
+
+# A second server of this nginx listens with "reuseport": the kernel
+# spreads the connections to it over both workers' sockets.  With $Spread*,
+# every request of the test client is proxied to it, so consecutive requests
+# land on either worker.
+#
+# Under valgrind the harness runs a single process (master_process off) but
+# still writes "worker_processes 2": nginx would then open two reuseport
+# sockets and serve one, so reuseport is left out there.
+our $REUSEPORT = $ENV{TEST_NGINX_USE_VALGRIND} ? '' : ' reuseport';
+
+our $SpreadHttpConfig = <<"_EOC_";
+    compensation_store \$TEST_NGINX_SERVER_ROOT/logs/c.db;
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1$REUSEPORT;
+        location / {
+            compensation_api;
+        }
+    }
+_EOC_
+
+our $SpreadConfig = <<'_EOC_';
+    location / {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+_EOC_
+
+# The fan-out: "PUT /race/execution_failed/c1/apply_retry_spec" runs that
+# command 9 times at once (the request itself and 8 mirrors), each proxied
+# with the client's method, headers and body to the reuseport server, so the
+# two workers run them in parallel.
+our $RaceHttpConfig = $SpreadHttpConfig . <<'_EOC_';
+    map $request_uri $race_target {
+        ~^/race(?<race_tail>/.*)$  $race_tail;
+        default                    /none;
+    }
+_EOC_
+
+our $RaceConfig = <<'_EOC_';
+    location / {
+        compensation_api;
+    }
+    location /race/ {
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        mirror /mirror;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1$race_target;
+    }
+    location = /mirror {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1$race_target;
+    }
+_EOC_
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: 30 creates and 30 prepares spread over the two workers, each read back (by either worker)
+--- http_config eval: $::SpreadHttpConfig
+--- config eval: $::SpreadConfig
+--- request eval
+[(map { ::create_req() } 1 .. 30),
+ (map { "PUT /execution_failed/w$_/prepare_compensation" } 1 .. 30),
+ (map { "GET /execution_failed/w$_/state" } 1 .. 30)]
+--- more_headers eval
+[(map { "$::CT\nCommand-Aggregate-Id: w$_" } 1 .. 30), ("") x 60]
+--- error_code eval
+[(200) x 90]
+--- response_body_like eval
+[(map { ::ok_re('onCreate', 1, agg => "w$_") } 1 .. 30),
+ (map { ::ok_re('onPrepare', 2, agg => "w$_") } 1 .. 30),
+ (map { ::state_re(id => "w$_", status => 'PREPARED',
+                   retryState => ::rs_re(retries => 1, min => 180, to => 120)) } 1 .. 30)]
+
+
+
+=== TEST 2: generated aggregate and command ids are unique across the two workers
+--- http_config eval: $::SpreadHttpConfig
+--- config eval: $::SpreadConfig
+--- request eval
+[map { ::create_req() } 1 .. 40]
+--- more_headers eval
+$::CT
+--- error_code eval
+[(200) x 40]
+--- response_body_like eval
+my (%agg, %cmd);
+[map {
+    qr/"waitCommandId":"([0-9A-Za-z]{15})".*"aggregateId":"([0-9A-Za-z]{15})"(?(?{ !$cmd{$1}++ && !$agg{$2}++ })|(*FAIL))/
+ } 1 .. 40]
+
+
+
+=== TEST 3: one aggregate, commands alternating between workers: every version is taken exactly once
+--- http_config eval: $::SpreadHttpConfig
+--- config eval: $::SpreadConfig
+--- request eval
+[::create_req(),
+ (map { "PUT $::U/mark_recoverable\n{\"recoverable\":\"" . ($_ % 2 ? 'RECOVERABLE' : 'UNRECOVERABLE') . "\"}" } 1 .. 20),
+ "GET $::U/state"]
+--- more_headers eval
+[$::H, (map { "$::CT\nCommand-Aggregate-Version: $_" } 1 .. 20), ""]
+--- error_code eval
+[(200) x 22]
+--- response_body_like eval
+[::ok_re('onCreate', 1), (map { ::ok_re('onMarkRecoverable', $_ + 1) } 1 .. 20),
+ ::exact(::state_json(recoverable => 'UNRECOVERABLE'))]
+
+
+
+=== TEST 4: 9 simultaneous apply_retry_spec on one aggregate, no expected version: all 9 applied, none lost
+--- http_config eval: $::RaceHttpConfig
+--- config eval: $::RaceConfig
+--- request eval
+[::create_req(),
+ "PUT /race/execution_failed/c1/apply_retry_spec\n{\"maxRetries\":5,\"minBackoff\":1,\"executionTimeout\":1}",
+ "PUT /execution_failed/c1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+ "GET /execution_failed/c1/state"]
+--- more_headers eval
+["$::CT\nCommand-Aggregate-Id: c1", $::CT, "$::CT\nCommand-Aggregate-Version: 10", ""]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[::ok_re('onCreate', 1, agg => 'c1'), qr/"name":"onApplyRetrySpec"\},"errorCode":"Ok"/,
+ ::ok_re('onMarkRecoverable', 11, agg => 'c1'),
+ ::exact(::state_json(id => 'c1', retrySpec => ::spec_json(5, 1, 1), recoverable => 'RECOVERABLE'))]
+--- grep_error_log eval
+qr/compensation: apply_retry_spec on "c1": \w+/
+--- grep_error_log_out eval
+""
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: 9 simultaneous commands expecting the same version: exactly one wins, 8 get CommandExpectVersionConflict
+--- http_config eval: $::RaceHttpConfig
+--- config eval: $::RaceConfig
+--- request eval
+[::create_req(),
+ "PUT /race/execution_failed/c1/apply_retry_spec\n{\"maxRetries\":5,\"minBackoff\":1,\"executionTimeout\":1}",
+ "PUT /execution_failed/c1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+ "GET /execution_failed/c1/state"]
+--- more_headers eval
+["$::CT\nCommand-Aggregate-Id: c1", "$::CT\nCommand-Aggregate-Version: 1",
+ "$::CT\nCommand-Aggregate-Version: 2", ""]
+--- error_code_like eval
+["^200\$", "^(?:200|409)\$", "^200\$", "^200\$"]
+--- response_body_like eval
+[::ok_re('onCreate', 1, agg => 'c1'),
+ qr/"name":"(?:onApplyRetrySpec"\},"errorCode":"Ok"|process"\},"errorCode":"CommandExpectVersionConflict")/,
+ ::ok_re('onMarkRecoverable', 3, agg => 'c1'),
+ ::exact(::state_json(id => 'c1', retrySpec => ::spec_json(5, 1, 1), recoverable => 'RECOVERABLE'))]
+--- grep_error_log eval
+qr/compensation: apply_retry_spec on "c1": \w+/
+--- grep_error_log_out eval
+qq{compensation: apply_retry_spec on "c1": CommandExpectVersionConflict\n} x 8
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 6: 9 simultaneous creates of one id: exactly one creates it, 8 get the 409 of an existing aggregate
+--- http_config eval: $::RaceHttpConfig
+--- config eval: $::RaceConfig
+--- request eval
+["POST /race/execution_failed/create_execution_failed\n" . ::create_body(), "GET /execution_failed/c1/state",
+ "PUT /execution_failed/c1/prepare_compensation"]
+--- more_headers eval
+["$::CT\nCommand-Aggregate-Id: c1", "", "Command-Aggregate-Version: 1"]
+--- error_code_like eval
+["^(?:200|409)\$", "^200\$", "^200\$"]
+--- response_body_like eval
+[qr/"aggregateId":"c1"/, ::exact(::state_json(id => 'c1')), ::ok_re('onPrepare', 2, agg => 'c1')]
+--- grep_error_log eval
+qr/compensation: create_execution_failed on "c1": \w+/
+--- grep_error_log_out eval
+qq{compensation: create_execution_failed on "c1": CommandExpectVersionConflict\n} x 8
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 7: 9 simultaneous commands with one Command-Request-Id: exactly one is applied, 8 are DuplicateRequestId
+--- http_config eval: $::RaceHttpConfig
+--- config eval: $::RaceConfig
+--- request eval
+[::create_req(),
+ "PUT /race/execution_failed/c1/apply_retry_spec\n{\"maxRetries\":5,\"minBackoff\":1,\"executionTimeout\":1}",
+ "PUT /execution_failed/c1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}"]
+--- more_headers eval
+["$::CT\nCommand-Aggregate-Id: c1", "$::CT\nCommand-Request-Id: once",
+ "$::CT\nCommand-Aggregate-Version: 2"]
+--- error_code_like eval
+["^200\$", "^(?:200|400)\$", "^200\$"]
+--- response_body_like eval
+[::ok_re('onCreate', 1, agg => 'c1'),
+ qr/"requestId":"once".*"errorCode":"(?:Ok|DuplicateRequestId)"/,
+ ::ok_re('onMarkRecoverable', 3, agg => 'c1')]
+--- grep_error_log eval
+qr/compensation: apply_retry_spec on "c1": \w+/
+--- grep_error_log_out eval
+qq{compensation: apply_retry_spec on "c1": DuplicateRequestId\n} x 8
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 8: restart 1/2: write to a store outside logs/
+--- http_config
+    compensation_store $TEST_NGINX_PERSIST_DIR/persist.db;
+--- request eval
+[::create_req(), "PUT $::U/prepare_compensation", "PUT $::U/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+ "GET $::U/state"]
+--- more_headers eval
+[$::H, "Command-Request-Id: before-restart", $::CT, ""]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[::ok_re('onCreate', 1), ::ok_re('onPrepare', 2, req => 'before-restart'), ::ok_re('onMarkRecoverable', 3),
+ ::state_re(status => 'PREPARED', recoverable => 'RECOVERABLE',
+            retryState => ::rs_re(retries => 1, min => 180, to => 120))]
+
+
+
+=== TEST 9: restart 2/2: after nginx was stopped and started again, state, version and request ids are still there
+--- http_config
+    compensation_store $TEST_NGINX_PERSIST_DIR/persist.db;
+--- config
+    location / {
+        compensation_api;
+    }
+    location = /restarted {
+        return 204;
+    }
+--- request eval
+["GET $::U/state", "PUT $::U/prepare_compensation", "PUT $::U/force_prepare_compensation",
+ "PUT $::U/apply_execution_failed\n{\"error\":{\"errorCode\":\"E\",\"errorMsg\":\"m\",\"stackTrace\":\"s\"},\"executeAt\":1719800600000}",
+ ::create_req()]
+--- more_headers eval
+["", "", "Command-Request-Id: before-restart", "$::CT\nCommand-Aggregate-Version: 3", $::H]
+--- error_code eval
+[200, 400, 400, 200, 409]
+--- response_body_like eval
+[::state_re(status => 'PREPARED', recoverable => 'RECOVERABLE',
+            retryState => ::rs_re(retries => 1, min => 180, to => 120)),
+ ::fail_re('IllegalState', 'ExecutionFailed can not retry.', 'onPrepare'),
+ qr/"errorCode":"DuplicateRequestId"/,
+ ::ok_re('onFailed', 4),
+ ::fail_re('CommandExpectVersionConflict', undef, 'process')]
