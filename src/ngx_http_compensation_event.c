@@ -1,0 +1,885 @@
+
+/*
+ * ngx_compensation: the event routes (spec 3.8): load the event streams of
+ * an aggregate (JSON or SSE), resend state events and event compensate.
+ * The original republishes on its message bus; here the bus is the
+ * compensation_sink location (ngx_http_compensation_sink.c).
+ */
+
+
+#include "ngx_http_compensation_module.h"
+#include "cf_history.h"
+
+
+#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
+
+#define NGX_HTTP_COMPENSATION_SINK_NOT_CONFIGURED  "SinkNotConfigured"
+#define NGX_HTTP_COMPENSATION_SINK_FAILED          "SinkDeliveryFailed"
+
+
+typedef struct {
+    ngx_http_request_t   *r;
+    json_t               *list;       /* JSON answer */
+    ngx_chain_t          *first;      /* SSE answer */
+    ngx_chain_t         **last;
+    cf_error_t           *err;
+} ngx_http_compensation_event_load_t;
+
+
+/* documents to deliver, built while replaying */
+typedef struct {
+    ngx_http_request_t   *r;
+    ngx_array_t           docs;       /* ngx_str_t */
+    cf_aggregate_t        agg;
+    json_t               *extra;      /* compensation headers */
+    int64_t               only;       /* emit only this version; 0: all */
+    ngx_uint_t            kind;       /* CF_KIND_EVENT or CF_KIND_STATE_EVENT */
+    cf_error_t           *err;
+} ngx_http_compensation_docs_t;
+
+
+typedef struct {
+    ngx_str_t             after;      /* the request cursor */
+    char                **ids;        /* pool copies */
+    ngx_uint_t           *ends;       /* docs index after each aggregate */
+    ngx_uint_t            naggs;
+    cf_error_t            first;
+} ngx_http_compensation_resend_t;
+
+
+static int ngx_http_compensation_event_doc(void *data,
+    const cf_stream_view_t *row);
+static ngx_int_t ngx_http_compensation_send_event_sse(ngx_http_request_t *r,
+    ngx_chain_t *events);
+static ngx_int_t ngx_http_compensation_no_sink(ngx_http_request_t *r);
+static json_t *ngx_http_compensation_target_header(const char *id,
+    json_t *function);
+static int ngx_http_compensation_collect(void *data,
+    const cf_stream_view_t *row);
+static ngx_int_t ngx_http_compensation_push_doc(
+    ngx_http_compensation_docs_t *d, json_t *doc);
+static void ngx_http_compensation_resend_done(ngx_http_request_t *r,
+    void *data, ngx_uint_t delivered, ngx_uint_t status);
+static void ngx_http_compensation_compensate_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_compensate_run(ngx_http_request_t *r);
+static void ngx_http_compensation_compensate_done(ngx_http_request_t *r,
+    void *data, ngx_uint_t delivered, ngx_uint_t status);
+static ngx_int_t ngx_http_compensation_body_json(ngx_http_request_t *r,
+    json_t **out, ngx_int_t *rc);
+
+
+/* GET /execution_failed/{id}/event/{headVersion}/{tailVersion} */
+ngx_int_t
+ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
+{
+    char                                *id;
+    int64_t                              head, tail;
+    ngx_int_t                            rc;
+    ngx_str_t                           *v;
+    ngx_uint_t                           sse;
+    cf_error_t                           err;
+    ngx_http_compensation_ctx_t         *ctx;
+    ngx_http_compensation_main_conf_t   *mcf;
+    ngx_http_compensation_event_load_t   el;
+
+    if (ngx_http_compensation_read_prelude(r, 1, &sse, &id, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    v = &ctx->vars[1];
+    if (ngx_http_compensation_parse_int64(v->data, v->len, &head) != NGX_OK) {
+        goto bad;
+    }
+
+    v = &ctx->vars[2];
+    if (ngx_http_compensation_parse_int64(v->data, v->len, &tail) != NGX_OK
+        || tail < head)
+    {
+        goto bad;
+    }
+
+    mcf = ngx_http_compensation_store_conf(r);
+
+    cf_error_init(&err);
+
+    el.r = r;
+    el.list = sse ? NULL : json_array();
+    el.first = NULL;
+    el.last = &el.first;
+    el.err = &err;
+
+    if (!sse && el.list == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (cf_store_each_stream(mcf->store, id, head, tail,
+                             ngx_http_compensation_event_doc, &el, &err)
+        < 0)
+    {
+        json_decref(el.list);
+        rc = ngx_http_compensation_internal_error(r,
+                 "loading event streams", &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    if (sse) {
+        return ngx_http_compensation_send_event_sse(r, el.first);
+    }
+
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, el.list);
+    json_decref(el.list);
+
+    return rc;
+
+bad:
+
+    return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+               CF_E_ILLEGAL_ARGUMENT,
+               "headVersion and tailVersion must be non-negative integers"
+               " with headVersion <= tailVersion, not \"%V\" and \"%V\".",
+               &ctx->vars[1], &ctx->vars[2]);
+}
+
+
+static int
+ngx_http_compensation_event_doc(void *data, const cf_stream_view_t *row)
+{
+    json_t                              *doc;
+    ngx_chain_t                         *cl;
+    ngx_http_compensation_event_load_t  *el = data;
+
+    doc = cf_stream_to_json(row, 1, NULL);
+    if (doc == NULL) {
+        goto nomem;
+    }
+
+    if (el->list) {
+        if (json_array_append_new(el->list, doc) != 0) {
+            goto nomem;
+        }
+
+        return 0;
+    }
+
+    cl = ngx_http_compensation_sse_event(el->r, row->id, "message", doc);
+    json_decref(doc);
+
+    if (cl == NULL) {
+        goto nomem;
+    }
+
+    *el->last = cl;
+    el->last = &cl->next;
+
+    return 0;
+
+nomem:
+
+    cf_error_set(el->err, CF_E_INTERNAL, "out of memory");
+    return -1;
+}
+
+
+/* an event stream, possibly empty */
+static ngx_int_t
+ngx_http_compensation_send_event_sse(ngx_http_request_t *r,
+    ngx_chain_t *events)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    if (events) {
+        return ngx_http_compensation_send_sse(r, CF_OK, events);
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Wow-Error-Code");
+    ngx_str_set(&h->value, CF_OK);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = 0;
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_no_sink(ngx_http_request_t *r)
+{
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_NOT_IMPLEMENTED,
+               NGX_HTTP_COMPENSATION_SINK_NOT_CONFIGURED,
+               "No compensation_sink is configured for this location:"
+               " there is nowhere to publish to.");
+}
+
+
+/* the compensation headers of spec 7.3 */
+static json_t *
+ngx_http_compensation_target_header(const char *id, json_t *function)
+{
+    return json_pack("{s:s, s:O, s:O, s:O}",
+                     "compensate.id", id,
+                     "compensate.context",
+                     json_object_get(function, "contextName"),
+                     "compensate.processor",
+                     json_object_get(function, "processorName"),
+                     "compensate.function",
+                     json_object_get(function, "name"));
+}
+
+
+static ngx_int_t
+ngx_http_compensation_push_doc(ngx_http_compensation_docs_t *d, json_t *doc)
+{
+    size_t      n;
+    ngx_str_t  *s;
+
+    n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_array_push(&d->docs);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->data = ngx_pnalloc(d->r->pool, n);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->len = json_dumpb(doc, (char *) s->data, n, JSON_COMPACT);
+
+    return s->len == n ? NGX_OK : NGX_ERROR;
+}
+
+
+/* replays; makes a state event (or the stream, for EVENT) per version */
+static int
+ngx_http_compensation_collect(void *data, const cf_stream_view_t *row)
+{
+    json_t                        *doc;
+    ngx_int_t                      rc;
+    ngx_http_compensation_docs_t  *d = data;
+
+    /* EVENT reads the one stream: nothing to replay */
+
+    if (d->kind != CF_KIND_EVENT
+        && cf_stream_apply(&d->agg, row, d->err) != 0)
+    {
+        return -1;
+    }
+
+    if (d->only && row->version != d->only) {
+        return 0;
+    }
+
+    if (d->kind == CF_KIND_EVENT) {
+        doc = cf_stream_to_json(row, 0, d->extra);
+
+    } else {
+        doc = cf_state_event_to_json(row, &d->agg, d->extra);
+    }
+
+    if (doc == NULL) {
+        cf_error_set(d->err, CF_E_INTERNAL, "out of memory");
+        return -1;
+    }
+
+    rc = ngx_http_compensation_push_doc(d, doc);
+    json_decref(doc);
+
+    if (rc != NGX_OK) {
+        cf_error_set(d->err, CF_E_INTERNAL, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * POST /execution_failed/state/{afterId}/{limit}: for each of the next
+ * `limit` aggregates, every state event (the state after each stream) is
+ * POSTed to the sink in version order, with the compensation target
+ * {STATE_EVENT, wow, ResendStateEventHandler, Resend}.
+ */
+ngx_int_t
+ngx_http_compensation_resend_handler(ngx_http_request_t *r)
+{
+    char                               *after, **ids, idbuf[CF_ID_LEN + 1];
+    size_t                              n, i;
+    json_t                             *function;
+    int64_t                             limit;
+    ngx_int_t                           rc;
+    ngx_str_t                          *v, name;
+    cf_error_t                          err;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_docs_t        d;
+    ngx_http_compensation_resend_t     *rs;
+    ngx_http_compensation_loc_conf_t   *lcf;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    v = &ctx->vars[1];
+
+    if (ngx_http_compensation_parse_int64(v->data, v->len, &limit) != NGX_OK
+        || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
+    {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT,
+                   "limit must be an integer from 1 to %d, not \"%V\".",
+                   NGX_HTTP_COMPENSATION_MAX_BATCH, v);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+    if (lcf->sink.len == 0) {
+        return ngx_http_compensation_no_sink(r);
+    }
+
+    mcf = ngx_http_compensation_store_conf(r);
+
+    rs = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_resend_t));
+    if (rs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rs->after = ctx->vars[0];
+    cf_error_init(&rs->first);
+
+    if (cf_store_scan_ids(mcf->store, after, limit, &ids, &n) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: scanning aggregate ids failed: %s",
+                      cf_store_errmsg(mcf->store));
+        return ngx_http_compensation_internal_error(r, "a resend", NULL);
+    }
+
+    rs->ids = ngx_pcalloc(r->pool, (n + 1) * sizeof(char *));
+    rs->ends = ngx_pcalloc(r->pool, (n + 1) * sizeof(ngx_uint_t));
+
+    function = json_pack("{s:s, s:s, s:s, s:s}",
+                         "functionKind", "STATE_EVENT",
+                         "contextName", "wow",
+                         "processorName", "ResendStateEventHandler",
+                         "name", "Resend");
+
+    cf_id_next(&mcf->ids, ngx_http_compensation_now_ms(), idbuf);
+
+    d.r = r;
+    d.extra = function ? ngx_http_compensation_target_header(idbuf, function)
+                       : NULL;
+    d.only = 0;
+    d.kind = CF_KIND_STATE_EVENT;
+
+    json_decref(function);
+
+    if (rs->ids == NULL || rs->ends == NULL || d.extra == NULL
+        || ngx_array_init(&d.docs, r->pool, 16, sizeof(ngx_str_t)) != NGX_OK)
+    {
+        json_decref(d.extra);
+        cf_ids_free(ids, n);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        cf_error_init(&err);
+        d.err = &err;
+
+        if (cf_aggregate_init(&d.agg, ids[i]) != 0) {
+            cf_error_set(&err, CF_E_INTERNAL, "out of memory");
+            rc = -1;
+
+        } else {
+            rc = cf_store_each_stream(mcf->store, ids[i], 1, INT64_MAX,
+                                      ngx_http_compensation_collect, &d,
+                                      &err);
+            cf_aggregate_free(&d.agg);
+        }
+
+        if (rc < 0) {
+            /* stop here: the cursor must not pass an undelivered id */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "compensation: replaying \"%s\" for a resend"
+                          " failed: %s", ids[i], err.msg);
+            cf_error_set(&rs->first, CF_E_INTERNAL, "%s: %s", ids[i],
+                         "Unexpected server error");
+            d.docs.nelts = i ? rs->ends[i - 1] : 0;
+            cf_error_free(&err);
+            break;
+        }
+
+        cf_error_free(&err);
+
+        name.len = ngx_strlen(ids[i]);
+        name.data = (u_char *) ids[i];
+
+        rs->ids[i] = ngx_http_compensation_strdup(r->pool, &name);
+        if (rs->ids[i] == NULL) {
+            break;
+        }
+
+        rs->ends[i] = d.docs.nelts;
+        rs->naggs = i + 1;
+    }
+
+    json_decref(d.extra);
+    cf_ids_free(ids, n);
+
+    r->main->count++;
+
+    if (ngx_http_compensation_sink_batch(r, d.docs.elts, d.docs.nelts,
+                                         "state_event",
+                                         ngx_http_compensation_resend_done,
+                                         rs)
+        != NGX_OK)
+    {
+        r->main->count--;
+        return ngx_http_compensation_internal_error(r,
+                   "posting to the sink", NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_resend_done(ngx_http_request_t *r, void *data,
+    ngx_uint_t delivered, ngx_uint_t status)
+{
+    json_t                          *res;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, done;
+    const char                      *after;
+    ngx_http_compensation_resend_t  *rs = data;
+
+    /* the aggregates whose state events were all delivered */
+
+    done = 0;
+
+    for (i = 0; i < rs->naggs; i++) {
+        if (rs->ends[i] > delivered) {
+            break;
+        }
+
+        done = i + 1;
+    }
+
+    if (done < rs->naggs && cf_error_is_ok(&rs->first)) {
+        cf_error_set(&rs->first, NGX_HTTP_COMPENSATION_SINK_FAILED,
+                     "The sink answered %u to a state event of %s.",
+                     (unsigned) status, rs->ids[done]);
+    }
+
+    after = done ? rs->ids[done - 1]
+                 : ngx_http_compensation_strdup(r->pool, &rs->after);
+
+    res = after ? cf_batch_result_to_json(after, (int64_t) done,
+                                          rs->first.code, rs->first.msg)
+                : NULL;
+
+    rc = res ? ngx_http_compensation_send_json(r, NGX_HTTP_OK,
+                                               rs->first.code, res)
+             : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    json_decref(res);
+    cf_error_free(&rs->first);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * PUT /execution_failed/{id}/{version}/compensate, body CompensationTarget
+ * {id?, function:{functionKind, contextName, processorName, name}}: the
+ * stream at exactly {version} (EVENT) or the state event after it
+ * (STATE_EVENT) is POSTed to the sink with the compensation headers.
+ * Answers the number of streams resent, 1.
+ */
+ngx_int_t
+ngx_http_compensation_compensate_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_uint_t                         sse;
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                   "The acceptable media type is application/json.");
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+
+    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->keepalive = 0;
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                   "The request body is larger than %uz bytes.",
+                   lcf->max_body_size);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                     ngx_http_compensation_compensate_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_compensate_body(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_compensation_compensate_run(r);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_compensation_compensate_run(ngx_http_request_t *r)
+{
+    int                                 n;
+    char                               *id, idbuf[CF_ID_LEN + 1];
+    const char                         *target_id;
+    json_t                             *body, *function, *j;
+    int64_t                             version;
+    ngx_int_t                           rc;
+    ngx_str_t                          *v;
+    cf_error_t                          err;
+    cf_function_kind_t                  kind;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_docs_t        d;
+    ngx_http_compensation_loc_conf_t   *lcf;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+    mcf = ngx_http_compensation_store_conf(r);
+
+    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
+                   "The aggregate id in the path must be 1 to %d"
+                   " characters without control characters.",
+                   CF_MAX_ID_LEN);
+    }
+
+    v = &ctx->vars[1];
+
+    if (ngx_http_compensation_parse_int64(v->data, v->len, &version)
+        != NGX_OK || version < 1)
+    {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT,
+                   "version must be a positive integer, not \"%V\".", v);
+    }
+
+    body = NULL;
+
+    if (ngx_http_compensation_body_json(r, &body, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    /* CompensationTarget */
+
+    cf_error_init(&err);
+    kind = CF_KIND_COMMAND;
+
+    function = json_object_get(body, "function");
+    j = json_object_get(body, "id");
+
+    if (j && !json_is_null(j)
+        && (!json_is_string(j) || json_string_length(j) == 0
+            || json_string_length(j) > CF_MAX_ID_LEN))
+    {
+        cf_error_add_binding(&err, "id",
+                             "must be a non-empty string of at most %d"
+                             " characters", CF_MAX_ID_LEN);
+    }
+
+    if (!json_is_object(function)) {
+        cf_error_add_binding(&err, "function", "must not be null");
+
+    } else {
+        j = json_object_get(function, "functionKind");
+
+        if (!json_is_string(j)
+            || cf_function_kind_parse(json_string_value(j), &kind) != 0)
+        {
+            cf_error_add_binding(&err, "function.functionKind",
+                                 "must be one of COMMAND, SOURCING, EVENT,"
+                                 " STATE_EVENT, ERROR");
+        }
+
+#define NGX_HTTP_COMPENSATION_NAME(key)                                       \
+        j = json_object_get(function, key);                                   \
+        if (!json_is_string(j) || json_string_length(j) == 0                  \
+            || json_string_length(j) > 1024)                                  \
+        {                                                                     \
+            cf_error_add_binding(&err, "function." key,                       \
+                                 "must be a non-empty string");               \
+        }
+
+        NGX_HTTP_COMPENSATION_NAME("contextName")
+        NGX_HTTP_COMPENSATION_NAME("processorName")
+        NGX_HTTP_COMPENSATION_NAME("name")
+
+#undef NGX_HTTP_COMPENSATION_NAME
+    }
+
+    if (!cf_error_is_ok(&err)) {
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    if (kind != CF_KIND_EVENT && kind != CF_KIND_STATE_EVENT) {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT, "Unsupported FunctionKind:%s",
+                   cf_function_kind_name(kind));
+    }
+
+    if (lcf->sink.len == 0) {
+        return ngx_http_compensation_no_sink(r);
+    }
+
+    j = json_object_get(body, "id");
+
+    if (json_is_string(j)) {
+        target_id = json_string_value(j);
+
+    } else {
+        cf_id_next(&mcf->ids, ngx_http_compensation_now_ms(), idbuf);
+        target_id = idbuf;
+    }
+
+    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
+    if (id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    d.r = r;
+    d.extra = ngx_http_compensation_target_header(target_id, function);
+    d.only = version;
+    d.kind = kind;
+    d.err = &err;
+
+    if (d.extra == NULL
+        || ngx_array_init(&d.docs, r->pool, 1, sizeof(ngx_str_t)) != NGX_OK
+        || cf_aggregate_init(&d.agg, id) != 0)
+    {
+        json_decref(d.extra);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* EVENT needs only that stream; STATE_EVENT the replay up to it */
+
+    n = cf_store_each_stream(mcf->store, id,
+                             kind == CF_KIND_EVENT ? version : 1, version,
+                             ngx_http_compensation_collect, &d, &err);
+
+    json_decref(d.extra);
+    cf_aggregate_free(&d.agg);
+
+    if (n < 0) {
+        rc = ngx_http_compensation_internal_error(r, "loading the stream",
+                                                  &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    cf_error_free(&err);
+
+    if (d.docs.nelts == 0) {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
+                   CF_E_NOT_FOUND, "%s has no event stream of version %L.",
+                   id, version);
+    }
+
+    if (ngx_http_compensation_sink_batch(r, d.docs.elts, d.docs.nelts,
+                                         kind == CF_KIND_EVENT
+                                         ? "event_stream" : "state_event",
+                                         ngx_http_compensation_compensate_done,
+                                         NULL)
+        != NGX_OK)
+    {
+        return ngx_http_compensation_internal_error(r,
+                   "posting to the sink", NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_compensate_done(ngx_http_request_t *r, void *data,
+    ngx_uint_t delivered, ngx_uint_t status)
+{
+    json_t     *n;
+    ngx_int_t   rc;
+
+    if (delivered == 0) {
+        rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_GATEWAY,
+                 NGX_HTTP_COMPENSATION_SINK_FAILED,
+                 "The sink answered %ui.", status);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    n = json_integer((json_int_t) delivered);
+
+    rc = n ? ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, n)
+           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    json_decref(n);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The request body as a JSON object (duplicate keys rejected), released
+ * with the pool.  NGX_OK; otherwise NGX_DECLINED and *rc is the rc of the
+ * error response sent.
+ */
+static ngx_int_t
+ngx_http_compensation_body_json(ngx_http_request_t *r, json_t **out,
+    ngx_int_t *rc)
+{
+    off_t                              len;
+    u_char                            *p;
+    ssize_t                            n;
+    json_t                            *json;
+    ngx_buf_t                         *b;
+    ngx_chain_t                       *cl;
+    json_error_t                       jerr;
+    ngx_http_compensation_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (len == 0) {
+        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                  CF_E_ILLEGAL_ARGUMENT,
+                  "The CompensationTarget body can not be empty.");
+        return NGX_DECLINED;
+    }
+
+    if (len > (off_t) lcf->max_body_size) {
+        *rc = ngx_http_compensation_send_error_code(r,
+                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                  "The request body is larger than %uz bytes.",
+                  lcf->max_body_size);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p + len,
+                              (size_t) (b->file_last - b->file_pos),
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "compensation: reading the buffered request"
+                              " body failed");
+                *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                return NGX_DECLINED;
+            }
+
+            len += n;
+            continue;
+        }
+
+        ngx_memcpy(p + len, b->pos, b->last - b->pos);
+        len += b->last - b->pos;
+    }
+
+    json = json_loadb((char *) p, (size_t) len,
+                      JSON_REJECT_DUPLICATES,
+                      &jerr);
+
+    if (json == NULL) {
+        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                  CF_E_ILLEGAL_ARGUMENT, "The body is not valid JSON: %s",
+                  jerr.text);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_compensation_json_cleanup(r->pool, json) != NGX_OK) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_object(json)) {
+        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                  CF_E_ILLEGAL_ARGUMENT,
+                  "The CompensationTarget body must be a JSON object.");
+        return NGX_DECLINED;
+    }
+
+    *out = json;
+
+    return NGX_OK;
+}

@@ -1,0 +1,226 @@
+# The sink (compensation_sink): resend state events and event compensate
+# POST their documents to a mock backend (a second server{}); no sink is
+# 501 SinkNotConfigured, a failing sink 502 / a BatchResult error.
+
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP ();
+use re 'eval';
+
+no_root_location();
+no_shuffle();
+
+our $HttpConfig = <<'_EOC_';
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location / {
+        compensation_api;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('http_config', $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value('config', $Config) unless defined $block->config;
+    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\n")
+        unless defined $block->no_error_log;
+});
+
+our $CT = 'Content-Type: application/json';
+our $H  = "$CT\nCommand-Aggregate-Id: x1";
+our $U  = '/execution_failed/x1';
+our %K;                                  # bodies kept by keep()
+
+sub create_req {
+    "POST /execution_failed/create_execution_failed\n"
+    . '{"eventId":{"id":"0U2mSzz10001001","aggregateId":{"contextName":"order-service","aggregateName":"order","aggregateId":"0U2mSz9k0001000","tenantId":"(0)"},"version":1},'
+    . '"function":{"functionKind":"EVENT","contextName":"order-service","processorName":"OrderProjector","name":"onOrderCreated"},'
+    . '"error":{"errorCode":"BadRequest","errorMsg":"boom","stackTrace":"x"},"executeAt":1719800000000}'
+}
+
+sub change_req {
+    my $n = shift;
+    "PUT $U/change_function\n"
+    . qq'{"functionKind":"STATE_EVENT","contextName":"order-service","processorName":"OrderSaga","name":"on$n"}'
+}
+
+sub mark_req { "PUT $U/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}" }
+
+# keeps the whole body under a name
+sub keep { my $n = shift; qr/\A((?s:\{.*\}))\z(?{ $::K{$n} = $^N })/ }
+
+# the body equals a kept one, byte for byte
+sub same { my $n = shift; qr/\A((?s:.*))\z(?(?{ $^N eq $::K{$n} })|(*FAIL))/ }
+
+# a predicate on the whole body
+sub check { my $f = shift; qr/\A((?s:.*))\z(?(?{ $f->($^N) })|(*FAIL))/ }
+
+# a JSON array whose elements have these versions, in order
+sub versions {
+    my @v = @_;
+    check(sub {
+        my $a = eval { JSON::PP::decode_json($_[0]) } or return 0;
+        return join(',', map { $_->{version} } @$a) eq join(',', @v);
+    });
+}
+
+sub error_re {
+    my ($code) = @_;
+    qr/\A\{"errorCode":"$code","errorMsg":"(?:[^"\\]|\\.)*"(?:,"bindingErrors":\[.*\])?,"succeeded":false\}\z/;
+}
+
+our $ID15 = '[0-9A-Za-z]{15}';
+
+our $SinkHttp = <<'_EOC_';
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    log_format sink escape=none '$http_wow_sink_kind $http_content_type $request_body';
+    upstream sink_backend {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        client_body_buffer_size 1m;
+        location = /sink {
+            access_log $TEST_NGINX_SERVER_ROOT/logs/sink.log sink;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/ok;
+        }
+        location = /ok { access_log off; return 204; }
+        location = /fail { access_log off; return 503; }
+    }
+_EOC_
+
+our $SinkConfig = <<'_EOC_';
+    location / {
+        compensation_api;
+        compensation_sink /_sink;
+    }
+    location = /_sink {
+        internal;
+        proxy_pass http://sink_backend/sink;
+    }
+    location = /sink.log {
+        alias $TEST_NGINX_SERVER_ROOT/logs/sink.log;
+    }
+_EOC_
+
+(our $FailConfig = $SinkConfig) =~ s{/sink;}{/fail;};
+
+sub target {
+    my ($kind, $id) = @_;
+    my $i = defined $id ? qq'"id":"$id",' : '';
+    qq'{$i"function":{"functionKind":"$kind","contextName":"order-service","processorName":"P","name":"n"}}'
+}
+
+sub batch_re {
+    my ($after, $size, $code) = @_;
+    $code //= 'Ok';
+    my $msg = $code eq 'Ok' ? '' : '(?:[^"\\\\]|\\\\.)*';
+    qr/\A\{"afterId":"\Q$after\E","size":$size,"errorCode":"$code","errorMsg":"$msg"\}\z/;
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: resend state events: every state event of every aggregate after the cursor, in version order, with the Resend target; their states are the versioned states byte for byte
+--- http_config eval: $::SinkHttp
+--- config eval: $::SinkConfig
+--- request eval
+[::create_req(), ::change_req('A'), "GET $::U/state/1", "GET $::U/state/2",
+ "POST /execution_failed/state/(0)/10", "GET /sink.log",
+ "POST /execution_failed/state/x1/10"]
+--- more_headers eval
+[$::H, $::CT, "", "", "", "", ""]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/, ::keep('s1'), ::keep('s2'),
+ ::batch_re('x1', 1),
+ ::check(sub {
+    my @l = split /\n/, $_[0];
+    return 0 unless @l == 2;
+    for my $k (1, 2) {
+        my $l = $l[$k - 1];
+        return 0 unless $l =~ /\Astate_event application\/json \{"id":"$::ID15","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*"compensate.id":"$::ID15","compensate.context":"wow","compensate.processor":"ResendStateEventHandler","compensate.function":"Resend"\},"aggregateId":"x1",.*"version":$k,/;
+        return 0 unless index($l, '"state":' . $::K{"s$k"} . ',"deleted":false}') > 0;
+    }
+    return 1;
+ }),
+ ::batch_re('x1', 0)]
+
+
+
+=== TEST 2: event compensate: EVENT posts the stream, STATE_EVENT the state event, with the target's compensation headers; the answer is the number resent
+--- http_config eval: $::SinkHttp
+--- config eval: $::SinkConfig
+--- request eval
+[::create_req(), ::change_req('A'), "GET $::U/state/1",
+ "PUT $::U/2/compensate\n" . ::target('EVENT', 't1'),
+ "PUT $::U/1/compensate\n" . ::target('state_event'),
+ "GET /sink.log",
+ "PUT $::U/1/compensate\n" . ::target('COMMAND'),
+ "PUT $::U/9/compensate\n" . ::target('EVENT'),
+ "PUT $::U/0/compensate\n" . ::target('EVENT'),
+ "PUT $::U/1/compensate\n{}",
+ "PUT $::U/1/compensate\n{\"function\":{\"functionKind\":\"NOPE\"}}",
+ "PUT $::U/1/compensate\n[1",
+ "PUT $::U/1/compensate"]
+--- more_headers eval
+[$::H, $::CT, "", ($::CT) x 2, "", ($::CT) x 7]
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 400, 404, 400, 400, 400, 400, 400]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/, ::keep('s1'),
+ qr/\A1\z/, qr/\A1\z/,
+ ::check(sub {
+    my @l = split /\n/, $_[0];
+    return @l == 2
+        && $l[0] =~ /\Aevent_stream application\/json \{"id":"$::ID15",.*"compensate.id":"t1","compensate.context":"order-service","compensate.processor":"P","compensate.function":"n"\},"aggregateId":"x1",.*"version":2,"body":\[\{[^\n]*"createTime":\d{13}\}\z/
+        && $l[1] =~ /\Astate_event application\/json \{.*"compensate.id":"$::ID15","compensate.context":"order-service".*"version":1,/
+        && index($l[1], '"state":' . $::K{s1} . ',"deleted":false}') > 0;
+ }),
+ qr/\A\{"errorCode":"IllegalArgument","errorMsg":"Unsupported FunctionKind:COMMAND",/,
+ ::error_re('NotFound'), ::error_re('IllegalArgument'),
+ qr/"bindingErrors":\[\{"name":"function",/,
+ qr/"bindingErrors":\[\{"name":"function.functionKind",.*\{"name":"function.contextName",/,
+ ::error_re('IllegalArgument'), ::error_re('IllegalArgument')]
+
+
+
+=== TEST 3: no compensation_sink: both routes answer 501 SinkNotConfigured, nothing is pretended
+--- request eval
+[::create_req(), "POST /execution_failed/state/(0)/10",
+ "PUT $::U/1/compensate\n" . ::target('EVENT')]
+--- more_headers eval
+[$::H, "", $::CT]
+--- error_code eval
+[200, 501, 501]
+--- response_headers eval
+["", "Wow-Error-Code: SinkNotConfigured", "Wow-Error-Code: SinkNotConfigured"]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/, ::error_re('SinkNotConfigured'), ::error_re('SinkNotConfigured')]
+
+
+
+=== TEST 4: a failing sink (503): compensate is 502 SinkDeliveryFailed; the resend BatchResult keeps the cursor and names the error
+--- http_config eval: $::SinkHttp
+--- config eval: $::FailConfig
+--- request eval
+[::create_req(), "PUT $::U/1/compensate\n" . ::target('EVENT'),
+ "POST /execution_failed/state/(0)/10"]
+--- more_headers eval
+[$::H, $::CT, ""]
+--- error_code eval
+[200, 502, 200]
+--- response_headers eval
+["", "Wow-Error-Code: SinkDeliveryFailed", "Wow-Error-Code: SinkDeliveryFailed"]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/, ::error_re('SinkDeliveryFailed'),
+ ::batch_re('(0)', 0, 'SinkDeliveryFailed')]
+--- error_log
+answered 503
+--- no_error_log
+[alert]
+[crit]
