@@ -1,0 +1,248 @@
+
+/*
+ * ngx_compensation: Spring Boot's actuator endpoints (spec 11): the root
+ * with its links and the health endpoints.  CosId's endpoints are in
+ * ngx_http_compensation_id.c.
+ *
+ * Health has two components: "db", the store answering a query
+ * (cf_store_ping), and "ping", this worker answering at all.  DOWN is 503.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+static const struct {
+    const char  *rel;
+    const char  *path;
+    unsigned     templated:1;
+} ngx_http_compensation_links[] = {
+    { "self", "", 0 },
+    { "health", "/health", 0 },
+    { "health-path", "/health/{*path}", 1 },
+    { "cosid", "/cosid", 0 },
+    { "cosid-name", "/cosid/{name}", 1 },
+    { "cosidGenerator", "/cosidGenerator", 0 },
+    { "cosidGenerator-name", "/cosidGenerator/{name}", 1 },
+    { "cosidStringGenerator", "/cosidStringGenerator", 0 },
+    { "cosidStringGenerator-name", "/cosidStringGenerator/{name}", 1 },
+    { NULL, NULL, 0 }
+};
+
+
+static ngx_int_t ngx_http_compensation_json_only(ngx_http_request_t *r,
+    ngx_int_t *rc);
+static const char *ngx_http_compensation_db_status(ngx_http_request_t *r);
+
+
+/* discards the body; NGX_OK when JSON is acceptable, else the 406 sent */
+static ngx_int_t
+ngx_http_compensation_json_only(ngx_http_request_t *r, ngx_int_t *rc)
+{
+    ngx_uint_t  sse;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
+        *rc = ngx_http_compensation_send_error_code(r,
+                  NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                  "The acceptable media type is application/json.");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * GET /actuator: a link to every actuator endpoint, absolute, made of the
+ * request's scheme and Host and the location's prefix.
+ */
+ngx_int_t
+ngx_http_compensation_actuator_handler(ngx_http_request_t *r)
+{
+    u_char      *p;
+    size_t       len;
+    json_t      *links, *link, *doc;
+    ngx_int_t    rc;
+    ngx_str_t    scheme, host, base;
+    ngx_uint_t   i;
+
+    if (ngx_http_compensation_json_only(r, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_set(&scheme, "http");
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+    }
+#endif
+
+    if (r->headers_in.host && r->headers_in.host->value.len) {
+        /* nginx has validated it (ngx_http_validate_host) */
+        host = r->headers_in.host->value;
+
+    } else {
+        /* HTTP/1.0 without Host: the server's own address */
+        host.data = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
+        if (host.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_connection_local_sockaddr(r->connection, NULL, 0) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        host.len = ngx_sock_ntop(r->connection->local_sockaddr,
+                                 r->connection->local_socklen, host.data,
+                                 NGX_SOCKADDR_STRLEN, 1);
+    }
+
+    /* the route matched "/actuator" exactly at the end of the URI */
+    base.len = r->uri.len - (sizeof("/actuator") - 1);
+    base.data = r->uri.data;
+
+    links = json_object();
+    if (links == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; ngx_http_compensation_links[i].rel; i++) {
+        len = scheme.len + sizeof("://") - 1 + host.len + base.len
+              + sizeof("/actuator") - 1
+              + ngx_strlen(ngx_http_compensation_links[i].path);
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            json_decref(links);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "%V://%V%V/actuator%s", &scheme, &host, &base,
+                           ngx_http_compensation_links[i].path);
+
+        link = json_pack("{s:s%, s:b}", "href", (char *) p, len,
+                         "templated",
+                         (int) ngx_http_compensation_links[i].templated);
+
+        if (link == NULL) {
+            /* not UTF-8: the Host or the URI is not a usable base */
+            json_decref(links);
+
+            return ngx_http_compensation_send_error_code(r,
+                       NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
+                       "The Host header or the path is not valid UTF-8.");
+        }
+
+        if (json_object_set_new(links, ngx_http_compensation_links[i].rel,
+                                link) != 0)
+        {
+            json_decref(links);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    doc = json_pack("{s:o}", "_links", links);
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, doc);
+    json_decref(doc);
+
+    return rc;
+}
+
+
+static const char *
+ngx_http_compensation_db_status(ngx_http_request_t *r)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    if (mcf->store == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "compensation: health: this worker has no store"
+                      " connection");
+        return "DOWN";
+    }
+
+    if (cf_store_ping(mcf->store) != 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "compensation: health: the store does not answer: %s",
+                      cf_store_errmsg(mcf->store));
+        return "DOWN";
+    }
+
+    return "UP";
+}
+
+
+/*
+ * GET /actuator/health: {"status", "components": {"db", "ping"}};
+ * GET /actuator/health/{*path}: one component ("db" or "ping").
+ * 503 when DOWN.
+ */
+ngx_int_t
+ngx_http_compensation_health_handler(ngx_http_request_t *r)
+{
+    json_t                       *doc;
+    ngx_int_t                     rc;
+    ngx_uint_t                    up;
+    const char                   *db;
+    ngx_http_compensation_ctx_t  *ctx;
+
+    if (ngx_http_compensation_json_only(r, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    if (ctx->nvars == 0) {
+        db = ngx_http_compensation_db_status(r);
+        up = (db[0] == 'U');
+
+        doc = json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}",
+                        "status", db,
+                        "components",
+                            "db", "status", db,
+                            "ping", "status", "UP");
+
+    } else if (ctx->vars[0].len == 2
+               && ngx_strncmp(ctx->vars[0].data, "db", 2) == 0)
+    {
+        db = ngx_http_compensation_db_status(r);
+        up = (db[0] == 'U');
+        doc = json_pack("{s:s}", "status", db);
+
+    } else if (ctx->vars[0].len == 4
+               && ngx_strncmp(ctx->vars[0].data, "ping", 4) == 0)
+    {
+        up = 1;
+        doc = json_pack("{s:s}", "status", "UP");
+
+    } else {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
+                   CF_E_NOT_FOUND, "No health component \"%V\".",
+                   &ctx->vars[0]);
+    }
+
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r,
+             up ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE,
+             up ? CF_OK : "ServiceUnavailable", doc);
+    json_decref(doc);
+
+    return rc;
+}
+

@@ -1,0 +1,451 @@
+
+/*
+ * ngx_compensation: "GET /v3/api-docs", an OpenAPI 3 document of every
+ * route, generated from the router's own table (ngx_http_compensation_
+ * route_table()) on each request, so that it cannot drift from what is
+ * served.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+
+
+static json_t *ngx_http_compensation_oas_operation(ngx_http_request_t *r,
+    const ngx_http_compensation_route_t *route);
+static json_t *ngx_http_compensation_oas_path(const char *pattern);
+static const char *ngx_http_compensation_oas_method(ngx_uint_t method);
+static const char *ngx_http_compensation_oas_tag(const char *pattern);
+static json_t *ngx_http_compensation_oas_content(const char **types,
+    json_t *schema);
+static json_t *ngx_http_compensation_oas_components(void);
+
+
+/* the command headers of spec 3.2, as header parameters */
+static const char  *ngx_http_compensation_oas_headers[] = {
+    "Command-Wait-Stage", "Command-Wait-Context", "Command-Wait-Processor",
+    "Command-Wait-Function", "Command-Wait-Timeout", "Command-Wait-Timout",
+    "Command-Aggregate-Id", "Command-Aggregate-Version",
+    "Command-Request-Id", "Command-Local-First", "Command-Tenant-Id",
+    "Command-Owner-Id", NULL
+};
+
+
+static const char *
+ngx_http_compensation_oas_method(ngx_uint_t method)
+{
+    switch (method) {
+    case NGX_HTTP_GET:
+        return "get";
+    case NGX_HTTP_POST:
+        return "post";
+    case NGX_HTTP_PUT:
+        return "put";
+    case NGX_HTTP_DELETE:
+        return "delete";
+    default:
+        return NULL;
+    }
+}
+
+
+static const char *
+ngx_http_compensation_oas_tag(const char *pattern)
+{
+    if (ngx_strncmp(pattern, "/wow/", 5) == 0) {
+        return "wow";
+    }
+
+    if (ngx_strncmp(pattern, "/actuator", 9) == 0) {
+        return "Actuator";
+    }
+
+    if (ngx_strncmp(pattern, "/v3/", 4) == 0) {
+        return "OpenAPI";
+    }
+
+    return CF_CONTEXT_ALIAS "." CF_AGGREGATE_NAME;
+}
+
+
+/* "{*path}" (a catch-all in Spring's syntax) is "{path}" in OpenAPI */
+static json_t *
+ngx_http_compensation_oas_path(const char *pattern)
+{
+    char    buf[256];
+    size_t  n;
+
+    for (n = 0; *pattern && n < sizeof(buf) - 1; pattern++) {
+        if (*pattern == '*' && n && buf[n - 1] == '{') {
+            continue;
+        }
+
+        buf[n++] = *pattern;
+    }
+
+    return json_stringn(buf, n);
+}
+
+
+/* {"<type>": {"schema": schema}, ...}; schema is stolen */
+static json_t *
+ngx_http_compensation_oas_content(const char **types, json_t *schema)
+{
+    json_t  *content, *mt;
+
+    content = json_object();
+
+    if (content == NULL || schema == NULL) {
+        json_decref(content);
+        json_decref(schema);
+        return NULL;
+    }
+
+    for (/* void */; *types; types++) {
+        mt = json_pack("{s:O}", "schema", schema);
+
+        if (json_object_set_new(content, *types, mt) != 0) {
+            json_decref(content);
+            json_decref(schema);
+            return NULL;
+        }
+    }
+
+    json_decref(schema);
+
+    return content;
+}
+
+
+static json_t *
+ngx_http_compensation_oas_operation(ngx_http_request_t *r,
+    const ngx_http_compensation_route_t *route)
+{
+    u_char        id[256], *p, *last;
+    json_t       *op, *params, *param, *ok, *body, *responses;
+    const char   *s, *q, *method;
+    ngx_uint_t    i, command_like, create;
+
+    static const char  *json_types[] = { "application/json", NULL };
+    static const char  *cmd_types[] = { "application/json",
+                                        "text/event-stream", NULL };
+    static const char  *text_types[] = { "text/plain", NULL };
+    static const char  *sql_types[] = { "application/sql",
+                                        "application/json", NULL };
+
+    method = ngx_http_compensation_oas_method(route->method);
+    command_like = (route->handler == ngx_http_compensation_command_handler
+                    || route->handler == ngx_http_compensation_send_handler);
+    create = route->command >= 0
+             && cf_command_info((cf_command_type_t) route->command)
+                ->is_create;
+
+    /* operationId: the original's for commands, else method_path */
+
+    last = id + sizeof(id) - 1;
+
+    if (route->command >= 0) {
+        p = ngx_slprintf(id, last, CF_CONTEXT_ALIAS "." CF_AGGREGATE_NAME
+                         ".%s",
+                         cf_command_info((cf_command_type_t) route->command)
+                         ->name);
+
+    } else {
+        p = ngx_slprintf(id, last, "%s", method);
+
+        for (s = route->pattern; *s && p < last; s++) {
+            if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+                || (*s >= '0' && *s <= '9'))
+            {
+                *p++ = *s;
+
+            } else if (*s == '/' || *s == '-' || *s == '{') {
+                *p++ = '_';
+            }
+        }
+    }
+
+    *p = '\0';
+
+    params = json_array();
+    if (params == NULL) {
+        return NULL;
+    }
+
+    for (s = route->pattern; (s = ngx_strchr(s, '{')) != NULL; s = q) {
+        s++;
+
+        if (*s == '*') {
+            s++;
+        }
+
+        q = ngx_strchr(s, '}');
+        if (q == NULL) {
+            break;
+        }
+
+        param = json_pack("{s:s%, s:s, s:b, s:{s:s}}",
+                          "name", s, (size_t) (q - s), "in", "path",
+                          "required", 1, "schema", "type", "string");
+
+        if (json_array_append_new(params, param) != 0) {
+            json_decref(params);
+            return NULL;
+        }
+    }
+
+    if (command_like) {
+        if (route->handler == ngx_http_compensation_send_handler) {
+            param = json_pack("{s:s, s:s, s:b, s:{s:s}}",
+                              "name", "Command-Type", "in", "header",
+                              "required", 1, "schema", "type", "string");
+            if (json_array_append_new(params, param) != 0) {
+                json_decref(params);
+                return NULL;
+            }
+
+            param = json_pack("{s:s, s:s, s:b, s:{s:s}}",
+                              "name", "Command-Aggregate-Context",
+                              "in", "header", "required", 0,
+                              "schema", "type", "string");
+            if (json_array_append_new(params, param) != 0) {
+                json_decref(params);
+                return NULL;
+            }
+
+            param = json_pack("{s:s, s:s, s:b, s:{s:s}}",
+                              "name", "Command-Aggregate-Name",
+                              "in", "header", "required", 0,
+                              "schema", "type", "string");
+            if (json_array_append_new(params, param) != 0) {
+                json_decref(params);
+                return NULL;
+            }
+        }
+
+        for (i = 0; ngx_http_compensation_oas_headers[i]; i++) {
+            param = json_pack("{s:s, s:s, s:b, s:{s:s}}",
+                              "name", ngx_http_compensation_oas_headers[i],
+                              "in", "header", "required", 0,
+                              "schema", "type", "string");
+
+            if (json_array_append_new(params, param) != 0) {
+                json_decref(params);
+                return NULL;
+            }
+        }
+    }
+
+    if (route->handler == ngx_http_compensation_bi_handler) {
+        param = json_pack("{s:s, s:s, s:b, s:{s:s, s:[s, s]}}",
+                          "name", "Wow-BI-Header-Sql-Type", "in", "header",
+                          "required", 0, "schema", "type", "string",
+                          "enum", "MAP", "STRING");
+        if (json_array_append_new(params, param) != 0) {
+            json_decref(params);
+            return NULL;
+        }
+    }
+
+    if (route->handler == ngx_http_compensation_global_id_handler) {
+        param = json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:i, s:i}}",
+                          "name", "count", "in", "query", "required", 0,
+                          "description", "extension: ids per response,"
+                          " one per line",
+                          "schema", "type", "integer", "minimum", 1,
+                          "maximum", 10000);
+        if (json_array_append_new(params, param) != 0) {
+            json_decref(params);
+            return NULL;
+        }
+    }
+
+    if (command_like) {
+        ok = ngx_http_compensation_oas_content(cmd_types,
+                 json_pack("{s:s}", "$ref",
+                           "#/components/schemas/CommandResult"));
+
+    } else if (route->handler == ngx_http_compensation_global_id_handler
+               || (route->handler
+                   == ngx_http_compensation_cosid_generate_handler
+                   && ngx_strstr(route->pattern, "String")))
+    {
+        ok = ngx_http_compensation_oas_content(text_types,
+                 json_pack("{s:s}", "type", "string"));
+
+    } else if (route->handler == ngx_http_compensation_bi_handler) {
+        ok = ngx_http_compensation_oas_content(sql_types,
+                 json_pack("{s:s}", "type", "string"));
+
+    } else if (route->handler == ngx_http_compensation_wait_handler) {
+        ok = json_object();
+
+    } else {
+        ok = ngx_http_compensation_oas_content(json_types,
+                 json_pack("{s:s}", "type", "object"));
+    }
+
+    responses = json_pack("{s:{s:s, s:o}, s:{s:s, s:{s:{s:{s:s}}}}}",
+                          "200", "description", "OK", "content", ok,
+                          "default", "description",
+                          "An error: ErrorInfo, its code in Wow-Error-Code",
+                          "content", "application/json", "schema", "$ref",
+                          "#/components/schemas/ErrorInfo");
+
+    op = json_pack("{s:[s], s:s, s:s, s:o, s:o}",
+                   "tags", ngx_http_compensation_oas_tag(route->pattern),
+                   "summary", route->summary,
+                   "operationId", (char *) id,
+                   "parameters", params,
+                   "responses", responses);
+    if (op == NULL) {
+        return NULL;
+    }
+
+    if (command_like
+        || route->handler == ngx_http_compensation_wait_handler
+        || (route->handler == ngx_http_compensation_bi_handler
+            && route->method == NGX_HTTP_POST))
+    {
+        body = json_pack("{s:b, s:{s:{s:{s:s}}}}",
+                         "required",
+                         create
+                         || route->handler
+                            == ngx_http_compensation_wait_handler,
+                         "content", "application/json", "schema",
+                         "type", "object");
+
+        if (json_object_set_new(op, "requestBody", body) != 0) {
+            json_decref(op);
+            return NULL;
+        }
+    }
+
+    return op;
+}
+
+
+static json_t *
+ngx_http_compensation_oas_components(void)
+{
+    return json_pack("{s:{"
+                     "s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
+                     " s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
+                     " s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
+                     " s:{s:s}, s:{s:s}}},"
+                     "s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}}}",
+                     "schemas",
+                     "CommandResult", "type", "object", "properties",
+                     "id", "type", "string",
+                     "waitCommandId", "type", "string",
+                     "stage", "type", "string",
+                     "contextName", "type", "string",
+                     "aggregateName", "type", "string",
+                     "tenantId", "type", "string",
+                     "aggregateId", "type", "string",
+                     "aggregateVersion", "type", "integer",
+                     "requestId", "type", "string",
+                     "commandId", "type", "string",
+                     "function", "type", "object",
+                     "errorCode", "type", "string",
+                     "errorMsg", "type", "string",
+                     "bindingErrors", "type", "array",
+                     "result", "type", "object",
+                     "signalTime", "type", "integer",
+                     "ErrorInfo", "type", "object", "properties",
+                     "errorCode", "type", "string",
+                     "errorMsg", "type", "string",
+                     "bindingErrors", "type", "array",
+                     "succeeded", "type", "boolean");
+}
+
+
+ngx_int_t
+ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
+{
+    json_t                               *doc, *paths, *item, *op, *path;
+    ngx_int_t                             rc;
+    ngx_str_t                             server;
+    ngx_uint_t                            sse;
+    const char                           *method;
+    const ngx_http_compensation_route_t  *route;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                   "The acceptable media type is application/json.");
+    }
+
+    paths = json_object();
+    if (paths == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (route = ngx_http_compensation_route_table(); route->pattern;
+         route++)
+    {
+        method = ngx_http_compensation_oas_method(route->method);
+        path = ngx_http_compensation_oas_path(route->pattern);
+
+        if (method == NULL || path == NULL) {
+            json_decref(path);
+            json_decref(paths);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        item = json_object_get(paths, json_string_value(path));
+
+        if (item == NULL) {
+            item = json_object();
+
+            if (json_object_set_new(paths, json_string_value(path), item)
+                != 0)
+            {
+                json_decref(path);
+                json_decref(paths);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        json_decref(path);
+
+        op = ngx_http_compensation_oas_operation(r, route);
+
+        if (op == NULL || json_object_set_new(item, method, op) != 0) {
+            json_decref(paths);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /* the routes sit below the location's prefix */
+
+    server.data = r->uri.data;
+    server.len = r->uri.len > sizeof("/v3/api-docs") - 1
+                 ? r->uri.len - (sizeof("/v3/api-docs") - 1) : 0;
+
+    if (server.len == 0) {
+        ngx_str_set(&server, "/");
+    }
+
+    doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s%}], s:o, s:o}",
+                    "openapi", "3.0.1",
+                    "info", "title", "Wow-Compensation",
+                    "description", "The Wow compensation service"
+                    " (execution_failed) served by nginx",
+                    "version", CF_EVENT_REVISION,
+                    "servers", "url", (char *) server.data, server.len,
+                    "paths", paths,
+                    "components", ngx_http_compensation_oas_components());
+
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, doc);
+    json_decref(doc);
+
+    return rc;
+}
