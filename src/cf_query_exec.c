@@ -1,0 +1,593 @@
+
+/*
+ * ngx_compensation: running compiled queries (see cf_query.h).
+ *
+ * Read-only: statements are prepared per query on the worker's connection
+ * (the SQL text depends on the condition), bound from the compiled
+ * parameters and finalized on every path.  Documents are built by the
+ * history layer (cf_history.c) so that every route answers the same shapes.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cf_query.h"
+#include "cf_history.h"
+
+
+#define CF_QUERY_SCHEMA_RETRIES  200      /* x 10 ms */
+
+
+/*
+ * The query indexes.  Every index starts with the columns every snapshot
+ * query constrains by equality (tenant, deletion) and ends with
+ * aggregate_id, so that the dashboard's pages (sorted by aggregateId) and
+ * the time-dependent counts are answered from the index alone.
+ *
+ * snapshot_count is a rollup of the low-cardinality columns kept by
+ * triggers: a count whose condition only uses those columns (Succeeded,
+ * Non Retryable, Unrecoverable, match-all ...) sums a few rows instead of
+ * scanning an index.
+ */
+static const char  cf_query_schema_sql[] =
+    "CREATE INDEX IF NOT EXISTS snapshot_q_status ON snapshot"
+    " (tenant_id, deleted, status, aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_timeout ON snapshot"
+    " (tenant_id, deleted, status, timeout_at, aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_retry ON snapshot"
+    " (tenant_id, deleted, is_retryable, next_retry_at, status, timeout_at,"
+    " recoverable, aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_below ON snapshot"
+    " (tenant_id, deleted, is_below_retry_threshold, recoverable, status,"
+    " aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_recoverable ON snapshot"
+    " (tenant_id, deleted, recoverable, status, aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS event_stream_q_aggregate ON event_stream"
+    " (aggregate_id, version);"
+    "CREATE INDEX IF NOT EXISTS event_stream_q_time ON event_stream"
+    " (create_time);"
+
+    "CREATE TABLE IF NOT EXISTS snapshot_count ("
+    " tenant_id TEXT NOT NULL, owner_id TEXT NOT NULL,"
+    " deleted INTEGER NOT NULL, status TEXT NOT NULL,"
+    " recoverable TEXT NOT NULL, is_retryable INTEGER NOT NULL,"
+    " is_below_retry_threshold INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant_id, owner_id, deleted, status, recoverable,"
+    " is_retryable, is_below_retry_threshold)) WITHOUT ROWID;"
+
+    "CREATE TRIGGER IF NOT EXISTS snapshot_count_insert AFTER INSERT ON"
+    " snapshot BEGIN"
+    " INSERT INTO snapshot_count VALUES (new.tenant_id, new.owner_id,"
+    " new.deleted, ifnull(new.status, ''), ifnull(new.recoverable, ''),"
+    " ifnull(new.is_retryable, 0), ifnull(new.is_below_retry_threshold, 0),"
+    " 1) ON CONFLICT DO UPDATE SET n = n + 1; END;"
+
+    "CREATE TRIGGER IF NOT EXISTS snapshot_count_delete AFTER DELETE ON"
+    " snapshot BEGIN"
+    " UPDATE snapshot_count SET n = n - 1 WHERE tenant_id = old.tenant_id"
+    " AND owner_id = old.owner_id AND deleted = old.deleted"
+    " AND status = ifnull(old.status, '')"
+    " AND recoverable = ifnull(old.recoverable, '')"
+    " AND is_retryable = ifnull(old.is_retryable, 0)"
+    " AND is_below_retry_threshold = ifnull(old.is_below_retry_threshold, 0);"
+    " END;"
+
+    "CREATE TRIGGER IF NOT EXISTS snapshot_count_update AFTER UPDATE OF"
+    " tenant_id, owner_id, deleted, status, recoverable, is_retryable,"
+    " is_below_retry_threshold ON snapshot BEGIN"
+    " UPDATE snapshot_count SET n = n - 1 WHERE tenant_id = old.tenant_id"
+    " AND owner_id = old.owner_id AND deleted = old.deleted"
+    " AND status = ifnull(old.status, '')"
+    " AND recoverable = ifnull(old.recoverable, '')"
+    " AND is_retryable = ifnull(old.is_retryable, 0)"
+    " AND is_below_retry_threshold = ifnull(old.is_below_retry_threshold, 0);"
+    " INSERT INTO snapshot_count VALUES (new.tenant_id, new.owner_id,"
+    " new.deleted, ifnull(new.status, ''), ifnull(new.recoverable, ''),"
+    " ifnull(new.is_retryable, 0), ifnull(new.is_below_retry_threshold, 0),"
+    " 1) ON CONFLICT DO UPDATE SET n = n + 1; END;";
+
+
+/* fills the rollup when it was just created over existing snapshots */
+static const char  cf_query_rollup_fill_sql[] =
+    "INSERT INTO snapshot_count SELECT tenant_id, owner_id, deleted,"
+    " ifnull(status, ''), ifnull(recoverable, ''), ifnull(is_retryable, 0),"
+    " ifnull(is_below_retry_threshold, 0), count(*) FROM snapshot"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7";
+
+
+int
+cf_query_schema(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int            rc, i, fresh;
+    sqlite3_stmt  *s;
+
+    for (i = 0; i < CF_QUERY_SCHEMA_RETRIES; i++) {
+
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+        if (rc == SQLITE_OK) {
+            fresh = 0;
+
+            rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE"
+                                    " name = 'snapshot_count'", -1, &s,
+                                    NULL);
+            if (rc == SQLITE_OK) {
+                fresh = (sqlite3_step(s) != SQLITE_ROW);
+                sqlite3_finalize(s);
+
+                rc = sqlite3_exec(db, cf_query_schema_sql, NULL, NULL, NULL);
+            }
+
+            if (rc == SQLITE_OK && fresh) {
+                rc = sqlite3_exec(db, cf_query_rollup_fill_sql, NULL, NULL,
+                                  NULL);
+            }
+
+            if (rc == SQLITE_OK) {
+                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            }
+
+            if (rc == SQLITE_OK) {
+                return 0;
+            }
+
+            snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
+            (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+
+        } else {
+            snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
+        }
+
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            return -1;
+        }
+
+        usleep(10000);
+    }
+
+    return -1;
+}
+
+
+static int
+cf_query_prepare(sqlite3 *db, const cf_query_t *q, int count,
+    sqlite3_stmt **sp, char *errbuf, size_t errlen)
+{
+    int            rc, n;
+    char          *sql;
+    size_t         i;
+    json_t        *v;
+    sqlite3_stmt  *s;
+
+    sql = cf_query_sql(q, count);
+    if (sql == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+
+    rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "preparing a query failed: %s (%.200s)",
+                 sqlite3_errmsg(db), sql);
+        free(sql);
+        return -1;
+    }
+
+    free(sql);
+
+    json_array_foreach(q->params, i, v) {
+        n = (int) i + 1;
+
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            rc = sqlite3_bind_text(s, n, json_string_value(v),
+                                   (int) json_string_length(v),
+                                   SQLITE_TRANSIENT);
+            break;
+        case JSON_INTEGER:
+            rc = sqlite3_bind_int64(s, n, json_integer_value(v));
+            break;
+        case JSON_REAL:
+            rc = sqlite3_bind_double(s, n, json_real_value(v));
+            break;
+        case JSON_TRUE:
+            rc = sqlite3_bind_int(s, n, 1);
+            break;
+        case JSON_FALSE:
+            rc = sqlite3_bind_int(s, n, 0);
+            break;
+        default:
+            rc = sqlite3_bind_null(s, n);
+            break;
+        }
+
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen, "binding a query value failed: %s",
+                     sqlite3_errmsg(db));
+            sqlite3_finalize(s);
+            return -1;
+        }
+    }
+
+    *sp = s;
+
+    return 0;
+}
+
+
+int
+cf_query_count(sqlite3 *db, const cf_query_t *q, int64_t *count,
+    char *errbuf, size_t errlen)
+{
+    int            rc;
+    sqlite3_stmt  *s;
+
+    if (cf_query_prepare(db, q, 1, &s, errbuf, errlen) != 0) {
+        return -1;
+    }
+
+    rc = sqlite3_step(s);
+
+    if (rc != SQLITE_ROW) {
+        snprintf(errbuf, errlen, "counting failed: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+        return -1;
+    }
+
+    *count = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+
+    return 0;
+}
+
+
+static const char *
+cf_query_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char  *t;
+
+    t = sqlite3_column_text(s, col);
+
+    return t ? (const char *) t : "";
+}
+
+
+static json_t *
+cf_query_snapshot_doc(sqlite3_stmt *s)
+{
+    cf_snapshot_row_t  row;
+
+    row.aggregate_id = (char *) cf_query_text(s, 0);
+    row.tenant_id = (char *) cf_query_text(s, 1);
+    row.owner_id = (char *) cf_query_text(s, 2);
+    row.version = sqlite3_column_int64(s, 3);
+    row.event_id = (char *) cf_query_text(s, 4);
+    row.first_operator = (char *) cf_query_text(s, 5);
+    row.operator_ = (char *) cf_query_text(s, 6);
+    row.first_event_time = sqlite3_column_int64(s, 7);
+    row.event_time = sqlite3_column_int64(s, 8);
+    row.state = (char *) cf_query_text(s, 9);
+    row.snapshot_time = sqlite3_column_int64(s, 10);
+    row.deleted = sqlite3_column_int(s, 11) != 0;
+
+    return cf_snapshot_to_json(&row);
+}
+
+
+static json_t *
+cf_query_event_doc(sqlite3_stmt *s)
+{
+    json_t            *doc;
+    cf_stream_view_t   row;
+
+    row.id = cf_query_text(s, 0);
+    row.header = json_loads(cf_query_text(s, 1), 0, NULL);
+    row.aggregate_id = cf_query_text(s, 2);
+    row.tenant_id = cf_query_text(s, 3);
+    row.owner_id = cf_query_text(s, 4);
+    row.command_id = cf_query_text(s, 5);
+    row.request_id = cf_query_text(s, 6);
+    row.version = sqlite3_column_int64(s, 7);
+    row.body = json_loads(cf_query_text(s, 8), 0, NULL);
+    row.create_time = sqlite3_column_int64(s, 9);
+    row.size = sqlite3_column_int64(s, 10);
+
+    doc = NULL;
+
+    if (json_is_object(row.header) && json_is_array(row.body)) {
+        doc = cf_stream_to_json(&row, 1, NULL);
+    }
+
+    json_decref(row.header);
+    json_decref(row.body);
+
+    return doc;
+}
+
+
+/* --- projection (include then exclude, dotted paths, through arrays) ---- */
+
+static int cf_query_include_path(json_t *src, json_t *dst,
+    const char *path);
+
+
+static int
+cf_query_include_value(json_t *v, json_t **out, const char *rest)
+{
+    size_t   i;
+    json_t  *e, *sub, *arr;
+
+    if (rest == NULL) {
+        *out = json_deep_copy(v);
+        return *out ? 0 : -1;
+    }
+
+    if (json_is_object(v)) {
+        sub = json_is_object(*out) ? json_incref(*out) : json_object();
+        if (sub == NULL) {
+            return -1;
+        }
+
+        if (cf_query_include_path(v, sub, rest) != 0) {
+            json_decref(sub);
+            return -1;
+        }
+
+        json_decref(*out);
+        *out = sub;
+        return 0;
+    }
+
+    if (json_is_array(v)) {
+        /* every object element keeps the sub-path */
+        arr = json_is_array(*out) ? json_incref(*out) : json_array();
+        if (arr == NULL) {
+            return -1;
+        }
+
+        json_array_foreach(v, i, e) {
+            if (!json_is_object(e)) {
+                continue;
+            }
+
+            sub = json_array_get(arr, i);
+
+            if (sub == NULL) {
+                sub = json_object();
+                if (sub == NULL || json_array_append_new(arr, sub) != 0) {
+                    json_decref(arr);
+                    return -1;
+                }
+            }
+
+            if (cf_query_include_path(e, sub, rest) != 0) {
+                json_decref(arr);
+                return -1;
+            }
+        }
+
+        json_decref(*out);
+        *out = arr;
+        return 0;
+    }
+
+    return 0;
+}
+
+
+static int
+cf_query_include_path(json_t *src, json_t *dst, const char *path)
+{
+    char         key[256];
+    size_t       n;
+    json_t      *v, *cur;
+    const char  *dot;
+
+    dot = strchr(path, '.');
+    n = dot ? (size_t) (dot - path) : strlen(path);
+
+    if (n >= sizeof(key)) {
+        return 0;
+    }
+
+    memcpy(key, path, n);
+    key[n] = '\0';
+
+    v = json_object_get(src, key);
+    if (v == NULL) {
+        return 0;
+    }
+
+    cur = json_incref(json_object_get(dst, key));
+
+    if (cf_query_include_value(v, &cur, dot ? dot + 1 : NULL) != 0) {
+        json_decref(cur);
+        return -1;
+    }
+
+    if (cur == NULL) {
+        return 0;
+    }
+
+    return json_object_set_new(dst, key, cur);
+}
+
+
+static void
+cf_query_exclude_path(json_t *doc, const char *path)
+{
+    char         key[256];
+    size_t       n, i;
+    json_t      *v, *e;
+    const char  *dot;
+
+    dot = strchr(path, '.');
+    n = dot ? (size_t) (dot - path) : strlen(path);
+
+    if (n >= sizeof(key) || !json_is_object(doc)) {
+        return;
+    }
+
+    memcpy(key, path, n);
+    key[n] = '\0';
+
+    if (dot == NULL) {
+        json_object_del(doc, key);
+        return;
+    }
+
+    v = json_object_get(doc, key);
+
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            cf_query_exclude_path(e, dot + 1);
+        }
+
+    } else {
+        cf_query_exclude_path(v, dot + 1);
+    }
+}
+
+
+/* the document key a projection path names ("_id" is the id) */
+static const char *
+cf_query_doc_path(const cf_query_t *q, const char *path)
+{
+    if (strcmp(path, "_id") == 0) {
+        return q->store == CF_QUERY_SNAPSHOT ? "aggregateId" : "id";
+    }
+
+    return path;
+}
+
+
+static json_t *
+cf_query_project(const cf_query_t *q, json_t *doc)
+{
+    size_t       i;
+    json_t      *out, *p;
+    const char  *id;
+    int          id_excluded;
+
+    id = (q->store == CF_QUERY_SNAPSHOT) ? "aggregateId" : "id";
+    id_excluded = 0;
+
+    json_array_foreach(q->exclude, i, p) {
+        if (strcmp(cf_query_doc_path(q, json_string_value(p)), id) == 0) {
+            id_excluded = 1;
+        }
+    }
+
+    if (q->include) {
+        out = json_object();
+        if (out == NULL) {
+            json_decref(doc);
+            return NULL;
+        }
+
+        /* like Mongo, the id stays unless excluded */
+        if (!id_excluded
+            && cf_query_include_path(doc, out, id) != 0)
+        {
+            goto failed;
+        }
+
+        json_array_foreach(q->include, i, p) {
+            if (cf_query_include_path(doc, out,
+                    cf_query_doc_path(q, json_string_value(p))) != 0)
+            {
+                goto failed;
+            }
+        }
+
+        json_decref(doc);
+        doc = out;
+    }
+
+    json_array_foreach(q->exclude, i, p) {
+        cf_query_exclude_path(doc, cf_query_doc_path(q,
+                                                     json_string_value(p)));
+    }
+
+    return doc;
+
+failed:
+
+    json_decref(out);
+    json_decref(doc);
+
+    return NULL;
+}
+
+
+json_t *
+cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
+    char *errbuf, size_t errlen)
+{
+    int            rc;
+    json_t        *list, *doc, *state;
+    sqlite3_stmt  *s;
+
+    if (cf_query_prepare(db, q, 0, &s, errbuf, errlen) != 0) {
+        return NULL;
+    }
+
+    list = json_array();
+    if (list == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        sqlite3_finalize(s);
+        return NULL;
+    }
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+
+        doc = (q->store == CF_QUERY_SNAPSHOT) ? cf_query_snapshot_doc(s)
+                                              : cf_query_event_doc(s);
+        if (doc == NULL) {
+            snprintf(errbuf, errlen, "a stored %s row is damaged",
+                     q->store == CF_QUERY_SNAPSHOT ? "snapshot"
+                                                   : "event stream");
+            goto failed;
+        }
+
+        if (q->include || q->exclude) {
+            doc = cf_query_project(q, doc);
+            if (doc == NULL) {
+                snprintf(errbuf, errlen, "out of memory");
+                goto failed;
+            }
+        }
+
+        if (state_only) {
+            state = json_object_get(doc, "state");
+            state = state ? json_incref(state) : json_object();
+            json_decref(doc);
+            doc = state;
+        }
+
+        if (doc == NULL || json_array_append_new(list, doc) != 0) {
+            snprintf(errbuf, errlen, "out of memory");
+            goto failed;
+        }
+    }
+
+    if (rc != SQLITE_DONE) {
+        snprintf(errbuf, errlen, "querying failed: %s", sqlite3_errmsg(db));
+        goto failed;
+    }
+
+    sqlite3_finalize(s);
+
+    return list;
+
+failed:
+
+    sqlite3_finalize(s);
+    json_decref(list);
+
+    return NULL;
+}

@@ -1,0 +1,433 @@
+
+/*
+ * ngx_compensation: the snapshot and event-stream query routes (spec 3.7,
+ * 3.8, 4): count, list, paged and single, with their /state variants.
+ * The body is compiled by cf_query (validation, limits, field whitelist,
+ * bound parameters) and run on the worker's connection.
+ */
+
+
+#include "ngx_http_compensation_module.h"
+#include "cf_query.h"
+
+
+typedef struct {
+    cf_query_store_t   store;
+    cf_query_kind_t    kind;
+    ngx_uint_t         state_only;
+} ngx_http_compensation_query_route_t;
+
+
+static ngx_int_t ngx_http_compensation_query_start(ngx_http_request_t *r,
+    ngx_uint_t sse_allowed);
+static void ngx_http_compensation_query_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_query_run(ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_query_send_sse(ngx_http_request_t *r,
+    json_t *list);
+
+
+/* the route of the request, by its handler */
+static const ngx_http_compensation_query_route_t *
+ngx_http_compensation_query_route(ngx_http_request_t *r)
+{
+    ngx_http_compensation_ctx_t  *ctx;
+
+    static const ngx_http_compensation_query_route_t  routes[] = {
+        { CF_QUERY_SNAPSHOT, CF_QUERY_COUNT, 0 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_LIST, 0 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_LIST, 1 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_PAGED, 0 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_PAGED, 1 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_SINGLE, 0 },
+        { CF_QUERY_SNAPSHOT, CF_QUERY_SINGLE, 1 },
+        { CF_QUERY_EVENT, CF_QUERY_COUNT, 0 },
+        { CF_QUERY_EVENT, CF_QUERY_LIST, 0 },
+        { CF_QUERY_EVENT, CF_QUERY_PAGED, 0 }
+    };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    return &routes[ctx->query_route];
+}
+
+
+#define NGX_HTTP_COMPENSATION_QUERY_HANDLER(name, n, sse)                     \
+ngx_int_t                                                                     \
+name(ngx_http_request_t *r)                                                   \
+{                                                                             \
+    ngx_http_compensation_ctx_t  *ctx;                                        \
+                                                                              \
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);           \
+    ctx->query_route = n;                                                     \
+                                                                              \
+    return ngx_http_compensation_query_start(r, sse);                         \
+}
+
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_count_handler, 0, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_list_handler, 1, 1)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_list_state_handler, 2, 1)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_paged_handler, 3, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_paged_state_handler, 4, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_single_handler, 5, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_snapshot_single_state_handler, 6, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_event_count_handler, 7, 0)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_event_list_handler, 8, 1)
+NGX_HTTP_COMPENSATION_QUERY_HANDLER(
+    ngx_http_compensation_event_paged_handler, 9, 0)
+
+
+static ngx_int_t
+ngx_http_compensation_query_start(ngx_http_request_t *r,
+    ngx_uint_t sse_allowed)
+{
+    ngx_int_t                     rc;
+    ngx_uint_t                    sse;
+    ngx_http_compensation_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    if (ngx_http_compensation_accepts(r, sse_allowed, &sse) != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                   sse_allowed ? "Acceptable media types are"
+                                 " application/json and text/event-stream."
+                               : "The acceptable media type is"
+                                 " application/json.");
+    }
+
+    ctx->sse = sse;
+
+    rc = ngx_http_read_client_request_body(r,
+                                          ngx_http_compensation_query_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_query_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_compensation_query_run(r));
+}
+
+
+static ngx_int_t
+ngx_http_compensation_query_run(ngx_http_request_t *r)
+{
+    char                                      errbuf[512];
+    char                                     *owner;
+    u_char                                   *p;
+    json_t                                   *body, *list, *out;
+    int64_t                                   total;
+    ngx_int_t                                 rc;
+    ngx_str_t                                 raw, *v;
+    sqlite3                                  *db;
+    cf_error_t                                err;
+    cf_query_t                                q;
+    json_error_t                              jerr;
+    ngx_http_compensation_ctx_t              *ctx;
+    ngx_http_compensation_main_conf_t        *mcf;
+    const ngx_http_compensation_query_route_t *qr;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+    qr = ngx_http_compensation_query_route(r);
+
+    rc = ngx_http_compensation_read_body(r, &raw);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
+                   "The request body is too large.");
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    for (p = raw.data; p < raw.data + raw.len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            break;
+        }
+    }
+
+    if (p == raw.data + raw.len) {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT, "A query body is required.");
+    }
+
+    if (ngx_http_compensation_json_content_type(r) != NGX_OK) {
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
+                   "Content type must be application/json.");
+    }
+
+    body = json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
+                      &jerr);
+
+    if (body == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: malformed query body: %s at %d",
+                      jerr.text, jerr.position);
+
+        cf_error_init(&err);
+        cf_error_set(&err, CF_E_ILLEGAL_ARGUMENT,
+                     "Failed to read HTTP message: %s", jerr.text);
+        cf_error_add_binding(&err, "body", "%s (line %d, column %d)",
+                             jerr.text, jerr.line, jerr.column);
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    if (ngx_http_compensation_json_cleanup(r->pool, body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* spec 4.6: the request's owner; the tenant is static */
+    owner = NULL;
+    v = ngx_http_compensation_header(r, "Command-Owner-Id",
+                                     sizeof("Command-Owner-Id") - 1);
+
+    if (v && v->len) {
+        owner = ngx_http_compensation_strdup(r->pool, v);
+        if (owner == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    cf_error_init(&err);
+
+    if (cf_query_compile(&q, qr->store, qr->kind, body, &mcf->query_limits,
+                         owner, ngx_http_compensation_now_ms(), &err)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: query refused: %s", err.msg);
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    db = cf_store_db(mcf->store);
+    out = NULL;
+    list = NULL;
+    total = 0;
+
+    if (qr->kind == CF_QUERY_COUNT || qr->kind == CF_QUERY_PAGED) {
+        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+            goto failed;
+        }
+    }
+
+    if (qr->kind != CF_QUERY_COUNT) {
+        list = cf_query_rows(db, &q, (int) qr->state_only, errbuf,
+                             sizeof(errbuf));
+        if (list == NULL) {
+            goto failed;
+        }
+    }
+
+    cf_query_free(&q);
+
+    switch (qr->kind) {
+
+    case CF_QUERY_COUNT:
+        out = json_integer(total);
+        break;
+
+    case CF_QUERY_PAGED:
+        out = json_pack("{s:I, s:o}", "total", (json_int_t) total,
+                        "list", list);
+        list = NULL;
+        break;
+
+    case CF_QUERY_SINGLE:
+        if (json_array_size(list) == 0) {
+            json_decref(list);
+
+            return ngx_http_compensation_send_error_code(r,
+                       NGX_HTTP_NOT_FOUND, CF_E_NOT_FOUND,
+                       "No %s matches the query.",
+                       qr->store == CF_QUERY_SNAPSHOT ? "snapshot"
+                                                      : "event stream");
+        }
+
+        out = json_incref(json_array_get(list, 0));
+        break;
+
+    default:
+        if (ctx->sse) {
+            rc = ngx_http_compensation_query_send_sse(r, list);
+            json_decref(list);
+            return rc;
+        }
+
+        out = list;
+        list = NULL;
+        break;
+    }
+
+    json_decref(list);
+
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
+    json_decref(out);
+
+    return rc;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "compensation: query failed: %s", errbuf);
+
+    cf_query_free(&q);
+    json_decref(list);
+
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
+               "Unexpected server error");
+}
+
+
+/* one "data:<document>" event per document, as a Flux is streamed */
+static ngx_int_t
+ngx_http_compensation_query_send_sse(ngx_http_request_t *r, json_t *list)
+{
+    size_t        i, n;
+    json_t       *doc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *head, **last, *cl;
+
+    head = NULL;
+    last = &head;
+
+    json_array_foreach(list, i, doc) {
+        n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+        if (n == 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b = ngx_create_temp_buf(r->pool, n + sizeof("data:\n\n") - 1);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->last, "data:", 5);
+
+        if (json_dumpb(doc, (char *) b->last, n, JSON_COMPACT) != n) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last += n;
+        *b->last++ = '\n';
+        *b->last++ = '\n';
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        *last = cl;
+        last = &cl->next;
+    }
+
+    if (head == NULL) {
+        /* no documents: an empty stream */
+        b = ngx_calloc_buf(r->pool);
+        cl = ngx_alloc_chain_link(r->pool);
+
+        if (b == NULL || cl == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->sync = 1;
+        cl->buf = b;
+        cl->next = NULL;
+        head = cl;
+    }
+
+    return ngx_http_compensation_send_sse(r, CF_OK, head);
+}
+
+
+/* compensation_query_*: the defaults of spec 4.7, checked */
+ngx_int_t
+ngx_http_compensation_query_conf(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    cf_query_limits_t  *lim;
+
+    lim = &mcf->query_limits;
+    cf_query_limits_init(lim);
+
+    ngx_conf_init_value(mcf->q_max_list_size, lim->max_list_size);
+    ngx_conf_init_value(mcf->q_max_page_size, lim->max_page_size);
+    ngx_conf_init_value(mcf->q_max_page_window, lim->max_page_window);
+    ngx_conf_init_value(mcf->q_max_condition_nodes,
+                        lim->max_condition_nodes);
+    ngx_conf_init_value(mcf->q_max_condition_values,
+                        lim->max_condition_values);
+    ngx_conf_init_value(mcf->q_allow_expensive, 1);
+    ngx_conf_init_value(mcf->q_allow_match_all, 1);
+
+    if (mcf->q_max_list_size < 1 || mcf->q_max_page_size < 1
+        || mcf->q_max_page_window < 1 || mcf->q_max_condition_values < 1
+        || mcf->q_max_condition_nodes < 1
+        || mcf->q_max_condition_nodes > 256)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_query_* limits must be at least 1,"
+                           " and compensation_query_max_condition_nodes at"
+                           " most 256");
+        return NGX_ERROR;
+    }
+
+    lim->max_list_size = mcf->q_max_list_size;
+    lim->max_page_size = mcf->q_max_page_size;
+    lim->max_page_window = mcf->q_max_page_window;
+    lim->max_condition_nodes = mcf->q_max_condition_nodes;
+    lim->max_condition_values = mcf->q_max_condition_values;
+    lim->allow_expensive = mcf->q_allow_expensive ? 1 : 0;
+    lim->allow_match_all = mcf->q_allow_match_all ? 1 : 0;
+    lim->default_list_limit = ngx_min(10, mcf->q_max_list_size);
+    lim->default_zone = NULL;
+
+    if (mcf->q_zone.len) {
+        /* ngx_conf_set_str_slot values are NUL-terminated */
+        if (cf_query_zone_valid((char *) mcf->q_zone.data) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "compensation_query_zone \"%V\" is not a"
+                               " known time zone", &mcf->q_zone);
+            return NGX_ERROR;
+        }
+
+        lim->default_zone = (char *) mcf->q_zone.data;
+    }
+
+    return NGX_OK;
+}
