@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    nginx nginx-dev libjansson-dev libsqlite3-dev
+    nginx nginx-dev libjansson-dev libsqlite3-dev sqlite3
     gcc make perl
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl

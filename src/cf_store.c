@@ -22,10 +22,12 @@ typedef enum {
     CF_SQL_ROLLBACK,
     CF_SQL_REQUEST_EXISTS,
     CF_SQL_LOAD_SNAPSHOT,
-    CF_SQL_LOAD_STREAMS,
     CF_SQL_APPEND,
     CF_SQL_SAVE_SNAPSHOT,
     CF_SQL_PING,
+    CF_SQL_EACH_STREAM,
+    CF_SQL_READ_SNAPSHOT,
+    CF_SQL_SCAN_IDS,
     CF_SQL__COUNT
 } cf_sql_id_t;
 
@@ -51,9 +53,6 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " first_event_time, event_time, deleted, state"
     " FROM snapshot WHERE aggregate_id = ?1",
 
-    "SELECT id, version, create_time, header, body FROM event_stream"
-    " WHERE aggregate_id = ?1 AND version > ?2 ORDER BY version",
-
     "INSERT INTO event_stream (id, aggregate_id, tenant_id, owner_id,"
     " version, request_id, command_id, header, body, size, create_time)"
     " VALUES (?1, ?2, '" CF_TENANT_ID "', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -78,7 +77,21 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " retries = excluded.retries, next_retry_at = excluded.next_retry_at,"
     " timeout_at = excluded.timeout_at",
 
-    "SELECT count(*) FROM sqlite_master"
+    "SELECT count(*) FROM sqlite_master",
+
+    "SELECT id, aggregate_id, tenant_id, owner_id, version, request_id,"
+    " command_id, header, body, size, create_time FROM event_stream"
+    " WHERE aggregate_id = ?1 AND version BETWEEN ?2 AND ?3"
+    " ORDER BY version",
+
+    "SELECT version, event_id, tenant_id, owner_id, first_operator, operator,"
+    " first_event_time, event_time, snapshot_time, deleted, state"
+    " FROM snapshot WHERE aggregate_id = ?1",
+
+    /* the unique (aggregate_id, version) index gives the order */
+    "SELECT aggregate_id FROM event_stream"
+    " WHERE aggregate_id > ?1 AND version = 1"
+    " ORDER BY aggregate_id LIMIT ?2"
 };
 
 
@@ -554,67 +567,146 @@ cf_store_load(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 static int
 cf_store_replay(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 {
-    int               rc, ret;
+    return cf_store_load_upto(st, agg, INT64_MAX, INT64_MAX, err);
+}
+
+
+typedef struct {
+    cf_aggregate_t  *agg;
+    int64_t          max_time;
+    cf_error_t      *err;
+} cf_replay_ctx_t;
+
+
+static int
+cf_store_replay_stream(void *data, const cf_stream_view_t *row)
+{
+    cf_replay_ctx_t  *rc = data;
+
+    if (row->create_time > rc->max_time) {
+        return 1;
+    }
+
+    return cf_stream_apply(rc->agg, row, rc->err) == 0 ? 0 : -1;
+}
+
+
+int
+cf_store_load_upto(cf_store_t *st, cf_aggregate_t *agg, int64_t tail_version,
+    int64_t max_time, cf_error_t *err)
+{
+    cf_replay_ctx_t  ctx;
+
+    if (tail_version <= agg->version) {
+        return 0;
+    }
+
+    ctx.agg = agg;
+    ctx.max_time = max_time;
+    ctx.err = err;
+
+    return cf_store_each_stream(st, agg->state.id, agg->version + 1,
+                                tail_version, cf_store_replay_stream, &ctx,
+                                err) < 0 ? -1 : 0;
+}
+
+
+int
+cf_stream_apply(cf_aggregate_t *agg, const cf_stream_view_t *row,
+    cf_error_t *err)
+{
     size_t            i;
-    json_t           *header, *body, *ev, *name, *payload, *op;
-    sqlite3_stmt     *s;
+    json_t           *ev, *name, *op;
     cf_event_type_t   type;
     cf_stream_meta_t  meta;
 
-    s = st->stmt[CF_SQL_LOAD_STREAMS];
-    sqlite3_bind_text(s, 1, agg->state.id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, agg->version);
+    if (row->version != agg->version + 1) {
+        cf_error_set(err, CF_E_INTERNAL,
+                     "event stream %s of aggregate %s has version %lld,"
+                     " expected %lld", row->id, row->aggregate_id,
+                     (long long) row->version,
+                     (long long) agg->version + 1);
+        return -1;
+    }
+
+    op = json_object_get(row->header, "command_operator");
+
+    meta.stream_id = row->id;
+    meta.version = row->version;
+    meta.create_time = row->create_time;
+    meta.operator_ = json_is_string(op) ? json_string_value(op) : "";
+
+    json_array_foreach(row->body, i, ev) {
+        name = json_object_get(ev, "name");
+
+        if (!json_is_string(name)
+            || cf_event_parse_name(json_string_value(name), &type) != 0
+            || cf_aggregate_apply(agg, &meta, type,
+                                  json_object_get(ev, "body"), err) != 0)
+        {
+            if (cf_error_is_ok(err)) {
+                cf_error_set(err, CF_E_INTERNAL,
+                             "damaged event in stream %s", row->id);
+            }
+
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+cf_store_each_stream(cf_store_t *st, const char *aggregate_id, int64_t head,
+    int64_t tail, cf_stream_cb_pt cb, void *data, cf_error_t *err)
+{
+    int                rc, ret, n;
+    sqlite3_stmt      *s;
+    cf_stream_view_t   row;
+
+    s = st->stmt[CF_SQL_EACH_STREAM];
+    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, head);
+    sqlite3_bind_int64(s, 3, tail);
 
     ret = 0;
+    n = 0;
 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 
-        header = json_loads(cf_column_text(s, 3), 0, NULL);
-        body = json_loads(cf_column_text(s, 4), 0, NULL);
+        row.id = cf_column_text(s, 0);
+        row.aggregate_id = cf_column_text(s, 1);
+        row.tenant_id = cf_column_text(s, 2);
+        row.owner_id = cf_column_text(s, 3);
+        row.version = sqlite3_column_int64(s, 4);
+        row.request_id = cf_column_text(s, 5);
+        row.command_id = cf_column_text(s, 6);
+        row.header = json_loads(cf_column_text(s, 7), 0, NULL);
+        row.body = json_loads(cf_column_text(s, 8), 0, NULL);
+        row.size = sqlite3_column_int64(s, 9);
+        row.create_time = sqlite3_column_int64(s, 10);
 
-        if (!json_is_array(body) || sqlite3_column_int64(s, 1)
-                                    != agg->version + 1)
-        {
+        if (!json_is_object(row.header) || !json_is_array(row.body)) {
             cf_error_set(err, CF_E_INTERNAL,
                          "damaged event stream %s of aggregate %s",
-                         cf_column_text(s, 0), agg->state.id);
-            json_decref(header);
-            json_decref(body);
+                         row.id, aggregate_id);
+            json_decref(row.header);
+            json_decref(row.body);
             ret = -1;
             break;
         }
 
-        op = json_object_get(header, "command_operator");
+        ret = cb(data, &row);
 
-        meta.stream_id = cf_column_text(s, 0);
-        meta.version = sqlite3_column_int64(s, 1);
-        meta.create_time = sqlite3_column_int64(s, 2);
-        meta.operator_ = json_is_string(op) ? json_string_value(op) : "";
-
-        json_array_foreach(body, i, ev) {
-            name = json_object_get(ev, "name");
-            payload = json_object_get(ev, "body");
-
-            if (!json_is_string(name)
-                || cf_event_parse_name(json_string_value(name), &type) != 0
-                || cf_aggregate_apply(agg, &meta, type, payload, err) != 0)
-            {
-                if (cf_error_is_ok(err)) {
-                    cf_error_set(err, CF_E_INTERNAL,
-                                 "damaged event in stream %s",
-                                 meta.stream_id);
-                }
-                ret = -1;
-                break;
-            }
-        }
-
-        json_decref(header);
-        json_decref(body);
+        json_decref(row.header);
+        json_decref(row.body);
 
         if (ret != 0) {
             break;
         }
+
+        n++;
     }
 
     if (ret == 0 && rc != SQLITE_DONE) {
@@ -626,7 +718,219 @@ cf_store_replay(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 
+    if (ret < 0) {
+        if (cf_error_is_ok(err)) {
+            cf_error_set(err, CF_E_INTERNAL, "reading event streams failed");
+        }
+
+        return -1;
+    }
+
+    return n;
+}
+
+
+int
+cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
+    cf_snapshot_row_t *out)
+{
+    int            rc, ret;
+    sqlite3_stmt  *s;
+
+    memset(out, 0, sizeof(cf_snapshot_row_t));
+
+    s = st->stmt[CF_SQL_READ_SNAPSHOT];
+    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
+
+    rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW) {
+        out->version = sqlite3_column_int64(s, 0);
+        out->first_event_time = sqlite3_column_int64(s, 6);
+        out->event_time = sqlite3_column_int64(s, 7);
+        out->snapshot_time = sqlite3_column_int64(s, 8);
+        out->deleted = sqlite3_column_int(s, 9) != 0;
+
+        out->aggregate_id = cf_strdup(aggregate_id);
+        out->event_id = cf_strdup(cf_column_text(s, 1));
+        out->tenant_id = cf_strdup(cf_column_text(s, 2));
+        out->owner_id = cf_strdup(cf_column_text(s, 3));
+        out->first_operator = cf_strdup(cf_column_text(s, 4));
+        out->operator_ = cf_strdup(cf_column_text(s, 5));
+        out->state = cf_strdup(cf_column_text(s, 10));
+
+        ret = 0;
+
+        if (out->aggregate_id == NULL || out->event_id == NULL
+            || out->tenant_id == NULL || out->owner_id == NULL
+            || out->first_operator == NULL || out->operator_ == NULL
+            || out->state == NULL)
+        {
+            snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+            cf_snapshot_row_free(out);
+            ret = -1;
+        }
+
+    } else if (rc == SQLITE_DONE) {
+        ret = CF_STORE_NOT_FOUND;
+
+    } else {
+        cf_store_set_error(st, "reading snapshot");
+        ret = -1;
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
     return ret;
+}
+
+
+void
+cf_snapshot_row_free(cf_snapshot_row_t *row)
+{
+    free(row->aggregate_id);
+    free(row->event_id);
+    free(row->tenant_id);
+    free(row->owner_id);
+    free(row->first_operator);
+    free(row->operator_);
+    free(row->state);
+
+    memset(row, 0, sizeof(cf_snapshot_row_t));
+}
+
+
+int
+cf_store_regenerate_snapshot(cf_store_t *st, const char *aggregate_id,
+    int64_t now, cf_error_t *err)
+{
+    int             rc;
+    cf_aggregate_t  agg;
+
+    if (cf_aggregate_init(&agg, aggregate_id) != 0) {
+        cf_error_set(err, CF_E_INTERNAL, "out of memory");
+        return -1;
+    }
+
+    rc = cf_store_begin_immediate(st);
+    if (rc != 0) {
+        cf_aggregate_free(&agg);
+        cf_error_set(err, rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
+                                              : CF_E_INTERNAL,
+                     "store: %s", st->errmsg);
+        return rc == CF_STORE_BUSY ? CF_STORE_BUSY : -1;
+    }
+
+    /* always from the first event: the old row may be damaged or stale */
+
+    if (cf_store_load_upto(st, &agg, INT64_MAX, INT64_MAX, err) != 0) {
+        cf_store_rollback(st);
+        cf_aggregate_free(&agg);
+        return -1;
+    }
+
+    if (agg.version == 0) {
+        cf_store_rollback(st);
+        cf_aggregate_free(&agg);
+        return CF_STORE_NOT_FOUND;
+    }
+
+    rc = cf_store_save_snapshot(st, &agg, now);
+    cf_aggregate_free(&agg);
+
+    if (rc == 0) {
+        rc = cf_store_commit(st);
+    }
+
+    if (rc != 0) {
+        cf_store_rollback(st);
+        cf_error_set(err, rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
+                                              : CF_E_INTERNAL,
+                     "store: %s", st->errmsg);
+        return rc == CF_STORE_BUSY ? CF_STORE_BUSY : -1;
+    }
+
+    return 0;
+}
+
+
+int
+cf_store_scan_ids(cf_store_t *st, const char *after_id, int64_t limit,
+    char ***ids, size_t *n)
+{
+    int            rc;
+    char         **a, **na, *id;
+    size_t         cap, len;
+    sqlite3_stmt  *s;
+
+    *ids = NULL;
+    *n = 0;
+
+    a = NULL;
+    cap = 0;
+    len = 0;
+
+    s = st->stmt[CF_SQL_SCAN_IDS];
+    sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, limit);
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            na = realloc(a, cap * sizeof(char *));
+            if (na == NULL) {
+                goto nomem;
+            }
+            a = na;
+        }
+
+        id = cf_strdup(cf_column_text(s, 0));
+        if (id == NULL) {
+            goto nomem;
+        }
+
+        a[len++] = id;
+    }
+
+    if (rc != SQLITE_DONE) {
+        cf_store_set_error(st, "scanning aggregate ids");
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        cf_ids_free(a, len);
+        return -1;
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    *ids = a;
+    *n = len;
+
+    return 0;
+
+nomem:
+
+    snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    cf_ids_free(a, len);
+
+    return -1;
+}
+
+
+void
+cf_ids_free(char **ids, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        free(ids[i]);
+    }
+
+    free(ids);
 }
 
 
@@ -770,4 +1074,11 @@ int
 cf_store_ping(cf_store_t *st)
 {
     return cf_store_exec(st, CF_SQL_PING) == 0 ? 0 : -1;
+}
+
+
+sqlite3 *
+cf_store_db(cf_store_t *st)
+{
+    return st->db;
 }

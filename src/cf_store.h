@@ -88,5 +88,91 @@ int cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
 /* quick liveness check for health endpoints and tests: 0 or -1 */
 int cf_store_ping(cf_store_t *st);
 
+/* the connection, for read-only query modules (cf_query) that prepare
+ * their own statements; never used to write outside the functions above */
+sqlite3 *cf_store_db(cf_store_t *st);
+
+
+/* ---- history (issue 3): event streams, replays, snapshot rows ---- */
+
+/* one stored event stream, as read; valid during a callback only */
+typedef struct {
+    const char  *id;
+    const char  *aggregate_id;
+    const char  *tenant_id;
+    const char  *owner_id;
+    const char  *request_id;
+    const char  *command_id;
+    int64_t      version;
+    int64_t      size;
+    int64_t      create_time;
+    json_t      *header;           /* an object (checked) */
+    json_t      *body;             /* an array (checked) */
+} cf_stream_view_t;
+
+/* 0: go on, 1: stop (not an error), -1: error (err set by the callback) */
+typedef int (*cf_stream_cb_pt)(void *data, const cf_stream_view_t *row);
+
+/*
+ * Calls cb for each event stream of the aggregate with head <= version <=
+ * tail, in version order.  A stream whose header or body is not valid JSON
+ * is an error.  Returns the number of streams passed to cb (>= 0), or -1
+ * with err set.  cb must not call other cf_store functions that read
+ * event streams (the statement is in use).
+ */
+int cf_store_each_stream(cf_store_t *st, const char *aggregate_id,
+    int64_t head, int64_t tail, cf_stream_cb_pt cb, void *data,
+    cf_error_t *err);
+
+/* applies one stream to agg; its version must be agg->version + 1 */
+int cf_stream_apply(cf_aggregate_t *agg, const cf_stream_view_t *row,
+    cf_error_t *err);
+
+/*
+ * Replays onto agg (usually empty, from cf_aggregate_init) the streams after
+ * agg->version up to tail_version, stopping at the first stream created
+ * after max_time (INT64_MAX for no limit).  0 or -1 (err set).
+ */
+int cf_store_load_upto(cf_store_t *st, cf_aggregate_t *agg,
+    int64_t tail_version, int64_t max_time, cf_error_t *err);
+
+/* the snapshot row as stored (strings malloc'ed, state the raw text) */
+typedef struct {
+    char        *aggregate_id;
+    char        *event_id;
+    char        *tenant_id;
+    char        *owner_id;
+    char        *first_operator;
+    char        *operator_;
+    char        *state;
+    int64_t      version;
+    int64_t      first_event_time;
+    int64_t      event_time;
+    int64_t      snapshot_time;
+    int          deleted;
+} cf_snapshot_row_t;
+
+/* 0, CF_STORE_NOT_FOUND or -1 */
+int cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
+    cf_snapshot_row_t *row);
+void cf_snapshot_row_free(cf_snapshot_row_t *row);
+
+/*
+ * Rebuilds the snapshot row from all the events (a damaged, stale or missing
+ * row is replaced), in one BEGIN IMMEDIATE transaction.  0,
+ * CF_STORE_NOT_FOUND (no events), CF_STORE_BUSY or -1; err set on errors.
+ */
+int cf_store_regenerate_snapshot(cf_store_t *st, const char *aggregate_id,
+    int64_t now, cf_error_t *err);
+
+/*
+ * The ids of aggregates that have a first event stream, > after_id (binary
+ * string order), ascending, at most limit.  *ids is malloc'ed (free with
+ * cf_ids_free); 0 or -1.
+ */
+int cf_store_scan_ids(cf_store_t *st, const char *after_id, int64_t limit,
+    char ***ids, size_t *n);
+void cf_ids_free(char **ids, size_t n);
+
 
 #endif /* _CF_STORE_H_INCLUDED_ */

@@ -47,10 +47,8 @@ typedef struct {
 static void ngx_http_compensation_command_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r);
 static size_t ngx_http_compensation_max_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_compensation_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
-static ngx_int_t ngx_http_compensation_json_content_type(
-    ngx_http_request_t *r);
+static ngx_int_t ngx_http_compensation_facade_id(ngx_http_request_t *r,
+    json_t *body, char **id, cf_error_t *err);
 static ngx_int_t ngx_http_compensation_parse_headers(ngx_http_request_t *r,
     ngx_http_compensation_cmd_headers_t *ch, cf_error_t *err);
 static ngx_int_t ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max,
@@ -147,8 +145,8 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
 
     cf_error_init(&err);
 
-    if (ctx->nvars
-        && ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK)
+    if (ctx->aggregate_id.len
+        && ngx_http_compensation_check_id(r, &ctx->aggregate_id) != NGX_OK)
     {
         return ngx_http_compensation_send_error_code(r,
                    NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
@@ -224,10 +222,24 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
         return rc;
     }
 
-    if (cf_command_bind(ctx->route->command, body, &cmd, &err) != 0) {
+    if (ctx->facade && ch.aggregate_id == NULL) {
+        rc = ngx_http_compensation_facade_id(r, body, &ch.aggregate_id,
+                                             &err);
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_compensation_send_error(r, &err);
+            cf_error_free(&err);
+            return rc;
+        }
+    }
+
+    if (cf_command_bind(ctx->command, body, &cmd, &err) != 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "compensation: %s command rejected: %s",
-                      cf_command_info(ctx->route->command)->name, err.msg);
+                      cf_command_info(ctx->command)->name, err.msg);
         rc = ngx_http_compensation_send_error(r, &err);
         cf_error_free(&err);
         return rc;
@@ -236,8 +248,10 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
     now = ngx_http_compensation_now_ms();
 
     in.command = &cmd;
-    in.aggregate_id = ctx->nvars
-                      ? ngx_http_compensation_strdup(r->pool, &ctx->vars[0])
+    /* the path's id wins over Command-Aggregate-Id, as in the original */
+    in.aggregate_id = ctx->aggregate_id.len
+                      ? ngx_http_compensation_strdup(r->pool,
+                                                     &ctx->aggregate_id)
                       : ch.aggregate_id;
     in.request_id = ch.request_id;
     in.owner_id = ch.owner_id;
@@ -246,7 +260,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
     in.now = now;
     in.default_spec = &mcf->default_spec;
 
-    if (ctx->nvars && in.aggregate_id == NULL) {
+    if (ctx->aggregate_id.len && in.aggregate_id == NULL) {
         cf_command_free(&cmd);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -295,6 +309,57 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
 }
 
 
+/*
+ * The facade (POST /wow/command/send) has no path: without
+ * Command-Aggregate-Id the aggregate id is the body's own "id" (spec 6.2).
+ * Only a create may go without one (a new id is generated).  NGX_OK,
+ * NGX_DECLINED (err set) or NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_compensation_facade_id(ngx_http_request_t *r, json_t *body,
+    char **id, cf_error_t *err)
+{
+    json_t                       *v;
+    ngx_str_t                     s;
+    ngx_http_compensation_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    v = json_is_object(body) ? json_object_get(body, "id") : NULL;
+
+    if (v && !json_is_null(v)) {
+        s.data = (u_char *) json_string_value(v);
+        s.len = json_is_string(v) ? json_string_length(v) : 0;
+
+        if (s.data == NULL
+            || ngx_http_compensation_check_id(r, &s) != NGX_OK)
+        {
+            cf_error_add_binding(err, "id", "must be a string of 1 to %d"
+                                 " characters without control characters",
+                                 CF_MAX_ID_LEN);
+            return NGX_DECLINED;
+        }
+
+        *id = ngx_http_compensation_strdup(r->pool, &s);
+        if (*id == NULL) {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (!cf_command_info(ctx->command)->is_create) {
+        cf_error_set(err, CF_E_ILLEGAL_ARGUMENT,
+                     "%s needs an aggregate id: the Command-Aggregate-Id"
+                     " header or the command's id.",
+                     cf_command_info(ctx->command)->name);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 static size_t
 ngx_http_compensation_max_body(ngx_http_request_t *r)
 {
@@ -310,7 +375,7 @@ ngx_http_compensation_max_body(ngx_http_request_t *r)
  * The whole body in one piece, reading the parts buffered to a file.
  * NGX_DECLINED: larger than compensation_max_body_size.
  */
-static ngx_int_t
+ngx_int_t
 ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     off_t                              len;
@@ -380,7 +445,7 @@ ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
 
 
 /* application/json or application/<x>+json, with any parameters */
-static ngx_int_t
+ngx_int_t
 ngx_http_compensation_json_content_type(ngx_http_request_t *r)
 {
     u_char     *p, *last;

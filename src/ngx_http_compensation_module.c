@@ -67,6 +67,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       0,
       NULL },
 
+    { ngx_string("compensation_machine_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_compensation_machine_id,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("compensation_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_compensation_api,
@@ -79,6 +86,69 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_compensation_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("compensation_sink"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_compensation_loc_conf_t, sink),
+      NULL },
+
+    { ngx_string("compensation_query_max_list_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_max_list_size),
+      NULL },
+
+    { ngx_string("compensation_query_max_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_max_page_size),
+      NULL },
+
+    { ngx_string("compensation_query_max_page_window"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_max_page_window),
+      NULL },
+
+    { ngx_string("compensation_query_max_condition_nodes"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_max_condition_nodes),
+      NULL },
+
+    { ngx_string("compensation_query_max_condition_values"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_max_condition_values),
+      NULL },
+
+    { ngx_string("compensation_query_allow_expensive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_allow_expensive),
+      NULL },
+
+    { ngx_string("compensation_query_allow_match_all"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_allow_match_all),
+      NULL },
+
+    { ngx_string("compensation_query_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, q_zone),
       NULL },
 
       ngx_null_command
@@ -136,6 +206,15 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
 
     mcf->sync_full = NGX_CONF_UNSET;
     mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->q_max_list_size = NGX_CONF_UNSET;
+    mcf->q_max_page_size = NGX_CONF_UNSET;
+    mcf->q_max_page_window = NGX_CONF_UNSET;
+    mcf->q_max_condition_nodes = NGX_CONF_UNSET;
+    mcf->q_max_condition_values = NGX_CONF_UNSET;
+    mcf->q_allow_expensive = NGX_CONF_UNSET;
+    mcf->q_allow_match_all = NGX_CONF_UNSET;
+    mcf->machine_node = NGX_CONF_UNSET;
+    mcf->cosid_slot = -1;
 
     return mcf;
 }
@@ -149,11 +228,21 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->sync_full, 0);
     ngx_conf_init_msec_value(mcf->busy_timeout, 1000);
 
+    if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (!mcf->default_spec_set) {
         /* the @Retry annotation defaults (spec 1.5) */
         mcf->default_spec.max_retries = 10;
         mcf->default_spec.min_backoff = 180;
         mcf->default_spec.execution_timeout = 120;
+    }
+
+    if (mcf->store_path.data
+        && ngx_http_compensation_id_conf(cf, mcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -187,6 +276,14 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               1024 * 1024);
+    ngx_conf_merge_str_value(conf->sink, prev->sink, "");
+
+    if (conf->sink.len && conf->sink.data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_sink \"%V\" must be a location"
+                           " path starting with \"/\"", &conf->sink);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -279,6 +376,31 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memcpy(path->name.data, mcf->store_path.data, path->name.len);
     path->name.data[path->name.len] = '\0';
+
+    /*
+     * create the directory now rather than leave it to ngx_create_paths():
+     * its mkdir() error would not say which directive wanted the directory;
+     * ngx_add_path() below still hands it to the worker user
+     */
+
+    if (ngx_file_info(path->name.data, &fi) == NGX_FILE_ERROR) {
+
+        if (ngx_errno != NGX_ENOENT
+            || ngx_create_dir(path->name.data, 0700) == NGX_FILE_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "compensation_store \"%V\": directory \"%V\""
+                               " cannot be created", &mcf->store_path,
+                               &path->name);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (!ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_store \"%V\": \"%V\" is not a"
+                           " directory", &mcf->store_path, &path->name);
+        return NGX_CONF_ERROR;
+    }
 
     path->conf_file = cf->conf_file->file.name.data;
     path->line = cf->conf_file->line;
@@ -458,6 +580,17 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* the query indexes and count rollup (ngx_http_compensation_query.c) */
+    if (cf_query_schema(cf_store_db(st), errbuf, sizeof(errbuf)) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "compensation_store \"%V\": creating the query"
+                      " indexes failed: %s", &mcf->store_path, errbuf);
+        cf_store_close(st);
+
+        return (ngx_test_config || ngx_is_init_cycle(cycle->old_cycle))
+               ? NGX_ERROR : NGX_OK;
+    }
+
     cf_store_close(st);
 
     /* workers run as the "user" of nginx.conf: hand them the files */
@@ -508,12 +641,10 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf->log = cycle->log;
 
-    /*
-     * The pid is this process's CosId machine id: it is unique among the
-     * processes alive on this host, including old and new workers that
-     * overlap during a reload, and it fits the 4 radix-62 digits.
-     */
-    cf_id_init(&mcf->ids, (uint32_t) ngx_pid % (CF_ID_MAX_MACHINE + 1));
+    /* the CosId machine id: the pid, or a node's leased slot */
+    if (ngx_http_compensation_id_init_process(cycle, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_http_compensation_store_options(mcf, &opts);
 
@@ -525,6 +656,17 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "compensation_store \"%V\" is not usable, the API"
                       " answers 503: %s", &mcf->store_path, errbuf);
+
+    } else if (cf_query_schema(cf_store_db(mcf->store), errbuf,
+                               sizeof(errbuf))
+               != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "compensation_store \"%V\": creating the query"
+                      " indexes failed, the API answers 503: %s",
+                      &mcf->store_path, errbuf);
+        cf_store_close(mcf->store);
+        mcf->store = NULL;
     }
 
     return NGX_OK;
@@ -538,7 +680,13 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);
-    if (mcf == NULL || mcf->store == NULL) {
+    if (mcf == NULL) {
+        return;
+    }
+
+    ngx_http_compensation_id_exit_process(cycle, mcf);
+
+    if (mcf->store == NULL) {
         return;
     }
 
@@ -569,13 +717,15 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_compensation_module);
 
     rc = ngx_http_compensation_route(r, ctx);
-    if (rc != NGX_OK) {
+
+    if (rc != NGX_OK || ctx->route == NULL) {
+        /* no route: the router has answered 404 or 405 itself */
         return rc;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
-    if (mcf->store == NULL) {
+    if (mcf->store == NULL && !ctx->route->no_store) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

@@ -16,6 +16,8 @@
 #include "cf_domain.h"
 #include "cf_store.h"
 #include "cf_service.h"
+#include "cf_query.h"
+#include "cf_cosid.h"
 
 
 #define NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE  406
@@ -27,13 +29,28 @@ typedef struct {
     ngx_str_t                 store_path;      /* absolute, NUL-terminated */
     ngx_flag_t                sync_full;
     ngx_msec_t                busy_timeout;
-    ngx_uint_t                machine_id;      /* NGX_CONF_UNSET_UINT: pid */
+    ngx_int_t                 machine_node;    /* compensation_machine_id;
+                                                  NGX_CONF_UNSET: pid */
+    ngx_shm_zone_t           *cosid_zone;      /* slot leases, generators */
     cf_retry_spec_t           default_spec;
     ngx_flag_t                default_spec_set;
+
+    /* the query guard (compensation_query_*, spec 4.7) */
+    ngx_int_t                 q_max_list_size;
+    ngx_int_t                 q_max_page_size;
+    ngx_int_t                 q_max_page_window;
+    ngx_int_t                 q_max_condition_nodes;
+    ngx_int_t                 q_max_condition_values;
+    ngx_flag_t                q_allow_expensive;
+    ngx_flag_t                q_allow_match_all;
+    ngx_str_t                 q_zone;          /* NUL-terminated or empty */
+    cf_query_limits_t         query_limits;
 
     /* per worker process, set in init_process */
     cf_store_t               *store;
     cf_id_gen_t               ids;
+    ngx_int_t                 cosid_slot;      /* -1: none leased */
+    cf_snowflake_t            snowflake;       /* the "__share__" generator */
     ngx_log_t                *log;
 } ngx_http_compensation_main_conf_t;
 
@@ -41,6 +58,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                api;
     size_t                    max_body_size;
+    ngx_str_t                 sink;            /* compensation_sink uri */
 } ngx_http_compensation_loc_conf_t;
 
 
@@ -55,7 +73,19 @@ typedef struct {
     const ngx_http_compensation_route_t   *route;
     ngx_str_t                              vars[NGX_HTTP_COMPENSATION_MAX_VARS];
     ngx_uint_t                             nvars;
+    /* the command to run (cf_command_type_t): the route's, or the one a
+     * facade chose (Command-Type); -1 for non-command routes */
+    ngx_int_t                              command;
+    /* the aggregate id: the {id} path variable, or chosen by a facade;
+     * empty: Command-Aggregate-Id or a generated id (create) */
+    ngx_str_t                              aggregate_id;
+    /* the sink batch in flight (ngx_http_compensation_sink.c) */
+    void                                  *sink_batch;
+    /* the query route (ngx_http_compensation_query.c) */
+    ngx_uint_t                             query_route;
     unsigned                               sse:1;
+    /* the command facade: no path id, the body's "id" may name it */
+    unsigned                               facade:1;
 } ngx_http_compensation_ctx_t;
 
 
@@ -67,6 +97,8 @@ struct ngx_http_compensation_route_s {
                                                           or -1 */
     const char                            *summary;
     unsigned                               sse:1;      /* may answer SSE */
+    unsigned                               no_store:1; /* served without
+                                                          the store */
 };
 
 
@@ -99,6 +131,109 @@ int64_t ngx_http_compensation_now_ms(void);
 /* route handlers */
 ngx_int_t ngx_http_compensation_command_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_state_handler(ngx_http_request_t *r);
+
+/* history routes (issue 3): state, tracing, snapshots, event streams */
+ngx_int_t ngx_http_compensation_versioned_state_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_time_state_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_tracing_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_get_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_put_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_batch_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_event_load_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_resend_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_compensate_handler(ngx_http_request_t *r);
+
+/* query routes (ngx_http_compensation_query.c) */
+ngx_int_t ngx_http_compensation_query_conf(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
+ngx_int_t ngx_http_compensation_snapshot_count_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_list_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_list_state_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_paged_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_paged_state_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_single_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_snapshot_single_state_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_event_count_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_event_list_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_event_paged_handler(ngx_http_request_t *r);
+
+/* shared by the history routes (ngx_http_compensation_state.c) */
+ngx_int_t ngx_http_compensation_read_prelude(ngx_http_request_t *r,
+    ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc);
+ngx_int_t ngx_http_compensation_parse_int64(u_char *p, size_t len,
+    int64_t *out);
+ngx_int_t ngx_http_compensation_internal_error(ngx_http_request_t *r,
+    const char *what, cf_error_t *err);
+
+/*
+ * The sink (ngx_http_compensation_sink.c): POSTs one JSON document to the
+ * compensation_sink location through a background subrequest of r; done is
+ * called when the sink answered (ok: a 2xx status) or failed.  Usable by
+ * any handler that keeps r alive until done (the state-event resend, event
+ * compensate and, later, notifications about new events).
+ */
+typedef void (*ngx_http_compensation_sink_done_pt)(ngx_http_request_t *r,
+    void *data, ngx_uint_t ok, ngx_uint_t status);
+
+ngx_int_t ngx_http_compensation_sink_post(ngx_http_request_t *r,
+    ngx_str_t *doc, const char *kind,
+    ngx_http_compensation_sink_done_pt done, void *data);
+
+/*
+ * Sends docs[0..n) one after another to the sink and then calls done with
+ * the number delivered (all, or up to the first failure).  The caller
+ * returns NGX_DONE after r->main->count++ (or from a body handler) and
+ * finalizes r in done.
+ */
+typedef void (*ngx_http_compensation_sink_batch_pt)(ngx_http_request_t *r,
+    void *data, ngx_uint_t delivered, ngx_uint_t status);
+
+ngx_int_t ngx_http_compensation_sink_batch(ngx_http_request_t *r,
+    ngx_str_t *docs, ngx_uint_t n, const char *kind,
+    ngx_http_compensation_sink_batch_pt done, void *data);
+
+/* the global routes: /wow/..., /actuator/..., /v3/api-docs */
+ngx_int_t ngx_http_compensation_send_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_wait_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_metadata_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_global_id_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_bi_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_actuator_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_cosid_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_cosid_generate_handler(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_openapi_handler(ngx_http_request_t *r);
+
+/* the whole request body (NGX_DECLINED: over compensation_max_body_size)
+ * and whether its Content-Type is JSON (NGX_OK) */
+ngx_int_t ngx_http_compensation_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+ngx_int_t ngx_http_compensation_json_content_type(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_compensation_send_text(ngx_http_request_t *r,
+    ngx_uint_t status, const char *content_type, u_char *body, size_t len);
+
+/* the route table itself (ends with a NULL pattern), for the OpenAPI
+ * document */
+const ngx_http_compensation_route_t *ngx_http_compensation_route_table(
+    void);
+
+/* ids (ngx_http_compensation_id.c) */
+char *ngx_http_compensation_machine_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_compensation_id_conf(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
+ngx_int_t ngx_http_compensation_id_init_process(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf);
+void ngx_http_compensation_id_exit_process(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf);
 
 /* shared by handlers */
 ngx_http_compensation_main_conf_t *ngx_http_compensation_store_conf(

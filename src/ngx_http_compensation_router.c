@@ -17,7 +17,13 @@
 
 
 #define CMD(method, path, type, summary)                                      \
-    { method, path, ngx_http_compensation_command_handler, type, summary, 1 }
+    { method, path, ngx_http_compensation_command_handler, type, summary, 1, \
+      0 }
+
+/* a route served without the store: health must be able to say DOWN, and
+ * ids, metadata, the BI script and the documents need no store */
+#define GLOBAL(method, path, handler, summary)                                \
+    { method, path, handler, -1, summary, 0, 1 }
 
 
 static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
@@ -44,10 +50,126 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
         CF_CMD_RECOVER_AGGREGATE, "Recover deleted aggregate"),
 
     { NGX_HTTP_GET, "/execution_failed/{id}/state",
-      ngx_http_compensation_state_handler, -1, "Load State Aggregate", 0 },
+      ngx_http_compensation_state_handler, -1, "Load State Aggregate",
+      0, 0 },
+    { NGX_HTTP_GET, "/execution_failed/{id}/state/{version}",
+      ngx_http_compensation_versioned_state_handler, -1,
+      "Load Versioned State Aggregate", 0, 0 },
+    { NGX_HTTP_GET, "/execution_failed/{id}/state/time/{createTime}",
+      ngx_http_compensation_time_state_handler, -1,
+      "Load Time Based State Aggregate", 0, 0 },
+    { NGX_HTTP_GET, "/execution_failed/{id}/state/tracing",
+      ngx_http_compensation_tracing_handler, -1,
+      "Get Aggregate Tracing", 0, 0 },
+    { NGX_HTTP_GET, "/execution_failed/{id}/snapshot",
+      ngx_http_compensation_snapshot_get_handler, -1, "Get Snapshot", 0, 0 },
+    { NGX_HTTP_PUT, "/execution_failed/{id}/snapshot",
+      ngx_http_compensation_snapshot_put_handler, -1,
+      "Regenerate Aggregate Snapshot", 0, 0 },
+    { NGX_HTTP_PUT, "/execution_failed/snapshot/{afterId}/{limit}",
+      ngx_http_compensation_snapshot_batch_handler, -1,
+      "Batch Regenerate Aggregate Snapshot", 0, 0 },
+    { NGX_HTTP_GET,
+      "/execution_failed/{id}/event/{headVersion}/{tailVersion}",
+      ngx_http_compensation_event_load_handler, -1,
+      "Load Event Stream", 1, 0 },
+    { NGX_HTTP_PUT, "/execution_failed/{id}/{version}/compensate",
+      ngx_http_compensation_compensate_handler, -1,
+      "Event Compensate", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/state/{afterId}/{limit}",
+      ngx_http_compensation_resend_handler, -1,
+      "Resend State Event", 0, 0 },
 
-    { 0, NULL, NULL, -1, NULL, 0 }
+    /* the query routes (spec 3.7, 3.8, 4) */
+    { NGX_HTTP_POST, "/execution_failed/snapshot/count",
+      ngx_http_compensation_snapshot_count_handler, -1,
+      "Count Snapshot", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/list",
+      ngx_http_compensation_snapshot_list_handler, -1,
+      "List Query Snapshot", 1, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/list/state",
+      ngx_http_compensation_snapshot_list_state_handler, -1,
+      "List Query Snapshot State", 1, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/paged",
+      ngx_http_compensation_snapshot_paged_handler, -1,
+      "Paged Query Snapshot", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/paged/state",
+      ngx_http_compensation_snapshot_paged_state_handler, -1,
+      "Paged Query Snapshot State", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/single",
+      ngx_http_compensation_snapshot_single_handler, -1,
+      "Single Snapshot", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/snapshot/single/state",
+      ngx_http_compensation_snapshot_single_state_handler, -1,
+      "Single Snapshot State", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/event/count",
+      ngx_http_compensation_event_count_handler, -1,
+      "Count Event Stream", 0, 0 },
+    { NGX_HTTP_POST, "/execution_failed/event/list",
+      ngx_http_compensation_event_list_handler, -1,
+      "List Query Event Stream", 1, 0 },
+    { NGX_HTTP_POST, "/execution_failed/event/paged",
+      ngx_http_compensation_event_paged_handler, -1,
+      "Paged Query Event Stream", 0, 0 },
+
+    /* the global routes (spec 6, 11); the facade runs commands */
+
+    { NGX_HTTP_POST, "/wow/command/send", ngx_http_compensation_send_handler,
+      -1, "Unified Sending Endpoint For Command Messages", 1, 0 },
+    GLOBAL(NGX_HTTP_POST, "/wow/command/wait",
+           ngx_http_compensation_wait_handler,
+           "The receiving endpoint of the wait signal"),
+    GLOBAL(NGX_HTTP_GET, "/wow/metadata",
+           ngx_http_compensation_metadata_handler, "Get Wow Metadata"),
+    GLOBAL(NGX_HTTP_GET, "/wow/id/global",
+           ngx_http_compensation_global_id_handler, "Generate Global ID"),
+    GLOBAL(NGX_HTTP_GET, "/wow/bi/script", ngx_http_compensation_bi_handler,
+           "Generate BI Sync Script"),
+    GLOBAL(NGX_HTTP_POST, "/wow/bi/script", ngx_http_compensation_bi_handler,
+           "Generate BI Sync Script"),
+
+    GLOBAL(NGX_HTTP_GET, "/actuator", ngx_http_compensation_actuator_handler,
+           "Actuator root web endpoint"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/health",
+           ngx_http_compensation_health_handler,
+           "Actuator web endpoint 'health'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/health/{*path}",
+           ngx_http_compensation_health_handler,
+           "Actuator web endpoint 'health-path'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosid",
+           ngx_http_compensation_cosid_handler,
+           "Actuator web endpoint 'cosid'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosid/{name}",
+           ngx_http_compensation_cosid_handler,
+           "Actuator web endpoint 'cosid-name'"),
+    GLOBAL(NGX_HTTP_DELETE, "/actuator/cosid/{name}",
+           ngx_http_compensation_cosid_handler,
+           "Actuator web endpoint 'cosid-name'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosidGenerator",
+           ngx_http_compensation_cosid_generate_handler,
+           "Actuator web endpoint 'cosidGenerator'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosidGenerator/{name}",
+           ngx_http_compensation_cosid_generate_handler,
+           "Actuator web endpoint 'cosidGenerator-name'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosidStringGenerator",
+           ngx_http_compensation_cosid_generate_handler,
+           "Actuator web endpoint 'cosidStringGenerator'"),
+    GLOBAL(NGX_HTTP_GET, "/actuator/cosidStringGenerator/{name}",
+           ngx_http_compensation_cosid_generate_handler,
+           "Actuator web endpoint 'cosidStringGenerator-name'"),
+
+    GLOBAL(NGX_HTTP_GET, "/v3/api-docs", ngx_http_compensation_openapi_handler,
+           "OpenAPI document of every route"),
+
+    { 0, NULL, NULL, -1, NULL, 0, 0 }
 };
+
+
+const ngx_http_compensation_route_t *
+ngx_http_compensation_route_table(void)
+{
+    return ngx_http_compensation_routes;
+}
 
 
 static ngx_uint_t ngx_http_compensation_split(u_char *p, u_char *last,
@@ -261,7 +383,13 @@ ngx_http_compensation_route(ngx_http_request_t *r,
 
     if (best) {
         ctx->route = best;
+        ctx->command = best->command;
         (void) ngx_http_compensation_match(best, segs, n, ctx);
+
+        if (best->command >= 0 && ctx->nvars) {
+            ctx->aggregate_id = ctx->vars[0];
+        }
+
         return NGX_OK;
     }
 

@@ -1,79 +1,136 @@
 
 /*
- * ngx_compensation: the state read routes (spec 3.6).
+ * ngx_compensation: the state read routes (spec 3.6, 5.3): the latest,
+ * versioned and time-based state, and the tracing (one StateEvent per event
+ * stream).  Also the helpers every history route shares.
  */
 
 
 #include "ngx_http_compensation_module.h"
+#include "cf_history.h"
 
 
-/* GET /execution_failed/{id}/state: the bare state, 404 if absent/deleted */
+static ngx_int_t ngx_http_compensation_send_state(ngx_http_request_t *r,
+    cf_aggregate_t *agg);
+static ngx_int_t ngx_http_compensation_load_state(ngx_http_request_t *r,
+    int64_t version, int64_t max_time);
+static ngx_int_t ngx_http_compensation_tracing_arg(ngx_http_request_t *r,
+    const char *name, int64_t min, int64_t *value, cf_error_t *err);
+static int ngx_http_compensation_tracing_stream(void *data,
+    const cf_stream_view_t *row);
+
+
+/*
+ * The common start of the read routes: no request body, an acceptable
+ * Accept, a well-formed {id}.  NGX_OK with *id set (pool memory); otherwise
+ * NGX_DECLINED and *rc is what the handler returns (a response was sent or
+ * failed).
+ */
 ngx_int_t
-ngx_http_compensation_state_handler(ngx_http_request_t *r)
+ngx_http_compensation_read_prelude(ngx_http_request_t *r,
+    ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc)
 {
-    char                               *id;
-    json_t                             *state;
-    ngx_int_t                           rc;
-    ngx_uint_t                          sse;
-    cf_error_t                          err;
-    cf_aggregate_t                      agg;
-    ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
+    ngx_uint_t                    dummy;
+    ngx_http_compensation_ctx_t  *ctx;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
-    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   "The acceptable media type is application/json.");
+    if (ngx_http_compensation_accepts(r, sse_allowed,
+                                      sse ? sse : &dummy) != NGX_OK)
+    {
+        *rc = ngx_http_compensation_send_error_code(r,
+                  NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+                  sse_allowed
+                  ? "Acceptable media types are application/json and"
+                    " text/event-stream."
+                  : "The acceptable media type is application/json.");
+        return NGX_DECLINED;
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
     if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
-                   "The aggregate id in the path must be 1 to %d"
-                   " characters without control characters.",
-                   CF_MAX_ID_LEN);
+        *rc = ngx_http_compensation_send_error_code(r,
+                  NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
+                  "The aggregate id in the path must be 1 to %d"
+                  " characters without control characters.",
+                  CF_MAX_ID_LEN);
+        return NGX_DECLINED;
     }
 
-    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (id == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    *id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
+    if (*id == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
-    if (cf_aggregate_init(&agg, id) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_OK;
+}
+
+
+/* a non-negative decimal integer without sign, overflow-checked */
+ngx_int_t
+ngx_http_compensation_parse_int64(u_char *p, size_t len, int64_t *out)
+{
+    u_char   *last;
+    int64_t   n;
+
+    if (len == 0 || len > 19) {
+        return NGX_ERROR;
     }
 
-    cf_error_init(&err);
+    n = 0;
 
-    if (cf_store_load(mcf->store, &agg, &err) != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: loading \"%s\" failed: %s", id,
-                      err.msg);
-        cf_error_free(&err);
-        cf_aggregate_free(&agg);
+    for (last = p + len; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
 
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
-                   "Unexpected server error");
+        if (n > (INT64_MAX - (*p - '0')) / 10) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + (*p - '0');
     }
 
-    if (agg.version == 0 || agg.deleted) {
-        cf_aggregate_free(&agg);
+    *out = n;
 
+    return NGX_OK;
+}
+
+
+/* logs the detail, answers 500 "Unexpected server error" (spec 3.4) */
+ngx_int_t
+ngx_http_compensation_internal_error(ngx_http_request_t *r,
+    const char *what, cf_error_t *err)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "compensation: %s failed: %s", what,
+                  err && err->msg[0] ? err->msg : "(no detail)");
+
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
+               "Unexpected server error");
+}
+
+
+/* the bare state, or 404 when not initialized or deleted (spec 3.6) */
+static ngx_int_t
+ngx_http_compensation_send_state(ngx_http_request_t *r, cf_aggregate_t *agg)
+{
+    json_t     *state;
+    ngx_int_t   rc;
+
+    if (agg->version == 0 || agg->deleted) {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
-                   CF_E_NOT_FOUND, "%s is not initialized or deleted.", id);
+                   CF_E_NOT_FOUND, "%s is not initialized or deleted.",
+                   agg->state.id);
     }
 
-    state = cf_state_to_json(&agg.state);
-    cf_aggregate_free(&agg);
-
+    state = cf_state_to_json(&agg->state);
     if (state == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -82,4 +139,293 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     json_decref(state);
 
     return rc;
+}
+
+
+/* GET /execution_failed/{id}/state: snapshot plus later events */
+ngx_int_t
+ngx_http_compensation_state_handler(ngx_http_request_t *r)
+{
+    char                               *id;
+    ngx_int_t                           rc;
+    cf_error_t                          err;
+    cf_aggregate_t                      agg;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    mcf = ngx_http_compensation_store_conf(r);
+
+    if (cf_aggregate_init(&agg, id) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cf_error_init(&err);
+
+    if (cf_store_load(mcf->store, &agg, &err) != 0) {
+        rc = ngx_http_compensation_internal_error(r, "loading the state",
+                                                  &err);
+        cf_error_free(&err);
+        cf_aggregate_free(&agg);
+        return rc;
+    }
+
+    rc = ngx_http_compensation_send_state(r, &agg);
+    cf_aggregate_free(&agg);
+
+    return rc;
+}
+
+
+/*
+ * Replays from the first event up to a version or a time (spec 3.6).
+ * version < 0: the time-based load.
+ */
+static ngx_int_t
+ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
+    int64_t max_time)
+{
+    char                               *id;
+    ngx_int_t                           rc;
+    ngx_str_t                          *v;
+    cf_error_t                          err;
+    cf_aggregate_t                      agg;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    v = &ctx->vars[1];
+
+    if (ngx_http_compensation_parse_int64(v->data, v->len,
+                                          version < 0 ? &max_time : &version)
+        != NGX_OK)
+    {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT,
+                   "%s must be a non-negative integer, not \"%V\".",
+                   version < 0 ? "createTime" : "version", v);
+    }
+
+    mcf = ngx_http_compensation_store_conf(r);
+
+    if (cf_aggregate_init(&agg, id) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cf_error_init(&err);
+
+    if (cf_store_load_upto(mcf->store, &agg,
+                           version < 0 ? INT64_MAX : version, max_time,
+                           &err)
+        != 0)
+    {
+        rc = ngx_http_compensation_internal_error(r, "replaying the state",
+                                                  &err);
+        cf_error_free(&err);
+        cf_aggregate_free(&agg);
+        return rc;
+    }
+
+    if (version >= 0 && agg.version != 0 && agg.version != version) {
+        rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                 CF_E_ILLEGAL_STATE,
+                 "The version of %s is %L, the requested version %L"
+                 " does not exist.", id, agg.version, version);
+        cf_aggregate_free(&agg);
+        return rc;
+    }
+
+    rc = ngx_http_compensation_send_state(r, &agg);
+    cf_aggregate_free(&agg);
+
+    return rc;
+}
+
+
+/* GET /execution_failed/{id}/state/{version} */
+ngx_int_t
+ngx_http_compensation_versioned_state_handler(ngx_http_request_t *r)
+{
+    return ngx_http_compensation_load_state(r, 0, INT64_MAX);
+}
+
+
+/* GET /execution_failed/{id}/state/time/{createTime} */
+ngx_int_t
+ngx_http_compensation_time_state_handler(ngx_http_request_t *r)
+{
+    return ngx_http_compensation_load_state(r, -1, INT64_MAX);
+}
+
+
+typedef struct {
+    cf_aggregate_t   agg;
+    int64_t          from;
+    json_t          *list;
+    cf_error_t      *err;
+} ngx_http_compensation_tracing_t;
+
+
+/*
+ * GET /execution_failed/{id}/state/tracing[?headVersion=&tailVersion=&limit=]
+ * (spec 5.3): replay always starts at version 1; the elements of versions
+ * headVersion..tailVersion (the last `limit` of them) are returned.
+ */
+ngx_int_t
+ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
+{
+    char                               *id;
+    size_t                              n, i;
+    json_t                             *list;
+    int64_t                             head, tail, limit;
+    ngx_int_t                           rc;
+    cf_error_t                          err;
+    ngx_http_compensation_tracing_t     t;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    cf_error_init(&err);
+
+    head = 1;
+    tail = INT64_MAX;
+    limit = -1;
+
+    if (ngx_http_compensation_tracing_arg(r, "headVersion", 1, &head, &err)
+        != NGX_OK
+        || ngx_http_compensation_tracing_arg(r, "tailVersion", head, &tail,
+                                             &err)
+           != NGX_OK
+        || ngx_http_compensation_tracing_arg(r, "limit", 0, &limit, &err)
+           != NGX_OK)
+    {
+        rc = ngx_http_compensation_send_error(r, &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    mcf = ngx_http_compensation_store_conf(r);
+
+    if (cf_aggregate_init(&t.agg, id) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t.from = head;
+    t.list = json_array();
+    t.err = &err;
+
+    if (t.list == NULL) {
+        cf_aggregate_free(&t.agg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (limit != 0
+        && cf_store_each_stream(mcf->store, id, 1, tail,
+                                ngx_http_compensation_tracing_stream, &t,
+                                &err)
+           < 0)
+    {
+        rc = ngx_http_compensation_internal_error(r, "tracing", &err);
+        cf_error_free(&err);
+        cf_aggregate_free(&t.agg);
+        json_decref(t.list);
+        return rc;
+    }
+
+    /* keep the last `limit` elements up to the tail (capped at latest) */
+
+    cf_aggregate_free(&t.agg);
+
+    list = t.list;
+    n = json_array_size(t.list);
+
+    if (limit >= 0 && n > (size_t) limit) {
+        list = json_array();
+        if (list == NULL) {
+            json_decref(t.list);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (i = n - (size_t) limit; i < n; i++) {
+            if (json_array_append(list, json_array_get(t.list, i)) != 0) {
+                json_decref(list);
+                json_decref(t.list);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        json_decref(t.list);
+    }
+
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, list);
+    json_decref(list);
+
+    return rc;
+}
+
+
+static int
+ngx_http_compensation_tracing_stream(void *data, const cf_stream_view_t *row)
+{
+    json_t                           *doc;
+    ngx_http_compensation_tracing_t  *t = data;
+
+    if (cf_stream_apply(&t->agg, row, t->err) != 0) {
+        return -1;
+    }
+
+    if (row->version < t->from) {
+        return 0;
+    }
+
+    doc = cf_state_event_to_json(row, &t->agg, NULL);
+
+    if (doc == NULL || json_array_append_new(t->list, doc) != 0) {
+        cf_error_set(t->err, CF_E_INTERNAL, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* an optional integer query parameter >= min; blank or bad: 400 */
+static ngx_int_t
+ngx_http_compensation_tracing_arg(ngx_http_request_t *r, const char *name,
+    int64_t min, int64_t *value, cf_error_t *err)
+{
+    size_t     len;
+    ngx_str_t  v;
+
+    len = ngx_strlen(name);
+
+    if (ngx_http_arg(r, (u_char *) name, len, &v) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_compensation_parse_int64(v.data, v.len, value) != NGX_OK
+        || *value < min)
+    {
+        cf_error_add_binding(err, name,
+                             "must be an integer >= %lld, not \"%.*s\"",
+                             (long long) min,
+                             (int) ngx_min(v.len, 64), v.data);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

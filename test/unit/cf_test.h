@@ -33,6 +33,8 @@ extern const cf_test_t  cf_tests_id[];
 extern const cf_test_t  cf_tests_fuzz[];
 extern const cf_test_t  cf_tests_oom[];
 extern const cf_test_t  cf_tests_store[];
+extern const cf_test_t  cf_tests_cosid[];
+extern const cf_test_t  cf_tests_query[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

@@ -21,6 +21,8 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_fuzz,
     cf_tests_oom,
     cf_tests_store,
+    cf_tests_cosid,
+    cf_tests_query,
     NULL
 };
 

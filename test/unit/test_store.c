@@ -418,6 +418,135 @@ test_store_two_connections(void)
 }
 
 
+/* issue 3: replays up to a version / a time, regeneration, id scans */
+static void
+test_store_history(void)
+{
+    int               i;
+    char             *a, *b, **ids;
+    size_t            n;
+    json_t           *j1, *j2;
+    cf_t_env_t        env;
+    cf_error_t        err;
+    cf_aggregate_t    agg, full;
+    cf_exec_output_t  out;
+    cf_snapshot_row_t row;
+    static const char *fn[] = {
+        "{\"functionKind\":\"EVENT\",\"contextName\":\"c\","
+        "\"processorName\":\"p\",\"name\":\"a\"}",
+        "{\"functionKind\":\"EVENT\",\"contextName\":\"c\","
+        "\"processorName\":\"p\",\"name\":\"b\"}"
+    };
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "h1",
+                       cf_t_create_body, NULL, -1, 1000, &out), 0);
+    cf_error_free(&out.err);
+
+    for (i = 0; i < 2; i++) {
+        CHECK_INT(cf_t_run(&env, CF_CMD_CHANGE_FUNCTION, "h1", fn[i], NULL,
+                           -1, 2000 + 1000 * i, &out), 0);
+        cf_error_free(&out.err);
+    }
+
+    for (i = 2; i <= 5; i++) {
+        char  id[16];
+
+        snprintf(id, sizeof(id), "h%d", i);
+        CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, id,
+                           cf_t_create_body, NULL, -1, 1000, &out), 0);
+        cf_error_free(&out.err);
+    }
+
+    cf_error_init(&err);
+
+    /* up to a version */
+    cf_aggregate_init(&agg, "h1");
+    CHECK_INT(cf_store_load_upto(env.st, &agg, 2, INT64_MAX, &err), 0);
+    CHECK_INT(agg.version, 2);
+    j1 = cf_state_to_json(&agg.state);
+    cf_aggregate_free(&agg);
+
+    /* up to a time: 2500 is after version 2, before version 3 */
+    cf_aggregate_init(&agg, "h1");
+    CHECK_INT(cf_store_load_upto(env.st, &agg, INT64_MAX, 2500, &err), 0);
+    CHECK_INT(agg.version, 2);
+    j2 = cf_state_to_json(&agg.state);
+    a = cf_t_dump(j1);
+    b = cf_t_dump(j2);
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    json_decref(j1);
+    json_decref(j2);
+    cf_aggregate_free(&agg);
+
+    cf_aggregate_init(&agg, "h1");
+    CHECK_INT(cf_store_load_upto(env.st, &agg, INT64_MAX, 999, &err), 0);
+    CHECK_INT(agg.version, 0);
+    cf_aggregate_free(&agg);
+
+    /* a damaged row is regenerated from the events, equal to a replay */
+    cf_t_sql_exec(&env, "UPDATE snapshot SET state = '{broken',"
+                        " version = 1 WHERE aggregate_id = 'h1'");
+    CHECK_INT(cf_store_regenerate_snapshot(env.st, "h1", 9000, &err), 0);
+    CHECK_INT(cf_store_regenerate_snapshot(env.st, "nope", 9000, &err),
+              CF_STORE_NOT_FOUND);
+
+    CHECK_INT(cf_store_read_snapshot(env.st, "h1", &row), 0);
+    CHECK_INT(row.version, 3);
+    CHECK_INT(row.snapshot_time, 9000);
+    CHECK_INT(row.first_event_time, 1000);
+    CHECK_INT(row.event_time, 3000);
+
+    cf_aggregate_init(&full, "h1");
+    CHECK_INT(cf_store_load_upto(env.st, &full, INT64_MAX, INT64_MAX, &err),
+              0);
+    j1 = cf_state_to_json(&full.state);
+    a = cf_t_dump(j1);
+    CHECK_STR(row.state, a);
+    free(a);
+    json_decref(j1);
+    cf_aggregate_free(&full);
+    cf_snapshot_row_free(&row);
+
+    CHECK_INT(cf_store_read_snapshot(env.st, "nope", &row),
+              CF_STORE_NOT_FOUND);
+
+    /* the id scan: > after, ascending, at most limit */
+    CHECK_INT(cf_store_scan_ids(env.st, "(0)", 2, &ids, &n), 0);
+    CHECK_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(ids[0], "h1");
+        CHECK_STR(ids[1], "h2");
+    }
+    cf_ids_free(ids, n);
+
+    CHECK_INT(cf_store_scan_ids(env.st, "h2", 10, &ids, &n), 0);
+    CHECK_INT(n, 3);
+    cf_ids_free(ids, n);
+
+    CHECK_INT(cf_store_scan_ids(env.st, "h5", 10, &ids, &n), 0);
+    CHECK_INT(n, 0);
+    cf_ids_free(ids, n);
+
+    /* a damaged stream is an error, never a crash */
+    cf_t_sql_exec(&env, "UPDATE event_stream SET body = '[{\"name\":1}]'"
+                        " WHERE aggregate_id = 'h2'");
+    cf_aggregate_init(&agg, "h2");
+    CHECK_INT(cf_store_load_upto(env.st, &agg, INT64_MAX, INT64_MAX, &err),
+              -1);
+    CHECK_STR(err.code, CF_E_INTERNAL);
+    cf_aggregate_free(&agg);
+    cf_error_free(&err);
+
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -428,5 +557,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_repairs_snapshot },
     { "store: a second connection's lock gives RequestTimeout",
       test_store_two_connections },
+    { "store: history: replays to a version or time, regeneration, scans",
+      test_store_history },
     { NULL, NULL }
 };
