@@ -59,6 +59,9 @@ typedef struct {
     ngx_flag_t                api;
     size_t                    max_body_size;
     ngx_str_t                 sink;            /* compensation_sink uri */
+    ngx_str_t                 auth_token;      /* compensation_auth_token[_
+                                                  file]; unset: data NULL,
+                                                  empty: no token needed */
 } ngx_http_compensation_loc_conf_t;
 
 
@@ -99,6 +102,10 @@ struct ngx_http_compensation_route_s {
     unsigned                               sse:1;      /* may answer SSE */
     unsigned                               no_store:1; /* served without
                                                           the store */
+    unsigned                               mutating:1; /* writes: needs
+                                                          X-Auth-Token when
+                                                          compensation_auth_
+                                                          token is set */
 };
 
 

@@ -16,14 +16,24 @@
 #define NGX_HTTP_COMPENSATION_MAX_SEGMENTS  8
 
 
+/*
+ * The last field of every entry is "mutating": 1 for a route that writes
+ * (a command, a snapshot regeneration, a sink delivery, anything that is not
+ * a read or a query).  When compensation_auth_token is set, the module's
+ * handler answers 401 to a mutating route without the right X-Auth-Token
+ * (ngx_http_compensation_module.c).  A new route that writes MUST set it.
+ */
+#define MUTATING  1
+#define READ_ONLY 0
+
 #define CMD(method, path, type, summary)                                      \
     { method, path, ngx_http_compensation_command_handler, type, summary, 1, \
-      0 }
+      0, MUTATING }
 
 /* a route served without the store: health must be able to say DOWN, and
  * ids, metadata, the BI script and the documents need no store */
 #define GLOBAL(method, path, handler, summary)                                \
-    { method, path, handler, -1, summary, 0, 1 }
+    { method, path, handler, -1, summary, 0, 1, READ_ONLY }
 
 
 static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
@@ -51,74 +61,74 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
 
     { NGX_HTTP_GET, "/execution_failed/{id}/state",
       ngx_http_compensation_state_handler, -1, "Load State Aggregate",
-      0, 0 },
+      0, 0, READ_ONLY },
     { NGX_HTTP_GET, "/execution_failed/{id}/state/{version}",
       ngx_http_compensation_versioned_state_handler, -1,
-      "Load Versioned State Aggregate", 0, 0 },
+      "Load Versioned State Aggregate", 0, 0, READ_ONLY },
     { NGX_HTTP_GET, "/execution_failed/{id}/state/time/{createTime}",
       ngx_http_compensation_time_state_handler, -1,
-      "Load Time Based State Aggregate", 0, 0 },
+      "Load Time Based State Aggregate", 0, 0, READ_ONLY },
     { NGX_HTTP_GET, "/execution_failed/{id}/state/tracing",
       ngx_http_compensation_tracing_handler, -1,
-      "Get Aggregate Tracing", 0, 0 },
+      "Get Aggregate Tracing", 0, 0, READ_ONLY },
     { NGX_HTTP_GET, "/execution_failed/{id}/snapshot",
-      ngx_http_compensation_snapshot_get_handler, -1, "Get Snapshot", 0, 0 },
+      ngx_http_compensation_snapshot_get_handler, -1, "Get Snapshot",
+      0, 0, READ_ONLY },
     { NGX_HTTP_PUT, "/execution_failed/{id}/snapshot",
       ngx_http_compensation_snapshot_put_handler, -1,
-      "Regenerate Aggregate Snapshot", 0, 0 },
+      "Regenerate Aggregate Snapshot", 0, 0, MUTATING },
     { NGX_HTTP_PUT, "/execution_failed/snapshot/{afterId}/{limit}",
       ngx_http_compensation_snapshot_batch_handler, -1,
-      "Batch Regenerate Aggregate Snapshot", 0, 0 },
+      "Batch Regenerate Aggregate Snapshot", 0, 0, MUTATING },
     { NGX_HTTP_GET,
       "/execution_failed/{id}/event/{headVersion}/{tailVersion}",
       ngx_http_compensation_event_load_handler, -1,
-      "Load Event Stream", 1, 0 },
+      "Load Event Stream", 1, 0, READ_ONLY },
     { NGX_HTTP_PUT, "/execution_failed/{id}/{version}/compensate",
       ngx_http_compensation_compensate_handler, -1,
-      "Event Compensate", 0, 0 },
+      "Event Compensate", 0, 0, MUTATING },
     { NGX_HTTP_POST, "/execution_failed/state/{afterId}/{limit}",
       ngx_http_compensation_resend_handler, -1,
-      "Resend State Event", 0, 0 },
+      "Resend State Event", 0, 0, MUTATING },
 
     /* the query routes (spec 3.7, 3.8, 4) */
     { NGX_HTTP_POST, "/execution_failed/snapshot/count",
       ngx_http_compensation_snapshot_count_handler, -1,
-      "Count Snapshot", 0, 0 },
+      "Count Snapshot", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/list",
       ngx_http_compensation_snapshot_list_handler, -1,
-      "List Query Snapshot", 1, 0 },
+      "List Query Snapshot", 1, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/list/state",
       ngx_http_compensation_snapshot_list_state_handler, -1,
-      "List Query Snapshot State", 1, 0 },
+      "List Query Snapshot State", 1, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/paged",
       ngx_http_compensation_snapshot_paged_handler, -1,
-      "Paged Query Snapshot", 0, 0 },
+      "Paged Query Snapshot", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/paged/state",
       ngx_http_compensation_snapshot_paged_state_handler, -1,
-      "Paged Query Snapshot State", 0, 0 },
+      "Paged Query Snapshot State", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/single",
       ngx_http_compensation_snapshot_single_handler, -1,
-      "Single Snapshot", 0, 0 },
+      "Single Snapshot", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/snapshot/single/state",
       ngx_http_compensation_snapshot_single_state_handler, -1,
-      "Single Snapshot State", 0, 0 },
+      "Single Snapshot State", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/event/count",
       ngx_http_compensation_event_count_handler, -1,
-      "Count Event Stream", 0, 0 },
+      "Count Event Stream", 0, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/event/list",
       ngx_http_compensation_event_list_handler, -1,
-      "List Query Event Stream", 1, 0 },
+      "List Query Event Stream", 1, 0, READ_ONLY },
     { NGX_HTTP_POST, "/execution_failed/event/paged",
       ngx_http_compensation_event_paged_handler, -1,
-      "Paged Query Event Stream", 0, 0 },
+      "Paged Query Event Stream", 0, 0, READ_ONLY },
 
     /* the global routes (spec 6, 11); the facade runs commands */
 
     { NGX_HTTP_POST, "/wow/command/send", ngx_http_compensation_send_handler,
-      -1, "Unified Sending Endpoint For Command Messages", 1, 0 },
-    GLOBAL(NGX_HTTP_POST, "/wow/command/wait",
-           ngx_http_compensation_wait_handler,
-           "The receiving endpoint of the wait signal"),
+      -1, "Unified Sending Endpoint For Command Messages", 1, 0, MUTATING },
+    { NGX_HTTP_POST, "/wow/command/wait", ngx_http_compensation_wait_handler,
+      -1, "The receiving endpoint of the wait signal", 0, 1, MUTATING },
     GLOBAL(NGX_HTTP_GET, "/wow/metadata",
            ngx_http_compensation_metadata_handler, "Get Wow Metadata"),
     GLOBAL(NGX_HTTP_GET, "/wow/id/global",
@@ -142,9 +152,9 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
     GLOBAL(NGX_HTTP_GET, "/actuator/cosid/{name}",
            ngx_http_compensation_cosid_handler,
            "Actuator web endpoint 'cosid-name'"),
-    GLOBAL(NGX_HTTP_DELETE, "/actuator/cosid/{name}",
-           ngx_http_compensation_cosid_handler,
-           "Actuator web endpoint 'cosid-name'"),
+    { NGX_HTTP_DELETE, "/actuator/cosid/{name}",
+      ngx_http_compensation_cosid_handler, -1,
+      "Actuator web endpoint 'cosid-name'", 0, 1, MUTATING },
     GLOBAL(NGX_HTTP_GET, "/actuator/cosidGenerator",
            ngx_http_compensation_cosid_generate_handler,
            "Actuator web endpoint 'cosidGenerator'"),
@@ -161,7 +171,7 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
     GLOBAL(NGX_HTTP_GET, "/v3/api-docs", ngx_http_compensation_openapi_handler,
            "OpenAPI document of every route"),
 
-    { 0, NULL, NULL, -1, NULL, 0, 0 }
+    { 0, NULL, NULL, -1, NULL, 0, 0, 0 }
 };
 
 

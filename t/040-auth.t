@@ -1,0 +1,276 @@
+# compensation_auth_token / compensation_auth_token_file: every route of the
+# table flagged "mutating" (commands, DELETE, recover, the command facade,
+# wait signals, snapshot regeneration, sink deliveries, DELETE of a CosId
+# generator) requires "X-Auth-Token" equal to the token, else 401
+# Unauthorized with the usual JSON error body and no WWW-Authenticate;
+# reads and POST queries do not.  The token is never logged by the module.
+
+use Test::Nginx::Socket 'no_plan';
+
+no_root_location();
+no_shuffle();
+
+our $Tok = 's3cr3t-Tok3n-0123456789';
+
+our $HttpConfig = <<"_EOC_";
+    compensation_store \$TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_auth_token $Tok;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location / {
+        compensation_api;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('http_config', $HttpConfig)
+        unless defined $block->http_config;
+    $block->set_value('config', $Config) unless defined $block->config;
+    $block->set_value('no_error_log', "[error]\n[alert]\n[crit]\n")
+        unless defined $block->no_error_log;
+});
+
+our $CT = 'Content-Type: application/json';
+our $A  = "X-Auth-Token: $Tok";
+our $ID = 'Command-Aggregate-Id: x1';
+
+our $CREATE = "POST /execution_failed/create_execution_failed\n"
+    . '{"eventId":{"id":"0U2mSzz10001001","aggregateId":{"contextName":"order-service","aggregateName":"order","aggregateId":"0U2mSz9k0001000","tenantId":"(0)"},"version":1},'
+    . '"function":{"functionKind":"EVENT","contextName":"order-service","processorName":"OrderProjector","name":"onOrderCreated"},'
+    . '"error":{"errorCode":"BadRequest","errorMsg":"boom","stackTrace":"x"},"executeAt":1719800000000}';
+
+our $UNAUTH = qr/\A\{"errorCode":"Unauthorized","errorMsg":"[^"]+","succeeded":false\}\z/;
+
+# every mutating route of the table, with a body where it takes one
+our @MUTATING = (
+    $CREATE,
+    "PUT /execution_failed/x1/prepare_compensation\n{}",
+    "PUT /execution_failed/x1/force_prepare_compensation\n{}",
+    "PUT /execution_failed/x1/apply_execution_success\n{\"executeAt\":1}",
+    "PUT /execution_failed/x1/apply_execution_failed\n{}",
+    "PUT /execution_failed/x1/apply_retry_spec\n{\"maxRetries\":1,\"minBackoff\":1,\"executionTimeout\":1}",
+    "PUT /execution_failed/x1/change_function\n{}",
+    "PUT /execution_failed/x1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+    "DELETE /execution_failed/x1",
+    "PUT /execution_failed/x1/recover\n{}",
+    "PUT /execution_failed/x1/snapshot",
+    "PUT /execution_failed/snapshot/(0)/10",
+    "PUT /execution_failed/x1/1/compensate\n{}",
+    "POST /execution_failed/state/(0)/10",
+    "POST /wow/command/send\n{}",
+    "POST /wow/command/wait\n{}",
+    "DELETE /actuator/cosid/x",
+);
+
+our @BAD = map { "$CT\n$ID\n$_" } (
+    'X-Auth-Token: wrong',
+    'X-Auth-Token: ',
+    'X-Auth-Token: ' . substr($Tok, 0, -1),
+    "X-Auth-Token: ${Tok}x",
+    'X-Auth-Token: ' . uc($Tok),
+    "$A\n$A",
+);
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a command without X-Auth-Token is 401 Unauthorized, JSON body, no WWW-Authenticate
+--- request eval
+$::CREATE
+--- more_headers eval
+"$::CT\n$::ID"
+--- error_code: 401
+--- response_headers
+Wow-Error-Code: Unauthorized
+Content-Type: application/json
+!WWW-Authenticate
+--- response_body_like eval
+$::UNAUTH
+
+
+
+=== TEST 2: every mutating route refuses a request without the token
+--- request eval
+[@::MUTATING]
+--- more_headers eval
+[("$::CT\n$::ID") x @::MUTATING]
+--- error_code eval
+[(401) x @::MUTATING]
+--- response_headers eval
+[("Wow-Error-Code: Unauthorized") x @::MUTATING]
+--- response_body_like eval
+[($::UNAUTH) x @::MUTATING]
+
+
+
+=== TEST 3: wrong, empty, prefix, longer, case-changed and duplicated tokens are refused
+--- request eval
+[($::CREATE) x 6]
+--- more_headers eval
+[@::BAD]
+--- error_code eval
+[(401) x 6]
+--- response_body_like eval
+[($::UNAUTH) x 6]
+
+
+
+=== TEST 4: the right token lets a command through (the header name is case-insensitive)
+--- request eval
+[$::CREATE, "PUT /execution_failed/x1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+ "GET /execution_failed/x1/state"]
+--- more_headers eval
+["$::CT\n$::ID\n$::A", "$::CT\nx-auth-token: $::Tok", ""]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["Wow-Error-Code: Ok", "Wow-Error-Code: Ok", "Wow-Error-Code: Ok"]
+--- response_body_like eval
+[qr/"errorCode":"Ok"/, qr/"errorCode":"Ok"/, qr/"recoverable":"RECOVERABLE"/]
+
+
+
+=== TEST 5: reads and POST queries need no token
+--- request eval
+["GET /execution_failed/x1/state",
+ "GET /execution_failed/x1/snapshot",
+ "GET /execution_failed/x1/state/tracing",
+ "POST /execution_failed/snapshot/count\n{}",
+ "POST /execution_failed/event/count\n{}",
+ "GET /wow/metadata",
+ "GET /actuator/health",
+ "GET /v3/api-docs"]
+--- more_headers eval
+[("$::CT") x 8]
+--- error_code eval
+[404, 404, 200, 200, 200, 200, 200, 200]
+--- response_body_unlike eval
+[(qr/Unauthorized/) x 8]
+
+
+
+=== TEST 6: the token is never logged by the module (nginx's own debug dump of request headers aside)
+--- request eval
+[$::CREATE, $::CREATE]
+--- more_headers eval
+["$::CT\n$::ID\nX-Auth-Token: wrong-$::Tok", "$::CT\n$::ID\n$::A"]
+--- error_code eval
+[401, 200]
+--- error_log
+missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed
+--- no_error_log eval
+["[error]", "[alert]", "[crit]",
+ qr/^(?!.*http header: "X-Auth-Token: ).*\Q$::Tok\E/]
+
+
+
+=== TEST 7: compensation_auth_token_file reads the first line of a file; the inline token then does not apply
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file $TEST_NGINX_HTML_DIR/token.txt;
+        compensation_api;
+    }
+--- user_files
+>>> token.txt
+from-a-file-42  
+second line is ignored
+--- request eval
+[($::CREATE) x 3]
+--- more_headers eval
+["$::CT\n$::ID\n$::A", "$::CT\n$::ID\nX-Auth-Token: from-a-file-4",
+ "$::CT\n$::ID\nX-Auth-Token: from-a-file-42"]
+--- error_code eval
+[401, 401, 200]
+
+
+
+=== TEST 8: inheritance: server level token, a location can switch it off with ""
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    compensation_auth_token tok-server;
+    location / {
+        compensation_api;
+    }
+    location /open/ {
+        compensation_auth_token "";
+        compensation_api;
+    }
+    location /other/ {
+        compensation_auth_token tok-other;
+        compensation_api;
+    }
+--- request eval
+["PUT /execution_failed/x1/recover\n{}", "PUT /execution_failed/x1/recover\n{}",
+ "PUT /open/execution_failed/x1/recover\n{}",
+ "PUT /other/execution_failed/x1/recover\n{}", "PUT /other/execution_failed/x1/recover\n{}"]
+--- more_headers eval
+["$::CT", "$::CT\nX-Auth-Token: tok-server", "$::CT",
+ "$::CT\nX-Auth-Token: tok-server", "$::CT\nX-Auth-Token: tok-other"]
+--- error_code eval
+[401, 404, 404, 401, 404]
+
+
+
+=== TEST 9: no token configured: commands need no header
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- request eval
+$::CREATE
+--- more_headers eval
+"$::CT\n$::ID"
+--- error_code: 200
+
+
+
+=== TEST 10: a missing token file stops nginx, without printing a token
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file $TEST_NGINX_HTML_DIR/nope.txt;
+        compensation_api;
+    }
+--- must_die
+--- error_log
+nope.txt" failed
+
+
+
+=== TEST 11: an empty token file stops nginx
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file $TEST_NGINX_HTML_DIR/empty.txt;
+        compensation_api;
+    }
+--- user_files
+>>> empty.txt
+
+--- must_die
+--- error_log eval
+qr/holds an empty token|must hold a token of 1 to 4096 bytes/
+
+
+
+=== TEST 12: the token and the token file together are a duplicate
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token a;
+        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_api;
+    }
+--- user_files
+>>> t.txt
+b
+--- must_die
+--- error_log
+"compensation_auth_token_file" directive is duplicate
