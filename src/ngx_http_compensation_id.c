@@ -24,9 +24,14 @@ static const char  *ngx_http_compensation_gen_names[] = {
 };
 
 
+/*
+ * Allocated from the zone's slab pool: nginx initialises every shared zone
+ * as an ngx_slab_pool_t before the zone's init, and the master force-unlocks
+ * that pool's mutex when a worker dies abnormally (ngx_unlock_mutexes()), so
+ * the header must stay intact and the lock must be the pool's.
+ */
 typedef struct {
-    ngx_shmtx_sh_t       lock;
-    ngx_shmtx_t          mutex;
+    ngx_slab_pool_t     *shpool;
     ngx_atomic_t         removed;           /* bit per generator */
     int32_t              slots[CF_COSID_SLOTS];
 } ngx_http_compensation_cosid_shm_t;
@@ -84,8 +89,10 @@ ngx_http_compensation_id_conf(ngx_conf_t *cf,
     size_t     size;
     ngx_str_t  name = ngx_string("compensation_cosid");
 
-    size = ngx_align(sizeof(ngx_http_compensation_cosid_shm_t), ngx_pagesize)
-           + ngx_pagesize;
+    /* the slab pool's own pages, then room for the state */
+    size = 8 * ngx_pagesize
+           + ngx_align(sizeof(ngx_http_compensation_cosid_shm_t),
+                       ngx_pagesize);
 
     mcf->cosid_zone = ngx_shared_memory_add(cf, &name, size,
                                             &ngx_http_compensation_module);
@@ -103,6 +110,7 @@ ngx_http_compensation_id_conf(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_compensation_cosid_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
+    ngx_slab_pool_t                    *shpool;
     ngx_http_compensation_cosid_shm_t  *sh;
 
     if (data) {
@@ -111,14 +119,20 @@ ngx_http_compensation_cosid_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    sh = (ngx_http_compensation_cosid_shm_t *) shm_zone->shm.addr;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    ngx_memzero(sh, sizeof(ngx_http_compensation_cosid_shm_t));
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
 
-    if (ngx_shmtx_create(&sh->mutex, &sh->lock, NULL) != NGX_OK) {
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_compensation_cosid_shm_t));
+    if (sh == NULL) {
         return NGX_ERROR;
     }
 
+    sh->shpool = shpool;
+    shpool->data = sh;
     shm_zone->data = sh;
 
     return NGX_OK;
@@ -161,10 +175,10 @@ ngx_http_compensation_id_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    ngx_shmtx_lock(&sh->mutex);
+    ngx_shmtx_lock(&sh->shpool->mutex);
     slot = cf_cosid_slot_claim(sh->slots, CF_COSID_SLOTS, (int32_t) ngx_pid,
                                ngx_http_compensation_pid_alive);
-    ngx_shmtx_unlock(&sh->mutex);
+    ngx_shmtx_unlock(&sh->shpool->mutex);
 
     if (slot < 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -204,9 +218,9 @@ ngx_http_compensation_id_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
-    ngx_shmtx_lock(&sh->mutex);
+    ngx_shmtx_lock(&sh->shpool->mutex);
     cf_cosid_slot_release(sh->slots, CF_COSID_SLOTS, (int32_t) ngx_pid);
-    ngx_shmtx_unlock(&sh->mutex);
+    ngx_shmtx_unlock(&sh->shpool->mutex);
 
     mcf->cosid_slot = -1;
 }
@@ -491,11 +505,11 @@ ngx_http_compensation_cosid_handler(ngx_http_request_t *r)
         bit = (ngx_atomic_uint_t) 1 << gen;
 
         if (sh) {
-            ngx_shmtx_lock(&sh->mutex);
+            ngx_shmtx_lock(&sh->shpool->mutex);
 
             if (sh->removed & bit) {
                 /* another request removed it meanwhile */
-                ngx_shmtx_unlock(&sh->mutex);
+                ngx_shmtx_unlock(&sh->shpool->mutex);
                 json_decref(stat);
 
                 return ngx_http_compensation_send_error_code(r,
@@ -504,7 +518,7 @@ ngx_http_compensation_cosid_handler(ngx_http_request_t *r)
             }
 
             sh->removed |= bit;
-            ngx_shmtx_unlock(&sh->mutex);
+            ngx_shmtx_unlock(&sh->shpool->mutex);
         }
 
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
