@@ -322,6 +322,8 @@ cf_query_include_value(json_t *v, json_t **out, const char *rest)
     json_t  *e, *sub, *arr;
 
     if (rest == NULL) {
+        /* a path included twice: drop the earlier copy */
+        json_decref(*out);
         *out = json_deep_copy(v);
         return *out ? 0 : -1;
     }

@@ -108,6 +108,7 @@ qr/\A([0-9A-Za-z]{8})([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ abs(::dec($1) - $::NO
 
 
 === TEST 3: compensation_machine_id 5: machine ids are 5 * 1024 + a slot of this nginx
+--- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_machine_id 5;
@@ -144,6 +145,7 @@ invalid node id "14430": must be 0 to 14429
 
 
 === TEST 6: 1,000,000 ids drawn concurrently by two workers (100 x 10,000 through SSI and a reuseport listener): all unique
+--- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     server {

@@ -514,6 +514,7 @@ sub _nginx_cmd {
         my $supp = "$ServRoot/valgrind-builtin.suppress";
         _spew($supp, $BuiltinSuppressions) unless -f $supp;
         my @vg = ('valgrind', '--tool=memcheck', '--leak-check=full',
+                  '--keep-debuginfo=yes',
                   '--num-callers=50', '--error-exitcode=99',
                   "--log-file=$ValgrindLog", "--suppressions=$supp");
         push @vg, '--suppressions=' . File::Spec->rel2abs('valgrind.suppress')
