@@ -3,6 +3,12 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
+#                (unit, Test::Nginx, and the short crash / bad-input runs)
+#   make crash   SIGKILL workers and the master under a write load, then
+#                check every acknowledged command (CRASH_ROUNDS=50 for long)
+#   make badinput  thousands of hostile requests beside valid traffic
+#                (BADINPUT_REQUESTS=50000 for long)
+#   make check-memory  the Test::Nginx suites under valgrind
 #
 # The module is built out of tree against Debian's nginx-dev with Debian's own
 # configure flags (binary compatibility), into build/.
@@ -18,7 +24,12 @@ TEST_FILES  ?= t/
 export TEST_NGINX_BINARY       ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 
-.PHONY: all build deps run stop test unit prove clean check-memory
+CRASH_ROUNDS      ?= 3
+CRASH_CLIENTS     ?= 6
+BADINPUT_REQUESTS ?= 3000
+
+.PHONY: all build deps run stop test unit prove clean check-memory \
+        crash badinput hardening
 
 all: build
 
@@ -56,7 +67,17 @@ unit:
 prove: build
 	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
-test: deps build unit prove
+test: deps build unit prove hardening
+
+hardening: crash badinput
+
+crash: build
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
+	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS)
+
+badinput: build
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \
+	    --requests $(BADINPUT_REQUESTS)
 
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)

@@ -41,8 +41,9 @@ ngx_http_compensation_json_only(ngx_http_request_t *r, ngx_int_t *rc)
 {
     ngx_uint_t  sse;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    *rc = ngx_http_discard_request_body(r);
+
+    if (*rc != NGX_OK) {
         return NGX_DECLINED;
     }
 

@@ -39,8 +39,10 @@ ngx_http_compensation_bi_handler(ngx_http_request_t *r)
     ngx_http_compensation_loc_conf_t  *lcf;
 
     if (r->method != NGX_HTTP_POST) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_compensation_bi_run(r);
@@ -49,8 +51,10 @@ ngx_http_compensation_bi_handler(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
 
     if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         r->keepalive = 0;

@@ -75,8 +75,10 @@ ngx_http_compensation_command_handler(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
 
     if (ngx_http_compensation_accepts(r, 1, &sse) != NGX_OK) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_compensation_send_error_code(r,
@@ -93,8 +95,10 @@ ngx_http_compensation_command_handler(ngx_http_request_t *r)
                       " than compensation_max_body_size %uz",
                       r->headers_in.content_length_n, lcf->max_body_size);
 
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         r->keepalive = 0;

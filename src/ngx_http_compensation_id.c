@@ -318,11 +318,14 @@ ngx_http_compensation_global_id_handler(ngx_http_request_t *r)
 {
     u_char                             *body, *p;
     int64_t                             now;
+    ngx_int_t                           rc;
     ngx_uint_t                          i, count;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_compensation_id_count(r, &count) != NGX_OK) {
@@ -445,8 +448,10 @@ ngx_http_compensation_cosid_handler(ngx_http_request_t *r)
     ngx_http_compensation_main_conf_t  *mcf;
     ngx_http_compensation_cosid_shm_t  *sh;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
@@ -550,8 +555,10 @@ ngx_http_compensation_cosid_generate_handler(ngx_http_request_t *r)
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);

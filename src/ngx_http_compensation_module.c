@@ -916,8 +916,10 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
                       "compensation: missing or wrong X-Auth-Token for"
                       " %V %V", &r->method_name, &r->uri);
 
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_compensation_send_error_code(r,
@@ -928,8 +930,10 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
     if (mcf->store == NULL && !ctx->route->no_store) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_compensation_send_error_code(r,
@@ -944,14 +948,33 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_compensation_check_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char  *p;
+    u_char    *p, *last;
+    uint32_t   u;
 
     if (id->len == 0 || id->len > CF_MAX_ID_LEN) {
         return NGX_DECLINED;
     }
 
-    for (p = id->data; p < id->data + id->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
+    p = id->data;
+    last = id->data + id->len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            continue;
+        }
+
+        /* valid UTF-8 only: ids end up in JSON documents (jansson refuses
+         * invalid UTF-8, surrogates included) */
+
+        u = ngx_utf8_decode(&p, last - p);
+
+        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
             return NGX_DECLINED;
         }
     }

@@ -369,8 +369,10 @@ ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
     const char                           *method;
     const ngx_http_compensation_route_t  *route;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {

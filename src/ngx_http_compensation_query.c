@@ -96,8 +96,10 @@ ngx_http_compensation_query_start(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
 
     if (ngx_http_compensation_accepts(r, sse_allowed, &sse) != NGX_OK) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_compensation_send_error_code(r,

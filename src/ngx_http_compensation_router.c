@@ -327,6 +327,7 @@ ngx_http_compensation_route(ngx_http_request_t *r,
 {
     u_char                               *p, *last;
     size_t                                prefix;
+    ngx_int_t                             rc;
     ngx_str_t                             segs[NGX_HTTP_COMPENSATION_MAX_SEGMENTS];
     ngx_uint_t                            n, methods;
     ngx_http_core_loc_conf_t             *clcf;
@@ -403,8 +404,10 @@ ngx_http_compensation_route(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (methods) {

@@ -33,8 +33,9 @@ ngx_http_compensation_read_prelude(ngx_http_request_t *r,
     ngx_uint_t                    dummy;
     ngx_http_compensation_ctx_t  *ctx;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    *rc = ngx_http_discard_request_body(r);
+
+    if (*rc != NGX_OK) {
         return NGX_DECLINED;
     }
 

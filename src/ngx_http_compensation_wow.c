@@ -33,8 +33,10 @@ ngx_http_compensation_reject(ngx_http_request_t *r, const char *name,
     ngx_int_t   rc;
     cf_error_t  err;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     va_start(args, fmt);
@@ -152,8 +154,10 @@ ngx_http_compensation_wait_handler(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
 
     if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         r->keepalive = 0;
@@ -270,8 +274,10 @@ ngx_http_compensation_metadata_handler(ngx_http_request_t *r)
     ngx_int_t   rc;
     ngx_uint_t  sse;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {

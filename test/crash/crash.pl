@@ -24,7 +24,8 @@
 #
 # Usage: test/crash/crash.pl [--rounds N] [--clients N] [--port P]
 #        [--keep]            (keep the prefix under var/crash for a post mortem)
-# Environment: CRASH_ROUNDS, CRASH_CLIENTS, CRASH_PORT, NGINX, MODULE.
+# Environment: CRASH_ROUNDS, CRASH_CLIENTS, CRASH_PORT, NGINX_BIN, MODULE
+# (not NGINX: nginx itself reads that variable as inherited sockets).
 # Exit status 0 when every check passed.
 
 use strict;
@@ -50,7 +51,8 @@ my %o = (
 GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep')
     or die "usage: $0 [--rounds N] [--clients N] [--port P] [--keep]\n";
 
-my $nginx  = $ENV{NGINX}  || '/usr/sbin/nginx';
+delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
+my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
 -f $module or die "no module at $module: run make build\n";
 
