@@ -79,8 +79,11 @@ badinput: build
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \
 	    --requests $(BADINPUT_REQUESTS)
 
+# the suites with nginx under valgrind (see docs/testing.md), then the unit
+# tests under valgrind (make unit already runs them under ASan/UBSan)
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
+	$(MAKE) -C test/unit valgrind
 
 clean:
 	rm -rf $(BUILD) t/servroot

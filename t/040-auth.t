@@ -118,18 +118,21 @@ $::UNAUTH
 
 
 
-=== TEST 4: the right token lets a command through (the header name is case-insensitive)
+=== TEST 4: a refused command writes nothing; the right token lets it through (the header name is case-insensitive)
 --- request eval
-[$::CREATE, "PUT /execution_failed/x1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
+[$::CREATE, "GET /execution_failed/x1/state",
+ $::CREATE, "PUT /execution_failed/x1/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}",
  "GET /execution_failed/x1/state"]
 --- more_headers eval
-["$::CT\n$::ID\n$::A", "$::CT\nx-auth-token: $::Tok", ""]
+["$::CT\n$::ID", "", "$::CT\n$::ID\n$::A", "$::CT\nx-auth-token: $::Tok", ""]
 --- error_code eval
-[200, 200, 200]
+[401, 404, 200, 200, 200]
 --- response_headers eval
-["Wow-Error-Code: Ok", "Wow-Error-Code: Ok", "Wow-Error-Code: Ok"]
+["Wow-Error-Code: Unauthorized", "Wow-Error-Code: NotFound", "Wow-Error-Code: Ok",
+ "Wow-Error-Code: Ok", "Wow-Error-Code: Ok"]
 --- response_body_like eval
-[qr/"errorCode":"Ok"/, qr/"errorCode":"Ok"/, qr/"recoverable":"RECOVERABLE"/]
+[$::UNAUTH, qr/NotFound/, qr/"errorCode":"Ok"/, qr/"errorCode":"Ok"/,
+ qr/"recoverable":"RECOVERABLE"/]
 
 
 
