@@ -103,6 +103,7 @@ ngx_http_compensation_id_conf(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_compensation_cosid_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
+    ngx_slab_pool_t                    *shpool;
     ngx_http_compensation_cosid_shm_t  *sh;
 
     if (data) {
@@ -111,9 +112,17 @@ ngx_http_compensation_cosid_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    sh = (ngx_http_compensation_cosid_shm_t *) shm_zone->shm.addr;
+    /*
+     * The zone starts with nginx's slab pool: the master force-unlocks its
+     * mutex whenever a worker exits (ngx_unlock_mutexes), so writing over
+     * it made the master crash on the first worker exit (reload, respawn).
+     */
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    ngx_memzero(sh, sizeof(ngx_http_compensation_cosid_shm_t));
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_compensation_cosid_shm_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
 
     if (ngx_shmtx_create(&sh->mutex, &sh->lock, NULL) != NGX_OK) {
         return NGX_ERROR;
