@@ -291,7 +291,7 @@ cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
                 " AND NOT EXISTS (SELECT 1 FROM comp_operation o"
                 " WHERE o.execution_id = s.aggregate_id"
                 " AND o.state IN ('Pending', 'Running', 'RollingBack'))"
-                " ORDER BY s.next_retry_at, s.version LIMIT ?2", -1, &s,
+                " ORDER BY s.next_retry_at, s.aggregate_id LIMIT ?2", -1, &s,
                 NULL)
             != SQLITE_OK)
         {
