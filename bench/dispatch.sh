@@ -64,7 +64,7 @@ sleep 0.5
 python3 - "$port" "$n" "$spread" "$work/due" <<'PY'
 import http.client, json, sys, time
 port, n, spread, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-lead = 5000 + n  # ms: seeding takes well under 1 ms per create
+lead = 10000 + 4 * n  # ms: seeding must end before the first due time
 t0 = int(time.time() * 1000) + lead
 c = http.client.HTTPConnection("127.0.0.1", port)
 for i in range(n):
