@@ -1355,6 +1355,20 @@ ngx_http_compensation_api_version(ngx_str_t *v)
 }
 
 
+/* sends json and drops it */
+static ngx_int_t
+ngx_http_compensation_sched_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, json_t *json)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_compensation_send_json(r, status, code, json);
+    json_decref(json);
+
+    return rc;
+}
+
+
 static ngx_int_t
 ngx_http_compensation_action_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *msg)
@@ -1366,7 +1380,7 @@ ngx_http_compensation_action_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_compensation_send_json(r, status, code, j);
+    return ngx_http_compensation_sched_send(r, status, code, j);
 }
 
 
@@ -1530,7 +1544,7 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
     json_object_set_new(j, "jobId", json_integer(job_id));
     json_object_set_new(j, "operationId", json_string(op_id));
 
-    return ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, j);
+    return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, j);
 }
 
 
@@ -1595,7 +1609,7 @@ ngx_http_compensation_operations_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, a);
+    return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, a);
 }
 
 
@@ -1610,7 +1624,7 @@ ngx_http_compensation_fabric_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_compensation_send_json(r, status, code, j);
+    return ngx_http_compensation_sched_send(r, status, code, j);
 }
 
 
