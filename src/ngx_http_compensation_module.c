@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_scheduler.h"
 
 
 static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
@@ -47,6 +48,20 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_compensation_store,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("compensation_scheduler"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_compensation_scheduler,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("compensation_target"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_TAKE23,
+      ngx_http_compensation_target,
+      0,
       0,
       NULL },
 
@@ -688,7 +703,8 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
-    return NGX_OK;
+    /* the operations table, and the scheduler timer in worker 0 */
+    return ngx_http_compensation_scheduler_init_process(cycle, mcf);
 }
 
 
@@ -704,6 +720,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_compensation_id_exit_process(cycle, mcf);
+    ngx_http_compensation_scheduler_exit_process(cycle, mcf);
 
     if (mcf->store == NULL) {
         return;

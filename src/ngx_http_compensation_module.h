@@ -25,6 +25,10 @@
 #define NGX_HTTP_COMPENSATION_MAX_EXT_HEADERS 64
 
 
+typedef struct ngx_http_compensation_sched_conf_s
+    ngx_http_compensation_sched_conf_t;
+
+
 typedef struct {
     ngx_str_t                 store_path;      /* absolute, NUL-terminated */
     ngx_flag_t                sync_full;
@@ -45,6 +49,9 @@ typedef struct {
     ngx_flag_t                q_allow_match_all;
     ngx_str_t                 q_zone;          /* NUL-terminated or empty */
     cf_query_limits_t         query_limits;
+
+    /* compensation_scheduler, compensation_target (scheduler.c) */
+    ngx_http_compensation_sched_conf_t  *scheduler;
 
     /* per worker process, set in init_process */
     cf_store_t               *store;

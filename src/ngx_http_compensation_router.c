@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_scheduler.h"
 
 
 #define NGX_HTTP_COMPENSATION_MAX_SEGMENTS  8
@@ -170,6 +171,17 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
 
     GLOBAL(NGX_HTTP_GET, "/v3/api-docs", ngx_http_compensation_openapi_handler,
            "OpenAPI document of every route"),
+
+    /* dispatch (ngx_http_compensation_scheduler.c) */
+    { NGX_HTTP_PUT, "/execution_failed/{id}/actions",
+      ngx_http_compensation_actions_handler, -1,
+      "Retry action: dispatch one execution now", 0, 0, MUTATING },
+    { NGX_HTTP_GET, "/execution_failed/{id}/operations",
+      ngx_http_compensation_operations_handler, -1,
+      "Dispatch operations of one execution", 0, 0, READ_ONLY },
+    { NGX_HTTP_POST, "/Faults/$/Cancel",
+      ngx_http_compensation_cancel_handler, -1,
+      "Cancel a dispatch operation", 0, 0, MUTATING },
 
     { 0, NULL, NULL, -1, NULL, 0, 0, 0 }
 };

@@ -224,6 +224,7 @@ sub _run_block {
     my $pid = nginx_pid();
 
     _run_requests($block, $name, $rep);
+    _run_polls($block, $name);
 
     if (defined(my $w = parse_time(_v($block, 'wait')))) {
         Time::HiRes::sleep($w) if $w > 0;
@@ -405,6 +406,48 @@ sub _run_requests {
             $raw = defined $left ? $left : '';
             $ridx++;
         }
+    }
+}
+
+# Project extension (not in Test::Nginx): "--- poll eval" is an array ref of
+# steps run after the requests, in order.  [REQUEST, qr//] repeats the
+# request (or a code ref giving it, called when the step starts) until its
+# response body matches (or TEST_NGINX_POLL_TIMEOUT
+# seconds, default 15, pass: a failure shows the last body); the string
+# 'HUP' sends SIGHUP to nginx (a reload, master_on only).  It waits for
+# state, never asserts timing.
+sub _run_polls {
+    my ($block, $name) = @_;
+    my $polls = _v($block, 'poll');
+    return unless defined $polls;
+    bail_out("$name - --- poll must be an array ref (use eval)")
+        unless ref $polls eq 'ARRAY';
+    my $limit = $ENV{TEST_NGINX_POLL_TIMEOUT} || 15;
+    for my $i (0 .. $#$polls) {
+        my $step = $polls->[$i];
+        if (!ref $step && $step eq 'HUP') {
+            kill 'HUP', nginx_pid();
+            next;
+        }
+        my ($req, $re, $more) = @$step;
+        $req = $req->() if ref $req eq 'CODE';
+        my $deadline = Time::HiRes::time() + $limit;
+        my $body = '';
+        my $ok = 0;
+        while (1) {
+            my ($raw, $head) = build_request(expand_env($req, $name),
+                                             expand_env($more, $name),
+                                             'close');
+            my %r = send_http(chunks => [$raw], timeout => 3);
+            my ($res) = parse_http_response($r{raw}, $head);
+            $body = $res ? $res->content : '';
+            $body = '' unless defined $body;
+            if ($body =~ $re) { $ok = 1; last }
+            last if Time::HiRes::time() > $deadline;
+            Time::HiRes::sleep(0.05);
+        }
+        Test::More::ok($ok, "$name - poll $i ($req) matched");
+        Test::More::diag("last body: $body") unless $ok;
     }
 }
 

@@ -1,0 +1,131 @@
+
+/*
+ * ngx_compensation: dispatch operations and scheduler leases.
+ *
+ * Plain C (SQLite, jansson): no nginx.  Every dispatch of an execution to
+ * its owning service is an operation row (a UUID and a job number) in the
+ * table comp_operation.  An operation in state Running or RollingBack holds
+ * a lease (owner pid, lease_until): while the lease lives no other scheduler
+ * (a reload's second worker 0, a respawned worker, another nginx on the same
+ * file) claims that execution.  A lease that expired (crashed worker) is
+ * turned into Expired by the next claim, and the execution is due again by
+ * the usual condition.
+ *
+ * States: Pending (queued by the retry action, no lease yet) -> Running
+ * (claimed, leased) -> Completed (the call was accepted, async mode) |
+ * Succeeded | Failed (the call's result was applied, sync mode) | Released
+ * (not dispatched: no target, shutting down, prepare refused) | Expired;
+ * Running -> RollingBack (graceful cancel asked) -> Cancelled; Running or
+ * RollingBack -> ForceCancelled.
+ */
+
+
+#ifndef _CF_DISPATCH_H_INCLUDED_
+#define _CF_DISPATCH_H_INCLUDED_
+
+
+#include <sqlite3.h>
+#include "cf_domain.h"
+
+
+#define CF_UUID_LEN  36
+
+/* results besides 0 and -1 */
+#define CF_DISPATCH_NOT_FOUND  1
+#define CF_DISPATCH_BUSY       2     /* an operation is already active */
+#define CF_DISPATCH_REFUSED    3     /* cancel: not allowed in this state */
+
+
+typedef struct {
+    int64_t      job_id;
+    char         op_id[CF_UUID_LEN + 1];
+    char        *execution_id;       /* malloc'ed */
+    char        *state;              /* the snapshot's state JSON, malloc'ed */
+    int          manual;             /* queued by the retry action */
+} cf_claim_t;
+
+
+typedef struct {
+    int64_t      job_id;
+    char         op_id[CF_UUID_LEN + 1];
+    char         execution_id[257];
+    char         state[16];
+    int          cancel_requested;
+    int64_t      owner;
+    int64_t      lease_until;
+    int64_t      created;
+    int64_t      updated;
+    char         result[512];
+} cf_operation_t;
+
+
+int cf_dispatch_schema(sqlite3 *db, char *errbuf, size_t errlen);
+
+/* a random (version 4) UUID, lowercase, NUL-terminated */
+void cf_uuid4(char out[CF_UUID_LEN + 1]);
+/* 1 when s is shaped like a UUID (8-4-4-4-12 hex digits) */
+int cf_uuid_is_valid(const char *s, size_t len);
+
+/*
+ * In one BEGIN IMMEDIATE transaction: expires dead leases, claims the
+ * Pending operations (the retry action), then the due executions (spec 7.2:
+ * not UNRECOVERABLE, retryable, nextRetryAt <= now, FAILED or PREPARED and
+ * timeoutAt <= now, not deleted) that have no active operation, at most
+ * limit in all, ordered by nextRetryAt; every claimed one gets a Running
+ * operation leased to owner until now + lease_ms.  *claims is malloc'ed
+ * (cf_claims_free).  0, CF_DISPATCH_BUSY (lock not obtained) or -1.
+ */
+int cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n);
+void cf_claims_free(cf_claim_t *claims, size_t n);
+
+/*
+ * Ends an active (Running or RollingBack) operation: state and a result
+ * text, lease dropped.  0, CF_DISPATCH_NOT_FOUND (not active any more: a
+ * force cancel won) or -1.
+ */
+int cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
+    const char *result, int64_t now);
+
+/* queues a Pending operation for the retry action; CF_DISPATCH_BUSY when
+ * the execution has an active one */
+int cf_dispatch_enqueue(sqlite3 *db, const char *execution_id, int64_t now,
+    int64_t *job_id, char op_id[CF_UUID_LEN + 1]);
+
+/* the operation by UUID; 0, CF_DISPATCH_NOT_FOUND or -1 */
+int cf_dispatch_get(sqlite3 *db, const char *op_id, cf_operation_t *op);
+
+/* the operations of one execution, newest first, at most limit; *ops
+ * malloc'ed */
+int cf_dispatch_list(sqlite3 *db, const char *execution_id, int limit,
+    cf_operation_t **ops, size_t *n);
+
+/*
+ * Cancel (seed 003).  force == 0: Running -> RollingBack with
+ * cancel_requested (the owning worker aborts its call and rolls back);
+ * RollingBack stays (idempotent).  force == 1: allowed only when a graceful
+ * cancel was asked or the operation is RollingBack: -> ForceCancelled.
+ * 0, CF_DISPATCH_NOT_FOUND, CF_DISPATCH_REFUSED (*state holds the current
+ * state) or -1.
+ */
+int cf_dispatch_cancel(sqlite3 *db, const char *op_id, int force,
+    int64_t now, char state[16]);
+
+/* 1 when the operation was asked to cancel (or is no longer active) */
+int cf_dispatch_cancel_asked(sqlite3 *db, int64_t job_id);
+
+
+/*
+ * Classification of a synchronous call's outcome (docs/architecture.md):
+ * status 0 (no response: connect failure, reset), 408, 425, 429 and 5xx
+ * are RECOVERABLE (the target may recover); other 4xx are UNRECOVERABLE
+ * (the target refuses this call and will again); anything else UNKNOWN.
+ */
+cf_recoverable_t cf_dispatch_classify(int status);
+
+/* the error code recorded for a failed call: the target's Wow-Error-Code
+ * when given, else from the status */
+const char *cf_dispatch_error_code(int status);
+
+
+#endif /* _CF_DISPATCH_H_INCLUDED_ */

@@ -1,0 +1,340 @@
+
+/*
+ * ngx_compensation unit tests: dispatch operations and scheduler leases
+ * (cf_dispatch.c) against a temporary database shared by two connections,
+ * as two schedulers (reload overlap, a second nginx) would share it.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "cf_test.h"
+#include "cf_store.h"
+#include "cf_service.h"
+#include "cf_dispatch.h"
+
+
+#define T0  1719800000000LL
+
+
+typedef struct {
+    char             dir[64];
+    char             path[96];
+    cf_store_t      *a;
+    cf_store_t      *b;
+    cf_id_gen_t      ids;
+    cf_retry_spec_t  spec;
+} cf_d_env_t;
+
+
+static cf_store_t *
+cf_d_open(cf_d_env_t *env)
+{
+    char                 errbuf[256];
+    cf_store_t          *st;
+    cf_store_options_t   opts;
+
+    opts.synchronous_full = 0;
+    opts.busy_timeout_ms = 1000;
+
+    st = cf_store_open(env->path, &opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "# %s\n", errbuf);
+        return NULL;
+    }
+
+    if (cf_dispatch_schema(cf_store_db(st), errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "# %s\n", errbuf);
+        cf_store_close(st);
+        return NULL;
+    }
+
+    return st;
+}
+
+
+static int
+cf_d_env_open(cf_d_env_t *env)
+{
+    memset(env, 0, sizeof(cf_d_env_t));
+
+    snprintf(env->dir, sizeof(env->dir), "/tmp/cf-unit-XXXXXX");
+    if (mkdtemp(env->dir) == NULL) {
+        return -1;
+    }
+
+    snprintf(env->path, sizeof(env->path), "%s/d.db", env->dir);
+
+    env->a = cf_d_open(env);
+    env->b = cf_d_open(env);
+
+    cf_id_init(&env->ids, 9);
+    env->spec.max_retries = 10;
+    env->spec.min_backoff = 180;
+    env->spec.execution_timeout = 120;
+
+    return env->a && env->b ? 0 : -1;
+}
+
+
+static void
+cf_d_env_close(cf_d_env_t *env)
+{
+    char  cmd[160];
+
+    cf_store_close(env->a);
+    cf_store_close(env->b);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "# cleanup of %s failed\n", env->dir);
+    }
+}
+
+
+/* creates an execution with executeAt at, minBackoff backoff (s) */
+static int
+cf_d_create(cf_d_env_t *env, const char *id, int64_t at, int backoff,
+    const char *recoverable)
+{
+    int               rc;
+    char              body[1024];
+    json_t           *j;
+    cf_error_t        err;
+    cf_command_t      cmd;
+    cf_exec_input_t   in;
+    cf_exec_output_t  out;
+
+    snprintf(body, sizeof(body),
+        "{\"eventId\":{\"id\":\"e\",\"aggregateId\":{\"contextName\":\"c\","
+        "\"aggregateName\":\"o\",\"aggregateId\":\"a\",\"tenantId\":\"(0)\"},"
+        "\"version\":1},\"function\":{\"functionKind\":\"EVENT\","
+        "\"contextName\":\"c\",\"processorName\":\"p\",\"name\":\"n\"},"
+        "\"error\":{\"errorCode\":\"X\",\"errorMsg\":\"m\",\"stackTrace\":\"\"},"
+        "\"executeAt\":%lld,\"retrySpec\":{\"maxRetries\":3,"
+        "\"minBackoff\":%d,\"executionTimeout\":10},\"recoverable\":\"%s\"}",
+        (long long) at, backoff, recoverable);
+
+    j = cf_t_json(body);
+    cf_error_init(&err);
+
+    if (cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, j, &cmd, &err) != 0) {
+        cf_error_free(&err);
+        json_decref(j);
+        return -1;
+    }
+
+    json_decref(j);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.expected_version = -1;
+    in.header = json_object();
+    in.now = at;
+    in.default_spec = &env->spec;
+
+    rc = cf_service_execute(env->a, &env->ids, &in, &out);
+
+    json_decref(in.header);
+    cf_command_free(&cmd);
+    cf_error_free(&out.err);
+
+    return rc == 0 && out.committed ? 0 : -1;
+}
+
+
+static void
+test_dispatch_lease(void)
+{
+    size_t       n, m;
+    cf_d_env_t   env;
+    cf_claim_t  *c, *d;
+
+    if (!CHECK(cf_d_env_open(&env) == 0)) {
+        return;
+    }
+
+    /* due at T0 + 1 s; x3 only at T0 + 100 s; x4 is UNRECOVERABLE */
+    CHECK(cf_d_create(&env, "x1", T0, 1, "UNKNOWN") == 0);
+    CHECK(cf_d_create(&env, "x2", T0, 1, "RECOVERABLE") == 0);
+    CHECK(cf_d_create(&env, "x3", T0, 100, "UNKNOWN") == 0);
+    CHECK(cf_d_create(&env, "x4", T0, 1, "UNRECOVERABLE") == 0);
+
+    /* not due yet */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0, 5000, 1, 10, &c, &n),
+              0);
+    CHECK_INT(n, 0);
+    cf_claims_free(c, n);
+
+    /* scheduler A takes both due ones, in nextRetryAt order, with state */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0 + 2000, 5000, 1, 10,
+                                &c, &n), 0);
+    CHECK_INT(n, 2);
+
+    if (n == 2) {
+        CHECK_STR(c[0].execution_id, "x1");
+        CHECK_STR(c[1].execution_id, "x2");
+        CHECK(strstr(c[0].state, "\"status\":\"FAILED\"") != NULL);
+        CHECK(cf_uuid_is_valid(c[0].op_id, strlen(c[0].op_id)));
+        CHECK(strcmp(c[0].op_id, c[1].op_id) != 0);
+        CHECK_INT(c[1].job_id, c[0].job_id + 1);
+    }
+
+    /* scheduler B, same file, same moment: nothing (the leases) */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2000, 5000, 2, 10,
+                                &d, &m), 0);
+    CHECK_INT(m, 0);
+    cf_claims_free(d, m);
+
+    /* A finishes x2: B may take it (still FAILED and due), not x1 */
+    if (n == 2) {
+        CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
+                                     "Released", "no target", T0 + 2100), 0);
+        CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
+                                     "Failed", "twice", T0 + 2100),
+                  CF_DISPATCH_NOT_FOUND);
+    }
+
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2200, 5000, 2, 10,
+                                &d, &m), 0);
+    CHECK_INT(m, 1);
+    if (m == 1) {
+        CHECK_STR(d[0].execution_id, "x2");
+    }
+    cf_claims_free(d, m);
+
+    /* A "crashed" holding x1: once its lease expired, B claims it */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 7001, 5000, 2, 10,
+                                &d, &m), 0);
+    CHECK_INT(m, 1);
+    if (m == 1) {
+        CHECK_STR(d[0].execution_id, "x1");
+    }
+    cf_claims_free(d, m);
+
+    CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), n ? c[0].job_id : 0,
+                                 "Succeeded", "late", T0 + 7002),
+              CF_DISPATCH_NOT_FOUND);
+
+    cf_claims_free(c, n);
+    cf_d_env_close(&env);
+}
+
+
+static void
+test_dispatch_enqueue_and_cancel(void)
+{
+    char             op[CF_UUID_LEN + 1], state[16];
+    size_t           n;
+    int64_t          job;
+    cf_d_env_t       env;
+    cf_claim_t      *c;
+    cf_operation_t   o, *ops;
+
+    if (!CHECK(cf_d_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK(cf_d_create(&env, "y1", T0, 1000, "UNKNOWN") == 0);
+
+    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.a), "y1", T0, &job, op), 0);
+    CHECK_INT(job, 1);
+    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.b), "y1", T0, &job, op),
+              CF_DISPATCH_BUSY);
+
+    /* the queued one is claimed although it is not due */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 1, 5000, 2, 10, &c,
+                                &n), 0);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK(c[0].manual);
+        CHECK_STR(c[0].op_id, op);
+    }
+    cf_claims_free(c, n);
+
+    CHECK_INT(cf_dispatch_get(cf_store_db(env.a), op, &o), 0);
+    CHECK_STR(o.state, "Running");
+    CHECK_INT(o.owner, 2);
+
+    /* Force=true before a graceful cancel: refused */
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 1, T0 + 2, state),
+              CF_DISPATCH_REFUSED);
+    CHECK_STR(state, "Running");
+    CHECK(!cf_dispatch_cancel_asked(cf_store_db(env.b), 1));
+
+    /* graceful: RollingBack (twice is fine), the owner sees it */
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 3, state),
+              0);
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 3, state),
+              0);
+    CHECK_STR(state, "RollingBack");
+    CHECK(cf_dispatch_cancel_asked(cf_store_db(env.b), 1));
+
+    /* then force: ForceCancelled; the owner's finish loses */
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 1, T0 + 4, state),
+              0);
+    CHECK_INT(cf_dispatch_get(cf_store_db(env.a), op, &o), 0);
+    CHECK_STR(o.state, "ForceCancelled");
+    CHECK_INT(cf_dispatch_finish(cf_store_db(env.b), 1, "Cancelled", "x",
+                                 T0 + 5), CF_DISPATCH_NOT_FOUND);
+
+    /* nothing more to cancel */
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 6, state),
+              CF_DISPATCH_REFUSED);
+    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a),
+                                 "6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0a1", 0,
+                                 T0 + 6, state), CF_DISPATCH_NOT_FOUND);
+
+    CHECK_INT(cf_dispatch_list(cf_store_db(env.a), "y1", 10, &ops, &n), 0);
+    CHECK_INT(n, 1);
+    free(ops);
+
+    cf_d_env_close(&env);
+}
+
+
+static void
+test_dispatch_classify(void)
+{
+    char  u[CF_UUID_LEN + 1];
+
+    CHECK_INT(cf_dispatch_classify(0), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(502), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(504), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(500), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(408), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(429), CF_RECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(400), CF_UNRECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(404), CF_UNRECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(409), CF_UNRECOVERABLE);
+    CHECK_INT(cf_dispatch_classify(302), CF_RECOVERABLE_UNKNOWN);
+
+    CHECK_STR(cf_dispatch_error_code(502), "BadGateway");
+    CHECK_STR(cf_dispatch_error_code(504), "GatewayTimeout");
+    CHECK_STR(cf_dispatch_error_code(0), "CompensationCallFailed");
+    CHECK_STR(cf_dispatch_error_code(418), "BadRequest");
+
+    cf_uuid4(u);
+    CHECK(cf_uuid_is_valid(u, strlen(u)));
+    CHECK(u[14] == '4');
+    CHECK(strchr("89ab", u[19]) != NULL);
+    CHECK(!cf_uuid_is_valid("6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0a", 35));
+    CHECK(!cf_uuid_is_valid("6c0e2a3c+54b4-4f4e-9c6f-0d41c2f7a0a1", 36));
+    CHECK(!cf_uuid_is_valid("6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0ag", 36));
+    CHECK(cf_uuid_is_valid("6C0E2A3C-54B4-4F4E-9C6F-0D41C2F7A0A1", 36));
+}
+
+
+const cf_test_t  cf_tests_dispatch[] = {
+    { "dispatch: leases: one claim per attempt, expiry, release",
+      test_dispatch_lease },
+    { "dispatch: retry queue and the cancel state machine",
+      test_dispatch_enqueue_and_cancel },
+    { "dispatch: classification, error codes, UUIDs",
+      test_dispatch_classify },
+    { NULL, NULL }
+};
