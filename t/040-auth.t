@@ -62,6 +62,8 @@ our @MUTATING = (
     "POST /wow/command/send\n{}",
     "POST /wow/command/wait\n{}",
     "DELETE /actuator/cosid/x",
+    "PUT /execution_failed/x1/actions\n{\"action\":\"Retry\"}",
+    "POST /Faults/\$/Cancel?api-version=6.0&OperationId=9b2f0c4e-1d2a-4c3b-8e5f-0a1b2c3d4e5f&Force=false",
 );
 
 our @BAD = map { "$CT\n$ID\n$_" } (
