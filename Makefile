@@ -3,6 +3,7 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
+#   make bench   benchmarks against their ceilings (docs/benchmarks.md)
 #
 # The module is built out of tree against Debian's nginx-dev with Debian's own
 # configure flags (binary compatibility), into build/.
@@ -18,7 +19,7 @@ TEST_FILES  ?= t/
 export TEST_NGINX_BINARY       ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 
-.PHONY: all build deps run stop test unit prove clean check-memory
+.PHONY: all build deps run stop test unit prove clean check-memory bench
 
 all: build
 
@@ -60,6 +61,10 @@ test: deps build unit prove
 
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
+
+# benchmarks (issue 7): see docs/benchmarks.md for the knobs
+bench: build
+	bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -112,6 +112,8 @@ ngx_int_t ngx_http_compensation_route(ngx_http_request_t *r,
 /* responses */
 ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, json_t *json);
+ngx_int_t ngx_http_compensation_send_raw(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error_code, u_char *data, size_t len);
 ngx_int_t ngx_http_compensation_send_error(ngx_http_request_t *r,
     cf_error_t *err);
 ngx_int_t ngx_http_compensation_send_error_code(ngx_http_request_t *r,
