@@ -27,6 +27,7 @@ PORT=${BENCH_PORT:-19250}
 PHASES=${PHASES:-commands reads mixed memory}
 SEED=${SEED:-1000000}
 SOAK_SECONDS=${SOAK_SECONDS:-60}
+STATE_BODY='{}'     # the state read's baseline body, set by phase_reads
 DIR=${BENCH_DIR:-$root/bench/.work}
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$root/build/ngx_http_compensation_module.so}
@@ -43,7 +44,7 @@ body='{"eventId":{"id":"0U2mSzz10001001","version":1,"aggregateId":{"contextName
 # same-size canned answers: a CommandResult and a state document
 result='{"id":"0Vbk6Jok055l004","waitCommandId":"0Vbk6Jok055l000","stage":"PROCESSED","contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"(0)","aggregateId":"0Vbk6Jok055l001","aggregateVersion":1,"requestId":"0Vbk6Jok055l000","commandId":"0Vbk6Jok055l000","function":{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"onCreate"},"errorCode":"Ok","errorMsg":"","result":{},"signalTime":1795385435494,"succeeded":true}'
 
-conf() {  # $1: store file
+conf() {  # $1: store file, $2: group commit on|off
 cat > "$DIR/conf/nginx.conf" <<CONF
 load_module $MODULE;
 $( [ "$(id -u)" = 0 ] && echo "user root;" )
@@ -58,6 +59,7 @@ http {
     fastcgi_temp_path $DIR/tmp/f; uwsgi_temp_path $DIR/tmp/u;
     scgi_temp_path $DIR/tmp/s;
     compensation_store $1;
+    compensation_group_commit ${2:-on};
     server {
         listen 127.0.0.1:$PORT backlog=4096;
         location / { compensation_api; }
@@ -65,7 +67,7 @@ http {
             default_type application/json; return 200 '$result';
         }
         location = /baseline/state {
-            default_type application/json; alias $DIR/state.json;
+            default_type application/json; return 200 '$STATE_BODY';
         }
     }
 }
@@ -73,7 +75,7 @@ CONF
 }
 
 start() {
-    conf "$1"
+    conf "$1" "${2:-on}"
     "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log"
     for _ in $(seq 50); do curl -s -o /dev/null "$url/baseline/command" && return 0; sleep 0.1; done
     echo "nginx did not start" >&2; exit 1
@@ -91,11 +93,11 @@ trap stop EXIT
 cat > "$DIR/report.lua" <<'LUA'
 done = function(summary, latency, requests)
   local s = summary.duration / 1e6
-  io.write(string.format("RESULT %.0f %.3f %.3f %d %d\n",
+  io.write(string.format("RESULT %.0f %.3f %.3f %d %d %d\n",
     summary.requests / s, latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-      + summary.errors.write + summary.errors.timeout, summary.requests))
+    latency:percentile(99) / 1000, summary.errors.status, summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout))
 end
 LUA
 
@@ -148,7 +150,7 @@ wrkrun() {  # url [script] -> "rps p50 p99 errors requests"
     cat "$DIR/report.lua" > "$s"
     [ -n "$script" ] && cat "$script" >> "$s"
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$s" "$u" \
-        | awk '/^RESULT/ { print $2, $3, $4, $5, $6 }'
+        | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }'
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -168,35 +170,44 @@ phase_commands() {
     curl -sf -o /dev/null -X POST "$url/execution_failed/create_execution_failed" \
         -H 'Content-Type: application/json' -d "$body"
     local r i
-    local -a b c y p cp cc c1
+    local -a b c y c0 y0 cp c1 cg
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/command"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); y+=("$r")
+        stop; start "$DIR/cmd.db" off
+        r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c0+=("$r")
+        r=$(wrkrun "$url/" "$DIR/cycle.lua"); y0+=("$r")
         stop
-        r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cp+=("$r")
         r=$("$DIR/ceiling" -p 1 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); c1+=("$r")
+        r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cp+=("$r")
+        r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cg+=("$r")
         start "$DIR/cmd.db"
-        echo "round $i: return200 [$(echo ${b[-1]})] create [$(echo ${c[-1]})] cycle [$(echo ${y[-1]})] ceiling2 [$(echo ${cp[-1]})] ceiling1 [$(echo ${c1[-1]})]" >&2
+        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}]" >&2
     done
     stop
-    local brps bp99 crps cp99 yrps yp99 k2 k1 ce cy
+    local brps bp99 k1 k2 kg k
     brps=$(printf '%s\n' "${b[@]}" | awk '{print $1}' | median)
     bp99=$(printf '%s\n' "${b[@]}" | awk '{print $3}' | median)
-    crps=$(printf '%s\n' "${c[@]}" | awk '{print $1}' | median)
-    cp99=$(printf '%s\n' "${c[@]}" | awk '{print $3}' | median)
-    ce=$(printf '%s\n' "${c[@]}" | awk '{s += $4} END {print s}')
-    yrps=$(printf '%s\n' "${y[@]}" | awk '{print $1}' | median)
-    yp99=$(printf '%s\n' "${y[@]}" | awk '{print $3}' | median)
-    cy=$(printf '%s\n' "${y[@]}" | awk '{s += $4} END {print s}')
-    k2=$(printf '%s\n' "${cp[@]}" | awk '{print $1}' | median)
     k1=$(printf '%s\n' "${c1[@]}" | awk '{print $1}' | median)
-    local k=$(( k1 > k2 ? k1 : k2 ))
+    k2=$(printf '%s\n' "${cp[@]}" | awk '{print $1}' | median)
+    kg=$(printf '%s\n' "${cg[@]}" | awk '{print $1}' | median)
+    k=$(( k1 > k2 ? k1 : k2 ))
     row "| return 200 (a), same-size CommandResult | $brps | | $bp99 | | | 0 |"
-    row "| ceiling (b), 1 process, tx/s | $k1 | | | | | |"
-    row "| ceiling (b), 2 processes, tx/s | $k2 | | | | | |"
-    row "| POST create_execution_failed (PROCESSED) | $crps | $(awk -v x="$crps" -v y="$k" 'BEGIN{printf "%.0f%%", 100*x/y}') | $cp99 | $(awk -v x="$cp99" -v y="$bp99" 'BEGIN{printf "%.2fx", x/y}') | $(awk -v x="$crps" -v y="$brps" 'BEGIN{printf "%.1f%%", 100*x/y}') | $ce |"
-    row "| prepare/apply cycle (PUT, one aggregate per connection) | $yrps | $(awk -v x="$yrps" -v y="$k" 'BEGIN{printf "%.0f%%", 100*x/y}') | $yp99 | $(awk -v x="$yp99" -v y="$bp99" 'BEGIN{printf "%.2fx", x/y}') | $(awk -v x="$yrps" -v y="$brps" 'BEGIN{printf "%.1f%%", 100*x/y}') | $cy |"
+    row "| ceiling (b), 1 process, one transaction per command | $k1 | | | | | |"
+    row "| ceiling (b), 2 processes, one transaction per command | $k2 | | | | | |"
+    row "| ceiling, 2 processes, 16 commands per transaction (savepoints) | $kg | | | | | |"
+    local name arr rps p99 e
+    for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
+        case "$name" in
+            POST*off) arr=("${c0[@]}");; POST*) arr=("${c[@]}");;
+            *off) arr=("${y0[@]}");; *) arr=("${y[@]}");;
+        esac
+        rps=$(printf '%s\n' "${arr[@]}" | awk '{print $1}' | median)
+        p99=$(printf '%s\n' "${arr[@]}" | awk '{print $3}' | median)
+        e=$(printf '%s\n' "${arr[@]}" | awk '{s += $4} END {print s}')
+        row "| $name | $rps | $(awk -v x="$rps" -v y="$k" 'BEGIN{printf "%.0f%%", 100*x/y}') | $p99 | $(awk -v x="$p99" -v y="$bp99" 'BEGIN{printf "%.2fx", x/y}') | $(awk -v x="$rps" -v y="$brps" 'BEGIN{printf "%.1f%%", 100*x/y}') | $e |"
+    done
 }
 
 # --- reads over SEED executions ----------------------------------------------
@@ -217,9 +228,12 @@ pick_id() {  # an existing, live execution id from the seeded store
 
 phase_reads() {
     seed
-    start "$DIR/read.db"
     local id; id=$(pick_id)
+    # the baseline answers the same state document, byte for byte
+    STATE_BODY=$(sqlite3 "$DIR/read.db" "SELECT state FROM snapshot WHERE aggregate_id = '$id'" | sed "s/'/\\\\'/g")
+    start "$DIR/read.db"
     curl -sf "$url/execution_failed/$id/state" > "$DIR/state.json"
+    curl -sf "$url/baseline/state" | cmp -s - "$DIR/state.json" || echo "note: the baseline body differs from the state read's" >&2
     local q='{"condition":{"field":"state.status","operator":"EQ","value":"FAILED"},"sort":[{"field":"aggregateId","direction":"DESC"}],"pagination":{"index":1,"size":10}}'
     cat > "$DIR/query.lua" <<LUA
 wrk.method = "POST"

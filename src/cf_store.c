@@ -98,7 +98,8 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " ORDER BY aggregate_id LIMIT ?2",
 
     /* the state read's fast path: the snapshot is the head when no event
-     * stream is newer (the unique (aggregate_id, version) index answers) */
+     * stream is newer, exactly when cf_store_load would replay nothing
+     * (the unique (aggregate_id, version) index answers) */
     "SELECT s.version, s.deleted, s.state,"
     " (SELECT max(version) FROM event_stream WHERE aggregate_id = ?1)"
     " FROM snapshot s WHERE s.aggregate_id = ?1",
@@ -1128,8 +1129,8 @@ cf_store_state_text(cf_store_t *st, const char *aggregate_id,
 
         if (sqlite3_column_int64(s, 0) > 0
             && sqlite3_column_int(s, 1) == 0
-            && sqlite3_column_type(s, 3) == SQLITE_INTEGER
-            && sqlite3_column_int64(s, 3) == sqlite3_column_int64(s, 0)
+            && (sqlite3_column_type(s, 3) == SQLITE_NULL
+                || sqlite3_column_int64(s, 3) <= sqlite3_column_int64(s, 0))
             && p != NULL && n >= 2 && p[0] == '{' && p[n - 1] == '}')
         {
             *text = alloc(data, n);

@@ -52,6 +52,11 @@ typedef struct {
     ngx_int_t                 cosid_slot;      /* -1: none leased */
     cf_snowflake_t            snowflake;       /* the "__share__" generator */
     ngx_log_t                *log;
+
+    /* group commit (compensation_group_commit), per worker */
+    ngx_flag_t                group_commit;
+    ngx_queue_t               group;           /* commands waiting */
+    ngx_event_t               group_event;     /* posted: runs the group */
 } ngx_http_compensation_main_conf_t;
 
 
