@@ -146,11 +146,11 @@ LUA
 sed -i "s|^local body = BODY|local body = '$body'|" "$DIR/cycle.lua"
 
 wrkrun() {  # url [script] -> "rps p50 p99 errors requests"
-    local u="$1" script="${2:-}" s="$DIR/run.lua"
+    local u="$1" script="${2:-}" s="$DIR/run.$BASHPID.lua"
     cat "$DIR/report.lua" > "$s"
     [ -n "$script" ] && cat "$script" >> "$s"
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$s" "$u" \
-        | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }'
+        | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }'; rm -f "$s"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -216,7 +216,7 @@ seed() {
         rm -f "$DIR"/read.db* "$DIR/seeded"
         start "$DIR/read.db"; stop      # the module creates the schema
         echo "seeding $SEED executions ..." >&2
-        sed "s/1000000/$SEED/g" "$root/bench/query-seed.sql" \
+        sed "s/999999/$(( SEED - 1 ))/; s/1000000/$SEED/g" "$root/bench/query-seed.sql" \
             | sqlite3 "$DIR/read.db" -cmd ".parameter set :now $(( $(date +%s) * 1000 ))" >/dev/null
         echo "$SEED" > "$DIR/seeded"
     fi

@@ -11,9 +11,12 @@
  * compensation_store on the file once).  The JSON texts are the sizes the
  * module writes for a create.
  *
- *   ceiling [-p processes] [-d seconds] [-g group] [-s full] store.db
+ *   ceiling [-p processes] [-d seconds] [-g group] [-s full] [-b default]
+ *           store.db
  *
  * -p: processes writing concurrently (the module runs one per worker);
+ * -b default: SQLite's own busy handler (sqlite3_busy_timeout, sleeps of
+ *     1, 2, 5 ... 100 ms) instead of the module's (20 us growing to 1 ms);
  * -g: transactions grouped per COMMIT (1 = one per command, the ceiling of
  *     a store that commits each command; >1 models group commit with a
  *     SAVEPOINT per command).
@@ -101,6 +104,7 @@ static const char  state_json[] =
 
 static struct timespec  busy_start;
 static int              busy_limit_ms = 1000;
+static int              busy_default;
 
 
 /* the policy of cf_store_busy() in src/cf_store.c */
@@ -186,13 +190,26 @@ worker(const char *path, int proc, double seconds, int group, int full,
         return -1;
     }
 
-    sqlite3_busy_handler(db, busy, NULL);
+    if (busy_default) {
+        sqlite3_busy_timeout(db, busy_limit_ms);
+
+    } else {
+        sqlite3_busy_handler(db, busy, NULL);
+    }
 
     snprintf(pragma, sizeof(pragma),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
              full ? "FULL" : "NORMAL");
 
-    if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK
+    /* as the module: the two processes race on the pragmas at start */
+    for (i = 0; i < 200; i++) {
+        if (sqlite3_exec(db, pragma, NULL, NULL, NULL) == SQLITE_OK) {
+            break;
+        }
+        usleep(10000);
+    }
+
+    if (i == 200
         || sqlite3_prepare_v3(db, "BEGIN IMMEDIATE", -1,
                               SQLITE_PREPARE_PERSISTENT, &begin, NULL)
         || sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
@@ -318,8 +335,9 @@ main(int argc, char **argv)
     full = 0;
     seconds = 5;
 
-    while ((c = getopt(argc, argv, "p:d:g:s:")) != -1) {
+    while ((c = getopt(argc, argv, "p:d:g:s:b:")) != -1) {
         switch (c) {
+        case 'b': busy_default = strcmp(optarg, "default") == 0; break;
         case 'p': procs = atoi(optarg); break;
         case 'd': seconds = atof(optarg); break;
         case 'g': group = atoi(optarg); break;
