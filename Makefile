@@ -9,6 +9,7 @@
 #   make badinput  thousands of hostile requests beside valid traffic
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
+#   make bench   benchmarks against their ceilings (docs/benchmarks.md)
 #
 # The module is built out of tree against Debian's nginx-dev with Debian's own
 # configure flags (binary compatibility), into build/.
@@ -29,7 +30,7 @@ CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove clean check-memory \
-        crash badinput hardening
+        crash badinput hardening bench
 
 all: build
 
@@ -84,6 +85,10 @@ badinput: build
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 	$(MAKE) -C test/unit valgrind
+
+# benchmarks (issue 7): see docs/benchmarks.md for the knobs
+bench: build
+	bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

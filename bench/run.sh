@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dur="${1:-10s}"
 conns="${2:-64}"
 nginx="${NGINX:-/usr/sbin/nginx}"
-port=18181
+port=${BENCH_PORT:-19250}
 work="$(mktemp -d /tmp/cf-bench.XXXXXX)"
 trap '"$nginx" -p "$work/" -c conf/nginx.conf -s quit 2>/dev/null || true; sleep 0.5; rm -rf "$work"' EXIT
 

@@ -13,6 +13,8 @@
 static void cf_copy_id(char *dst, const char *src);
 static json_t *cf_stream_body(cf_id_gen_t *ids, int64_t now,
     const cf_event_t *ev);
+static int cf_service_run(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out, int grouped);
 
 
 static void
@@ -62,6 +64,28 @@ int
 cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, cf_exec_output_t *out)
 {
+    return cf_service_run(st, ids, in, out, 0);
+}
+
+
+int
+cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out)
+{
+    return cf_service_run(st, ids, in, out, 1);
+}
+
+
+/*
+ * grouped: the caller holds a BEGIN IMMEDIATE transaction; the command runs
+ * in a savepoint of it, released on success (out->committed then means
+ * "written, commits with the group") and rolled back on failure, so one
+ * command's failure leaves the others of the group alone.
+ */
+static int
+cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
+    cf_exec_output_t *out, int grouped)
+{
     int               rc, exists, ret;
     char              stream_id[CF_ID_LEN + 1];
     cf_event_t        ev;
@@ -94,7 +118,7 @@ cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
         return -1;
     }
 
-    rc = cf_store_begin_immediate(st);
+    rc = grouped ? cf_store_savepoint(st) : cf_store_begin_immediate(st);
 
     if (rc != 0) {
         out->at_gateway = 1;
@@ -217,9 +241,13 @@ cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
         goto rollback;
     }
 
-    rc = cf_store_commit(st);
+    rc = grouped ? cf_store_release(st) : cf_store_commit(st);
 
     if (rc != 0) {
+        if (grouped) {
+            (void) cf_store_rollback_to(st);
+        }
+
         cf_error_set(&out->err,
                      rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
                                          : CF_E_INTERNAL,
@@ -240,9 +268,76 @@ cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
 
 rollback:
 
-    cf_store_rollback(st);
+    if (grouped) {
+        /* the caller sees a lost transaction (cf_store_in_transaction) */
+        (void) cf_store_rollback_to(st);
+
+    } else {
+        cf_store_rollback(st);
+    }
     cf_event_free(&ev);
     cf_aggregate_free(&agg);
 
     return ret;
+}
+
+
+/*
+ * Group commit: the answer of cf_service_execute when its own BEGIN fails
+ * (rc: CF_STORE_BUSY or another error), for a command that never ran.
+ */
+int
+cf_service_not_run(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out, int rc)
+{
+    memset(out, 0, sizeof(cf_exec_output_t));
+    cf_error_init(&out->err);
+    out->version = -1;
+
+    cf_id_next(ids, in->now, out->command_id);
+
+    if (in->aggregate_id && in->aggregate_id[0]) {
+        cf_copy_id(out->aggregate_id, in->aggregate_id);
+
+    } else {
+        cf_id_next(ids, in->now, out->aggregate_id);
+    }
+
+    cf_copy_id(out->request_id,
+               in->request_id && in->request_id[0] ? in->request_id
+                                                   : out->command_id);
+
+    out->at_gateway = 1;
+
+    if (rc == CF_STORE_BUSY) {
+        cf_error_set(&out->err, CF_E_REQUEST_TIMEOUT,
+                     "The store is busy: the command could not be"
+                     " processed within the wait timeout.");
+        return 0;
+    }
+
+    cf_error_set(&out->err, CF_E_INTERNAL, "store: %s", cf_store_errmsg(st));
+
+    return -1;
+}
+
+
+/*
+ * Group commit: the answer of cf_service_execute when its COMMIT fails, for
+ * a command of the group that had succeeded (out->committed).
+ */
+int
+cf_service_commit_failed(cf_store_t *st, cf_exec_output_t *out, int rc)
+{
+    cf_error_free(&out->err);
+    cf_error_init(&out->err);
+
+    out->committed = 0;
+    out->version--;          /* the version before the command */
+
+    cf_error_set(&out->err,
+                 rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT : CF_E_INTERNAL,
+                 "store: commit failed: %s", cf_store_errmsg(st));
+
+    return rc == CF_STORE_BUSY ? 0 : -1;
 }

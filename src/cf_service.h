@@ -55,4 +55,17 @@ int cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, cf_exec_output_t *out);
 
 
+/* the same inside a transaction the caller began with
+ * cf_store_begin_immediate (group commit), in a savepoint of its own: on
+ * success out->committed is set but the caller must still COMMIT, and must
+ * turn every such output into an error when that COMMIT fails. */
+int cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out);
+
+/* group commit: the outputs cf_service_execute gives when its own BEGIN
+ * (the command never ran) or COMMIT fails; the return is as its */
+int cf_service_not_run(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_exec_output_t *out, int rc);
+int cf_service_commit_failed(cf_store_t *st, cf_exec_output_t *out, int rc);
+
 #endif /* _CF_SERVICE_H_INCLUDED_ */

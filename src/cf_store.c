@@ -28,6 +28,10 @@ typedef enum {
     CF_SQL_EACH_STREAM,
     CF_SQL_READ_SNAPSHOT,
     CF_SQL_SCAN_IDS,
+    CF_SQL_STATE_TEXT,
+    CF_SQL_SAVEPOINT,
+    CF_SQL_RELEASE,
+    CF_SQL_ROLLBACK_TO,
     CF_SQL__COUNT
 } cf_sql_id_t;
 
@@ -91,7 +95,19 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     /* the unique (aggregate_id, version) index gives the order */
     "SELECT aggregate_id FROM event_stream"
     " WHERE aggregate_id > ?1 AND version = 1"
-    " ORDER BY aggregate_id LIMIT ?2"
+    " ORDER BY aggregate_id LIMIT ?2",
+
+    /* the state read's fast path: the snapshot is the head when no event
+     * stream is newer, exactly when cf_store_load would replay nothing
+     * (the unique (aggregate_id, version) index answers) */
+    "SELECT s.version, s.deleted, s.state,"
+    " (SELECT max(version) FROM event_stream WHERE aggregate_id = ?1)"
+    " FROM snapshot s WHERE s.aggregate_id = ?1",
+
+    /* group commit: one savepoint per command in a shared transaction */
+    "SAVEPOINT cf_command",
+    "RELEASE cf_command",
+    "ROLLBACK TO cf_command"
 };
 
 
@@ -1081,4 +1097,103 @@ sqlite3 *
 cf_store_db(cf_store_t *st)
 {
     return st->db;
+}
+
+
+/*
+ * The stored state document of a live aggregate whose snapshot is at the
+ * head of its event stream, copied into memory from alloc(data, size):
+ * served as it is, without parsing and serialising it again.  1 with *text
+ * and *len set; 0 when the caller must take the full path (no snapshot,
+ * deleted, events after the snapshot, not a JSON object); -1 on an error.
+ */
+int
+cf_store_state_text(cf_store_t *st, const char *aggregate_id,
+    void *(*alloc)(void *data, size_t size), void *data, char **text,
+    size_t *len)
+{
+    int            rc, ret;
+    size_t         n;
+    const char    *p;
+    sqlite3_stmt  *s;
+
+    s = st->stmt[CF_SQL_STATE_TEXT];
+    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
+
+    rc = sqlite3_step(s);
+    ret = 0;
+
+    if (rc == SQLITE_ROW) {
+        p = (const char *) sqlite3_column_text(s, 2);
+        n = (size_t) sqlite3_column_bytes(s, 2);
+
+        if (sqlite3_column_int64(s, 0) > 0
+            && sqlite3_column_int(s, 1) == 0
+            && (sqlite3_column_type(s, 3) == SQLITE_NULL
+                || sqlite3_column_int64(s, 3) <= sqlite3_column_int64(s, 0))
+            && p != NULL && n >= 2 && p[0] == '{' && p[n - 1] == '}')
+        {
+            *text = alloc(data, n);
+
+            if (*text == NULL) {
+                snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
+                ret = -1;
+
+            } else {
+                memcpy(*text, p, n);
+                *len = n;
+                ret = 1;
+            }
+        }
+
+    } else if (rc != SQLITE_DONE) {
+        cf_store_set_error(st, "reading the state");
+        ret = -1;
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return ret;
+}
+
+
+/*
+ * Group commit (cf_service_execute_grouped): each command of a group runs in
+ * its own savepoint of the group's BEGIN IMMEDIATE transaction.
+ */
+int
+cf_store_savepoint(cf_store_t *st)
+{
+    return cf_store_exec(st, CF_SQL_SAVEPOINT);
+}
+
+
+int
+cf_store_release(cf_store_t *st)
+{
+    return cf_store_exec(st, CF_SQL_RELEASE);
+}
+
+
+/* undoes the savepoint's work and ends it; the transaction stays open */
+int
+cf_store_rollback_to(cf_store_t *st)
+{
+    if (sqlite3_get_autocommit(st->db)) {
+        return -1;          /* SQLite rolled the whole transaction back */
+    }
+
+    if (cf_store_exec(st, CF_SQL_ROLLBACK_TO) != 0) {
+        return -1;
+    }
+
+    return cf_store_exec(st, CF_SQL_RELEASE);
+}
+
+
+int
+cf_store_in_transaction(cf_store_t *st)
+{
+    return !sqlite3_get_autocommit(st->db);
 }

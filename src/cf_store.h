@@ -157,6 +157,17 @@ int cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
     cf_snapshot_row_t *row);
 void cf_snapshot_row_free(cf_snapshot_row_t *row);
 
+/* group commit: a savepoint per command inside BEGIN IMMEDIATE ... COMMIT */
+int cf_store_savepoint(cf_store_t *st);
+int cf_store_release(cf_store_t *st);
+int cf_store_rollback_to(cf_store_t *st);
+int cf_store_in_transaction(cf_store_t *st);
+
+/* the state read's fast path (see cf_store.c): 1 served, 0 full path, -1 */
+int cf_store_state_text(cf_store_t *st, const char *aggregate_id,
+    void *(*alloc)(void *data, size_t size), void *data, char **text,
+    size_t *len);
+
 /*
  * Rebuilds the snapshot row from all the events (a damaged, stale or missing
  * row is replaced), in one BEGIN IMMEDIATE transaction.  0,

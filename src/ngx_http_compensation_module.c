@@ -72,6 +72,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_main_conf_t, sync_full),
       &ngx_http_compensation_synchronous },
 
+    { ngx_string("compensation_group_commit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, group_commit),
+      NULL },
+
     { ngx_string("compensation_store_busy_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -239,6 +246,7 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
 
     mcf->sync_full = NGX_CONF_UNSET;
     mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->group_commit = NGX_CONF_UNSET;
     mcf->q_max_list_size = NGX_CONF_UNSET;
     mcf->q_max_page_size = NGX_CONF_UNSET;
     mcf->q_max_page_window = NGX_CONF_UNSET;
@@ -260,6 +268,7 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(mcf->sync_full, 0);
     ngx_conf_init_msec_value(mcf->busy_timeout, 1000);
+    ngx_conf_init_value(mcf->group_commit, 1);
 
     if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;

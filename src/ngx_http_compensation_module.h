@@ -59,6 +59,11 @@ typedef struct {
     ngx_int_t                 cosid_slot;      /* -1: none leased */
     cf_snowflake_t            snowflake;       /* the "__share__" generator */
     ngx_log_t                *log;
+
+    /* group commit (compensation_group_commit), per worker */
+    ngx_flag_t                group_commit;
+    ngx_queue_t               group;           /* commands waiting */
+    ngx_event_t               group_event;     /* posted: runs the group */
 } ngx_http_compensation_main_conf_t;
 
 
@@ -126,6 +131,8 @@ ngx_int_t ngx_http_compensation_route(ngx_http_request_t *r,
 /* responses */
 ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, json_t *json);
+ngx_int_t ngx_http_compensation_send_raw(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error_code, u_char *data, size_t len);
 ngx_int_t ngx_http_compensation_send_error(ngx_http_request_t *r,
     cf_error_t *err);
 ngx_int_t ngx_http_compensation_send_error_code(ngx_http_request_t *r,

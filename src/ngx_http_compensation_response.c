@@ -162,6 +162,49 @@ ngx_http_compensation_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* sends a JSON text already in pool memory, as send_json would */
+ngx_int_t
+ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error_code, u_char *data, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
 /* an ErrorInfo body with the status mapped from its code */
 ngx_int_t
 ngx_http_compensation_send_error(ngx_http_request_t *r, cf_error_t *err)

@@ -14,6 +14,7 @@ static ngx_int_t ngx_http_compensation_send_state(ngx_http_request_t *r,
     cf_aggregate_t *agg);
 static ngx_int_t ngx_http_compensation_load_state(ngx_http_request_t *r,
     int64_t version, int64_t max_time);
+static void *ngx_http_compensation_pool_alloc(void *data, size_t size);
 static ngx_int_t ngx_http_compensation_tracing_arg(ngx_http_request_t *r,
     const char *name, int64_t min, int64_t *value, cf_error_t *err);
 static int ngx_http_compensation_tracing_stream(void *data,
@@ -147,7 +148,8 @@ ngx_http_compensation_send_state(ngx_http_request_t *r, cf_aggregate_t *agg)
 ngx_int_t
 ngx_http_compensation_state_handler(ngx_http_request_t *r)
 {
-    char                               *id;
+    char                               *id, *text;
+    size_t                              len;
     ngx_int_t                           rc;
     cf_error_t                          err;
     cf_aggregate_t                      agg;
@@ -160,6 +162,26 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     }
 
     mcf = ngx_http_compensation_store_conf(r);
+
+    /* the stored state document as it is, when the snapshot is the head */
+    switch (cf_store_state_text(mcf->store, id,
+                                ngx_http_compensation_pool_alloc, r->pool,
+                                &text, &len))
+    {
+    case 1:
+        return ngx_http_compensation_send_raw(r, NGX_HTTP_OK, CF_OK,
+                                              (u_char *) text, len);
+    case 0:
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: reading the state failed: %s",
+                      cf_store_errmsg(mcf->store));
+        return ngx_http_compensation_send_error_code(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
+                   "Unexpected server error");
+    }
 
     if (cf_aggregate_init(&agg, id) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -179,6 +201,13 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     cf_aggregate_free(&agg);
 
     return rc;
+}
+
+
+static void *
+ngx_http_compensation_pool_alloc(void *data, size_t size)
+{
+    return ngx_pnalloc(data, size);
 }
 
 
