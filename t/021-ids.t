@@ -117,6 +117,7 @@ qr/\A([0-9A-Za-z]{8})([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ abs(::dec($1) - $::NO
 --- response_body_like eval
 [qr/\A[0-9A-Za-z]{8}([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ ::dec($1) == 5120 || ::dec($1) == 5121 })|(*FAIL))/,
  qr/"machineId":512[01],/]
+--- wait: 1
 --- error_log
 CosId machine id 5120 (slot 0, node 5)
 CosId machine id 5121 (slot 1, node 5)
