@@ -3,6 +3,9 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
+#   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
+#                (fuzz/; not part of make test, whose `make unit` replays
+#                the seed corpora and the crash regressions with gcc)
 #
 # The module is built out of tree against Debian's nginx-dev with Debian's own
 # configure flags (binary compatibility), into build/.
@@ -18,7 +21,8 @@ TEST_FILES  ?= t/
 export TEST_NGINX_BINARY       ?= $(NGINX)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 
-.PHONY: all build deps run stop test unit prove clean check-memory
+.PHONY: all build deps run stop test unit prove clean check-memory \
+        fuzz fuzz-deps fuzz-build
 
 all: build
 
@@ -58,9 +62,21 @@ prove: build
 
 test: deps build unit prove
 
+fuzz-deps:
+	@scripts/install-deps.sh fuzz
+
+fuzz-build: fuzz-deps
+	$(MAKE) -C fuzz
+
+FUZZ_TIME ?= 600
+
+fuzz: fuzz-build
+	$(MAKE) -C fuzz run FUZZ_TIME=$(FUZZ_TIME)
+
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
 clean:
 	rm -rf $(BUILD) t/servroot
 	-$(MAKE) -C test/unit clean
+	-$(MAKE) -C fuzz clean

@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "cf_route.h"
 
 
 static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
@@ -742,17 +743,6 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_compensation_check_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char  *p;
-
-    if (id->len == 0 || id->len > CF_MAX_ID_LEN) {
-        return NGX_DECLINED;
-    }
-
-    for (p = id->data; p < id->data + id->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return cf_route_id_valid((char *) id->data, id->len, CF_MAX_ID_LEN)
+           ? NGX_OK : NGX_DECLINED;
 }

@@ -23,6 +23,7 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_store,
     cf_tests_cosid,
     cf_tests_query,
+    cf_tests_route,
     NULL
 };
 
