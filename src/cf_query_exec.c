@@ -332,8 +332,15 @@ cf_query_include_value(json_t *v, json_t **out, const char *rest)
     json_t  *e, *sub, *arr;
 
     if (rest == NULL) {
-        *out = json_deep_copy(v);
-        return *out ? 0 : -1;
+        /* *out may hold what an earlier path of the same projection took */
+        e = json_deep_copy(v);
+        if (e == NULL) {
+            return -1;
+        }
+
+        json_decref(*out);
+        *out = e;
+        return 0;
     }
 
     if (json_is_object(v)) {

@@ -384,6 +384,26 @@ test_exec(void)
     json_decref(rows);
     cf_query_free(&q);
 
+    /*
+     * fuzz/regressions/query/projection-duplicate-path: a path included
+     * twice (or a path and then its parent) leaked the first copy
+     */
+    cf_error_init(&err);
+    j = cf_t_json("{\"condition\":{\"operator\":\"AGGREGATE_ID\","
+                  "\"value\":\"a\"},\"projection\":{\"include\":"
+                  "[\"firstEventTime\",\"firstEventTime\","
+                  "\"state.error.bindingErrors.msg\",\"state.error\"]}}");
+    CHECK_INT(cf_query_compile(&q, CF_QUERY_SNAPSHOT, CF_QUERY_LIST, j, &lim,
+                               NULL, T_NOW, &err), 0);
+    json_decref(j);
+    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    CHECK_JSON(rows, "[{\"aggregateId\":\"a\",\"firstEventTime\":1,"
+                     "\"state\":{\"error\":"
+                     "{\"bindingErrors\":[{\"name\":\"x\",\"msg\":"
+                     "\"m\"}]}}}]");
+    json_decref(rows);
+    cf_query_free(&q);
+
     cf_store_close(st);
     snprintf(eb, sizeof(eb), "rm -rf %s", dir);
     CHECK(system(eb) == 0);
