@@ -10,6 +10,9 @@
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
+#   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
+#                (fuzz/; not part of make test, whose `make unit` replays
+#                the seed corpora and the crash regressions with gcc)
 #
 # The module is built out of tree against Debian's nginx-dev with Debian's own
 # configure flags (binary compatibility), into build/.
@@ -30,7 +33,8 @@ CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove clean check-memory \
-        crash badinput hardening bench
+        crash badinput hardening bench \
+        fuzz fuzz-deps fuzz-build
 
 all: build
 
@@ -70,6 +74,17 @@ prove: build
 
 test: deps build unit prove hardening
 
+fuzz-deps:
+	@scripts/install-deps.sh fuzz
+
+fuzz-build: fuzz-deps
+	$(MAKE) -C fuzz
+
+FUZZ_TIME ?= 600
+
+fuzz: fuzz-build
+	$(MAKE) -C fuzz run FUZZ_TIME=$(FUZZ_TIME)
+
 hardening: crash badinput
 
 crash: build
@@ -93,3 +108,4 @@ bench: build
 clean:
 	rm -rf $(BUILD) t/servroot
 	-$(MAKE) -C test/unit clean
+	-$(MAKE) -C fuzz clean

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Installs what ngx_compensation needs to build, run and test, when missing.
 # Debian 12 (bookworm); run as root (or with sudo available).
+#
+#   scripts/install-deps.sh         build, run and test (make test)
+#   scripts/install-deps.sh fuzz    clang and libFuzzer (make fuzz)
 set -euo pipefail
 
+# `install-deps.sh fuzz`: only what the libFuzzer targets need (make fuzz);
+# the default set (make test) never needs clang
+if [ "${1:-}" = fuzz ]; then
+    packages=(clang libclang-rt-14-dev libjansson-dev libsqlite3-dev make
+              perl)
+else
 packages=(
     nginx nginx-dev libjansson-dev libsqlite3-dev sqlite3
     gcc make perl
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl
 )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

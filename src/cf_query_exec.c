@@ -156,7 +156,7 @@ static int
 cf_query_prepare(sqlite3 *db, const cf_query_t *q, int count,
     sqlite3_stmt **sp, char *errbuf, size_t errlen)
 {
-    int            rc, n;
+    int            rc, n, max;
     char          *sql;
     size_t         i;
     json_t        *v;
@@ -179,8 +179,18 @@ cf_query_prepare(sqlite3 *db, const cf_query_t *q, int count,
 
     free(sql);
 
+    /*
+     * The count text has no ORDER BY: the values only the sort uses (a
+     * header key, an event payload path) have no parameter there.
+     */
+    max = sqlite3_bind_parameter_count(s);
+
     json_array_foreach(q->params, i, v) {
         n = (int) i + 1;
+
+        if (n > max) {
+            break;
+        }
 
         switch (json_typeof(v)) {
         case JSON_STRING:
@@ -322,10 +332,15 @@ cf_query_include_value(json_t *v, json_t **out, const char *rest)
     json_t  *e, *sub, *arr;
 
     if (rest == NULL) {
-        /* a path included twice: drop the earlier copy */
+        /* *out may hold what an earlier path of the same projection took */
+        e = json_deep_copy(v);
+        if (e == NULL) {
+            return -1;
+        }
+
         json_decref(*out);
-        *out = json_deep_copy(v);
-        return *out ? 0 : -1;
+        *out = e;
+        return 0;
     }
 
     if (json_is_object(v)) {

@@ -9,6 +9,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_scheduler.h"
+#include "cf_route.h"
 
 
 static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
@@ -974,36 +975,6 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_compensation_check_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char    *p, *last;
-    uint32_t   u;
-
-    if (id->len == 0 || id->len > CF_MAX_ID_LEN) {
-        return NGX_DECLINED;
-    }
-
-    p = id->data;
-    last = id->data + id->len;
-
-    while (p < last) {
-
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                return NGX_DECLINED;
-            }
-
-            p++;
-            continue;
-        }
-
-        /* valid UTF-8 only: ids end up in JSON documents (jansson refuses
-         * invalid UTF-8, surrogates included) */
-
-        u = ngx_utf8_decode(&p, last - p);
-
-        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return cf_route_id_valid((char *) id->data, id->len, CF_MAX_ID_LEN)
+           ? NGX_OK : NGX_DECLINED;
 }

@@ -12,9 +12,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_scheduler.h"
-
-
-#define NGX_HTTP_COMPENSATION_MAX_SEGMENTS  8
+#include "cf_route.h"
 
 
 /*
@@ -194,142 +192,44 @@ ngx_http_compensation_route_table(void)
 }
 
 
-static ngx_uint_t ngx_http_compensation_split(u_char *p, u_char *last,
-    ngx_str_t *segs, ngx_uint_t max);
-static ngx_int_t ngx_http_compensation_match(
-    const ngx_http_compensation_route_t *route, ngx_str_t *segs,
-    ngx_uint_t n, ngx_http_compensation_ctx_t *ctx);
-static ngx_int_t ngx_http_compensation_more_specific(
-    const ngx_http_compensation_route_t *a,
-    const ngx_http_compensation_route_t *b);
 static ngx_int_t ngx_http_compensation_method_not_allowed(
     ngx_http_request_t *r, ngx_uint_t methods);
 
 
-static ngx_uint_t
-ngx_http_compensation_split(u_char *p, u_char *last, ngx_str_t *segs,
-    ngx_uint_t max)
+#define NGX_HTTP_COMPENSATION_NROUTES                                        \
+    (sizeof(ngx_http_compensation_routes)                                    \
+     / sizeof(ngx_http_compensation_routes[0]))
+
+#if (NGX_HTTP_COMPENSATION_MAX_VARS != CF_ROUTE_MAX_VARS)
+#error the router and cf_route.h disagree on the number of path variables
+#endif
+
+
+/* the matcher's view of the table (cf_route.h), built once per process */
+static cf_route_entry_t
+    ngx_http_compensation_route_entries[NGX_HTTP_COMPENSATION_NROUTES];
+
+
+static const cf_route_entry_t *
+ngx_http_compensation_entries(void)
 {
-    u_char      *start;
-    ngx_uint_t   n;
+    ngx_uint_t                            i;
+    const ngx_http_compensation_route_t  *route;
 
-    n = 0;
-
-    if (p == last || *p != '/') {
-        return 0;
+    if (ngx_http_compensation_route_entries[0].pattern) {
+        return ngx_http_compensation_route_entries;
     }
 
-    while (p < last) {
-        if (n == max) {
-            return max + 1;
-        }
+    for (i = 0; i < NGX_HTTP_COMPENSATION_NROUTES; i++) {
+        route = &ngx_http_compensation_routes[i];
 
-        p++;
-        start = p;
-
-        while (p < last && *p != '/') {
-            p++;
-        }
-
-        segs[n].data = start;
-        segs[n].len = p - start;
-        n++;
+        ngx_http_compensation_route_entries[i].method =
+                                                   (unsigned) route->method;
+        ngx_http_compensation_route_entries[i].pattern = route->pattern;
+        ngx_http_compensation_route_entries[i].command = (int) route->command;
     }
 
-    return n;
-}
-
-
-static ngx_int_t
-ngx_http_compensation_match(const ngx_http_compensation_route_t *route,
-    ngx_str_t *segs, ngx_uint_t n, ngx_http_compensation_ctx_t *ctx)
-{
-    size_t       len;
-    const char  *p, *start;
-    ngx_uint_t   i, nvars;
-
-    p = route->pattern;
-    nvars = 0;
-
-    for (i = 0; i < n; i++) {
-
-        if (*p != '/') {
-            return NGX_DECLINED;
-        }
-
-        start = ++p;
-
-        while (*p && *p != '/') {
-            p++;
-        }
-
-        len = p - start;
-
-        if (start[0] == '{') {
-            if (segs[i].len == 0
-                || nvars == NGX_HTTP_COMPENSATION_MAX_VARS)
-            {
-                return NGX_DECLINED;
-            }
-
-            if (ctx) {
-                ctx->vars[nvars] = segs[i];
-            }
-
-            nvars++;
-            continue;
-        }
-
-        if (len != segs[i].len
-            || ngx_strncmp(start, segs[i].data, len) != 0)
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (*p != '\0') {
-        return NGX_DECLINED;
-    }
-
-    if (ctx) {
-        ctx->nvars = nvars;
-    }
-
-    return NGX_OK;
-}
-
-
-/* 1 when route a takes precedence over route b (both match the path) */
-static ngx_int_t
-ngx_http_compensation_more_specific(const ngx_http_compensation_route_t *a,
-    const ngx_http_compensation_route_t *b)
-{
-    const char  *p, *q;
-
-    if ((a->command >= 0) != (b->command >= 0)) {
-        return a->command >= 0;
-    }
-
-    /* both patterns have the same number of segments here */
-
-    for (p = a->pattern, q = b->pattern; *p && *q; p++, q++) {
-        if (*p == '/' && *q == '/') {
-            if (p[1] != '{' && q[1] == '{') {
-                return 1;
-            }
-
-            if (p[1] == '{' && q[1] != '{') {
-                return 0;
-            }
-        }
-
-        if (*p != *q) {
-            /* different literals cannot both match: keep table order */
-            return 0;
-        }
-    }
-
-    return 0;
+    return ngx_http_compensation_route_entries;
 }
 
 
@@ -337,20 +237,17 @@ ngx_int_t
 ngx_http_compensation_route(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t *ctx)
 {
-    u_char                               *p, *last;
+    u_char                               *p;
     size_t                                prefix;
-    ngx_int_t                             rc;
-    ngx_str_t                             segs[NGX_HTTP_COMPENSATION_MAX_SEGMENTS];
-    ngx_uint_t                            n, methods;
+    unsigned                              accept;
+    ngx_int_t                             i, rc, found;
+    cf_route_match_t                      m;
     ngx_http_core_loc_conf_t             *clcf;
-    const ngx_http_compensation_route_t  *route, *best;
+    const ngx_http_compensation_route_t  *best;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     /* the API sits below the location prefix: strip it, keep its '/' */
-
-    p = r->uri.data;
-    last = r->uri.data + r->uri.len;
 
     prefix = 0;
 
@@ -358,56 +255,33 @@ ngx_http_compensation_route(ngx_http_request_t *r,
     if (clcf->regex == NULL)
 #endif
     {
-        prefix = clcf->name.len;
-
-        if (prefix && clcf->name.data[prefix - 1] == '/') {
-            prefix--;
-        }
-
-        if (prefix > r->uri.len
-            || ngx_strncmp(r->uri.data, clcf->name.data, prefix) != 0)
-        {
-            prefix = 0;
-        }
+        prefix = cf_route_prefix((char *) r->uri.data, r->uri.len,
+                                 (char *) clcf->name.data, clcf->name.len);
     }
 
-    p += prefix;
+    p = r->uri.data + prefix;
 
-    n = ngx_http_compensation_split(p, last, segs,
-                                    NGX_HTTP_COMPENSATION_MAX_SEGMENTS);
+    accept = (unsigned) r->method;
 
-    best = NULL;
-    methods = 0;
-
-    if (n > 0 && n <= NGX_HTTP_COMPENSATION_MAX_SEGMENTS) {
-
-        for (route = ngx_http_compensation_routes; route->pattern; route++) {
-
-            if (ngx_http_compensation_match(route, segs, n, NULL) != NGX_OK) {
-                continue;
-            }
-
-            methods |= route->method;
-
-            if (route->method != r->method
-                && !(route->method == NGX_HTTP_GET
-                     && r->method == NGX_HTTP_HEAD))
-            {
-                continue;
-            }
-
-            if (best == NULL
-                || ngx_http_compensation_more_specific(route, best))
-            {
-                best = route;
-            }
-        }
+    if (r->method == NGX_HTTP_HEAD) {
+        accept |= NGX_HTTP_GET;
     }
 
-    if (best) {
+    found = cf_route_find(ngx_http_compensation_entries(),
+                       NGX_HTTP_COMPENSATION_NROUTES, accept, (char *) p,
+                       r->uri.len - prefix, &m);
+
+    if (found == CF_ROUTE_FOUND) {
+        best = &ngx_http_compensation_routes[m.index];
+
         ctx->route = best;
         ctx->command = best->command;
-        (void) ngx_http_compensation_match(best, segs, n, ctx);
+        ctx->nvars = m.nvars;
+
+        for (i = 0; i < m.nvars; i++) {
+            ctx->vars[i].data = p + m.vars[i].off;
+            ctx->vars[i].len = m.vars[i].len;
+        }
 
         if (best->command >= 0 && ctx->nvars) {
             ctx->aggregate_id = ctx->vars[0];
@@ -422,8 +296,8 @@ ngx_http_compensation_route(ngx_http_request_t *r,
         return rc;
     }
 
-    if (methods) {
-        return ngx_http_compensation_method_not_allowed(r, methods);
+    if (found == CF_ROUTE_NOT_ALLOWED) {
+        return ngx_http_compensation_method_not_allowed(r, m.methods);
     }
 
     return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,

@@ -254,3 +254,17 @@ Wow-Error-Code: Ok
 ::codes(400, 400, 400, 200)
 --- response_body_like eval
 ::bodies(qr/expensive operator/, qr/match-all/, qr/between 1 and 5/, qr/^\[\{"id":"q1"\}\]$/)
+
+
+
+=== TEST 9: found by fuzzing (fuzz/regressions/query): a paged event query sorted by a header key answers 200, not 500
+--- request eval
+::reqs(['event/paged', '{"condition":{"operator":"AGGREGATE_ID","value":"q3"},"projection":{"include":["version"]},"sort":[{"field":"header.no_such_key","direction":"DESC"},{"field":"version","direction":"ASC"}]}'],
+       ['event/paged', '{"condition":{},"sort":[{"field":"header.&ggregateId"}],"pagination":{"index":1,"size":1},"projection":{"include":["version"]}}'])
+--- more_headers eval
+::heads(2)
+--- error_code eval
+::codes(200, 200)
+--- response_body_like eval
+::bodies(qr/^\{"total":3,"list":\[\{"id":"\w+","version":1\},\{"id":"\w+","version":2\},\{"id":"\w+","version":3\}\]\}$/,
+         qr/^\{"total":\d+,"list":\[\{"id":"\w+","version":\d+\}\]\}$/)

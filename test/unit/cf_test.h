@@ -36,6 +36,7 @@ extern const cf_test_t  cf_tests_store[];
 extern const cf_test_t  cf_tests_cosid[];
 extern const cf_test_t  cf_tests_query[];
 extern const cf_test_t  cf_tests_dispatch[];
+extern const cf_test_t  cf_tests_route[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

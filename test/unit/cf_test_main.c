@@ -24,6 +24,7 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_cosid,
     cf_tests_query,
     cf_tests_dispatch,
+    cf_tests_route,
     NULL
 };
 

@@ -379,6 +379,43 @@ test_exec(void)
     json_decref(rows);
     cf_query_free(&q);
 
+    /*
+     * fuzz/regressions/query/sort-header-paged-count: a paged event query
+     * sorted by a header key binds that key for the ORDER BY, which the
+     * count text does not have ("column index out of range": a 500)
+     */
+    CHECK(t_compile(CF_QUERY_EVENT, CF_QUERY_PAGED,
+                    "{\"condition\":{},\"sort\":[{\"field\":"
+                    "\"header.remote_ip\"}]}", &q, &err) == 0);
+    CHECK(json_array_size(q.params) > 0);
+    n1 = -1;
+    CHECK_INT(cf_query_count(cf_store_db(st), &q, &n1, eb, sizeof(eb)), 0);
+    CHECK_INT(n1, 0);
+    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    CHECK_JSON(rows, "[]");
+    json_decref(rows);
+    cf_query_free(&q);
+
+    /*
+     * fuzz/regressions/query/projection-duplicate-path: a path included
+     * twice (or a path and then its parent) leaked the first copy
+     */
+    cf_error_init(&err);
+    j = cf_t_json("{\"condition\":{\"operator\":\"AGGREGATE_ID\","
+                  "\"value\":\"a\"},\"projection\":{\"include\":"
+                  "[\"firstEventTime\",\"firstEventTime\","
+                  "\"state.error.bindingErrors.msg\",\"state.error\"]}}");
+    CHECK_INT(cf_query_compile(&q, CF_QUERY_SNAPSHOT, CF_QUERY_LIST, j, &lim,
+                               NULL, T_NOW, &err), 0);
+    json_decref(j);
+    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    CHECK_JSON(rows, "[{\"aggregateId\":\"a\",\"firstEventTime\":1,"
+                     "\"state\":{\"error\":"
+                     "{\"bindingErrors\":[{\"name\":\"x\",\"msg\":"
+                     "\"m\"}]}}}]");
+    json_decref(rows);
+    cf_query_free(&q);
+
     cf_store_close(st);
     snprintf(eb, sizeof(eb), "rm -rf %s", dir);
     CHECK(system(eb) == 0);
