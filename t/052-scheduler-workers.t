@@ -36,6 +36,7 @@ qr/\A(?:dispatching execution "w\d" attempt 1\n){8}\z(?(?{ my %s; $s{$_}++ for $
 
 
 === TEST 2: reload while a call is in flight: the old worker finishes it, the new scheduler does not take the leased execution
+--- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- more_headers eval
 ["$::CT\nCommand-Aggregate-Id: h1"]
 --- request eval
