@@ -3,7 +3,8 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
-#                (unit, Test::Nginx, and the short crash / bad-input runs)
+#                (unit, Test::Nginx, the command suites again with the store
+#                thread, and the short crash / bad-input runs)
 #   make crash   SIGKILL workers and the master under a write load, then
 #                check every acknowledged command (CRASH_ROUNDS=50 for long)
 #   make badinput  thousands of hostile requests beside valid traffic
@@ -32,7 +33,7 @@ CRASH_ROUNDS      ?= 3
 CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
-.PHONY: all build deps run stop test unit prove clean check-memory \
+.PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
         crash badinput hardening bench \
         fuzz fuzz-deps fuzz-build
 
@@ -72,7 +73,16 @@ unit:
 prove: build
 	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
-test: deps build unit prove hardening
+# the command suites again, every command in the store thread
+# (compensation_thread_pool default; t/lib/Compensation/Commands.pm)
+THREAD_FILES ?= t/001-create.t t/002-commands.t t/003-state-machine.t \
+                t/004-headers.t t/006-workers.t
+
+prove-threads: build
+	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(THREAD_FILES)
+
+test: deps build unit prove prove-threads hardening
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz
@@ -87,13 +97,18 @@ fuzz: fuzz-build
 
 hardening: crash badinput
 
+# both run twice: commands on the event loop, then in the store thread
 crash: build
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
 	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS)
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
+	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS) --thread-pool
 
 badinput: build
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \
 	    --requests $(BADINPUT_REQUESTS)
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \
+	    --requests $(BADINPUT_REQUESTS) --thread-pool
 
 # the suites with nginx under valgrind (see docs/testing.md), then the unit
 # tests under valgrind (make unit already runs them under ASan/UBSan)

@@ -14,6 +14,7 @@
 #define _CF_DOMAIN_H_INCLUDED_
 
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <jansson.h>
@@ -309,14 +310,17 @@ int cf_decide(const cf_aggregate_t *agg, const cf_command_t *cmd,
 
 /* CosId radix-62 ids (spec 6.4): 8 digits of epoch ms, 4 of machine id,
  * 3 of per-ms sequence, alphabet 0-9A-Za-z.  Monotonic per generator even if
- * the clock steps back; a sequence overflow moves to the next ms. */
+ * the clock steps back; a sequence overflow moves to the next ms.  A
+ * generator may be shared by the event loop and the store thread of a
+ * worker (compensation_thread_pool): cf_id_next takes its mutex. */
 
 #define CF_ID_MAX_MACHINE  14776335u  /* 62^4 - 1 */
 
 typedef struct {
-    uint32_t     machine_id;
-    int64_t      last_ms;
-    uint32_t     seq;
+    uint32_t         machine_id;
+    int64_t          last_ms;
+    uint32_t         seq;
+    pthread_mutex_t  mutex;
 } cf_id_gen_t;
 
 void cf_id_init(cf_id_gen_t *gen, uint32_t machine_id);

@@ -27,15 +27,22 @@ cf_id_init(cf_id_gen_t *gen, uint32_t machine_id)
     gen->machine_id = machine_id % (CF_ID_MAX_MACHINE + 1);
     gen->last_ms = -1;
     gen->seq = 0;
+
+    /* the default mutex: never fails on Linux */
+    (void) pthread_mutex_init(&gen->mutex, NULL);
 }
 
 
 void
 cf_id_next(cf_id_gen_t *gen, int64_t now_ms, char out[CF_ID_LEN + 1])
 {
+    uint64_t  ms, seq;
+
     if (now_ms < 0) {
         now_ms = 0;
     }
+
+    (void) pthread_mutex_lock(&gen->mutex);
 
     if (now_ms > gen->last_ms) {
         gen->last_ms = now_ms;
@@ -51,10 +58,15 @@ cf_id_next(cf_id_gen_t *gen, int64_t now_ms, char out[CF_ID_LEN + 1])
         gen->seq = 0;
     }
 
-    cf_id_encode((uint64_t) gen->last_ms, out, CF_ID_TS_DIGITS);
+    ms = (uint64_t) gen->last_ms;
+    seq = gen->seq;
+
+    (void) pthread_mutex_unlock(&gen->mutex);
+
+    cf_id_encode(ms, out, CF_ID_TS_DIGITS);
     cf_id_encode(gen->machine_id % (CF_ID_MAX_MACHINE + 1),
                  out + CF_ID_TS_DIGITS, CF_ID_MACHINE_DIGITS);
-    cf_id_encode(gen->seq, out + CF_ID_TS_DIGITS + CF_ID_MACHINE_DIGITS,
+    cf_id_encode(seq, out + CF_ID_TS_DIGITS + CF_ID_MACHINE_DIGITS,
                  CF_ID_SEQ_DIGITS);
 
     out[CF_ID_LEN] = '\0';

@@ -44,27 +44,18 @@ typedef struct {
 } ngx_http_compensation_cmd_headers_t;
 
 
-/* a command between its body and its reply (group commit) */
+/* a command between its body and its reply */
 typedef struct {
-    ngx_queue_t                           queue;
-    ngx_http_request_t                   *r;
+    ngx_http_compensation_pending_t       pending;  /* first: the queue's */
     cf_command_t                          cmd;
-    cf_exec_input_t                       in;
-    cf_exec_output_t                      out;
     ngx_http_compensation_cmd_headers_t   ch;
     int64_t                               now;
-    ngx_msec_t                            busy;     /* its lock wait */
-    int                                   rc;       /* the service's */
-} ngx_http_compensation_pending_t;
+} ngx_http_compensation_cmd_t;
 
 
 static void ngx_http_compensation_command_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_command_reply(
-    ngx_http_compensation_pending_t *pc);
-static void ngx_http_compensation_group_add(
-    ngx_http_compensation_main_conf_t *mcf,
-    ngx_http_compensation_pending_t *pc);
-static void ngx_http_compensation_group_flush(ngx_event_t *ev);
+    ngx_http_compensation_pending_t *pending);
 
 static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r,
     ngx_uint_t *queued);
@@ -171,7 +162,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
     cf_command_t                         cmd;
     json_error_t                         jerr;
     cf_exec_input_t                     *in;
-    ngx_http_compensation_pending_t     *pc;
+    ngx_http_compensation_cmd_t         *pc;
     ngx_http_compensation_ctx_t         *ctx;
     ngx_http_compensation_main_conf_t   *mcf;
     ngx_http_compensation_cmd_headers_t  ch;
@@ -281,18 +272,19 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
         return rc;
     }
 
-    pc = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_pending_t));
+    pc = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_cmd_t));
     if (pc == NULL) {
         cf_command_free(&cmd);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pc->r = r;
+    pc->pending.r = r;
+    pc->pending.reply = ngx_http_compensation_command_reply;
     pc->cmd = cmd;
     pc->ch = ch;
     pc->now = ngx_http_compensation_now_ms();
 
-    in = &pc->in;
+    in = &pc->pending.in;
     in->command = &pc->cmd;
     /* the path's id wins over Command-Aggregate-Id, as in the original */
     in->aggregate_id = ctx->aggregate_id.len
@@ -312,36 +304,39 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
     }
 
     /* the lock wait is bounded by the client's wait timeout */
-    pc->busy = ngx_min(mcf->busy_timeout, pc->ch.wait_timeout);
+    pc->pending.busy = ngx_min(mcf->busy_timeout, pc->ch.wait_timeout);
 
-    if (mcf->group_commit) {
+    if (ngx_http_compensation_group_queued(mcf)) {
         *queued = 1;
-        ngx_http_compensation_group_add(mcf, pc);
+        ngx_http_compensation_group_add(mcf, &pc->pending);
         return NGX_DONE;
     }
 
-    cf_store_set_busy_timeout(mcf->store, (int) pc->busy);
+    cf_store_set_busy_timeout(mcf->store, (int) pc->pending.busy);
 
-    pc->rc = cf_service_execute(mcf->store, &mcf->ids, in, &pc->out);
+    pc->pending.rc = cf_service_execute(mcf->store, &mcf->ids, in,
+                                        &pc->pending.out);
 
     cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
 
-    return ngx_http_compensation_command_reply(pc);
+    return ngx_http_compensation_command_reply(&pc->pending);
 }
 
 
 /* answers a command once its transaction is over */
 static ngx_int_t
-ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pc)
+ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
 {
-    ngx_int_t            rc;
-    cf_exec_output_t    *out;
-    ngx_http_request_t  *r;
+    ngx_int_t                     rc;
+    cf_exec_output_t             *out;
+    ngx_http_request_t           *r;
+    ngx_http_compensation_cmd_t  *pc;
 
-    r = pc->r;
-    out = &pc->out;
+    pc = (ngx_http_compensation_cmd_t *) pending;   /* its first member */
+    r = pending->r;
+    out = &pending->out;
 
-    if (pc->rc != 0) {
+    if (pending->rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: %s on \"%s\" failed: %s",
                       cf_command_info(pc->cmd.type)->name, out->aggregate_id,
@@ -374,166 +369,6 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pc)
     cf_error_free(&out->err);
 
     return rc;
-}
-
-
-/*
- * Group commit.  The commands whose bodies complete in one event-loop
- * iteration of a worker are queued; a posted event (run after every I/O
- * event of the iteration) executes them under one BEGIN IMMEDIATE, each in
- * its own savepoint, so one command's failure rolls back only its own work.
- * No reply leaves before the COMMIT that contains it: a 200 still means
- * "committed".  Per command, idempotency, the expected-version check and
- * the errors are those of cf_service_execute; the lock wait of the group is
- * the shortest wait any of its commands allows.
- */
-static void
-ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
-    ngx_http_compensation_pending_t *pc)
-{
-    ngx_event_t  *ev;
-
-    ev = &mcf->group_event;
-
-    if (ev->handler == NULL) {
-        ngx_queue_init(&mcf->group);
-        ev->handler = ngx_http_compensation_group_flush;
-        ev->data = mcf;
-        ev->log = mcf->log ? mcf->log : ngx_cycle->log;
-    }
-
-    ngx_queue_insert_tail(&mcf->group, &pc->queue);
-
-    if (!ev->posted) {
-        ngx_post_event(ev, &ngx_posted_events);
-    }
-
-    /* the reference read_client_request_body took is kept until the reply */
-}
-
-
-static void
-ngx_http_compensation_group_flush(ngx_event_t *ev)
-{
-    int                                 rc, lost;
-    ngx_msec_t                          busy;
-    ngx_uint_t                          n;
-    ngx_queue_t                         group, *q;
-    ngx_connection_t                   *c;
-    ngx_http_request_t                 *r;
-    ngx_http_compensation_pending_t    *pc;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    mcf = ev->data;
-
-    if (ngx_queue_empty(&mcf->group)) {
-        return;
-    }
-
-    /* take the group: commands queued while it runs form the next one */
-    group = mcf->group;
-    group.next->prev = &group;
-    group.prev->next = &group;
-    ngx_queue_init(&mcf->group);
-
-    busy = mcf->busy_timeout;
-    n = 0;
-
-    for (q = ngx_queue_head(&group); q != ngx_queue_sentinel(&group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-        busy = ngx_min(busy, pc->busy);
-        n++;
-    }
-
-    if (n == 1) {
-        /* alone: the plain transaction, without a savepoint */
-        pc = ngx_queue_data(ngx_queue_head(&group),
-                            ngx_http_compensation_pending_t, queue);
-
-        cf_store_set_busy_timeout(mcf->store, (int) busy);
-        pc->rc = cf_service_execute(mcf->store, &mcf->ids, &pc->in,
-                                    &pc->out);
-        cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
-
-        goto reply;
-    }
-
-    cf_store_set_busy_timeout(mcf->store, (int) busy);
-
-    rc = cf_store_begin_immediate(mcf->store);
-
-    if (rc != 0) {
-        for (q = ngx_queue_head(&group); q != ngx_queue_sentinel(&group);
-             q = ngx_queue_next(q))
-        {
-            pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-            pc->rc = cf_service_not_run(mcf->store, &mcf->ids, &pc->in,
-                                        &pc->out, rc);
-        }
-
-        cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
-        goto reply;
-    }
-
-    lost = 0;
-
-    for (q = ngx_queue_head(&group); q != ngx_queue_sentinel(&group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-        if (lost) {
-            pc->rc = cf_service_not_run(mcf->store, &mcf->ids, &pc->in,
-                                        &pc->out, -1);
-            continue;
-        }
-
-        pc->rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &pc->in,
-                                            &pc->out);
-
-        if (!cf_store_in_transaction(mcf->store)) {
-            /* SQLite ended the transaction (an I/O error, disk full):
-             * everything this group wrote so far is gone */
-            lost = 1;
-        }
-    }
-
-    if (lost) {
-        rc = -1;
-
-    } else {
-        rc = cf_store_commit(mcf->store);
-    }
-
-    cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
-
-    if (rc != 0) {
-        for (q = ngx_queue_head(&group); q != ngx_queue_sentinel(&group);
-             q = ngx_queue_next(q))
-        {
-            pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-            if (pc->rc == 0 && pc->out.committed) {
-                pc->rc = cf_service_commit_failed(mcf->store, &pc->out, rc);
-            }
-        }
-    }
-
-reply:
-
-    while (!ngx_queue_empty(&group)) {
-        q = ngx_queue_head(&group);
-        ngx_queue_remove(q);
-
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-        r = pc->r;
-        c = r->connection;
-
-        ngx_http_finalize_request(r, ngx_http_compensation_command_reply(pc));
-        ngx_http_run_posted_requests(c);
-    }
 }
 
 

@@ -25,6 +25,8 @@ static char *ngx_http_compensation_retry_spec(ngx_conf_t *cf,
 static char *ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_compensation_init_module(ngx_cycle_t *cycle);
+static char *ngx_http_compensation_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
 static void ngx_http_compensation_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_compensation_handler(ngx_http_request_t *r);
@@ -78,6 +80,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_compensation_main_conf_t, group_commit),
+      NULL },
+
+    { ngx_string("compensation_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_compensation_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("compensation_store_busy_timeout"),
@@ -713,8 +722,60 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
+    /* the command queue, and the store thread's connection */
+    if (ngx_http_compensation_group_init_process(cycle, mcf, &opts)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* the operations table, and the scheduler timer in worker 0 */
     return ngx_http_compensation_scheduler_init_process(cycle, mcf);
+}
+
+
+/*
+ * compensation_thread_pool name | off: the commands of a worker run in a
+ * thread of the named pool (declared with "thread_pool", or "default"),
+ * on a connection of their own (ngx_http_compensation_group.c).
+ */
+static char *
+ngx_http_compensation_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_compensation_main_conf_t  *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->thread_pool_set) {
+        return "is duplicate";
+    }
+
+    mcf->thread_pool_set = 1;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_THREADS)
+
+    mcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (mcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"compensation_thread_pool\" needs nginx built"
+                       " with threads (--with-threads)");
+    return NGX_CONF_ERROR;
+
+#endif
 }
 
 
@@ -731,6 +792,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_compensation_id_exit_process(cycle, mcf);
     ngx_http_compensation_scheduler_exit_process(cycle, mcf);
+    ngx_http_compensation_group_exit_process(mcf);
 
     if (mcf->store == NULL) {
         return;

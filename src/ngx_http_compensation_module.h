@@ -12,6 +12,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 
 #include "cf_domain.h"
 #include "cf_store.h"
@@ -64,6 +67,13 @@ typedef struct {
     ngx_flag_t                group_commit;
     ngx_queue_t               group;           /* commands waiting */
     ngx_event_t               group_event;     /* posted: runs the group */
+
+#if (NGX_THREADS)
+    /* the store thread (compensation_thread_pool) */
+    ngx_thread_pool_t        *thread_pool;     /* NULL: off */
+    ngx_thread_task_t        *thread_task;     /* per worker; NULL: off */
+#endif
+    ngx_flag_t                thread_pool_set;
 } ngx_http_compensation_main_conf_t;
 
 
@@ -255,6 +265,33 @@ ngx_int_t ngx_http_compensation_id_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf);
 void ngx_http_compensation_id_exit_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf);
+
+/*
+ * A command between its body and its reply (ngx_http_compensation_group.c):
+ * queued, run against the store (on the event loop, or in the store thread),
+ * then answered on the event loop by reply, whose return finalizes r.
+ */
+typedef struct ngx_http_compensation_pending_s
+    ngx_http_compensation_pending_t;
+
+struct ngx_http_compensation_pending_s {
+    ngx_queue_t                queue;
+    ngx_http_request_t        *r;
+    cf_exec_input_t            in;
+    cf_exec_output_t           out;
+    ngx_msec_t                 busy;           /* its lock wait */
+    int                        rc;             /* cf_service's */
+    ngx_int_t                (*reply)(ngx_http_compensation_pending_t *pc);
+};
+
+ngx_int_t ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts);
+void ngx_http_compensation_group_exit_process(
+    ngx_http_compensation_main_conf_t *mcf);
+ngx_uint_t ngx_http_compensation_group_queued(
+    ngx_http_compensation_main_conf_t *mcf);
+void ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_pending_t *pc);
 
 /* shared by handlers */
 ngx_http_compensation_main_conf_t *ngx_http_compensation_store_conf(

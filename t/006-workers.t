@@ -46,6 +46,7 @@ our $REUSEPORT = $ENV{TEST_NGINX_USE_VALGRIND} ? '' : ' reuseport';
 
 our $SpreadHttpConfig = <<"_EOC_";
     compensation_store \$TEST_NGINX_SERVER_ROOT/logs/c.db;
+$::ThreadPool
     server {
         listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1$REUSEPORT;
         location / {

@@ -16,7 +16,7 @@
 #   - error.log has no "exited on signal" and no [alert]/[crit]/[emerg].
 #
 # Usage: test/badinput/badinput.pl [--requests N] [--attackers N]
-#        [--slow N] [--port P] [--keep]
+#        [--slow N] [--port P] [--keep] [--thread-pool]
 # Environment: BADINPUT_REQUESTS, BADINPUT_ATTACKERS, NGINX_BIN, MODULE.
 
 use strict;
@@ -41,10 +41,16 @@ my %o = (
     port      => 0,
     keep      => 0,
 );
-GetOptions(\%o, 'requests=i', 'attackers=i', 'slow=i', 'port=i', 'keep')
-    or die "usage: $0 [--requests N] [--attackers N] [--slow N] [--port P]\n";
+GetOptions(\%o, 'requests=i', 'attackers=i', 'slow=i', 'port=i', 'keep',
+           'thread-pool')
+    or die "usage: $0 [--requests N] [--attackers N] [--slow N] [--port P]"
+           . " [--thread-pool]\n";
 
 delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
+
+# --thread-pool: the commands run in the store thread (compensation_thread_pool)
+my $threads = $o{'thread-pool'}
+              ? "    compensation_thread_pool default;\n" : '';
 my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
 -f $module or die "no module at $module: run make build\n";
@@ -72,7 +78,7 @@ http {
     client_header_timeout 3s;
     client_body_timeout 3s;
     compensation_store logs/c.db;
-    server {
+$threads    server {
         listen 127.0.0.1:$o{port};
         location / { compensation_api; }
     }

@@ -24,6 +24,7 @@
 #
 # Usage: test/crash/crash.pl [--rounds N] [--clients N] [--port P]
 #        [--keep]            (keep the prefix under var/crash for a post mortem)
+#        [--thread-pool]     (commands in the store thread)
 # Environment: CRASH_ROUNDS, CRASH_CLIENTS, CRASH_PORT, NGINX_BIN, MODULE
 # (not NGINX: nginx itself reads that variable as inherited sockets).
 # Exit status 0 when every check passed.
@@ -48,10 +49,15 @@ my %o = (
     port    => $ENV{CRASH_PORT}    || 0,
     keep    => 0,
 );
-GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep')
-    or die "usage: $0 [--rounds N] [--clients N] [--port P] [--keep]\n";
+GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep', 'thread-pool')
+    or die "usage: $0 [--rounds N] [--clients N] [--port P] [--keep]"
+           . " [--thread-pool]\n";
 
 delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
+
+# --thread-pool: the commands run in the store thread (compensation_thread_pool)
+my $threads = $o{'thread-pool'}
+              ? "    compensation_thread_pool default;\n" : '';
 my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
 -f $module or die "no module at $module: run make build\n";
@@ -79,7 +85,7 @@ http {
     uwsgi_temp_path logs/uw;
     scgi_temp_path logs/sc;
     compensation_store logs/c.db;
-    server {
+$threads    server {
         listen 127.0.0.1:$o{port};
         location / { compensation_api; }
     }

@@ -4,7 +4,9 @@
  */
 
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cf_test.h"
 
@@ -167,6 +169,80 @@ test_id_clock_and_overflow(void)
 }
 
 
+/* the event loop and the store thread of a worker share one generator */
+
+#define CF_TEST_ID_DRAWS  100000
+
+typedef struct {
+    cf_id_gen_t  *gen;
+    char        (*out)[CF_ID_LEN + 1];
+} cf_test_id_drawer_t;
+
+
+static void *
+cf_test_id_draw(void *data)
+{
+    int                   i;
+    cf_test_id_drawer_t  *d = data;
+
+    for (i = 0; i < CF_TEST_ID_DRAWS; i++) {
+        /* one ms for all: every id differs by its sequence only */
+        cf_id_next(d->gen, 42, d->out[i]);
+    }
+
+    return NULL;
+}
+
+
+static int
+cf_test_id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+
+static void
+test_id_two_threads(void)
+{
+    int                  i, dups;
+    char               (*all)[CF_ID_LEN + 1];
+    pthread_t            t;
+    cf_id_gen_t          gen;
+    cf_test_id_drawer_t  d[2];
+
+    all = malloc(2 * CF_TEST_ID_DRAWS * (CF_ID_LEN + 1));
+    CHECK(all != NULL);
+    if (all == NULL) {
+        return;
+    }
+
+    cf_id_init(&gen, 3);
+
+    d[0].gen = &gen;
+    d[0].out = all;
+    d[1].gen = &gen;
+    d[1].out = all + CF_TEST_ID_DRAWS;
+
+    CHECK(pthread_create(&t, NULL, cf_test_id_draw, &d[1]) == 0);
+    cf_test_id_draw(&d[0]);
+    CHECK(pthread_join(t, NULL) == 0);
+
+    qsort(all, 2 * CF_TEST_ID_DRAWS, CF_ID_LEN + 1, cf_test_id_cmp);
+
+    dups = 0;
+    for (i = 1; i < 2 * CF_TEST_ID_DRAWS; i++) {
+        dups += strcmp(all[i - 1], all[i]) == 0;
+    }
+
+    CHECK_INT(dups, 0);
+    /* 200,000 draws fit in the 238,328 sequence numbers of ms 42 */
+    CHECK_INT(gen.last_ms, 42);
+    CHECK_INT(gen.seq, 2 * CF_TEST_ID_DRAWS - 1);
+
+    free(all);
+}
+
+
 const cf_test_t  cf_tests_id[] = {
     { "id: CosId's published example 0TEXPEbg0001001",
       test_id_published_example },
@@ -174,5 +250,7 @@ const cf_test_t  cf_tests_id[] = {
     { "id: strictly increasing over 1,000,000 draws", test_id_monotonic },
     { "id: clock stepping back, sequence overflow",
       test_id_clock_and_overflow },
+    { "id: one generator drawn from two threads, no duplicate",
+      test_id_two_threads },
     { NULL, NULL }
 };

@@ -13,6 +13,11 @@ our $HttpConfig = <<'_EOC_';
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 _EOC_
 
+# make prove-threads: the same blocks with every command in the store thread
+our $ThreadPool = $ENV{TEST_COMPENSATION_THREAD_POOL}
+                  ? "    compensation_thread_pool default;\n" : '';
+$HttpConfig .= $ThreadPool;
+
 our $Config = <<'_EOC_';
     location / {
         compensation_api;

@@ -1,0 +1,156 @@
+# compensation_thread_pool: commands run in a thread of an nginx thread
+# pool, on a store connection of their own, while the event loop keeps
+# serving reads (docs/architecture.md, "The store thread").
+#
+# The suites t/001-006 also run whole with the store thread
+# (make prove-threads); this file checks what is particular to it.
+
+use Test::Nginx::Socket 'no_plan';
+use IO::Select ();
+use IO::Socket::INET ();
+
+no_root_location();
+no_shuffle();
+
+use Compensation::Commands;
+
+# Another process (sqlite3) holds the store's write lock for three seconds.
+# A create is sent first: it waits for the lock in the store thread.  A state
+# read is sent next: it must be answered while the create is still waiting,
+# and the create must commit once the lock is released.  On the event loop
+# (no thread pool) the read would wait behind the create's lock wait.
+sub read_beside_waiting_write {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    my $port = $ENV{TEST_NGINX_SERVER_PORT};
+    my $flag = "$root/logs/locked";
+
+    unlink $flag;
+    open my $sq, '|-', "sqlite3 $root/logs/c.db >/dev/null"
+        or die "sqlite3: $!";
+    $sq->autoflush(1);
+    print $sq "BEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS t_lock (x);\n"
+              . ".shell touch $flag\n.shell sleep 3\nCOMMIT;\n";
+    for (1 .. 100) { last if -e $flag; Time::HiRes::sleep(0.05) }
+    Test::More::ok(-e $flag, "sqlite3 holds the write lock");
+
+    my $body = ::create_body();
+    my $w = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+        or die "connect: $!";
+    print $w "POST /execution_failed/create_execution_failed HTTP/1.1\r\n"
+             . "Host: localhost\r\nContent-Type: application/json\r\n"
+             . "Command-Aggregate-Id: w1\r\nConnection: close\r\n"
+             . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    # the create is in the thread once its worker read it (one worker)
+    Time::HiRes::sleep(0.3);
+
+    my $r = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+        or die "connect: $!";
+    print $r "GET /execution_failed/r1/state HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+    my $read = do { local $/; <$r> };
+    my $waiting = !IO::Select->new($w)->can_read(0);
+
+    my $write = do { local $/; <$w> };
+    close $sq;
+
+    Test::More::like($read, qr{\AHTTP/1\.1 200 .*"id":"r1"}s,
+                     "the state read is answered");
+    Test::More::ok($waiting, "... while the create still waits for the lock");
+    Test::More::like($write, qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
+                     "the create commits once the lock is released");
+
+    return "GET /execution_failed/w1/state";
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: commands run in the store thread: create, prepare, apply, state
+--- main_config
+    thread_pool compensation threads=1;
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_thread_pool compensation;
+--- request eval
+[::create_req(), "PUT /execution_failed/x1/prepare_compensation\n{}",
+ "PUT /execution_failed/x1/apply_execution_success\n{\"executeAt\":1719800001000}",
+ "GET /execution_failed/x1/state"]
+--- more_headers eval
+[$::H, $::H, $::H, ""]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[::ok_re('onCreate', 1), ::ok_re('onPrepare', 2), ::ok_re('onSucceed', 3),
+ qr/"status":"SUCCEEDED"/]
+
+
+
+=== TEST 2: a read is answered while a command waits for the write lock
+--- main_config
+    thread_pool compensation threads=1;
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_busy_timeout 10s;
+    compensation_thread_pool compensation;
+--- request eval
+::create_req()
+--- more_headers eval
+"$::CT\nCommand-Aggregate-Id: r1"
+--- error_code: 200
+--- poll eval
+[[\&::read_beside_waiting_write, qr/"id":"w1"/]]
+
+
+
+=== TEST 3: conflicts and errors keep their answers in the thread (expected version, not found)
+--- main_config
+    thread_pool compensation threads=1;
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_thread_pool compensation;
+--- request eval
+[::create_req(), "PUT /execution_failed/x1/prepare_compensation\n{}",
+ "PUT /execution_failed/nope/prepare_compensation\n{}"]
+--- more_headers eval
+[$::H, "$::CT\nCommand-Aggregate-Version: 7", $::CT]
+--- error_code eval
+[200, 409, 404]
+--- response_headers eval
+["Wow-Error-Code: Ok", "Wow-Error-Code: CommandExpectVersionConflict",
+ "Wow-Error-Code: NotFound"]
+
+
+
+=== TEST 4: the pool "default" needs no thread_pool line; off is accepted
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_thread_pool default;
+--- request eval
+[::create_req(), "GET /execution_failed/x1/state"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+
+
+
+=== TEST 5: an undeclared pool is refused at startup
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_thread_pool nosuch;
+--- must_die
+--- error_log
+unknown thread pool "nosuch"
+
+
+
+=== TEST 6: a duplicate compensation_thread_pool is refused
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_thread_pool off;
+    compensation_thread_pool default;
+--- must_die
+--- error_log
+"compensation_thread_pool" directive is duplicate
