@@ -32,6 +32,7 @@ typedef enum {
     CF_SQL_SAVEPOINT,
     CF_SQL_RELEASE,
     CF_SQL_ROLLBACK_TO,
+    CF_SQL_LATEST_VERSION,
     CF_SQL__COUNT
 } cf_sql_id_t;
 
@@ -107,7 +108,10 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     /* group commit: one savepoint per command in a shared transaction */
     "SAVEPOINT cf_command",
     "RELEASE cf_command",
-    "ROLLBACK TO cf_command"
+    "ROLLBACK TO cf_command",
+
+    /* the unique (aggregate_id, version) index answers */
+    "SELECT max(version) FROM event_stream WHERE aggregate_id = ?1"
 };
 
 
@@ -743,6 +747,34 @@ cf_store_each_stream(cf_store_t *st, const char *aggregate_id, int64_t head,
     }
 
     return n;
+}
+
+
+int
+cf_store_latest_version(cf_store_t *st, const char *aggregate_id,
+    int64_t *version, cf_error_t *err)
+{
+    int            rc;
+    sqlite3_stmt  *s;
+
+    s = st->stmt[CF_SQL_LATEST_VERSION];
+    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
+
+    rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW) {
+        /* max() of no row is NULL, read as 0 */
+        *version = sqlite3_column_int64(s, 0);
+
+    } else {
+        cf_store_set_error(st, "reading the latest version");
+        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 

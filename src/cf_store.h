@@ -124,6 +124,13 @@ int cf_store_each_stream(cf_store_t *st, const char *aggregate_id,
     int64_t head, int64_t tail, cf_stream_cb_pt cb, void *data,
     cf_error_t *err);
 
+/*
+ * The version of the aggregate's latest event stream, 0 when it has none:
+ * 0 with *version set, or -1 (err set).
+ */
+int cf_store_latest_version(cf_store_t *st, const char *aggregate_id,
+    int64_t *version, cf_error_t *err);
+
 /* applies one stream to agg; its version must be agg->version + 1 */
 int cf_stream_apply(cf_aggregate_t *agg, const cf_stream_view_t *row,
     cf_error_t *err);

@@ -300,7 +300,7 @@ ngx_http_compensation_time_state_handler(ngx_http_request_t *r)
 
 typedef struct {
     cf_aggregate_t   agg;
-    int64_t          from;
+    int64_t          from;          /* the first version with an element */
     json_t          *list;
     cf_error_t      *err;
 } ngx_http_compensation_tracing_t;
@@ -308,16 +308,16 @@ typedef struct {
 
 /*
  * GET /execution_failed/{id}/state/tracing[?headVersion=&tailVersion=&limit=]
- * (spec 5.3): replay always starts at version 1; the elements of versions
- * headVersion..tailVersion (the last `limit` of them) are returned.
+ * (spec 5.3): the elements of versions headVersion..tailVersion (the last
+ * `limit` of them).  The window comes from the latest version
+ * (cf_tracing_window); replay always starts at version 1 and stops at the
+ * window's end, and only the window's elements are built.
  */
 ngx_int_t
 ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
 {
     char                               *id;
-    size_t                              n, i;
-    json_t                             *list;
-    int64_t                             head, tail, limit;
+    int64_t                             head, tail, limit, latest, from, to;
     ngx_int_t                           rc;
     cf_error_t                          err;
     ngx_http_compensation_tracing_t     t;
@@ -350,11 +350,30 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_compensation_store_conf(r);
 
+    /*
+     * versions are 1..latest without gaps (cf_stream_apply refuses a gap),
+     * so the window is a range of versions; the streams up to latest are
+     * never rewritten, so a command committing meanwhile changes nothing
+     * below it
+     */
+
+    latest = 0;
+
+    if (limit != 0
+        && cf_store_latest_version(mcf->store, id, &latest, &err) != 0)
+    {
+        rc = ngx_http_compensation_internal_error(r, "tracing", &err);
+        cf_error_free(&err);
+        return rc;
+    }
+
+    cf_tracing_window(latest, head, tail, limit, &from, &to);
+
     if (cf_aggregate_init(&t.agg, id) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    t.from = head;
+    t.from = from;
     t.list = json_array();
     t.err = &err;
 
@@ -363,8 +382,10 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (limit != 0
-        && cf_store_each_stream(mcf->store, id, 1, tail,
+    /* an empty window needs no replay */
+
+    if (from <= to
+        && cf_store_each_stream(mcf->store, id, 1, to,
                                 ngx_http_compensation_tracing_stream, &t,
                                 &err)
            < 0)
@@ -376,33 +397,10 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    /* keep the last `limit` elements up to the tail (capped at latest) */
-
     cf_aggregate_free(&t.agg);
 
-    list = t.list;
-    n = json_array_size(t.list);
-
-    if (limit >= 0 && n > (size_t) limit) {
-        list = json_array();
-        if (list == NULL) {
-            json_decref(t.list);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        for (i = n - (size_t) limit; i < n; i++) {
-            if (json_array_append(list, json_array_get(t.list, i)) != 0) {
-                json_decref(list);
-                json_decref(t.list);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        json_decref(t.list);
-    }
-
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, list);
-    json_decref(list);
+    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, t.list);
+    json_decref(t.list);
 
     return rc;
 }

@@ -12,6 +12,25 @@ no_shuffle();
 # the default config, preprocessor and helpers (t/lib/Compensation)
 use Compensation::Reads;
 
+# TEST 4: query, then the first and last version answered of 1..5 (an empty
+# answer has first > last)
+our @Windows = (
+    ['limit=1', 5, 5], ['limit=4', 2, 5], ['limit=5', 1, 5], ['limit=6', 1, 5],
+    ['limit=9223372036854775807', 1, 5],
+    ['headVersion=2&limit=3', 3, 5], ['headVersion=2&limit=4', 2, 5],
+    ['headVersion=2&limit=5', 2, 5], ['headVersion=5', 5, 5],
+    ['headVersion=6', 6, 5], ['headVersion=6&limit=1', 6, 5],
+    ['headVersion=9223372036854775807', 6, 5],
+    ['headVersion=9223372036854775807&limit=9223372036854775807', 6, 5],
+    ['tailVersion=1&limit=1', 1, 1], ['tailVersion=3&limit=2', 2, 3],
+    ['headVersion=2&tailVersion=4&limit=2', 3, 4],
+    ['headVersion=2&tailVersion=4&limit=3', 2, 4],
+    ['headVersion=4&tailVersion=100&limit=1', 5, 5],
+    ['tailVersion=9223372036854775807&limit=1', 5, 5],
+    ['headVersion=6&limit=0', 6, 5],
+);
+our @Elements;                           # of the full tracing
+
 run_tests();
 
 __DATA__
@@ -94,3 +113,28 @@ __DATA__
 --- response_body_like eval
 [::error_re('NotAcceptable'), ::error_re('NotAcceptable'),
  ::error_re('MethodNotAllowed'), ::error_re('MethodNotAllowed')]
+
+
+
+=== TEST 4: tracing window edges: limit at, under and over the window, head past the latest, tail past it, the largest values; each answer is the same bytes as its slice of the full tracing
+--- request eval
+[::create_req(), ::change_req('A'), ::change_req('B'), ::change_req('C'), ::mark_req(),
+ "GET $::U/state/tracing",
+ map({ "GET $::U/state/tracing?$_->[0]" } @::Windows),
+ "GET /execution_failed/nope/state/tracing?limit=1"]
+--- more_headers eval
+[$::H, ($::CT) x 4, ("") x (@::Windows + 2)]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/, qr/"aggregateVersion":3,/,
+ qr/"aggregateVersion":4,/, qr/"aggregateVersion":5,/,
+ ::check(sub {
+    my @e = split /(?<=\}),(?=\{"id":"[0-9A-Za-z]{15}","contextName":")/,
+                  substr($_[0], 1, -1);
+    @::Elements = @e;
+    return @e == 5 && join(',', map { /"version":(\d+),"body"/ ? $1 : '?' } @e)
+                      eq '1,2,3,4,5';
+ }),
+ map({ my ($f, $t) = @$_[1, 2];
+       ::check(sub { $_[0] eq '[' . join(',', @::Elements[$f - 1 .. $t - 1]) . ']' }) }
+     @::Windows),
+ qr/\A\[\]\z/]

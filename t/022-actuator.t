@@ -19,6 +19,8 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
+    # a block that reloads (HUP in --- poll) needs a master process
+    if (defined $block->poll) { master_on() } else { master_off() }
     $block->set_value('http_config', $HttpConfig)
         unless defined $block->http_config;
     $block->set_value('config', $Config) unless defined $block->config;
@@ -51,6 +53,24 @@ sub snowflake_ok {
     my $ms = ($id >> 22) + 1577203200000;
     return abs($ms - time() * 1000) < 60000;
 }
+
+# The store file replaced by something that is not a database (a wrong file
+# restored, a copy gone bad), as an operator would: the old worker keeps its
+# open connection to the old file, the files of its WAL go with it.
+sub store { "$Test::Nginx::Util::ServRoot/logs/c.db" }
+
+sub replace_store {
+    my $db = store();
+    unlink map { "$db$_" } '', '-wal', '-shm';
+    open my $fh, '>', $db or die "$db: $!";
+    print {$fh} "this is not an SQLite database\n" x 4;
+    close $fh or die "$db: $!";
+}
+
+my $UP = '{"status":"UP","components":{"db":{"status":"UP"},"ping":{"status":"UP"}}}';
+my $DOWN = '{"status":"DOWN","components":{"db":{"status":"DOWN"},"ping":{"status":"UP"}}}';
+sub up { qr/\A\Q$UP\E\z/ }
+sub down { qr/\A\Q$DOWN\E\z/ }
 
 run_tests();
 
@@ -157,3 +177,30 @@ id generator "cosid" removed from the actuator registry
  qr/\A[0-9A-Za-z]{15}\z/,
  qr/"errorMsg":"The id generator \\"cosid\\" generates string ids only/,
  qr/"errorCode":"NotFound"/, qr/"errorCode":"MethodNotAllowed"/]
+
+
+
+=== TEST 8: reload after the store file became something that is not a database: health DOWN (503), the API 503; usable again: UP
+--- skip_eval: 12: $ENV{TEST_NGINX_USE_VALGRIND}
+--- request
+GET /actuator/health
+--- response_body eval
+::up()
+--- poll eval
+[\&::replace_store,
+ 'HUP',
+ ["GET /actuator/health", ::down(), undef, 503],
+ ["GET /actuator/health/db", qr/\A\{"status":"DOWN"\}\z/, undef, 503],
+ ["GET /actuator/health/ping", qr/\A\{"status":"UP"\}\z/, undef, 200],
+ ["GET /execution_failed/x/state",
+  qr/"errorMsg":"The compensation store is not available\."/, undef, 503],
+ sub { unlink ::store() or die ::store() . ": $!" },
+ 'HUP',
+ ["GET /actuator/health", ::up(), undef, 200]]
+--- error_log eval
+[qr/\[emerg\] .*compensation_store ".*\/c\.db" is not usable: setting pragmas on ".*" failed: file is not a database/,
+ qr/\[error\] .*compensation_store ".*\/c\.db" is not usable, the API answers 503/,
+ qr/\[warn\] .*compensation: health: this worker has no store connection/]
+--- no_error_log
+[alert]
+[crit]

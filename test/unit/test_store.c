@@ -13,6 +13,7 @@
 #include "cf_test.h"
 #include "cf_store.h"
 #include "cf_service.h"
+#include "cf_history.h"
 
 
 typedef struct {
@@ -426,6 +427,7 @@ test_store_history(void)
     char             *a, *b, **ids;
     size_t            n;
     json_t           *j1, *j2;
+    int64_t           version;
     cf_t_env_t        env;
     cf_error_t        err;
     cf_aggregate_t    agg, full;
@@ -516,6 +518,15 @@ test_store_history(void)
     CHECK_INT(cf_store_read_snapshot(env.st, "nope", &row),
               CF_STORE_NOT_FOUND);
 
+    /* the latest event stream's version (the tracing window's end) */
+    version = -1;
+    CHECK_INT(cf_store_latest_version(env.st, "h1", &version, &err), 0);
+    CHECK_INT(version, 3);
+    CHECK_INT(cf_store_latest_version(env.st, "h2", &version, &err), 0);
+    CHECK_INT(version, 1);
+    CHECK_INT(cf_store_latest_version(env.st, "nope", &version, &err), 0);
+    CHECK_INT(version, 0);
+
     /* the id scan: > after, ascending, at most limit */
     CHECK_INT(cf_store_scan_ids(env.st, "(0)", 2, &ids, &n), 0);
     CHECK_INT(n, 2);
@@ -547,6 +558,58 @@ test_store_history(void)
 }
 
 
+/* the versions a tracing answers: [from, to], empty when from > to */
+static void
+test_tracing_window(void)
+{
+    size_t   i;
+    int64_t  from, to;
+
+    static const struct {
+        int64_t  latest, head, tail, limit, from, to;
+    } w[] = {
+        /* no parameters: all; no event: empty */
+        { 5, 1, INT64_MAX, -1, 1, 5 },
+        { 0, 1, INT64_MAX, -1, 1, 0 },
+        { 0, 1, INT64_MAX, 1, 1, 0 },
+
+        /* limit under, at and over the window; 0 */
+        { 5, 1, INT64_MAX, 1, 5, 5 },
+        { 5, 1, INT64_MAX, 4, 2, 5 },
+        { 5, 1, INT64_MAX, 5, 1, 5 },
+        { 5, 1, INT64_MAX, 6, 1, 5 },
+        { 5, 1, INT64_MAX, INT64_MAX, 1, 5 },
+        { 5, 1, INT64_MAX, 0, 6, 5 },
+        { 5, 2, 4, 2, 3, 4 },
+        { 5, 2, 4, 3, 2, 4 },
+        { 5, 2, 4, 4, 2, 4 },
+
+        /* the tail is capped at the latest; the head may pass it */
+        { 5, 4, 100, 1, 5, 5 },
+        { 5, 1, INT64_MAX, 1, 5, 5 },
+        { 5, 6, INT64_MAX, -1, 6, 5 },
+        { 5, 6, INT64_MAX, 1, 6, 5 },
+        { 5, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, 5 },
+        { 5, 5, 5, -1, 5, 5 },
+        { 5, 1, 1, 1, 1, 1 },
+
+        /* the largest history */
+        { INT64_MAX, 1, INT64_MAX, -1, 1, INT64_MAX },
+        { INT64_MAX, 1, INT64_MAX, 1, INT64_MAX, INT64_MAX },
+        { INT64_MAX, 1, INT64_MAX, INT64_MAX, 1, INT64_MAX },
+    };
+
+    for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+        cf_tracing_window(w[i].latest, w[i].head, w[i].tail, w[i].limit,
+                          &from, &to);
+
+        if (!CHECK_INT(from, w[i].from) | !CHECK_INT(to, w[i].to)) {
+            printf("#     window %zu\n", i);
+        }
+    }
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -559,5 +622,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_two_connections },
     { "store: history: replays to a version or time, regeneration, scans",
       test_store_history },
+    { "history: the tracing window (limit, head and tail edges)",
+      test_tracing_window },
     { NULL, NULL }
 };

@@ -410,12 +410,14 @@ sub _run_requests {
 }
 
 # Project extension (not in Test::Nginx): "--- poll eval" is an array ref of
-# steps run after the requests, in order.  [REQUEST, qr//] repeats the
-# request (or a code ref giving it, called when the step starts) until its
-# response body matches (or TEST_NGINX_POLL_TIMEOUT
-# seconds, default 15, pass: a failure shows the last body); the string
-# 'HUP' sends SIGHUP to nginx (a reload, master_on only).  It waits for
-# state, never asserts timing.
+# steps run after the requests, in order.  [REQUEST, qr//, MORE_HEADERS,
+# STATUS] repeats the request (or a code ref giving it, called when the step
+# starts) until its response body matches and, when STATUS is given, its
+# status is STATUS (or TEST_NGINX_POLL_TIMEOUT seconds, default 15, pass: a
+# failure shows the last status and body); the string 'HUP' sends SIGHUP to
+# nginx (a reload, master_on only); a code ref step is run once, as an
+# action between steps (e.g. changing a file under the server root).  It
+# waits for state, never asserts timing.
 sub _run_polls {
     my ($block, $name) = @_;
     my $polls = _v($block, 'poll');
@@ -429,10 +431,15 @@ sub _run_polls {
             kill 'HUP', nginx_pid();
             next;
         }
-        my ($req, $re, $more) = @$step;
+        if (ref $step eq 'CODE') {
+            $step->();
+            next;
+        }
+        my ($req, $re, $more, $status) = @$step;
         $req = $req->() if ref $req eq 'CODE';
         my $deadline = Time::HiRes::time() + $limit;
         my $body = '';
+        my $code = '';
         my $ok = 0;
         while (1) {
             my ($raw, $head) = build_request(expand_env($req, $name),
@@ -442,12 +449,16 @@ sub _run_polls {
             my ($res) = parse_http_response($r{raw}, $head);
             $body = $res ? $res->content : '';
             $body = '' unless defined $body;
-            if ($body =~ $re) { $ok = 1; last }
+            $code = $res && defined $res->code ? $res->code : '';
+            if ($body =~ $re && (!defined $status || $code eq $status)) {
+                $ok = 1;
+                last;
+            }
             last if Time::HiRes::time() > $deadline;
             Time::HiRes::sleep(0.05);
         }
         Test::More::ok($ok, "$name - poll $i ($req) matched");
-        Test::More::diag("last body: $body") unless $ok;
+        Test::More::diag("last status: $code, last body: $body") unless $ok;
     }
 }
 
