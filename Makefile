@@ -117,7 +117,8 @@ check-memory: deps build
 	$(MAKE) -C test/unit valgrind
 
 # benchmarks (issue 7): see docs/benchmarks.md for the knobs
-bench: build
+bench: deps build
+	@scripts/install-deps.sh bench
 	bench/bench.sh
 
 clean:

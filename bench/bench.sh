@@ -44,9 +44,10 @@ body='{"eventId":{"id":"0U2mSzz10001001","version":1,"aggregateId":{"contextName
 # same-size canned answers: a CommandResult and a state document
 result='{"id":"0Vbk6Jok055l004","waitCommandId":"0Vbk6Jok055l000","stage":"PROCESSED","contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"(0)","aggregateId":"0Vbk6Jok055l001","aggregateVersion":1,"requestId":"0Vbk6Jok055l000","commandId":"0Vbk6Jok055l000","function":{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"onCreate"},"errorCode":"Ok","errorMsg":"","result":{},"signalTime":1795385435494,"succeeded":true}'
 
-conf() {  # $1: store file, $2: group commit on|off
+conf() {  # $1: store file, $2: group commit on|off, $3: store thread on|off
 cat > "$DIR/conf/nginx.conf" <<CONF
 load_module $MODULE;
+thread_pool compensation threads=1;
 $( [ "$(id -u)" = 0 ] && echo "user root;" )
 worker_processes 2;
 worker_rlimit_nofile 4096;
@@ -60,6 +61,7 @@ http {
     scgi_temp_path $DIR/tmp/s;
     compensation_store $1;
     compensation_group_commit ${2:-on};
+    compensation_thread_pool $( [ "${3:-off}" = on ] && echo compensation || echo off );
     server {
         listen 127.0.0.1:$PORT backlog=4096;
         location / { compensation_api; }
@@ -74,8 +76,8 @@ http {
 CONF
 }
 
-start() {
-    conf "$1" "${2:-on}"
+start() {  # $1: store file, $2: group commit on|off, $3: store thread on|off
+    conf "$1" "${2:-on}" "${3:-off}"
     "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log"
     for _ in $(seq 50); do curl -s -o /dev/null "$url/baseline/command" && return 0; sleep 0.1; done
     echo "nginx did not start" >&2; exit 1
@@ -177,11 +179,14 @@ phase_commands() {
     curl -sf -o /dev/null -X POST "$url/execution_failed/create_execution_failed" \
         -H 'Content-Type: application/json' -d "$body"
     local r i
-    local -a b c y c0 y0 cp c1 cg
+    local -a b c y c0 y0 ct yt cp c1 cg
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/command"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); y+=("$r")
+        stop; start "$DIR/cmd.db" on on
+        r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); ct+=("$r")
+        r=$(wrkrun "$url/" "$DIR/cycle.lua"); yt+=("$r")
         stop; start "$DIR/cmd.db" off
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c0+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); y0+=("$r")
@@ -190,7 +195,7 @@ phase_commands() {
         r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cp+=("$r")
         r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cg+=("$r")
         start "$DIR/cmd.db"
-        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}]" >&2
+        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}]" >&2
     done
     stop
     local brps bp99 k1 k2 kg k
@@ -205,10 +210,10 @@ phase_commands() {
     row "| ceiling (b), 2 processes, one transaction per command | $k2 | | | | | |"
     row "| ceiling, 2 processes, 16 commands per transaction (savepoints) | $kg | | | | | |"
     local name arr rps p99 e
-    for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
+    for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "POST create_execution_failed (PROCESSED), group commit, store thread" "prepare/apply cycle (PUT), group commit, store thread" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
         case "$name" in
-            POST*off) arr=("${c0[@]}");; POST*) arr=("${c[@]}");;
-            *off) arr=("${y0[@]}");; *) arr=("${y[@]}");;
+            POST*off) arr=("${c0[@]}");; POST*thread) arr=("${ct[@]}");; POST*) arr=("${c[@]}");;
+            *off) arr=("${y0[@]}");; *thread) arr=("${yt[@]}");; *) arr=("${y[@]}");;
         esac
         rps=$(printf '%s\n' "${arr[@]}" | awk '{print $1}' | median)
         p99=$(printf '%s\n' "${arr[@]}" | awk '{print $3}' | median)
@@ -285,24 +290,46 @@ LUA
 }
 
 # --- reads alongside writes and checkpoints ---------------------------------
+# every figure is the median of REPEAT rounds; each round runs both modes:
+# commands on the event loop (before) and in the store thread (after)
 phase_mixed() {
     seed
-    start "$DIR/read.db"
     local id; id=$(pick_id)
-    local r1 r2 r3
-    r1=$(wrkrun "$url/execution_failed/$id/state")
-    # 48 readers + 16 writers at once (the writers fill the WAL, which the
-    # auto-checkpoint then folds back in the write path)
-    local half=$DURATION
-    ( CONNS=16 wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua" > "$DIR/mixed-w.txt" ) &
-    local wp=$!
-    r2=$(CONNS=48 wrkrun "$url/execution_failed/$id/state")
-    wait $wp
-    r3=$(cat "$DIR/mixed-w.txt")
-    stop
-    row "| state read alone (64 conns) | $(echo "$r1" | awk '{print $1" | "$2" | "$3" | "$4}') |"
-    row "| state read, 48 conns, with 16 conns of creates | $(echo "$r2" | awk '{print $1" | "$2" | "$3" | "$4}') |"
-    row "| creates, 16 conns, alongside the reads | $(echo "$r3" | awk '{print $1" | "$2" | "$3" | "$4}') |"
+    local i mode r
+    local -a a1 a2 a3 t1 t2 t3
+    for i in $(seq "$REPEAT"); do
+        for mode in off on; do
+            start "$DIR/read.db" on "$mode"
+            r=$(wrkrun "$url/execution_failed/$id/state")
+            [ $mode = on ] && t1+=("$r") || a1+=("$r")
+            # 48 readers + 16 writers at once (the writers fill the WAL,
+            # which the auto-checkpoint then folds back in the write path)
+            ( CONNS=16 wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua" > "$DIR/mixed-w.txt" ) &
+            local wp=$!
+            r=$(CONNS=48 wrkrun "$url/execution_failed/$id/state")
+            [ $mode = on ] && t2+=("$r") || a2+=("$r")
+            wait $wp
+            r=$(cat "$DIR/mixed-w.txt")
+            [ $mode = on ] && t3+=("$r") || a3+=("$r")
+            stop
+        done
+        echo "round $i: loop: alone [${a1[-1]}] read [${a2[-1]}] write [${a3[-1]}]; thread: alone [${t1[-1]}] read [${t2[-1]}] write [${t3[-1]}]" >&2
+    done
+    mrow() {  # label, results...
+        local label=$1; shift
+        local col v out=""
+        for col in 1 2 3; do
+            v=$(printf '%s\n' "$@" | awk -v c=$col '{print $c}' | median)
+            out="$out $v |"
+        done
+        row "| $label |$out $(printf '%s\n' "$@" | awk '{s += $4} END {print s}') |"
+    }
+    mrow "state read alone (64 conns), commands on the event loop" "${a1[@]}"
+    mrow "state read, 48 conns, with 16 conns of creates, commands on the event loop" "${a2[@]}"
+    mrow "creates, 16 conns, alongside the reads, commands on the event loop" "${a3[@]}"
+    mrow "state read alone (64 conns), store thread" "${t1[@]}"
+    mrow "state read, 48 conns, with 16 conns of creates, store thread" "${t2[@]}"
+    mrow "creates, 16 conns, alongside the reads, store thread" "${t3[@]}"
 }
 
 # --- memory ------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #
 #   scripts/install-deps.sh         build, run and test (make test)
 #   scripts/install-deps.sh fuzz    clang and libFuzzer (make fuzz)
+#   scripts/install-deps.sh bench   wrk and the sqlite3 shell (make bench)
 set -euo pipefail
 
 # `install-deps.sh fuzz`: only what the libFuzzer targets need (make fuzz);
@@ -11,6 +12,8 @@ set -euo pipefail
 if [ "${1:-}" = fuzz ]; then
     packages=(clang libclang-rt-14-dev libjansson-dev libsqlite3-dev make
               perl)
+elif [ "${1:-}" = bench ]; then
+    packages=(wrk sqlite3 curl gcc libsqlite3-dev)
 else
 packages=(
     nginx nginx-dev libjansson-dev libsqlite3-dev sqlite3

@@ -44,18 +44,31 @@ typedef struct {
 } ngx_http_compensation_cmd_headers_t;
 
 
-/* a command between its body and its reply */
+/*
+ * A command between its body and its reply.  Allocated with ngx_alloc, not
+ * from r->pool: a request can be freed while its command is queued or in the
+ * store thread (worker_shutdown_timeout, a reset HTTP/2 stream), so what the
+ * store reads (the input, its strings, the stream header) is owned here.
+ */
 typedef struct {
     ngx_http_compensation_pending_t       pending;  /* first: the queue's */
     cf_command_t                          cmd;
     ngx_http_compensation_cmd_headers_t   ch;
     int64_t                               now;
+    json_t                               *header;   /* a reference */
+    char                                 *aggregate_id;   /* copies */
+    char                                 *request_id;
+    char                                 *owner_id;
 } ngx_http_compensation_cmd_t;
 
 
 static void ngx_http_compensation_command_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_command_reply(
     ngx_http_compensation_pending_t *pending);
+static ngx_http_compensation_cmd_t *ngx_http_compensation_cmd_create(
+    ngx_http_request_t *r, ngx_http_compensation_cmd_headers_t *ch);
+static void ngx_http_compensation_cmd_cleanup(void *data);
+static void ngx_http_compensation_cmd_free(ngx_http_compensation_cmd_t *pc);
 
 static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r,
     ngx_uint_t *queued);
@@ -272,42 +285,41 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
         return rc;
     }
 
-    pc = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_cmd_t));
+    if (ctx->aggregate_id.len) {
+        /* the path's id wins over Command-Aggregate-Id, as in the original */
+        ch.aggregate_id = ngx_http_compensation_strdup(r->pool,
+                                                       &ctx->aggregate_id);
+        if (ch.aggregate_id == NULL) {
+            cf_command_free(&cmd);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    pc = ngx_http_compensation_cmd_create(r, &ch);
     if (pc == NULL) {
         cf_command_free(&cmd);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pc->pending.r = r;
-    pc->pending.reply = ngx_http_compensation_command_reply;
     pc->cmd = cmd;
-    pc->ch = ch;
     pc->now = ngx_http_compensation_now_ms();
 
     in = &pc->pending.in;
     in->command = &pc->cmd;
-    /* the path's id wins over Command-Aggregate-Id, as in the original */
-    in->aggregate_id = ctx->aggregate_id.len
-                       ? ngx_http_compensation_strdup(r->pool,
-                                                      &ctx->aggregate_id)
-                       : pc->ch.aggregate_id;
-    in->request_id = pc->ch.request_id;
-    in->owner_id = pc->ch.owner_id;
+    in->aggregate_id = pc->aggregate_id;
+    in->request_id = pc->request_id;
+    in->owner_id = pc->owner_id;
     in->expected_version = pc->ch.expected_version;
-    in->header = pc->ch.header;
+    in->header = pc->header;
     in->now = pc->now;
     in->default_spec = &mcf->default_spec;
-
-    if (ctx->aggregate_id.len && in->aggregate_id == NULL) {
-        cf_command_free(&pc->cmd);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     /* the lock wait is bounded by the client's wait timeout */
     pc->pending.busy = ngx_min(mcf->busy_timeout, pc->ch.wait_timeout);
 
     if (ngx_http_compensation_group_queued(mcf)) {
         *queued = 1;
+        pc->pending.queued = 1;
         ngx_http_compensation_group_add(mcf, &pc->pending);
         return NGX_DONE;
     }
@@ -323,7 +335,92 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
 }
 
 
-/* answers a command once its transaction is over */
+/*
+ * The command and what it owns, freed with the request's pool; a command
+ * still queued or in the store thread is only marked orphan (its request is
+ * gone): the group frees it through reply once it has run.
+ */
+static ngx_http_compensation_cmd_t *
+ngx_http_compensation_cmd_create(ngx_http_request_t *r,
+    ngx_http_compensation_cmd_headers_t *ch)
+{
+    u_char                       *p;
+    size_t                        a, q, o;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_compensation_cmd_t  *pc;
+
+    a = ch->aggregate_id ? ngx_strlen(ch->aggregate_id) + 1 : 0;
+    q = ch->request_id ? ngx_strlen(ch->request_id) + 1 : 0;
+    o = ch->owner_id ? ngx_strlen(ch->owner_id) + 1 : 0;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    p = ngx_alloc(sizeof(ngx_http_compensation_cmd_t) + a + q + o,
+                  r->connection->log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    pc = (ngx_http_compensation_cmd_t *) p;
+    ngx_memzero(pc, sizeof(ngx_http_compensation_cmd_t));
+    p += sizeof(ngx_http_compensation_cmd_t);
+
+    if (a) {
+        pc->aggregate_id = (char *) p;
+        p = ngx_cpymem(p, ch->aggregate_id, a);
+    }
+
+    if (q) {
+        pc->request_id = (char *) p;
+        p = ngx_cpymem(p, ch->request_id, q);
+    }
+
+    if (o) {
+        pc->owner_id = (char *) p;
+        ngx_memcpy(p, ch->owner_id, o);
+    }
+
+    pc->header = json_incref(ch->header);
+    pc->ch = *ch;
+    pc->pending.r = r;
+    pc->pending.reply = ngx_http_compensation_command_reply;
+
+    cln->handler = ngx_http_compensation_cmd_cleanup;
+    cln->data = pc;
+
+    return pc;
+}
+
+
+static void
+ngx_http_compensation_cmd_cleanup(void *data)
+{
+    ngx_http_compensation_cmd_t  *pc = data;
+
+    if (pc->pending.queued) {
+        pc->pending.r = NULL;
+        return;
+    }
+
+    ngx_http_compensation_cmd_free(pc);
+}
+
+
+static void
+ngx_http_compensation_cmd_free(ngx_http_compensation_cmd_t *pc)
+{
+    json_decref(pc->header);
+    ngx_free(pc);
+}
+
+
+/*
+ * Answers a command once its transaction is over; frees an orphan command
+ * (its request is gone: the result had no one to go to).
+ */
 static ngx_int_t
 ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
 {
@@ -335,6 +432,20 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
     pc = (ngx_http_compensation_cmd_t *) pending;   /* its first member */
     r = pending->r;
     out = &pending->out;
+
+    pending->queued = 0;
+
+    if (r == NULL) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "compensation: %s on \"%s\" ran after its request"
+                      " was closed: %s", cf_command_info(pc->cmd.type)->name,
+                      out->aggregate_id, out->err.code);
+        cf_command_free(&pc->cmd);
+        cf_error_free(&out->err);
+        ngx_http_compensation_cmd_free(pc);
+
+        return NGX_DONE;
+    }
 
     if (pending->rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -46,7 +46,17 @@ static ngx_int_t ngx_http_compensation_group_post(
     ngx_http_compensation_main_conf_t *mcf);
 static void ngx_http_compensation_group_thread(void *data, ngx_log_t *log);
 static void ngx_http_compensation_group_done(ngx_event_t *ev);
+static void ngx_http_compensation_group_hold(ngx_event_t *ev);
 #endif
+
+
+/*
+ * A worker told to quit (reload, stop) exits once no timer is left, and a
+ * command in the thread has none (its body is read, its reply not started):
+ * this timer is armed while the thread has work, so that the worker stays
+ * and answers.
+ */
+#define NGX_HTTP_COMPENSATION_HOLD  1000
 
 
 ngx_int_t
@@ -106,6 +116,10 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     task->event.log = cycle->log;
 
     mcf->thread_task = task;
+
+    mcf->thread_hold.handler = ngx_http_compensation_group_hold;
+    mcf->thread_hold.data = mcf;
+    mcf->thread_hold.log = cycle->log;
 
 #endif
 
@@ -213,6 +227,10 @@ ngx_http_compensation_group_post(ngx_http_compensation_main_conf_t *mcf)
     ngx_http_compensation_group_take(&mcf->group, &run->group);
 
     if (ngx_thread_task_post(mcf->thread_pool, mcf->thread_task) == NGX_OK) {
+        if (!mcf->thread_hold.timer_set) {
+            ngx_add_timer(&mcf->thread_hold, NGX_HTTP_COMPENSATION_HOLD);
+        }
+
         return NGX_OK;
     }
 
@@ -246,8 +264,26 @@ ngx_http_compensation_group_done(ngx_event_t *ev)
     ngx_http_compensation_group_reply(&group);
 
     /* the commands that came while the thread ran */
-    if (!ngx_queue_empty(&mcf->group) && !mcf->group_event.posted) {
+    if (ngx_queue_empty(&mcf->group)) {
+        if (mcf->thread_hold.timer_set) {
+            ngx_del_timer(&mcf->thread_hold);
+        }
+
+    } else if (!mcf->group_event.posted) {
         ngx_post_event(&mcf->group_event, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_compensation_group_hold(ngx_event_t *ev)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ev->data;
+
+    if (mcf->thread_task && mcf->thread_task->event.active) {
+        ngx_add_timer(ev, NGX_HTTP_COMPENSATION_HOLD);
     }
 }
 
@@ -382,6 +418,13 @@ ngx_http_compensation_group_reply(ngx_queue_t *group)
 
         pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
         r = pc->r;
+
+        if (r == NULL) {
+            /* its request is gone: reply frees it */
+            (void) pc->reply(pc);
+            continue;
+        }
+
         c = r->connection;
 
         ngx_http_finalize_request(r, pc->reply(pc));

@@ -72,6 +72,8 @@ typedef struct {
     /* the store thread (compensation_thread_pool) */
     ngx_thread_pool_t        *thread_pool;     /* NULL: off */
     ngx_thread_task_t        *thread_task;     /* per worker; NULL: off */
+    ngx_event_t               thread_hold;     /* timer: keeps a quitting
+                                                  worker for the thread */
 #endif
     ngx_flag_t                thread_pool_set;
 } ngx_http_compensation_main_conf_t;
@@ -269,7 +271,9 @@ void ngx_http_compensation_id_exit_process(ngx_cycle_t *cycle,
 /*
  * A command between its body and its reply (ngx_http_compensation_group.c):
  * queued, run against the store (on the event loop, or in the store thread),
- * then answered on the event loop by reply, whose return finalizes r.
+ * then passed to reply on the event loop, whose return finalizes r.  r is
+ * NULL when the request was freed while the command was queued (it still
+ * runs): reply then frees the command and returns NGX_DONE.
  */
 typedef struct ngx_http_compensation_pending_s
     ngx_http_compensation_pending_t;
@@ -281,6 +285,7 @@ struct ngx_http_compensation_pending_s {
     cf_exec_output_t           out;
     ngx_msec_t                 busy;           /* its lock wait */
     int                        rc;             /* cf_service's */
+    unsigned                   queued:1;       /* in a group until reply */
     ngx_int_t                (*reply)(ngx_http_compensation_pending_t *pc);
 };
 

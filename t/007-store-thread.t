@@ -14,14 +14,15 @@ no_shuffle();
 
 use Compensation::Commands;
 
-# Another process (sqlite3) holds the store's write lock for three seconds.
-# A create is sent first: it waits for the lock in the store thread.  A state
-# read is sent next: it must be answered while the create is still waiting,
-# and the create must commit once the lock is released.  On the event loop
-# (no thread pool) the read would wait behind the create's lock wait.
-sub read_beside_waiting_write {
+# A command in the thread has no timer: a worker told to quit (reload, stop)
+# must still wait for it, as it waits for any request in progress
+master_on();
+
+# Another process (sqlite3) holds the store's write lock for $secs seconds;
+# returns the pipe to it (close waits for the end).
+sub hold_write_lock {
+    my $secs = shift;
     my $root = $ENV{TEST_NGINX_SERVER_ROOT};
-    my $port = $ENV{TEST_NGINX_SERVER_PORT};
     my $flag = "$root/logs/locked";
 
     unlink $flag;
@@ -29,22 +30,38 @@ sub read_beside_waiting_write {
         or die "sqlite3: $!";
     $sq->autoflush(1);
     print $sq "BEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS t_lock (x);\n"
-              . ".shell touch $flag\n.shell sleep 3\nCOMMIT;\n";
+              . ".shell touch $flag\n.shell sleep $secs\nCOMMIT;\n";
     for (1 .. 100) { last if -e $flag; Time::HiRes::sleep(0.05) }
     Test::More::ok(-e $flag, "sqlite3 holds the write lock");
+    return $sq;
+}
 
+# sends a create of aggregate $id on a new connection, without reading
+sub send_create {
+    my $id = shift;
     my $body = ::create_body();
-    my $w = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+    my $s = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
         or die "connect: $!";
-    print $w "POST /execution_failed/create_execution_failed HTTP/1.1\r\n"
+    print $s "POST /execution_failed/create_execution_failed HTTP/1.1\r\n"
              . "Host: localhost\r\nContent-Type: application/json\r\n"
-             . "Command-Aggregate-Id: w1\r\nConnection: close\r\n"
+             . "Command-Aggregate-Id: $id\r\nConnection: close\r\n"
              . "Content-Length: " . length($body) . "\r\n\r\n$body";
-
-    # the create is in the thread once its worker read it (one worker)
+    # it is in the thread once the (one) worker has read it
     Time::HiRes::sleep(0.3);
+    return $s;
+}
 
-    my $r = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+# A create waits for the lock in the store thread; a state read sent next
+# must be answered while the create is still waiting, and the create must
+# commit once the lock is released.  On the event loop (no thread pool) the
+# read would wait behind the create's lock wait.
+sub read_beside_waiting_write {
+    my $sq = hold_write_lock(3);
+    my $w = send_create('w1');
+
+    my $r = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
         or die "connect: $!";
     print $r "GET /execution_failed/r1/state HTTP/1.1\r\nHost: localhost\r\n"
              . "Connection: close\r\n\r\n";
@@ -61,6 +78,56 @@ sub read_beside_waiting_write {
                      "the create commits once the lock is released");
 
     return "GET /execution_failed/w1/state";
+}
+
+# the worker processes of the master (ppid in /proc/<pid>/stat)
+sub workers_of {
+    my $master = shift;
+    my @w;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        push @w, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $master;
+    }
+    return @w;
+}
+
+# A graceful shutdown of the worker (SIGQUIT, as on a reload or a stop)
+# while a create waits for the lock in its thread: the worker stays until
+# the create is answered (the master then starts a new one).
+sub quit_beside_waiting_write {
+    my $sq = hold_write_lock(2);
+    my $w = send_create('h1');
+
+    my @workers = workers_of(Test::Nginx::Util::nginx_pid());
+    Test::More::is(scalar @workers, 1, "one worker");
+    kill 'QUIT', @workers;
+
+    my $write = do { local $/; <$w> };
+    close $sq;
+
+    Test::More::like($write // '', qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
+                     "the create waiting in the thread over the worker's"
+                     . " shutdown gets its 200");
+
+    return "GET /execution_failed/h1/state";
+}
+
+# The same with worker_shutdown_timeout shorter than the lock wait: nginx
+# closes the connection and frees the request while its create is in the
+# thread; the create still commits, and its result is dropped (logged).
+sub shutdown_timeout_beside_waiting_write {
+    my $sq = hold_write_lock(2);
+    my $w = send_create('o1');
+
+    kill 'QUIT', workers_of(Test::Nginx::Util::nginx_pid());
+
+    my $write = do { local $/; <$w> };
+    close $sq;
+
+    Test::More::is($write // '', '', "the connection was closed unanswered");
+
+    return "GET /execution_failed/o1/state";
 }
 
 run_tests();
@@ -154,3 +221,38 @@ unknown thread pool "nosuch"
 --- must_die
 --- error_log
 "compensation_thread_pool" directive is duplicate
+
+
+
+=== TEST 7: a worker shut down gracefully while a command waits in its thread answers it before it exits
+--- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
+--- main_config
+    thread_pool compensation threads=1;
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_busy_timeout 10s;
+    compensation_thread_pool compensation;
+--- request
+GET /actuator/health
+--- error_code: 200
+--- poll eval
+[[\&::quit_beside_waiting_write, qr/"id":"h1"/]]
+
+
+
+=== TEST 8: worker_shutdown_timeout frees a request whose command is in the thread: the command commits, its result is dropped
+--- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
+--- main_config
+    thread_pool compensation threads=1;
+    worker_shutdown_timeout 300ms;
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_busy_timeout 10s;
+    compensation_thread_pool compensation;
+--- request
+GET /actuator/health
+--- error_code: 200
+--- poll eval
+[[\&::shutdown_timeout_beside_waiting_write, qr/"id":"o1"/]]
+--- error_log
+compensation: create_execution_failed on "o1" ran after its request was closed: Ok
