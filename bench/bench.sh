@@ -44,7 +44,7 @@ body='{"eventId":{"id":"0U2mSzz10001001","version":1,"aggregateId":{"contextName
 # same-size canned answers: a CommandResult and a state document
 result='{"id":"0Vbk6Jok055l004","waitCommandId":"0Vbk6Jok055l000","stage":"PROCESSED","contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"(0)","aggregateId":"0Vbk6Jok055l001","aggregateVersion":1,"requestId":"0Vbk6Jok055l000","commandId":"0Vbk6Jok055l000","function":{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"onCreate"},"errorCode":"Ok","errorMsg":"","result":{},"signalTime":1795385435494,"succeeded":true}'
 
-conf() {  # $1: store file, $2: group commit on|off, $3: store thread on|off
+conf() {  # $1: store file, $2: group commit on|off, $3: store thread on|off, $4: mmap size
 cat > "$DIR/conf/nginx.conf" <<CONF
 load_module $MODULE;
 thread_pool compensation threads=1;
@@ -62,6 +62,7 @@ http {
     compensation_store $1;
     compensation_group_commit ${2:-on};
     compensation_thread_pool $( [ "${3:-off}" = on ] && echo compensation || echo off );
+    compensation_store_mmap_size ${4:-0};
     server {
         listen 127.0.0.1:$PORT backlog=4096;
         location / { compensation_api; }
@@ -76,8 +77,8 @@ http {
 CONF
 }
 
-start() {  # $1: store file, $2: group commit on|off, $3: store thread on|off
-    conf "$1" "${2:-on}" "${3:-off}"
+start() {  # $1: store file, $2: group commit on|off, $3: store thread on|off, $4: mmap size
+    conf "$1" "${2:-on}" "${3:-off}" "${4:-0}"
     "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log"
     for _ in $(seq 50); do curl -s -o /dev/null "$url/baseline/command" && return 0; sleep 0.1; done
     echo "nginx did not start" >&2; exit 1
@@ -263,13 +264,18 @@ end
 LUA
     sed -i "s|IDS|\"$DIR/ids.txt\"|" "$DIR/rstate.lua"
     local i r
-    local -a b s rs q
+    local -a b s rs q sm rsm qm
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/state"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/$id/state"); s+=("$r")
         r=$(wrkrun "$url/" "$DIR/rstate.lua"); rs+=("$r")
         r=$(wrkrun "$url/execution_failed/snapshot/paged/state" "$DIR/query.lua"); q+=("$r")
-        echo "round $i: return200 [$(echo ${b[-1]})] state [$(echo ${s[-1]})] random-state [$(echo ${rs[-1]})] paged [$(echo ${q[-1]})]" >&2
+        stop; start "$DIR/read.db" on off 1g
+        r=$(wrkrun "$url/execution_failed/$id/state"); sm+=("$r")
+        r=$(wrkrun "$url/" "$DIR/rstate.lua"); rsm+=("$r")
+        r=$(wrkrun "$url/execution_failed/snapshot/paged/state" "$DIR/query.lua"); qm+=("$r")
+        stop; start "$DIR/read.db"
+        echo "round $i: return200 [$(echo ${b[-1]})] state [$(echo ${s[-1]})] random-state [$(echo ${rs[-1]})] paged [$(echo ${q[-1]})] mmap: state [$(echo ${sm[-1]})] random-state [$(echo ${rsm[-1]})] paged [$(echo ${qm[-1]})]" >&2
     done
     stop
     local brps bp99
@@ -277,8 +283,9 @@ LUA
     bp99=$(printf '%s\n' "${b[@]}" | awk '{print $3}' | median)
     row "| return 200 (a), same-size state document | $brps | | $bp99 | | | 0 |"
     local name arr
-    for name in "GET /execution_failed/{id}/state (one id)" "GET /execution_failed/{id}/state (20,000 random ids)" "POST snapshot/paged/state (status FAILED, page of 10, aggregateId DESC)"; do
+    for name in "GET /execution_failed/{id}/state (one id)" "GET /execution_failed/{id}/state (20,000 random ids)" "POST snapshot/paged/state (status FAILED, page of 10, aggregateId DESC)" "GET /execution_failed/{id}/state (one id), mmap_size 1g" "GET /execution_failed/{id}/state (20,000 random ids), mmap_size 1g" "POST snapshot/paged/state (status FAILED, page of 10, aggregateId DESC), mmap_size 1g"; do
         case "$name" in
+            *one*mmap*) arr=("${sm[@]}");; *random*mmap*) arr=("${rsm[@]}");; *mmap*) arr=("${qm[@]}");;
             *one*) arr=("${s[@]}");; *random*) arr=("${rs[@]}");; *) arr=("${q[@]}");;
         esac
         local rps p99 e
@@ -340,7 +347,7 @@ rss() {  # sum of the workers' RSS in KiB
 
 phase_memory() {
     seed
-    start "$DIR/read.db"
+    start "$DIR/read.db" on on
     local id; id=$(pick_id)
     local r0 r1 r2
     r0=$(rss)

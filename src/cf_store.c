@@ -220,6 +220,19 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
         goto failed;
     }
 
+    /* reads through the mapping: no read() and no copy per page */
+    if (opts->mmap_size > 0) {
+        snprintf(pragma, sizeof(pragma), "PRAGMA mmap_size=%lld;",
+                 (long long) opts->mmap_size);
+
+        rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen, "setting mmap_size on \"%s\" failed:"
+                     " %s", path, sqlite3_errmsg(st->db));
+            goto failed;
+        }
+    }
+
     if (cf_store_create_schema(st) != 0) {
         snprintf(errbuf, errlen, "creating the schema in \"%s\" failed: %s",
                  path, st->errmsg);

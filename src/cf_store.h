@@ -32,6 +32,7 @@ typedef struct cf_store_s  cf_store_t;
 typedef struct {
     int          synchronous_full;   /* PRAGMA synchronous=FULL, else NORMAL */
     int          busy_timeout_ms;
+    int64_t      mmap_size;          /* PRAGMA mmap_size in bytes; 0: off */
 } cf_store_options_t;
 
 

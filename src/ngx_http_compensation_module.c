@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_main_conf_t, group_commit),
       NULL },
 
+    { ngx_string("compensation_store_mmap_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, mmap_size),
+      NULL },
+
     { ngx_string("compensation_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_compensation_thread_pool,
@@ -256,6 +263,7 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
 
     mcf->sync_full = NGX_CONF_UNSET;
     mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->mmap_size = NGX_CONF_UNSET;
     mcf->group_commit = NGX_CONF_UNSET;
     mcf->q_max_list_size = NGX_CONF_UNSET;
     mcf->q_max_page_size = NGX_CONF_UNSET;
@@ -278,6 +286,10 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(mcf->sync_full, 0);
     ngx_conf_init_msec_value(mcf->busy_timeout, 1000);
+    if (mcf->mmap_size == NGX_CONF_UNSET) {
+        mcf->mmap_size = 0;
+    }
+
     ngx_conf_init_value(mcf->group_commit, 1);
 
     if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
@@ -588,6 +600,7 @@ ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
 {
     opts->synchronous_full = mcf->sync_full ? 1 : 0;
     opts->busy_timeout_ms = (int) mcf->busy_timeout;
+    opts->mmap_size = (int64_t) mcf->mmap_size;
 }
 
 

@@ -36,6 +36,8 @@ typedef struct {
     ngx_str_t                 store_path;      /* absolute, NUL-terminated */
     ngx_flag_t                sync_full;
     ngx_msec_t                busy_timeout;
+    off_t                     mmap_size;       /* compensation_store_mmap_
+                                                  size; 0: off */
     ngx_int_t                 machine_node;    /* compensation_machine_id;
                                                   NGX_CONF_UNSET: pid */
     ngx_shm_zone_t           *cosid_zone;      /* slot leases, generators */

@@ -291,19 +291,20 @@ $::H
 
 
 
-=== TEST 18: compensation_store_synchronous full and compensation_store_busy_timeout are accepted
+=== TEST 18: compensation_store_synchronous full, compensation_store_busy_timeout and compensation_store_mmap_size are accepted
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_store_synchronous full;
     compensation_store_busy_timeout 5s;
+    compensation_store_mmap_size 64m;
 --- request eval
-[::create_req(), "PUT $::U/prepare_compensation"]
+[::create_req(), "PUT $::U/prepare_compensation", "GET $::U/state"]
 --- more_headers eval
-$::H
+[$::H, $::H, ""]
 --- error_code eval
-[200, 200]
+[200, 200, 200]
 --- response_body_like eval
-[::ok_re('onCreate', 1), ::ok_re('onPrepare', 2)]
+[::ok_re('onCreate', 1), ::ok_re('onPrepare', 2), qr/"status":"PREPARED"/]
 
 
 
@@ -477,6 +478,19 @@ qr/\[emerg\].*invalid parameter "retries=3"/
 --- must_die
 --- error_log eval
 qr/\[emerg\].*invalid value "off"/
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 32: compensation_store_mmap_size takes a size
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_mmap_size lots;
+--- must_die
+--- error_log eval
+qr/\[emerg\].*"compensation_store_mmap_size" directive invalid value/
 --- no_error_log
 [alert]
 [crit]

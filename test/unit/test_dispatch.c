@@ -37,6 +37,7 @@ cf_d_open(cf_d_env_t *env)
     cf_store_t          *st;
     cf_store_options_t   opts;
 
+    memset(&opts, 0, sizeof(opts));
     opts.synchronous_full = 0;
     opts.busy_timeout_ms = 1000;
 

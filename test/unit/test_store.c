@@ -49,6 +49,7 @@ cf_t_env_open(cf_t_env_t *env)
 
     snprintf(env->path, sizeof(env->path), "%s/t.db", env->dir);
 
+    memset(&opts, 0, sizeof(opts));
     opts.synchronous_full = 0;
     opts.busy_timeout_ms = 1000;
 
@@ -384,6 +385,7 @@ test_store_two_connections(void)
         return;
     }
 
+    memset(&opts, 0, sizeof(opts));
     opts.synchronous_full = 0;
     opts.busy_timeout_ms = 1000;
 
@@ -610,6 +612,40 @@ test_tracing_window(void)
 }
 
 
+/* compensation_store_mmap_size: the pragma is set on the connection */
+static void
+test_store_mmap_size(void)
+{
+    char                errbuf[256];
+    cf_t_env_t          env;
+    cf_store_t         *st;
+    sqlite3_stmt       *s;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+    opts.mmap_size = 1 << 20;
+
+    st = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    CHECK(st != NULL);
+
+    if (st != NULL) {
+        CHECK(sqlite3_prepare_v2(cf_store_db(st), "PRAGMA mmap_size", -1, &s,
+                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(s) == SQLITE_ROW);
+        CHECK_INT(sqlite3_column_int64(s, 0), 1 << 20);
+        sqlite3_finalize(s);
+        cf_store_close(st);
+    }
+
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -624,5 +660,6 @@ const cf_test_t  cf_tests_store[] = {
       test_store_history },
     { "history: the tracing window (limit, head and tail edges)",
       test_tracing_window },
+    { "store: mmap_size is set on the connection", test_store_mmap_size },
     { NULL, NULL }
 };
