@@ -114,6 +114,8 @@ badinput: build
 # tests under valgrind (make unit already runs them under ASan/UBSan)
 check-memory: deps build
 	TEST_NGINX_USE_VALGRIND=1 PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
+	TEST_NGINX_USE_VALGRIND=1 TEST_COMPENSATION_THREAD_POOL=1 \
+	    PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(THREAD_FILES)
 	$(MAKE) -C test/unit valgrind
 
 # benchmarks (issue 7): see docs/benchmarks.md for the knobs

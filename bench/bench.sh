@@ -37,6 +37,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 [ -f "$MODULE" ] || make -C "$root" build >/dev/null
 
 mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/tmp"
+: > "$DIR/logs/error.log"      # the check at the end is about this run
 cc -O2 -Wall -o "$DIR/ceiling" "$root/bench/ceiling.c" -lsqlite3
 
 body='{"eventId":{"id":"0U2mSzz10001001","version":1,"aggregateId":{"contextName":"order-service","aggregateName":"order","aggregateId":"0U2mSz9k0001000","tenantId":"(0)"}},"function":{"functionKind":"EVENT","contextName":"order-service","processorName":"OrderProjector","name":"onOrderCreated"},"error":{"errorCode":"BadRequest","errorMsg":"boom","stackTrace":"java.lang.IllegalStateException"},"executeAt":1719800000000,"retrySpec":{"maxRetries":10,"minBackoff":180,"executionTimeout":120}}'
