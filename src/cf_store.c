@@ -33,6 +33,7 @@ typedef enum {
     CF_SQL_RELEASE,
     CF_SQL_ROLLBACK_TO,
     CF_SQL_LATEST_VERSION,
+    CF_SQL_BEGIN_READ,
     CF_SQL__COUNT
 } cf_sql_id_t;
 
@@ -111,7 +112,10 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     "ROLLBACK TO cf_command",
 
     /* the unique (aggregate_id, version) index answers */
-    "SELECT max(version) FROM event_stream WHERE aggregate_id = ?1"
+    "SELECT max(version) FROM event_stream WHERE aggregate_id = ?1",
+
+    /* a read transaction held over several reads (cf_store_read_hold) */
+    "BEGIN"
 };
 
 
@@ -1241,4 +1245,32 @@ int
 cf_store_in_transaction(cf_store_t *st)
 {
     return !sqlite3_get_autocommit(st->db);
+}
+
+
+/*
+ * A read transaction held over several reads: in WAL mode each transaction
+ * takes and drops a shared lock on the database file and a read mark in
+ * the -shm file (four fcntl() calls); reads that share one transaction
+ * share them.  They also share one snapshot of the store, so the caller
+ * releases it soon (ngx_http_compensation_state.c: at the end of the
+ * event-loop iteration).  0, or -1 with the error set.
+ */
+int
+cf_store_read_hold(cf_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        return 0;                           /* held already */
+    }
+
+    return cf_store_exec(st, CF_SQL_BEGIN_READ) == 0 ? 0 : -1;
+}
+
+
+void
+cf_store_read_release(cf_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        (void) cf_store_exec(st, CF_SQL_COMMIT);
+    }
 }

@@ -171,6 +171,10 @@ int cf_store_release(cf_store_t *st);
 int cf_store_rollback_to(cf_store_t *st);
 int cf_store_in_transaction(cf_store_t *st);
 
+/* a read transaction shared by the reads until cf_store_read_release */
+int cf_store_read_hold(cf_store_t *st);
+void cf_store_read_release(cf_store_t *st);
+
 /* the state read's fast path (see cf_store.c): 1 served, 0 full path, -1 */
 int cf_store_state_text(cf_store_t *st, const char *aggregate_id,
     void *(*alloc)(void *data, size_t size), void *data, char **text,

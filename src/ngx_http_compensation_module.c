@@ -735,6 +735,22 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
+    if (mcf->store) {
+        /* the state read's connection (ngx_http_compensation_state.c) */
+        mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
+                                        errbuf, sizeof(errbuf));
+        if (mcf->read_store == NULL) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "compensation_store \"%V\": opening the state"
+                          " read's connection failed, state reads use the"
+                          " main one: %s", &mcf->store_path, errbuf);
+        }
+
+        mcf->read_release.handler = ngx_http_compensation_read_release;
+        mcf->read_release.data = mcf;
+        mcf->read_release.log = cycle->log;
+    }
+
     /* the command queue, and the store thread's connection */
     if (ngx_http_compensation_group_init_process(cycle, mcf, &opts)
         != NGX_OK)
@@ -806,6 +822,16 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     ngx_http_compensation_id_exit_process(cycle, mcf);
     ngx_http_compensation_scheduler_exit_process(cycle, mcf);
     ngx_http_compensation_group_exit_process(mcf);
+
+    if (mcf->read_store) {
+        if (mcf->read_release.posted) {
+            ngx_delete_posted_event(&mcf->read_release);
+        }
+
+        cf_store_read_release(mcf->read_store);
+        cf_store_close(mcf->read_store);
+        mcf->read_store = NULL;
+    }
 
     if (mcf->store == NULL) {
         return;

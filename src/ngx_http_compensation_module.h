@@ -60,6 +60,10 @@ typedef struct {
 
     /* per worker process, set in init_process */
     cf_store_t               *store;
+    cf_store_t               *read_store;      /* the state read's; NULL:
+                                                  it uses store */
+    ngx_event_t               read_release;    /* posted: ends the read
+                                                  transaction */
     cf_id_gen_t               ids;
     ngx_int_t                 cosid_slot;      /* -1: none leased */
     cf_snowflake_t            snowflake;       /* the "__share__" generator */
@@ -205,6 +209,7 @@ ngx_int_t ngx_http_compensation_parse_int64(u_char *p, size_t len,
     int64_t *out);
 ngx_int_t ngx_http_compensation_internal_error(ngx_http_request_t *r,
     const char *what, cf_error_t *err);
+void ngx_http_compensation_read_release(ngx_event_t *ev);
 
 /*
  * The sink (ngx_http_compensation_sink.c): POSTs one JSON document to the

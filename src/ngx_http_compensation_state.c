@@ -152,6 +152,7 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     size_t                              len;
     ngx_int_t                           rc;
     cf_error_t                          err;
+    cf_store_t                         *st;
     cf_aggregate_t                      agg;
     ngx_http_compensation_main_conf_t  *mcf;
 
@@ -163,10 +164,27 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_compensation_store_conf(r);
 
+    /*
+     * The state reads of one event-loop iteration share one read
+     * transaction on their own connection, ended by a posted event after
+     * the iteration's I/O: the store's locks are taken once per iteration
+     * instead of once per read.  The snapshot they share is at most one
+     * iteration old, and a client's next request is always read in a later
+     * iteration than the reply to its previous one.
+     */
+    st = mcf->store;
+
+    if (mcf->read_store) {
+        st = mcf->read_store;
+
+        if (!mcf->read_release.posted && cf_store_read_hold(st) == 0) {
+            ngx_post_event(&mcf->read_release, &ngx_posted_events);
+        }
+    }
+
     /* the stored state document as it is, when the snapshot is the head */
-    switch (cf_store_state_text(mcf->store, id,
-                                ngx_http_compensation_pool_alloc, r->pool,
-                                &text, &len))
+    switch (cf_store_state_text(st, id, ngx_http_compensation_pool_alloc,
+                                r->pool, &text, &len))
     {
     case 1:
         return ngx_http_compensation_send_raw(r, NGX_HTTP_OK, CF_OK,
@@ -177,7 +195,7 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     default:
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: reading the state failed: %s",
-                      cf_store_errmsg(mcf->store));
+                      cf_store_errmsg(st));
         return ngx_http_compensation_send_error_code(r,
                    NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
                    "Unexpected server error");
@@ -201,6 +219,20 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
     cf_aggregate_free(&agg);
 
     return rc;
+}
+
+
+/* the posted end of the state reads' shared transaction */
+void
+ngx_http_compensation_read_release(ngx_event_t *ev)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ev->data;
+
+    if (mcf->read_store) {
+        cf_store_read_release(mcf->read_store);
+    }
 }
 
 

@@ -612,6 +612,75 @@ test_tracing_window(void)
 }
 
 
+/* static: the state read's allocator */
+static void *
+cf_t_malloc(void *data, size_t size)
+{
+    return malloc(size);
+}
+
+
+/*
+ * cf_store_read_hold: the reads share one snapshot until the release, even
+ * when another connection commits meanwhile; after it they see the commit.
+ */
+static void
+test_store_read_hold(void)
+{
+    int                 rc;
+    char                errbuf[256], *text;
+    size_t              len;
+    cf_t_env_t          env;
+    cf_store_t         *reader;
+    cf_exec_output_t    out;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+
+    reader = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    if (!CHECK(reader != NULL)) {
+        cf_t_env_close(&env);
+        return;
+    }
+
+    CHECK_INT(cf_store_read_hold(reader), 0);
+    CHECK_INT(cf_store_read_hold(reader), 0);       /* held already */
+    CHECK(cf_store_in_transaction(reader));
+
+    /* the first read takes the snapshot: no "h1" yet */
+    CHECK_INT(cf_store_state_text(reader, "h1", cf_t_malloc, NULL, &text,
+                                  &len), 0);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "h1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+
+    /* the writer committed; the held snapshot still does not show it */
+    CHECK_INT(cf_store_state_text(reader, "h1", cf_t_malloc, NULL, &text,
+                                  &len), 0);
+
+    cf_store_read_release(reader);
+    CHECK(!cf_store_in_transaction(reader));
+    cf_store_read_release(reader);                  /* nothing held */
+
+    rc = cf_store_state_text(reader, "h1", cf_t_malloc, NULL, &text, &len);
+    CHECK_INT(rc, 1);
+    if (rc == 1) {
+        CHECK(len > 2 && text[0] == '{');
+        free(text);
+    }
+
+    cf_store_close(reader);
+    cf_t_env_close(&env);
+}
+
+
 /* compensation_store_mmap_size: the pragma is set on the connection */
 static void
 test_store_mmap_size(void)
@@ -661,5 +730,7 @@ const cf_test_t  cf_tests_store[] = {
     { "history: the tracing window (limit, head and tail edges)",
       test_tracing_window },
     { "store: mmap_size is set on the connection", test_store_mmap_size },
+    { "store: a held read transaction keeps one snapshot until released",
+      test_store_read_hold },
     { NULL, NULL }
 };
