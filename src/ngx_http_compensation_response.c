@@ -92,26 +92,39 @@ ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
 }
 
 
+/* most documents (a CommandResult, a state) fit: one serialisation */
+#define NGX_HTTP_COMPENSATION_DUMP_SIZE  2048
+
 static ngx_buf_t *
 ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
 {
     size_t      n;
     ngx_buf_t  *b;
 
-    n = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (n == 0) {
-        return NULL;
-    }
-
-    b = ngx_create_temp_buf(r->pool, n);
+    b = ngx_create_temp_buf(r->pool, NGX_HTTP_COMPENSATION_DUMP_SIZE);
     if (b == NULL) {
         return NULL;
     }
 
-    if (json_dumpb(json, (char *) b->pos, n, JSON_COMPACT | JSON_ENCODE_ANY)
-        != n)
-    {
+    /* json_dumpb returns the whole size even when it does not fit */
+    n = json_dumpb(json, (char *) b->pos, NGX_HTTP_COMPENSATION_DUMP_SIZE,
+                   JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n == 0) {
         return NULL;
+    }
+
+    if (n > NGX_HTTP_COMPENSATION_DUMP_SIZE) {
+        b = ngx_create_temp_buf(r->pool, n);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        if (json_dumpb(json, (char *) b->pos, n,
+                       JSON_COMPACT | JSON_ENCODE_ANY)
+            != n)
+        {
+            return NULL;
+        }
     }
 
     b->last = b->pos + n;
