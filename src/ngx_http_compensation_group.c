@@ -263,13 +263,22 @@ ngx_http_compensation_group_done(ngx_event_t *ev)
     ngx_http_compensation_group_take(&run->group, &group);
     ngx_http_compensation_group_reply(&group);
 
-    /* the commands that came while the thread ran */
     if (ngx_queue_empty(&mcf->group)) {
         if (mcf->thread_hold.timer_set) {
             ngx_del_timer(&mcf->thread_hold);
         }
 
-    } else if (!mcf->group_event.posted) {
+        return;
+    }
+
+    /*
+     * The commands that came while the thread ran go to it now, not at the
+     * end of this iteration: under load the iteration can be long (many
+     * reads), and the thread would idle meanwhile.
+     */
+    if (ngx_http_compensation_group_post(mcf) != NGX_OK
+        && !mcf->group_event.posted)
+    {
         ngx_post_event(&mcf->group_event, &ngx_posted_events);
     }
 }
