@@ -1316,9 +1316,12 @@ cf_query_zone_valid(const char *zone)
 
 
 /*
- * The process is single-threaded (an nginx worker, a test): TZ is switched
- * for the computation and restored right after, so nginx's own log times
- * never see the request's zone.
+ * TZ is switched for the computation and restored right after, on the event
+ * loop, so nginx's own log times never see the request's zone.  The only
+ * other thread of a worker, the store thread (compensation_thread_pool),
+ * never reads the environment: its SQLite connection keeps temporary data
+ * in memory (temp_store=MEMORY), and nothing else it runs calls getenv()
+ * or the time-zone functions.
  */
 typedef struct {
     char  *saved;

@@ -224,6 +224,20 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
         goto failed;
     }
 
+    /*
+     * No temporary files: SQLite looks up their directory with getenv(),
+     * which must not run in the store thread while the event loop switches
+     * TZ for a query (cf_query.c)
+     */
+    if (opts->temp_store_memory
+        && sqlite3_exec(st->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL)
+           != SQLITE_OK)
+    {
+        snprintf(errbuf, errlen, "setting temp_store on \"%s\" failed: %s",
+                 path, sqlite3_errmsg(st->db));
+        goto failed;
+    }
+
     /* reads through the mapping: no read() and no copy per page */
     if (opts->mmap_size > 0) {
         snprintf(pragma, sizeof(pragma), "PRAGMA mmap_size=%lld;",

@@ -33,6 +33,7 @@ typedef struct {
     int          synchronous_full;   /* PRAGMA synchronous=FULL, else NORMAL */
     int          busy_timeout_ms;
     int64_t      mmap_size;          /* PRAGMA mmap_size in bytes; 0: off */
+    int          temp_store_memory;  /* PRAGMA temp_store=MEMORY */
 } cf_store_options_t;
 
 

@@ -68,6 +68,7 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     char                                errbuf[512];
     cf_store_t                         *st;
     ngx_thread_task_t                  *task;
+    cf_store_options_t                  thread_opts;
     ngx_http_compensation_group_run_t  *run;
 #endif
 
@@ -84,7 +85,10 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    st = cf_store_open((char *) mcf->store_path.data, opts, errbuf,
+    thread_opts = *opts;
+    thread_opts.temp_store_memory = 1;
+
+    st = cf_store_open((char *) mcf->store_path.data, &thread_opts, errbuf,
                        sizeof(errbuf));
 
     if (st == NULL) {

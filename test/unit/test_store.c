@@ -681,7 +681,7 @@ test_store_read_hold(void)
 }
 
 
-/* compensation_store_mmap_size: the pragma is set on the connection */
+/* compensation_store_mmap_size and temp_store: the pragmas are set */
 static void
 test_store_mmap_size(void)
 {
@@ -698,6 +698,7 @@ test_store_mmap_size(void)
     memset(&opts, 0, sizeof(opts));
     opts.busy_timeout_ms = 1000;
     opts.mmap_size = 1 << 20;
+    opts.temp_store_memory = 1;
 
     st = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
     CHECK(st != NULL);
@@ -708,6 +709,14 @@ test_store_mmap_size(void)
         CHECK(sqlite3_step(s) == SQLITE_ROW);
         CHECK_INT(sqlite3_column_int64(s, 0), 1 << 20);
         sqlite3_finalize(s);
+
+        /* the store thread's connection: no temporary files (2: MEMORY) */
+        CHECK(sqlite3_prepare_v2(cf_store_db(st), "PRAGMA temp_store", -1, &s,
+                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(s) == SQLITE_ROW);
+        CHECK_INT(sqlite3_column_int(s, 0), 2);
+        sqlite3_finalize(s);
+
         cf_store_close(st);
     }
 
@@ -729,7 +738,8 @@ const cf_test_t  cf_tests_store[] = {
       test_store_history },
     { "history: the tracing window (limit, head and tail edges)",
       test_tracing_window },
-    { "store: mmap_size is set on the connection", test_store_mmap_size },
+    { "store: mmap_size and temp_store are set on the connection",
+      test_store_mmap_size },
     { "store: a held read transaction keeps one snapshot until released",
       test_store_read_hold },
     { NULL, NULL }
