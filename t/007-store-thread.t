@@ -14,6 +14,18 @@ no_shuffle();
 
 use Compensation::Commands;
 
+# the config of the blocks that run commands in the thread (busy timeout
+# long enough for the blocks that hold the write lock from outside)
+our $ThreadMainConfig = <<'_EOC_';
+    thread_pool compensation threads=1;
+_EOC_
+
+our $ThreadHttpConfig = <<'_EOC_';
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_busy_timeout 10s;
+    compensation_thread_pool compensation;
+_EOC_
+
 # A command in the thread has no timer: a worker told to quit (reload, stop)
 # must still wait for it, as it waits for any request in progress
 master_on();
@@ -135,11 +147,8 @@ run_tests();
 __DATA__
 
 === TEST 1: commands run in the store thread: create, prepare, apply, state
---- main_config
-    thread_pool compensation threads=1;
---- http_config
-    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
-    compensation_thread_pool compensation;
+--- main_config eval: $::ThreadMainConfig
+--- http_config eval: $::ThreadHttpConfig
 --- request eval
 [::create_req(), "PUT /execution_failed/x1/prepare_compensation\n{}",
  "PUT /execution_failed/x1/apply_execution_success\n{\"executeAt\":1719800001000}",
@@ -155,12 +164,8 @@ __DATA__
 
 
 === TEST 2: a read is answered while a command waits for the write lock
---- main_config
-    thread_pool compensation threads=1;
---- http_config
-    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
-    compensation_store_busy_timeout 10s;
-    compensation_thread_pool compensation;
+--- main_config eval: $::ThreadMainConfig
+--- http_config eval: $::ThreadHttpConfig
 --- request eval
 ::create_req()
 --- more_headers eval
@@ -172,11 +177,8 @@ __DATA__
 
 
 === TEST 3: conflicts and errors keep their answers in the thread (expected version, not found)
---- main_config
-    thread_pool compensation threads=1;
---- http_config
-    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
-    compensation_thread_pool compensation;
+--- main_config eval: $::ThreadMainConfig
+--- http_config eval: $::ThreadHttpConfig
 --- request eval
 [::create_req(), "PUT /execution_failed/x1/prepare_compensation\n{}",
  "PUT /execution_failed/nope/prepare_compensation\n{}"]
@@ -226,12 +228,8 @@ unknown thread pool "nosuch"
 
 === TEST 7: a worker shut down gracefully while a command waits in its thread answers it before it exits
 --- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
---- main_config
-    thread_pool compensation threads=1;
---- http_config
-    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
-    compensation_store_busy_timeout 10s;
-    compensation_thread_pool compensation;
+--- main_config eval: $::ThreadMainConfig
+--- http_config eval: $::ThreadHttpConfig
 --- request
 GET /actuator/health
 --- error_code: 200
@@ -242,13 +240,8 @@ GET /actuator/health
 
 === TEST 8: worker_shutdown_timeout frees a request whose command is in the thread: the command commits, its result is dropped
 --- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
---- main_config
-    thread_pool compensation threads=1;
-    worker_shutdown_timeout 300ms;
---- http_config
-    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
-    compensation_store_busy_timeout 10s;
-    compensation_thread_pool compensation;
+--- main_config eval: $::ThreadMainConfig . "    worker_shutdown_timeout 300ms;\n"
+--- http_config eval: $::ThreadHttpConfig
 --- request
 GET /actuator/health
 --- error_code: 200
