@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "cf_json.h"
+
 
 #define CF_CONTEXT_NAME      "compensation-service"
 #define CF_CONTEXT_ALIAS     "compensation"
@@ -171,6 +173,8 @@ int cf_state_can_retry(const cf_state_t *st, int64_t now);
  *  retryState, status, recoverable, isBelowRetryThreshold, isRetryable};
  * returns a new reference, NULL on allocation failure */
 json_t *cf_state_to_json(const cf_state_t *st);
+/* the same document's compact text appended to b, without the tree */
+void cf_state_write(cf_buf_t *b, const cf_state_t *st);
 /* the inverse, for loading a stored snapshot; 0 or -1 */
 int cf_state_from_json(cf_state_t *st, json_t *json, cf_error_t *err);
 

@@ -11,8 +11,6 @@
 
 
 static void cf_copy_id(char *dst, const char *src);
-static json_t *cf_stream_body(cf_id_gen_t *ids, int64_t now,
-    const cf_event_t *ev);
 static int cf_service_run(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, cf_exec_output_t *out, int grouped);
 
@@ -29,34 +27,6 @@ cf_copy_id(char *dst, const char *src)
 
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-
-static json_t *
-cf_stream_body(cf_id_gen_t *ids, int64_t now, const cf_event_t *ev)
-{
-    char     event_id[CF_ID_LEN + 1];
-    json_t  *body, *item;
-
-    cf_id_next(ids, now, event_id);
-
-    item = json_pack("{s:s, s:s, s:s, s:s, s:O}",
-                     "id", event_id,
-                     "name", cf_event_name(ev->type),
-                     "revision", CF_EVENT_REVISION,
-                     "bodyType", cf_event_body_type(ev->type),
-                     "body", ev->body);
-    if (item == NULL) {
-        return NULL;
-    }
-
-    body = json_array();
-    if (body == NULL || json_array_append_new(body, item) != 0) {
-        json_decref(body);
-        return NULL;
-    }
-
-    return body;
 }
 
 
@@ -87,7 +57,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
     cf_exec_output_t *out, int grouped)
 {
     int               rc, exists, ret;
-    char              stream_id[CF_ID_LEN + 1];
+    char              stream_id[CF_ID_LEN + 1], event_id[CF_ID_LEN + 1];
     cf_event_t        ev;
     cf_aggregate_t    agg;
     cf_decide_ctx_t   dctx;
@@ -198,16 +168,14 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
     row.command_id = out->command_id;
     row.header = in->header;
     row.create_time = in->now;
-    row.body = cf_stream_body(ids, in->now, &ev);
+    cf_id_next(ids, in->now, event_id);
 
-    if (row.body == NULL) {
-        cf_error_set(&out->err, CF_E_INTERNAL, "out of memory");
-        ret = -1;
-        goto rollback;
-    }
+    row.event_id = event_id;
+    row.event_name = cf_event_name(ev.type);
+    row.event_body_type = cf_event_body_type(ev.type);
+    row.event_body = ev.body;
 
     rc = cf_store_append(st, &row);
-    json_decref(row.body);
 
     if (rc != 0) {
         switch (rc) {

@@ -194,6 +194,120 @@ cf_state_to_json(const cf_state_t *st)
 }
 
 
+/* the error object with its computed "succeeded" (as
+ * cf_bind_error_with_succeeded: replaced in place, else appended) */
+static void
+cf_state_write_error(cf_buf_t *b, json_t *error)
+{
+    int          first, seen, ok;
+    size_t       klen;
+    json_t      *v;
+    const char  *key, *code;
+
+    code = json_string_value(json_object_get(error, "errorCode"));
+    ok = code && strcmp(code, CF_OK) == 0;
+
+    cf_buf_add(b, "{", 1);
+    first = 1;
+    seen = 0;
+
+    json_object_keylen_foreach(error, key, klen, v) {
+        if (!first) {
+            cf_buf_add(b, ",", 1);
+        }
+        first = 0;
+
+        cf_json_write_string(b, key, klen);
+        cf_buf_add(b, ":", 1);
+
+        if (klen == sizeof("succeeded") - 1
+            && memcmp(key, "succeeded", klen) == 0)
+        {
+            cf_buf_add_str(b, ok ? "true" : "false");
+            seen = 1;
+
+        } else {
+            cf_json_write(b, v);
+        }
+    }
+
+    if (!seen) {
+        cf_buf_add_str(b, first ? "\"succeeded\":" : ",\"succeeded\":");
+        cf_buf_add_str(b, ok ? "true" : "false");
+    }
+
+    cf_buf_add(b, "}", 1);
+}
+
+
+/*
+ * The bytes json_dumps(cf_state_to_json(st), JSON_COMPACT) gives, without
+ * building the tree: this is the snapshot's stored state text, served as is
+ * by the state read.
+ */
+void
+cf_state_write(cf_buf_t *b, const cf_state_t *st)
+{
+    const char  *id;
+
+    id = st->id ? st->id : "";
+
+    cf_buf_add_str(b, "{\"id\":");
+    cf_json_write_string(b, id, strlen(id));
+
+    cf_buf_add_str(b, ",\"eventId\":");
+    if (st->event_id) {
+        cf_json_write(b, st->event_id);
+    } else {
+        cf_buf_add_str(b, "null");
+    }
+
+    cf_buf_add_str(b, ",\"function\":");
+    if (st->function) {
+        cf_json_write(b, st->function);
+    } else {
+        cf_buf_add_str(b, "null");
+    }
+
+    cf_buf_add_str(b, ",\"error\":");
+    if (st->error) {
+        cf_state_write_error(b, st->error);
+    } else {
+        cf_buf_add_str(b, "null");
+    }
+
+    cf_buf_add_str(b, ",\"executeAt\":");
+    cf_json_write_int(b, st->execute_at);
+
+    cf_buf_add_str(b, ",\"retrySpec\":{\"maxRetries\":");
+    cf_json_write_int(b, st->retry_spec.max_retries);
+    cf_buf_add_str(b, ",\"minBackoff\":");
+    cf_json_write_int(b, st->retry_spec.min_backoff);
+    cf_buf_add_str(b, ",\"executionTimeout\":");
+    cf_json_write_int(b, st->retry_spec.execution_timeout);
+
+    cf_buf_add_str(b, "},\"retryState\":{\"retries\":");
+    cf_json_write_int(b, st->retry_state.retries);
+    cf_buf_add_str(b, ",\"retryAt\":");
+    cf_json_write_int(b, st->retry_state.retry_at);
+    cf_buf_add_str(b, ",\"timeoutAt\":");
+    cf_json_write_int(b, st->retry_state.timeout_at);
+    cf_buf_add_str(b, ",\"nextRetryAt\":");
+    cf_json_write_int(b, st->retry_state.next_retry_at);
+
+    cf_buf_add_str(b, "},\"status\":\"");
+    cf_buf_add_str(b, cf_status_name(st->status));
+    cf_buf_add_str(b, "\",\"recoverable\":\"");
+    cf_buf_add_str(b, cf_recoverable_name(st->recoverable));
+    cf_buf_add_str(b, "\",\"isBelowRetryThreshold\":");
+    cf_buf_add_str(b, cf_state_is_below_retry_threshold(st) ? "true"
+                                                             : "false");
+    cf_buf_add_str(b, ",\"isRetryable\":");
+    cf_buf_add_str(b, cf_state_is_retryable(st) ? "true" : "false");
+    cf_buf_add(b, "}", 1);
+}
+
+
 /*
  * st must be zeroed or hold a state (its id, if any, must match); on failure
  * it is left unchanged.  The computed booleans are recomputed, not read.

@@ -41,6 +41,8 @@ typedef enum {
 struct cf_store_s {
     sqlite3         *db;
     sqlite3_stmt    *stmt[CF_SQL__COUNT];
+    /* texts of the JSON columns being bound (SQLITE_STATIC until reset) */
+    cf_buf_t         text[2];
     int              busy_timeout_ms;
     int              busy_limit_ms;     /* in force for the next waits */
     struct timespec  busy_start;
@@ -171,7 +173,8 @@ static void cf_store_set_error(cf_store_t *st, const char *what);
 static const char *cf_column_text(sqlite3_stmt *s, int col);
 static int cf_store_replay(cf_store_t *st, cf_aggregate_t *agg,
     cf_error_t *err);
-static int cf_bind_json(sqlite3_stmt *s, int col, json_t *j);
+static int cf_bind_text(cf_store_t *st, sqlite3_stmt *s, int col,
+    cf_buf_t *b);
 static int cf_store_busy(void *data, int count);
 
 
@@ -295,6 +298,9 @@ cf_store_close(cf_store_t *st)
     if (st->db) {
         sqlite3_close(st->db);
     }
+
+    cf_buf_free(&st->text[0]);
+    cf_buf_free(&st->text[1]);
 
     free(st);
 }
@@ -1014,16 +1020,24 @@ cf_ids_free(char **ids, size_t n)
 
 
 static int
-cf_bind_json(sqlite3_stmt *s, int col, json_t *j)
+cf_bind_text(cf_store_t *st, sqlite3_stmt *s, int col, cf_buf_t *b)
 {
-    char  *text;
+    const char  *text;
 
-    text = json_dumps(j, JSON_COMPACT);
+    text = cf_buf_cstr(b);
     if (text == NULL) {
+        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
         return -1;
     }
 
-    return sqlite3_bind_text(s, col, text, -1, free) == SQLITE_OK ? 0 : -1;
+    if (sqlite3_bind_text(s, col, text, (int) b->len, SQLITE_STATIC)
+        != SQLITE_OK)
+    {
+        cf_store_set_error(st, "binding a JSON column");
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -1031,6 +1045,7 @@ int
 cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
 {
     int            rc, ret;
+    cf_buf_t      *b;
     sqlite3_stmt  *s;
 
     s = st->stmt[CF_SQL_APPEND];
@@ -1041,14 +1056,29 @@ cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
     sqlite3_bind_int64(s, 4, row->version);
     sqlite3_bind_text(s, 5, row->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, row->command_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, (sqlite3_int64) json_array_size(row->body));
+    sqlite3_bind_int64(s, 9, 1);
     sqlite3_bind_int64(s, 10, row->create_time);
 
-    if (cf_bind_json(s, 7, row->header) != 0
-        || cf_bind_json(s, 8, row->body) != 0)
+    cf_buf_reset(&st->text[0]);
+    cf_json_write(&st->text[0], row->header);
+
+    b = &st->text[1];
+    cf_buf_reset(b);
+    cf_buf_add_str(b, "[{\"id\":");
+    cf_json_write_string(b, row->event_id, strlen(row->event_id));
+    cf_buf_add_str(b, ",\"name\":");
+    cf_json_write_string(b, row->event_name, strlen(row->event_name));
+    cf_buf_add_str(b, ",\"revision\":\"" CF_EVENT_REVISION "\",\"bodyType\":");
+    cf_json_write_string(b, row->event_body_type,
+                         strlen(row->event_body_type));
+    cf_buf_add_str(b, ",\"body\":");
+    cf_json_write(b, row->event_body);
+    cf_buf_add_str(b, "}]");
+
+    if (cf_bind_text(st, s, 7, &st->text[0]) != 0
+        || cf_bind_text(st, s, 8, b) != 0)
     {
         sqlite3_clear_bindings(s);
-        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
         return -1;
     }
 
@@ -1085,17 +1115,13 @@ cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
     int64_t snapshot_time)
 {
     int               rc;
-    json_t           *state;
     sqlite3_stmt     *s;
     const cf_state_t *sv;
 
     sv = &agg->state;
 
-    state = cf_state_to_json(sv);
-    if (state == NULL) {
-        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
-        return -1;
-    }
+    cf_buf_reset(&st->text[0]);
+    cf_state_write(&st->text[0], sv);
 
     s = st->stmt[CF_SQL_SAVE_SNAPSHOT];
 
@@ -1114,14 +1140,10 @@ cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
     sqlite3_bind_int64(s, 9, snapshot_time);
     sqlite3_bind_int(s, 10, agg->deleted ? 1 : 0);
 
-    if (cf_bind_json(s, 11, state) != 0) {
-        json_decref(state);
+    if (cf_bind_text(st, s, 11, &st->text[0]) != 0) {
         sqlite3_clear_bindings(s);
-        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
         return -1;
     }
-
-    json_decref(state);
 
     sqlite3_bind_text(s, 12, cf_status_name(sv->status), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 13, cf_recoverable_name(sv->recoverable), -1,

@@ -46,7 +46,11 @@ typedef struct {
     const char  *request_id;
     const char  *command_id;
     json_t      *header;           /* object of strings */
-    json_t      *body;             /* array of {id,name,revision,bodyType,body} */
+    /* the one event; stored as [{id, name, revision, bodyType, body}] */
+    const char  *event_id;
+    const char  *event_name;
+    const char  *event_body_type;
+    json_t      *event_body;
     int64_t      create_time;
 } cf_stream_row_t;
 

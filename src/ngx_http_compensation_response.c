@@ -92,42 +92,34 @@ ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
 }
 
 
-/* most documents (a CommandResult, a state) fit: one serialisation */
-#define NGX_HTTP_COMPENSATION_DUMP_SIZE  2048
-
+/*
+ * Serialised by cf_json_write into a buffer the worker reuses (only the event
+ * loop sends responses), then copied into the request's pool.
+ */
 static ngx_buf_t *
 ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
 {
-    size_t      n;
-    ngx_buf_t  *b;
+    ngx_buf_t        *b;
+    static cf_buf_t   text;
 
-    b = ngx_create_temp_buf(r->pool, NGX_HTTP_COMPENSATION_DUMP_SIZE);
+    cf_buf_reset(&text);
+    cf_json_write(&text, json);
+
+    if (text.failed) {
+        return NULL;
+    }
+
+    b = ngx_create_temp_buf(r->pool, text.len ? text.len : 1);
     if (b == NULL) {
         return NULL;
     }
 
-    /* json_dumpb returns the whole size even when it does not fit */
-    n = json_dumpb(json, (char *) b->pos, NGX_HTTP_COMPENSATION_DUMP_SIZE,
-                   JSON_COMPACT | JSON_ENCODE_ANY);
-    if (n == 0) {
-        return NULL;
+    b->last = ngx_cpymem(b->pos, text.data, text.len);
+
+    /* one huge document (an event page) should not pin its size forever */
+    if (text.cap > 1024 * 1024) {
+        cf_buf_free(&text);
     }
-
-    if (n > NGX_HTTP_COMPENSATION_DUMP_SIZE) {
-        b = ngx_create_temp_buf(r->pool, n);
-        if (b == NULL) {
-            return NULL;
-        }
-
-        if (json_dumpb(json, (char *) b->pos, n,
-                       JSON_COMPACT | JSON_ENCODE_ANY)
-            != n)
-        {
-            return NULL;
-        }
-    }
-
-    b->last = b->pos + n;
 
     return b;
 }

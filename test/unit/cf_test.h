@@ -37,6 +37,7 @@ extern const cf_test_t  cf_tests_cosid[];
 extern const cf_test_t  cf_tests_query[];
 extern const cf_test_t  cf_tests_dispatch[];
 extern const cf_test_t  cf_tests_route[];
+extern const cf_test_t  cf_tests_json[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);
