@@ -25,6 +25,7 @@ static int cf_bind_binding_errors(json_t *v, const char *name, json_t **out,
 static int cf_bind_default(const cf_field_t *f, json_t *dst, cf_error_t *err);
 static int cf_bind_oom(cf_error_t *err);
 static const char *cf_bind_str(json_t *obj, const char *key);
+static void cf_bind_name(char *name, const char *path, const char *key);
 
 
 static const cf_field_t  cf_fields_aggregate_id[] = {
@@ -80,6 +81,26 @@ const cf_field_t  cf_fields_retry_state[] = {
 };
 
 
+/* "path.key" (or "key"), as "%.200s.%.50s" would give: this runs for every
+ * field of every body, where snprintf was a visible cost */
+static void
+cf_bind_name(char *name, const char *path, const char *key)
+{
+    size_t  n, k;
+
+    n = strnlen(path, 200);
+    memcpy(name, path, n);
+
+    if (n) {
+        name[n++] = '.';
+    }
+
+    k = strnlen(key, n ? 50 : 200);
+    memcpy(name + n, key, k);
+    name[n + k] = '\0';
+}
+
+
 int
 cf_bind_object(json_t *src, const cf_field_t *fields, const char *path,
     json_t **out, cf_error_t *err)
@@ -106,12 +127,7 @@ cf_bind_object(json_t *src, const cf_field_t *fields, const char *path,
 
     for (f = fields; f->key; f++) {
 
-        if (path[0]) {
-            snprintf(name, sizeof(name), "%.200s.%.50s", path, f->key);
-
-        } else {
-            snprintf(name, sizeof(name), "%.200s", f->key);
-        }
+        cf_bind_name(name, path, f->key);
 
         v = json_object_get(src, f->key);
 
@@ -229,11 +245,13 @@ cf_bind_string(json_t *v, size_t max, const char *name, json_t **out,
         return -1;
     }
 
-    /* a copy: the result never shares storage with the input document */
-    *out = json_stringn_nocheck(s, len);
-    if (*out == NULL) {
-        return cf_bind_oom(err);
-    }
+    /*
+     * Shared, not copied: the bound document and its source may hold the
+     * same leaf.  Leaves are never changed in place here (no
+     * json_string_set), and jansson's reference counts are atomic, so the
+     * store thread may drop its reference while the event loop holds one.
+     */
+    *out = json_incref(v);
 
     return 0;
 }
@@ -258,10 +276,7 @@ cf_bind_integer(json_t *v, int64_t min, int64_t max, const char *name,
         return -1;
     }
 
-    *out = json_integer(n);
-    if (*out == NULL) {
-        return cf_bind_oom(err);
-    }
+    *out = json_incref(v);      /* shared, as strings are */
 
     return 0;
 }
@@ -331,7 +346,7 @@ cf_bind_enum(json_t *v, const cf_field_t *f, const char *name, json_t **out,
         return -1;
     }
 
-    *out = json_string(canon);
+    *out = strcmp(s, canon) == 0 ? json_incref(v) : json_string(canon);
     if (*out == NULL) {
         return cf_bind_oom(err);
     }

@@ -72,6 +72,23 @@ static void ngx_http_compensation_cmd_free(ngx_http_compensation_cmd_t *pc);
 
 static ngx_int_t ngx_http_compensation_command_run(ngx_http_request_t *r,
     ngx_uint_t *queued);
+/* a FunctionInfo of a CommandResult (spec 3.3) */
+typedef struct {
+    const char  *kind;
+    const char  *context;
+    const char  *processor;
+    const char  *name;
+} ngx_http_compensation_fn_t;
+
+/* one signal of the wait: a CommandResult to write */
+typedef struct {
+    const char                        *stage;
+    const cf_exec_output_t            *out;
+    ngx_http_compensation_fn_t         fn;
+    int64_t                            version;
+} ngx_http_compensation_signal_t;
+
+
 static size_t ngx_http_compensation_max_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_facade_id(ngx_http_request_t *r,
     json_t *body, char **id, cf_error_t *err);
@@ -79,11 +96,9 @@ static ngx_int_t ngx_http_compensation_parse_headers(ngx_http_request_t *r,
     ngx_http_compensation_cmd_headers_t *ch, cf_error_t *err);
 static ngx_int_t ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max,
     int64_t *out);
-static json_t *ngx_http_compensation_function(const char *kind,
-    const char *context, const char *processor, const char *name);
-static json_t *ngx_http_compensation_result(ngx_http_request_t *r,
-    cf_exec_output_t *out, const char *stage, json_t *function,
-    int64_t version, int64_t now);
+static void ngx_http_compensation_result(cf_buf_t *b, const char *id,
+    const cf_exec_output_t *out, const char *stage,
+    const ngx_http_compensation_fn_t *fn, int64_t version, int64_t now);
 static ngx_int_t ngx_http_compensation_respond(ngx_http_request_t *r,
     ngx_http_compensation_cmd_headers_t *ch, const cf_command_t *cmd,
     cf_exec_output_t *out, int64_t now);
@@ -971,74 +986,66 @@ ngx_http_compensation_parse_headers(ngx_http_request_t *r,
 }
 
 
-static json_t *
-ngx_http_compensation_function(const char *kind, const char *context,
-    const char *processor, const char *name)
+/*
+ * A CommandResult (spec 3.3), written without a jansson tree: this is the
+ * answer of every command.  Its strings are ids checked as UTF-8, sanitised
+ * messages (cf_error_set) and constants.
+ */
+static void
+ngx_http_compensation_result(cf_buf_t *b, const char *id,
+    const cf_exec_output_t *out, const char *stage,
+    const ngx_http_compensation_fn_t *fn, int64_t version, int64_t now)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "functionKind", kind,
-                     "contextName", context, "processorName", processor,
-                     "name", name);
-}
+    cf_buf_add_str(b, "{\"id\":");
+    cf_json_write_string(b, id, ngx_strlen(id));
+    cf_buf_add_str(b, ",\"waitCommandId\":");
+    cf_json_write_string(b, out->command_id, ngx_strlen(out->command_id));
+    cf_buf_add_str(b, ",\"stage\":\"");
+    cf_buf_add_str(b, stage);
+    cf_buf_add_str(b, "\",\"contextName\":\"" CF_CONTEXT_NAME "\""
+                   ",\"aggregateName\":\"" CF_AGGREGATE_NAME "\""
+                   ",\"tenantId\":\"" CF_TENANT_ID "\",\"aggregateId\":");
+    cf_json_write_string(b, out->aggregate_id,
+                         ngx_strlen(out->aggregate_id));
+    cf_buf_add_str(b, ",\"aggregateVersion\":");
 
+    if (version > 0) {
+        cf_json_write_int(b, version);
 
-/* a CommandResult (spec 3.3); function is stolen */
-static json_t *
-ngx_http_compensation_result(ngx_http_request_t *r, cf_exec_output_t *out,
-    const char *stage, json_t *function, int64_t version, int64_t now)
-{
-    char                                id[CF_ID_LEN + 1];
-    json_t                             *res;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    if (function == NULL) {
-        return NULL;
+    } else {
+        cf_buf_add_str(b, "null");
     }
 
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+    cf_buf_add_str(b, ",\"requestId\":");
+    cf_json_write_string(b, out->request_id, ngx_strlen(out->request_id));
+    cf_buf_add_str(b, ",\"commandId\":");
+    cf_json_write_string(b, out->command_id, ngx_strlen(out->command_id));
 
-    cf_id_next(&mcf->ids, now, id);
+    cf_buf_add_str(b, ",\"function\":{\"functionKind\":\"");
+    cf_buf_add_str(b, fn->kind);
+    cf_buf_add_str(b, "\",\"contextName\":\"");
+    cf_buf_add_str(b, fn->context);
+    cf_buf_add_str(b, "\",\"processorName\":\"");
+    cf_buf_add_str(b, fn->processor);
+    cf_buf_add_str(b, "\",\"name\":\"");
+    cf_buf_add_str(b, fn->name);
 
-    res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s,"
-                    " s:o, s:s, s:s}",
-                    "id", id,
-                    "waitCommandId", out->command_id,
-                    "stage", stage,
-                    "contextName", CF_CONTEXT_NAME,
-                    "aggregateName", CF_AGGREGATE_NAME,
-                    "tenantId", CF_TENANT_ID,
-                    "aggregateId", out->aggregate_id,
-                    "aggregateVersion", version > 0 ? json_integer(version)
-                                                    : json_null(),
-                    "requestId", out->request_id,
-                    "commandId", out->command_id,
-                    "function", function,
-                    "errorCode", out->err.code,
-                    "errorMsg", out->err.msg);
-    if (res == NULL) {
-        return NULL;
-    }
+    cf_buf_add_str(b, "\"},\"errorCode\":");
+    cf_json_write_string(b, out->err.code, ngx_strlen(out->err.code));
+    cf_buf_add_str(b, ",\"errorMsg\":");
+    cf_json_write_string(b, out->err.msg, ngx_strlen(out->err.msg));
 
     if (out->err.binding_errors
         && json_array_size(out->err.binding_errors) > 0)
     {
-        if (json_object_set(res, "bindingErrors", out->err.binding_errors)
-            != 0)
-        {
-            json_decref(res);
-            return NULL;
-        }
+        cf_buf_add_str(b, ",\"bindingErrors\":");
+        cf_json_write(b, out->err.binding_errors);
     }
 
-    if (json_object_set_new(res, "result", json_object()) != 0
-        || json_object_set_new(res, "signalTime", json_integer(now)) != 0
-        || json_object_set_new(res, "succeeded",
-                               json_boolean(cf_error_is_ok(&out->err))) != 0)
-    {
-        json_decref(res);
-        return NULL;
-    }
-
-    return res;
+    cf_buf_add_str(b, ",\"result\":{},\"signalTime\":");
+    cf_json_write_int(b, now);
+    cf_buf_add_str(b, cf_error_is_ok(&out->err) ? ",\"succeeded\":true}"
+                                                : ",\"succeeded\":false}");
 }
 
 
@@ -1054,78 +1061,100 @@ ngx_http_compensation_respond(ngx_http_request_t *r,
     ngx_http_compensation_cmd_headers_t *ch, const cf_command_t *cmd,
     cf_exec_output_t *out, int64_t now)
 {
-    json_t                       *results[3], *error, *fn;
-    ngx_int_t                     rc;
-    ngx_uint_t                    i, n, last;
-    ngx_chain_t                  *head, **tail, *cl;
-    cf_exec_output_t              sent;
-    ngx_http_compensation_ctx_t  *ctx;
+    char                                id[CF_ID_LEN + 1];
+    u_char                             *p;
+    json_t                             *error;
+    ngx_uint_t                          i, n, last;
+    ngx_chain_t                        *head, **tail, *cl;
+    cf_exec_output_t                    sent;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_signal_t      sig[3];
+    ngx_http_compensation_main_conf_t  *mcf;
+    static cf_buf_t                     text;   /* the event loop's only */
+
+    static const ngx_http_compensation_fn_t  gateway = {
+        "COMMAND", "wow", "CommandGateway", "send"
+    };
+    static const ngx_http_compensation_fn_t  process = {
+        "COMMAND", "wow", "SimpleCommandAggregate", "process"
+    };
+    static const ngx_http_compensation_fn_t  snapshot = {
+        "STATE_EVENT", CF_CONTEXT_NAME, "SnapshotDispatcher", "save"
+    };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
     n = 0;
-    rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
     last = ngx_min(ch->stage, NGX_HTTP_COMPENSATION_SNAPSHOT);
+
+    /* the handler's own FunctionInfo */
+    sig[1].fn.kind = "COMMAND";
+    sig[1].fn.context = CF_CONTEXT_NAME;
+    sig[1].fn.processor = CF_PROCESSOR_NAME;
+    sig[1].fn.name = cf_command_info(cmd->type)->handler;
 
     if (out->at_gateway) {
         /* refused before processing (duplicate request id) */
-        results[n++] = ngx_http_compensation_result(r, out, "SENT",
-                           ngx_http_compensation_function("COMMAND", "wow",
-                               "CommandGateway", "send"),
-                           -1, now);
+        sig[n].stage = "SENT";
+        sig[n].out = out;
+        sig[n].fn = gateway;
+        sig[n++].version = -1;
 
     } else {
         /* the SENT signal itself succeeded */
         sent = *out;
         cf_error_init(&sent.err);
 
-        results[n++] = ngx_http_compensation_result(r, &sent, "SENT",
-                           ngx_http_compensation_function("COMMAND", "wow",
-                               "CommandGateway", "send"),
-                           -1, now);
+        sig[n].stage = "SENT";
+        sig[n].out = &sent;
+        sig[n].fn = gateway;
+        sig[n++].version = -1;
 
         if (!cf_error_is_ok(&out->err)) {
-            fn = out->in_handler
-                 ? ngx_http_compensation_function("COMMAND",
-                       CF_CONTEXT_NAME, CF_PROCESSOR_NAME,
-                       cf_command_info(cmd->type)->handler)
-                 : ngx_http_compensation_function("COMMAND", "wow",
-                       "SimpleCommandAggregate", "process");
-
-            results[n++] = ngx_http_compensation_result(r, out, "PROCESSED",
-                                                        fn, out->version,
-                                                        now);
+            sig[n].stage = "PROCESSED";
+            sig[n].out = out;
+            if (!out->in_handler) {
+                sig[n].fn = process;
+            }
+            sig[n++].version = out->version;
 
         } else if (last >= NGX_HTTP_COMPENSATION_PROCESSED) {
-            results[n++] = ngx_http_compensation_result(r, out, "PROCESSED",
-                               ngx_http_compensation_function("COMMAND",
-                                   CF_CONTEXT_NAME, CF_PROCESSOR_NAME,
-                                   cf_command_info(cmd->type)->handler),
-                               out->version, now);
+            sig[n].stage = "PROCESSED";
+            sig[n].out = out;
+            sig[n++].version = out->version;
 
             if (last >= NGX_HTTP_COMPENSATION_SNAPSHOT) {
-                results[n++] = ngx_http_compensation_result(r, out,
-                                   "SNAPSHOT",
-                                   ngx_http_compensation_function(
-                                       "STATE_EVENT", CF_CONTEXT_NAME,
-                                       "SnapshotDispatcher", "save"),
-                                   out->version, now);
+                sig[n].stage = "SNAPSHOT";
+                sig[n].out = out;
+                sig[n].fn = snapshot;
+                sig[n++].version = out->version;
             }
         }
     }
 
-    for (i = 0; i < n; i++) {
-        if (results[i] == NULL) {
-            goto done;
-        }
-    }
-
     if (!ctx->sse) {
-        rc = ngx_http_compensation_send_json(r,
+        /* a plain answer is the last signal only */
+        cf_id_next(&mcf->ids, now, id);
+
+        cf_buf_reset(&text);
+        ngx_http_compensation_result(&text, id, sig[n - 1].out,
+                                     sig[n - 1].stage, &sig[n - 1].fn,
+                                     sig[n - 1].version, now);
+        if (text.failed) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_pnalloc(r->pool, text.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, text.data, text.len);
+
+        return ngx_http_compensation_send_raw(r,
                                          cf_error_http_status(out->err.code),
-                                         out->err.code, results[n - 1]);
-        goto done;
+                                         out->err.code, p, text.len);
     }
 
     head = NULL;
@@ -1133,40 +1162,38 @@ ngx_http_compensation_respond(ngx_http_request_t *r,
 
     for (i = 0; i < n; i++) {
 
+        cf_id_next(&mcf->ids, now, id);
+
         if (out->at_gateway && !cf_error_is_ok(&out->err)) {
             /* a stream error: its code as the event, an ErrorInfo as data */
             error = cf_error_to_json(&out->err);
             if (error == NULL) {
-                goto done;
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            cl = ngx_http_compensation_sse_event(r,
-                     json_string_value(json_object_get(results[i], "id")),
-                     out->err.code, error);
+            cl = ngx_http_compensation_sse_event(r, id, out->err.code, error);
             json_decref(error);
 
         } else {
-            cl = ngx_http_compensation_sse_event(r,
-                     json_string_value(json_object_get(results[i], "id")),
-                     json_string_value(json_object_get(results[i], "stage")),
-                     results[i]);
+            cf_buf_reset(&text);
+            ngx_http_compensation_result(&text, id, sig[i].out, sig[i].stage,
+                                         &sig[i].fn, sig[i].version, now);
+            if (text.failed) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            cl = ngx_http_compensation_sse_text(r, id, sig[i].stage,
+                                                (u_char *) text.data,
+                                                text.len);
         }
 
         if (cl == NULL) {
-            goto done;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         *tail = cl;
         tail = &cl->next;
     }
 
-    rc = ngx_http_compensation_send_sse(r, CF_OK, head);
-
-done:
-
-    for (i = 0; i < n; i++) {
-        json_decref(results[i]);
-    }
-
-    return rc;
+    return ngx_http_compensation_send_sse(r, CF_OK, head);
 }

@@ -159,6 +159,8 @@ ngx_int_t ngx_http_compensation_send_sse(ngx_http_request_t *r,
     const char *error_code, ngx_chain_t *events);
 ngx_chain_t *ngx_http_compensation_sse_event(ngx_http_request_t *r,
     const char *id, const char *event, json_t *data);
+ngx_chain_t *ngx_http_compensation_sse_text(ngx_http_request_t *r,
+    const char *id, const char *event, u_char *data, size_t n);
 ngx_int_t ngx_http_compensation_json_cleanup(ngx_pool_t *pool, json_t *json);
 ngx_int_t ngx_http_compensation_accepts(ngx_http_request_t *r,
     ngx_uint_t sse_allowed, ngx_uint_t *sse);

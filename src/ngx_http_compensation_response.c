@@ -266,14 +266,28 @@ ngx_chain_t *
 ngx_http_compensation_sse_event(ngx_http_request_t *r, const char *id,
     const char *event, json_t *data)
 {
-    size_t        n, len;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    static cf_buf_t  text;
 
-    n = json_dumpb(data, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (n == 0) {
+    cf_buf_reset(&text);
+    cf_json_write(&text, data);
+
+    if (text.failed) {
         return NULL;
     }
+
+    return ngx_http_compensation_sse_text(r, id, event, (u_char *) text.data,
+                                          text.len);
+}
+
+
+/* one event of a stream whose data is a JSON text (copied) */
+ngx_chain_t *
+ngx_http_compensation_sse_text(ngx_http_request_t *r, const char *id,
+    const char *event, u_char *data, size_t n)
+{
+    size_t        len;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     len = sizeof("id:\nevent:\ndata:\n\n") - 1 + ngx_strlen(id)
           + ngx_strlen(event) + n;
@@ -284,14 +298,7 @@ ngx_http_compensation_sse_event(ngx_http_request_t *r, const char *id,
     }
 
     b->last = ngx_sprintf(b->last, "id:%s\nevent:%s\ndata:", id, event);
-
-    if (json_dumpb(data, (char *) b->last, n, JSON_COMPACT | JSON_ENCODE_ANY)
-        != n)
-    {
-        return NULL;
-    }
-
-    b->last += n;
+    b->last = ngx_cpymem(b->last, data, n);
     *b->last++ = '\n';
     *b->last++ = '\n';
 
