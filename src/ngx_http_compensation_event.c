@@ -252,27 +252,14 @@ ngx_http_compensation_target_header(const char *id, json_t *function)
 static ngx_int_t
 ngx_http_compensation_push_doc(ngx_http_compensation_docs_t *d, json_t *doc)
 {
-    size_t      n;
     ngx_str_t  *s;
-
-    n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
-    if (n == 0) {
-        return NGX_ERROR;
-    }
 
     s = ngx_array_push(&d->docs);
     if (s == NULL) {
         return NGX_ERROR;
     }
 
-    s->data = ngx_pnalloc(d->r->pool, n);
-    if (s->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    s->len = json_dumpb(doc, (char *) s->data, n, JSON_COMPACT);
-
-    return s->len == n ? NGX_OK : NGX_ERROR;
+    return ngx_http_compensation_json_text(d->r->pool, doc, s);
 }
 
 

@@ -147,6 +147,8 @@ ngx_int_t ngx_http_compensation_route(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t *ctx);
 
 /* responses */
+ngx_int_t ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
+    ngx_str_t *out);
 ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, json_t *json);
 ngx_int_t ngx_http_compensation_send_raw(ngx_http_request_t *r,

@@ -318,8 +318,9 @@ failed:
 static ngx_int_t
 ngx_http_compensation_query_send_sse(ngx_http_request_t *r, json_t *list)
 {
-    size_t        i, n;
+    size_t        i;
     json_t       *doc;
+    ngx_str_t     text;
     ngx_buf_t    *b;
     ngx_chain_t  *head, **last, *cl;
 
@@ -327,23 +328,17 @@ ngx_http_compensation_query_send_sse(ngx_http_request_t *r, json_t *list)
     last = &head;
 
     json_array_foreach(list, i, doc) {
-        n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
-        if (n == 0) {
+        if (ngx_http_compensation_json_text(r->pool, doc, &text) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        b = ngx_create_temp_buf(r->pool, n + sizeof("data:\n\n") - 1);
+        b = ngx_create_temp_buf(r->pool, text.len + sizeof("data:\n\n") - 1);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         b->last = ngx_cpymem(b->last, "data:", 5);
-
-        if (json_dumpb(doc, (char *) b->last, n, JSON_COMPACT) != n) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        b->last += n;
+        b->last = ngx_cpymem(b->last, text.data, text.len);
         *b->last++ = '\n';
         *b->last++ = '\n';
 

@@ -93,33 +93,58 @@ ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
 
 
 /*
- * Serialised by cf_json_write into a buffer the worker reuses (only the event
- * loop sends responses), then copied into the request's pool.
+ * The compact text of json in pool memory: serialised by cf_json_write into
+ * a buffer the worker reuses (only the event loop serialises responses),
+ * then copied once.
  */
-static ngx_buf_t *
-ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
+ngx_int_t
+ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
+    ngx_str_t *out)
 {
-    ngx_buf_t        *b;
-    static cf_buf_t   text;
+    static cf_buf_t  text;
 
     cf_buf_reset(&text);
     cf_json_write(&text, json);
 
     if (text.failed) {
-        return NULL;
+        return NGX_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, text.len ? text.len : 1);
-    if (b == NULL) {
-        return NULL;
+    out->len = text.len;
+    out->data = ngx_pnalloc(pool, text.len ? text.len : 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->pos, text.data, text.len);
+    ngx_memcpy(out->data, text.data, text.len);
 
     /* one huge document (an event page) should not pin its size forever */
     if (text.cap > 1024 * 1024) {
         cf_buf_free(&text);
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_buf_t *
+ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
+{
+    ngx_str_t   text;
+    ngx_buf_t  *b;
+
+    if (ngx_http_compensation_json_text(r->pool, json, &text) != NGX_OK) {
+        return NULL;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = text.data;
+    b->last = text.data + text.len;
+    b->memory = 1;
 
     return b;
 }
@@ -266,17 +291,13 @@ ngx_chain_t *
 ngx_http_compensation_sse_event(ngx_http_request_t *r, const char *id,
     const char *event, json_t *data)
 {
-    static cf_buf_t  text;
+    ngx_str_t  text;
 
-    cf_buf_reset(&text);
-    cf_json_write(&text, data);
-
-    if (text.failed) {
+    if (ngx_http_compensation_json_text(r->pool, data, &text) != NGX_OK) {
         return NULL;
     }
 
-    return ngx_http_compensation_sse_text(r, id, event, (u_char *) text.data,
-                                          text.len);
+    return ngx_http_compensation_sse_text(r, id, event, text.data, text.len);
 }
 
 
