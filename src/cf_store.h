@@ -34,6 +34,9 @@ typedef struct {
     int          busy_timeout_ms;
     int64_t      mmap_size;          /* PRAGMA mmap_size in bytes; 0: off */
     int          temp_store_memory;  /* PRAGMA temp_store=MEMORY */
+    /* checkpoint policy (cf_store.c), in WAL frames; 0: the defaults */
+    int          wal_checkpoint_frames;
+    int          wal_restart_frames;
 } cf_store_options_t;
 
 
@@ -97,6 +100,9 @@ int cf_store_ping(cf_store_t *st);
 /* the connection, for read-only query modules (cf_query) that prepare
  * their own statements; never used to write outside the functions above */
 sqlite3 *cf_store_db(cf_store_t *st);
+/* RESTART checkpoints that succeeded on this connection (the WAL started
+ * over after each) */
+int cf_store_wal_restarts(cf_store_t *st);
 
 
 /* ---- history (issue 3): event streams, replays, snapshot rows ---- */

@@ -214,6 +214,15 @@ ngx_http_compensation_group_flush(ngx_event_t *ev)
     /* take the group: commands queued while it runs form the next one */
     ngx_http_compensation_group_take(&mcf->group, &run.group);
 
+    /*
+     * The state reads' transaction of this iteration ends now: a checkpoint
+     * after the commit may wait for the readers of the WAL, and this one
+     * would not end before the group does
+     */
+    if (mcf->read_store) {
+        cf_store_read_release(mcf->read_store);
+    }
+
     ngx_http_compensation_group_execute(&run);
     ngx_http_compensation_group_reply(&run.group);
 }

@@ -598,6 +598,8 @@ static void
 ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
     cf_store_options_t *opts)
 {
+    ngx_memzero(opts, sizeof(cf_store_options_t));
+
     opts->synchronous_full = mcf->sync_full ? 1 : 0;
     opts->busy_timeout_ms = (int) mcf->busy_timeout;
     opts->mmap_size = (int64_t) mcf->mmap_size;

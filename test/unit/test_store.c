@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+
 #include "cf_test.h"
 #include "cf_store.h"
 #include "cf_service.h"
@@ -724,6 +726,96 @@ test_store_mmap_size(void)
 }
 
 
+/*
+ * The checkpoint policy (cf_store_wal_hook): two writers take turns, and a
+ * reader holds a snapshot from before each commit until after it, so that
+ * no checkpoint catches up and SQLite alone would never start the WAL over
+ * (its file then grows with every commit).  The RESTART tried at the start of a write
+ * transaction keeps the WAL near wal_restart_frames, and nothing is lost.
+ */
+static void
+test_store_wal_restart(void)
+{
+    int                 i, restarts;
+    char                errbuf[256], wal[128], *text;
+    size_t              len;
+    cf_t_env_t          env;
+    struct stat         sb;
+    cf_store_t         *w[2], *reader;
+    sqlite3_stmt       *s;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+    opts.wal_checkpoint_frames = 8;
+    opts.wal_restart_frames = 64;
+
+    w[0] = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    w[1] = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    reader = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+
+    if (!CHECK(w[0] && w[1] && reader)) {
+        goto done;
+    }
+
+    cf_t_sql_exec(&env, "CREATE TABLE scratch (b BLOB)");
+
+    snprintf(wal, sizeof(wal), "%s-wal", env.path);
+
+    for (i = 0; i < 400; i++) {
+        CHECK_INT(cf_store_begin_immediate(w[i % 2]), 0);
+
+        /* a reader from before the commit: its checkpoint cannot catch up */
+        CHECK_INT(cf_store_read_hold(reader), 0);
+        CHECK_INT(cf_store_state_text(reader, "none", cf_t_malloc, NULL,
+                                      &text, &len), 0);
+
+        /* about 5 pages a commit: 2,000 frames in all */
+        CHECK_INT(sqlite3_exec(cf_store_db(w[i % 2]),
+                               "INSERT INTO scratch VALUES"
+                               " (randomblob(16000))", NULL, NULL, NULL),
+                  SQLITE_OK);
+        CHECK_INT(cf_store_commit(w[i % 2]), 0);
+
+        cf_store_read_release(reader);
+
+        if (!CHECK(stat(wal, &sb) == 0)) {
+            break;
+        }
+
+        /* 64 frames, the commit that passed them, and the one after */
+        if (!CHECK(sb.st_size < (64 + 20) * (4096 + 24) + 32)) {
+            fprintf(stderr, "# WAL of %lld bytes after commit %d\n",
+                    (long long) sb.st_size, i);
+            break;
+        }
+    }
+
+    restarts = cf_store_wal_restarts(w[0]) + cf_store_wal_restarts(w[1]);
+    CHECK(restarts >= 20);
+
+    if (sqlite3_prepare_v2(cf_store_db(reader),
+                           "SELECT count(*) FROM scratch", -1, &s, NULL)
+        == SQLITE_OK)
+    {
+        CHECK_INT(sqlite3_step(s), SQLITE_ROW);
+        CHECK_INT(sqlite3_column_int(s, 0), 400);
+        sqlite3_finalize(s);
+    }
+
+done:
+
+    cf_store_close(w[0]);
+    cf_store_close(w[1]);
+    cf_store_close(reader);
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -742,5 +834,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_mmap_size },
     { "store: a held read transaction keeps one snapshot until released",
       test_store_read_hold },
+    { "store: checkpoints start the WAL over under constant writes",
+      test_store_wal_restart },
     { NULL, NULL }
 };
