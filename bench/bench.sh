@@ -181,7 +181,7 @@ phase_commands() {
     curl -sf -o /dev/null -X POST "$url/execution_failed/create_execution_failed" \
         -H 'Content-Type: application/json' -d "$body"
     local r i
-    local -a b c y c0 y0 ct yt cp c1 cg
+    local -a b c y c0 y0 ct yt cp c1 cg cs
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/command"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c+=("$r")
@@ -196,8 +196,9 @@ phase_commands() {
         r=$("$DIR/ceiling" -p 1 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); c1+=("$r")
         r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cp+=("$r")
         r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cg+=("$r")
+        r=$("$DIR/ceiling" -p 2 -c sqlite -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cs+=("$r")
         start "$DIR/cmd.db"
-        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}]" >&2
+        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}]" >&2
     done
     stop
     local brps bp99 k1 k2 kg k
@@ -206,11 +207,13 @@ phase_commands() {
     k1=$(printf '%s\n' "${c1[@]}" | awk '{print $1}' | median)
     k2=$(printf '%s\n' "${cp[@]}" | awk '{print $1}' | median)
     kg=$(printf '%s\n' "${cg[@]}" | awk '{print $1}' | median)
+    local ks; ks=$(printf '%s\n' "${cs[@]}" | awk '{print $1}' | median)
     k=$(( k1 > k2 ? k1 : k2 ))
     row "| return 200 (a), same-size CommandResult | $brps | | $bp99 | | | 0 |"
     row "| ceiling (b), 1 process, one transaction per command | $k1 | | | | | |"
     row "| ceiling (b), 2 processes, one transaction per command | $k2 | | | | | |"
     row "| ceiling, 2 processes, 16 commands per transaction (savepoints) | $kg | | | | | |"
+    row "| ceiling, 2 processes, one transaction per command, SQLite's auto-checkpoint | $ks | | | | | |"
     local name arr rps p99 e
     for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "POST create_execution_failed (PROCESSED), group commit, store thread" "prepare/apply cycle (PUT), group commit, store thread" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
         case "$name" in

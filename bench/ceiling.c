@@ -6,17 +6,20 @@
  * loop: per transaction BEGIN IMMEDIATE, one event_stream insert, one
  * snapshot upsert (which fires the snapshot_count trigger and updates every
  * query index), COMMIT.  Same statements, same pragmas (WAL,
- * synchronous=NORMAL), the same busy-handler policy as src/cf_store.c, against
+ * synchronous=NORMAL, temp_store=MEMORY), the same busy-handler and
+ * checkpoint policies as src/cf_store.c, against
  * a store whose schema the module itself created (start nginx with
  * compensation_store on the file once).  The JSON texts are the sizes the
  * module writes for a create.
  *
  *   ceiling [-p processes] [-d seconds] [-g group] [-s full] [-b default]
- *           store.db
+ *           [-c sqlite] store.db
  *
  * -p: processes writing concurrently (the module runs one per worker);
  * -b default: SQLite's own busy handler (sqlite3_busy_timeout, sleeps of
  *     1, 2, 5 ... 100 ms) instead of the module's (20 us growing to 1 ms);
+ * -c sqlite: SQLite's auto-checkpoint instead of the module's checkpoint
+ *     policy (see wal_hook below);
  * -g: transactions grouped per COMMIT (1 = one per command, the ceiling of
  *     a store that commits each command; >1 models group commit with a
  *     SAVEPOINT per command).
@@ -136,6 +139,72 @@ busy(void *data, int count)
 }
 
 
+/*
+ * The checkpoint policy of cf_store_wal_hook() and cf_store_wal_restart() in
+ * src/cf_store.c (-c sqlite: SQLite's own auto-checkpoint instead): PASSIVE
+ * every 256 frames added since the last backfill seen, and once the WAL
+ * holds 16,384 frames a RESTART that never waits, before the next BEGIN.
+ */
+static int  wal_sqlite;
+static int  wal_frames, wal_backfilled, wal_restart;
+
+
+static int
+wal_hook(void *data, sqlite3 *db, const char *name, int frames)
+{
+    int  log, backfilled;
+
+    (void) data;
+
+    if (frames < wal_frames || frames < wal_backfilled) {
+        wal_backfilled = 0;
+    }
+
+    wal_frames = frames;
+    wal_restart = frames >= 16384;
+
+    if (frames - wal_backfilled < 256) {
+        return SQLITE_OK;
+    }
+
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                  &backfilled)
+        == SQLITE_OK && backfilled >= 0)
+    {
+        wal_backfilled = backfilled;
+
+    } else {
+        wal_backfilled = frames;
+    }
+
+    return SQLITE_OK;
+}
+
+
+static void
+wal_restart_now(sqlite3 *db)
+{
+    int  log, backfilled, limit;
+
+    limit = busy_limit_ms;
+    busy_limit_ms = 0;
+    backfilled = -1;
+
+    if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, &log,
+                                  &backfilled)
+        == SQLITE_OK)
+    {
+        wal_restart = 0;
+    }
+
+    if (backfilled > wal_backfilled) {
+        wal_backfilled = backfilled;
+    }
+
+    busy_limit_ms = limit;
+}
+
+
 static int64_t
 now_us(void)
 {
@@ -197,9 +266,13 @@ worker(const char *path, int proc, double seconds, int group, int full,
         sqlite3_busy_handler(db, busy, NULL);
     }
 
+    if (!wal_sqlite) {
+        sqlite3_wal_hook(db, wal_hook, NULL);
+    }
+
     snprintf(pragma, sizeof(pragma),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
-             full ? "FULL" : "NORMAL");
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+             " PRAGMA temp_store=MEMORY;", full ? "FULL" : "NORMAL");
 
     /* as the module: the two processes race on the pragmas at start */
     for (i = 0; i < 200; i++) {
@@ -232,6 +305,10 @@ worker(const char *path, int proc, double seconds, int group, int full,
     end = now_us() + (int64_t) (seconds * 1e6);
 
     while ((t0 = now_us()) < end) {
+
+        if (wal_restart) {
+            wal_restart_now(db);
+        }
 
         if (step(db, begin, "begin") != 0) {
             return -1;
@@ -335,23 +412,24 @@ main(int argc, char **argv)
     full = 0;
     seconds = 5;
 
-    while ((c = getopt(argc, argv, "p:d:g:s:b:")) != -1) {
+    while ((c = getopt(argc, argv, "p:d:g:s:b:c:")) != -1) {
         switch (c) {
         case 'b': busy_default = strcmp(optarg, "default") == 0; break;
+        case 'c': wal_sqlite = strcmp(optarg, "sqlite") == 0; break;
         case 'p': procs = atoi(optarg); break;
         case 'd': seconds = atof(optarg); break;
         case 'g': group = atoi(optarg); break;
         case 's': full = strcmp(optarg, "full") == 0; break;
         default:
             fprintf(stderr, "usage: ceiling [-p procs] [-d seconds] [-g group]"
-                    " [-s normal|full] store.db\n");
+                    " [-s normal|full] [-b default] [-c sqlite] store.db\n");
             return 2;
         }
     }
 
     if (optind >= argc || procs < 1 || procs > 16 || group < 1) {
         fprintf(stderr, "usage: ceiling [-p procs] [-d seconds] [-g group]"
-                " [-s normal|full] store.db\n");
+                " [-s normal|full] [-b default] [-c sqlite] store.db\n");
         return 2;
     }
 
