@@ -1070,7 +1070,7 @@ ngx_http_compensation_respond(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_signal_t      sig[3];
     ngx_http_compensation_main_conf_t  *mcf;
-    static cf_buf_t                     text;   /* the event loop's only */
+    cf_buf_t                           *text;
 
     static const ngx_http_compensation_fn_t  gateway = {
         "COMMAND", "wow", "CommandGateway", "send"
@@ -1137,24 +1137,24 @@ ngx_http_compensation_respond(ngx_http_request_t *r,
         /* a plain answer is the last signal only */
         cf_id_next(&mcf->ids, now, id);
 
-        cf_buf_reset(&text);
-        ngx_http_compensation_result(&text, id, sig[n - 1].out,
+        text = ngx_http_compensation_text_buffer();
+        ngx_http_compensation_result(text, id, sig[n - 1].out,
                                      sig[n - 1].stage, &sig[n - 1].fn,
                                      sig[n - 1].version, now);
-        if (text.failed) {
+        if (text->failed) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        p = ngx_pnalloc(r->pool, text.len);
+        p = ngx_pnalloc(r->pool, text->len);
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(p, text.data, text.len);
+        ngx_memcpy(p, text->data, text->len);
 
         return ngx_http_compensation_send_raw(r,
                                          cf_error_http_status(out->err.code),
-                                         out->err.code, p, text.len);
+                                         out->err.code, p, text->len);
     }
 
     head = NULL;
@@ -1175,16 +1175,16 @@ ngx_http_compensation_respond(ngx_http_request_t *r,
             json_decref(error);
 
         } else {
-            cf_buf_reset(&text);
-            ngx_http_compensation_result(&text, id, sig[i].out, sig[i].stage,
+            text = ngx_http_compensation_text_buffer();
+            ngx_http_compensation_result(text, id, sig[i].out, sig[i].stage,
                                          &sig[i].fn, sig[i].version, now);
-            if (text.failed) {
+            if (text->failed) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
             cl = ngx_http_compensation_sse_text(r, id, sig[i].stage,
-                                                (u_char *) text.data,
-                                                text.len);
+                                                (u_char *) text->data,
+                                                text->len);
         }
 
         if (cl == NULL) {

@@ -29,6 +29,7 @@ static char *ngx_http_compensation_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
 static void ngx_http_compensation_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_compensation_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_compensation_handler(ngx_http_request_t *r);
 static char *ngx_http_compensation_auth_token_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -238,7 +239,7 @@ ngx_module_t  ngx_http_compensation_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_compensation_exit_process,    /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_compensation_exit_master,     /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -818,10 +819,20 @@ ngx_http_compensation_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* the master, or nginx without one (master_process off), at exit */
+static void
+ngx_http_compensation_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_http_compensation_text_buffer_free();
+}
+
+
 static void
 ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_compensation_main_conf_t  *mcf;
+
+    ngx_http_compensation_text_buffer_free();
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);

@@ -147,6 +147,8 @@ ngx_int_t ngx_http_compensation_route(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t *ctx);
 
 /* responses */
+cf_buf_t *ngx_http_compensation_text_buffer(void);
+void ngx_http_compensation_text_buffer_free(void);
 ngx_int_t ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out);
 ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,

@@ -97,30 +97,55 @@ ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
  * a buffer the worker reuses (only the event loop serialises responses),
  * then copied once.
  */
+/* responses are serialised on the event loop only: one buffer per worker */
+static cf_buf_t  ngx_http_compensation_text;
+
+
+/* the worker's buffer for a response's text, emptied */
+cf_buf_t *
+ngx_http_compensation_text_buffer(void)
+{
+    cf_buf_reset(&ngx_http_compensation_text);
+
+    return &ngx_http_compensation_text;
+}
+
+
+/*
+ * At process exit: nginx unloads the module, and memory only its static
+ * data points to would then be lost (valgrind says so).
+ */
+void
+ngx_http_compensation_text_buffer_free(void)
+{
+    cf_buf_free(&ngx_http_compensation_text);
+}
+
+
 ngx_int_t
 ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out)
 {
-    static cf_buf_t  text;
+    cf_buf_t  *text;
 
-    cf_buf_reset(&text);
-    cf_json_write(&text, json);
+    text = ngx_http_compensation_text_buffer();
+    cf_json_write(text, json);
 
-    if (text.failed) {
+    if (text->failed) {
         return NGX_ERROR;
     }
 
-    out->len = text.len;
-    out->data = ngx_pnalloc(pool, text.len ? text.len : 1);
+    out->len = text->len;
+    out->data = ngx_pnalloc(pool, text->len ? text->len : 1);
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(out->data, text.data, text.len);
+    ngx_memcpy(out->data, text->data, text->len);
 
     /* one huge document (an event page) should not pin its size forever */
-    if (text.cap > 1024 * 1024) {
-        cf_buf_free(&text);
+    if (text->cap > 1024 * 1024) {
+        cf_buf_free(text);
     }
 
     return NGX_OK;
