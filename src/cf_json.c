@@ -134,6 +134,14 @@ cf_json_write_int(cf_buf_t *b, int64_t v)
 }
 
 
+void
+cf_json_write_int_after(cf_buf_t *b, const char *text, int64_t v)
+{
+    cf_buf_add_str(b, text);
+    cf_json_write_int(b, v);
+}
+
+
 /*
  * jansson's escapes: \" \\ \b \f \n \r \t, other control characters as
  * \u00XX (upper-case hex); '/' and non-ASCII are written as they are.  The

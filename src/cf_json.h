@@ -44,6 +44,8 @@ void cf_json_write(cf_buf_t *b, const json_t *j);
 /* a JSON string literal: quotes and jansson's escapes */
 void cf_json_write_string(cf_buf_t *b, const char *s, size_t n);
 void cf_json_write_int(cf_buf_t *b, int64_t v);
+/* text (literal JSON: punctuation and a member name), then v */
+void cf_json_write_int_after(cf_buf_t *b, const char *text, int64_t v);
 /* "name": for a name that needs no escaping (the callers' literals) */
 void cf_json_write_key(cf_buf_t *b, const char *name);
 

@@ -276,24 +276,20 @@ cf_state_write(cf_buf_t *b, const cf_state_t *st)
         cf_buf_add_str(b, "null");
     }
 
-    cf_buf_add_str(b, ",\"executeAt\":");
-    cf_json_write_int(b, st->execute_at);
+    cf_json_write_int_after(b, ",\"executeAt\":", st->execute_at);
 
-    cf_buf_add_str(b, ",\"retrySpec\":{\"maxRetries\":");
-    cf_json_write_int(b, st->retry_spec.max_retries);
-    cf_buf_add_str(b, ",\"minBackoff\":");
-    cf_json_write_int(b, st->retry_spec.min_backoff);
-    cf_buf_add_str(b, ",\"executionTimeout\":");
-    cf_json_write_int(b, st->retry_spec.execution_timeout);
+    cf_json_write_int_after(b, ",\"retrySpec\":{\"maxRetries\":",
+                            st->retry_spec.max_retries);
+    cf_json_write_int_after(b, ",\"minBackoff\":", st->retry_spec.min_backoff);
+    cf_json_write_int_after(b, ",\"executionTimeout\":",
+                            st->retry_spec.execution_timeout);
 
-    cf_buf_add_str(b, "},\"retryState\":{\"retries\":");
-    cf_json_write_int(b, st->retry_state.retries);
-    cf_buf_add_str(b, ",\"retryAt\":");
-    cf_json_write_int(b, st->retry_state.retry_at);
-    cf_buf_add_str(b, ",\"timeoutAt\":");
-    cf_json_write_int(b, st->retry_state.timeout_at);
-    cf_buf_add_str(b, ",\"nextRetryAt\":");
-    cf_json_write_int(b, st->retry_state.next_retry_at);
+    cf_json_write_int_after(b, "},\"retryState\":{\"retries\":",
+                            st->retry_state.retries);
+    cf_json_write_int_after(b, ",\"retryAt\":", st->retry_state.retry_at);
+    cf_json_write_int_after(b, ",\"timeoutAt\":", st->retry_state.timeout_at);
+    cf_json_write_int_after(b, ",\"nextRetryAt\":",
+                            st->retry_state.next_retry_at);
 
     cf_buf_add_str(b, "},\"status\":\"");
     cf_buf_add_str(b, cf_status_name(st->status));

@@ -48,7 +48,11 @@ test_json_fixed(void)
 {
     int      c;
     char     s[2];
+    size_t   i;
     json_t  *j, *a;
+
+    static const json_int_t  ints[] = { 0, -1, 42, INT64_MIN, INT64_MAX };
+    static const double      reals[] = { 1.5, 1e300, -0.0, 0.1 };
 
     /* every control character, the two mandatory escapes, '/', DEL */
     for (c = 0; c < 0x80; c++) {
@@ -67,28 +71,17 @@ test_json_fixed(void)
     SAME(j);
     json_decref(j);
 
-    j = json_integer(0);
-    SAME(j);
-    json_decref(j);
-    j = json_integer(-1);
-    SAME(j);
-    json_decref(j);
-    j = json_integer(INT64_MIN);
-    SAME(j);
-    json_decref(j);
-    j = json_integer(INT64_MAX);
-    SAME(j);
-    json_decref(j);
+    for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        j = json_integer(ints[i]);
+        SAME(j);
+        json_decref(j);
+    }
 
-    j = json_real(1.5);
-    SAME(j);
-    json_decref(j);
-    j = json_real(1e300);
-    SAME(j);
-    json_decref(j);
-    j = json_real(-0.0);
-    SAME(j);
-    json_decref(j);
+    for (i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+        j = json_real(reals[i]);
+        SAME(j);
+        json_decref(j);
+    }
 
     SAME(json_true());
     SAME(json_false());
