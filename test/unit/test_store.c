@@ -27,6 +27,9 @@ typedef struct {
 } cf_t_env_t;
 
 
+static void cf_t_options(cf_store_options_t *opts);
+static cf_store_t *cf_t_connect(cf_t_env_t *env,
+    const cf_store_options_t *opts);
 static int cf_t_env_open(cf_t_env_t *env);
 static void cf_t_env_close(cf_t_env_t *env);
 static int cf_t_run(cf_t_env_t *env, cf_command_type_t type, const char *id,
@@ -36,10 +39,34 @@ static long long cf_t_sql_int(cf_t_env_t *env, const char *sql);
 static void cf_t_sql_exec(cf_t_env_t *env, const char *sql);
 
 
+/* the options every test connection starts from (NORMAL, 1 s busy wait) */
+static void
+cf_t_options(cf_store_options_t *opts)
+{
+    memset(opts, 0, sizeof(cf_store_options_t));
+    opts->busy_timeout_ms = 1000;
+}
+
+
+/* another connection to env's file, as a second worker opens one */
+static cf_store_t *
+cf_t_connect(cf_t_env_t *env, const cf_store_options_t *opts)
+{
+    char         errbuf[256];
+    cf_store_t  *st;
+
+    st = cf_store_open(env->path, opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "# %s\n", errbuf);
+    }
+
+    return st;
+}
+
+
 static int
 cf_t_env_open(cf_t_env_t *env)
 {
-    char                errbuf[256];
     cf_store_options_t  opts;
 
     memset(env, 0, sizeof(cf_t_env_t));
@@ -51,13 +78,10 @@ cf_t_env_open(cf_t_env_t *env)
 
     snprintf(env->path, sizeof(env->path), "%s/t.db", env->dir);
 
-    memset(&opts, 0, sizeof(opts));
-    opts.synchronous_full = 0;
-    opts.busy_timeout_ms = 1000;
+    cf_t_options(&opts);
 
-    env->st = cf_store_open(env->path, &opts, errbuf, sizeof(errbuf));
+    env->st = cf_t_connect(env, &opts);
     if (env->st == NULL) {
-        fprintf(stderr, "# %s\n", errbuf);
         return -1;
     }
 
@@ -377,7 +401,6 @@ test_store_repairs_snapshot(void)
 static void
 test_store_two_connections(void)
 {
-    char                errbuf[256];
     cf_t_env_t          env;
     cf_store_t         *other;
     cf_exec_output_t    out;
@@ -387,12 +410,10 @@ test_store_two_connections(void)
         return;
     }
 
-    memset(&opts, 0, sizeof(opts));
-    opts.synchronous_full = 0;
-    opts.busy_timeout_ms = 1000;
+    cf_t_options(&opts);
 
     /* a second process's connection on the same file (as a second worker) */
-    other = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    other = cf_t_connect(&env, &opts);
     if (!CHECK(other != NULL)) {
         cf_t_env_close(&env);
         return;
@@ -630,7 +651,7 @@ static void
 test_store_read_hold(void)
 {
     int                 rc;
-    char                errbuf[256], *text;
+    char                *text;
     size_t              len;
     cf_t_env_t          env;
     cf_store_t         *reader;
@@ -641,10 +662,9 @@ test_store_read_hold(void)
         return;
     }
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
+    cf_t_options(&opts);
 
-    reader = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    reader = cf_t_connect(&env, &opts);
     if (!CHECK(reader != NULL)) {
         cf_t_env_close(&env);
         return;
@@ -687,7 +707,6 @@ test_store_read_hold(void)
 static void
 test_store_mmap_size(void)
 {
-    char                errbuf[256];
     cf_t_env_t          env;
     cf_store_t         *st;
     sqlite3_stmt       *s;
@@ -697,12 +716,11 @@ test_store_mmap_size(void)
         return;
     }
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
+    cf_t_options(&opts);
     opts.mmap_size = 1 << 20;
     opts.temp_store_memory = 1;
 
-    st = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    st = cf_t_connect(&env, &opts);
     CHECK(st != NULL);
 
     if (st != NULL) {
@@ -737,7 +755,7 @@ static void
 test_store_wal_restart(void)
 {
     int                 i, restarts;
-    char                errbuf[256], wal[128], *text;
+    char                wal[128], *text;
     size_t              len;
     cf_t_env_t          env;
     struct stat         sb;
@@ -749,14 +767,13 @@ test_store_wal_restart(void)
         return;
     }
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
+    cf_t_options(&opts);
     opts.wal_checkpoint_frames = 8;
     opts.wal_restart_frames = 64;
 
-    w[0] = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
-    w[1] = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
-    reader = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    w[0] = cf_t_connect(&env, &opts);
+    w[1] = cf_t_connect(&env, &opts);
+    reader = cf_t_connect(&env, &opts);
 
     if (!CHECK(w[0] && w[1] && reader)) {
         goto done;
