@@ -133,3 +133,13 @@ for n, p in enumerate(sorted(paths)):
 items.append(bytes([0, 0x80]) + b'\x02/a/{id}/x\n\x02/a/{v}/{w}\n\x42/a/b\n/a/q/x')
 items.append(bytes([1, 0x81]) + b'\x03/s/{id}\n\x02/s/t\n/api/s/t')
 write('route', items)
+
+# json: every document as it is, plus the shapes the fast path leaves to
+# jansson (\u escapes, reals, duplicates, depth, stray bytes)
+items = [d.encode() for d in found]
+items += [b'{"a":"\\u00e9\\ud83d\\ude00","b":1.5e3,"c":-0,"d":[true,false,null]}',
+          b'{"a":1,"a":2}', b'[' * 40 + b']' * 40, b' {"k\\n\\"":"v\\t\\/"} ',
+          b'{"n":-9223372036854775808,"m":9223372036854775808}',
+          b'{"s":"\xc3\xa9\xe2\x82\xac"}', b'{"s":"\xc3"}', b'{"x":tru}',
+          b'[01]', b'{"a":1}x', b'"top"', b'{"a":"\x01"}', b'{"a\\u0000":1}']
+write('json', items)

@@ -95,7 +95,7 @@ cf_snapshot_to_json(const cf_snapshot_row_t *row)
 {
     json_t  *state;
 
-    state = json_loads(row->state, 0, NULL);
+    state = cf_json_loads(row->state, 0, NULL);
 
     if (!json_is_object(state)) {
         json_decref(state);

@@ -50,4 +50,17 @@ void cf_json_write_int_after(cf_buf_t *b, const char *text, int64_t v);
 void cf_json_write_key(cf_buf_t *b, const char *name);
 
 
+/*
+ * The reader (cf_json_read.c).  cf_json_read parses the common shapes of
+ * JSON (objects, arrays, strings without \u escapes, integers, literals)
+ * and returns NULL for anything else, valid or not; cf_json_loads and
+ * cf_json_loadb are json_loads and json_loadb with that fast path first:
+ * same trees, same verdicts, same errors.
+ */
+json_t *cf_json_read(const char *text, size_t len);
+json_t *cf_json_loads(const char *text, size_t flags, json_error_t *error);
+json_t *cf_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *error);
+
+
 #endif /* _CF_JSON_H_INCLUDED_ */

@@ -296,14 +296,14 @@ cf_query_event_doc(sqlite3_stmt *s)
     cf_stream_view_t   row;
 
     row.id = cf_query_text(s, 0);
-    row.header = json_loads(cf_query_text(s, 1), 0, NULL);
+    row.header = cf_json_loads(cf_query_text(s, 1), 0, NULL);
     row.aggregate_id = cf_query_text(s, 2);
     row.tenant_id = cf_query_text(s, 3);
     row.owner_id = cf_query_text(s, 4);
     row.command_id = cf_query_text(s, 5);
     row.request_id = cf_query_text(s, 6);
     row.version = sqlite3_column_int64(s, 7);
-    row.body = json_loads(cf_query_text(s, 8), 0, NULL);
+    row.body = cf_json_loads(cf_query_text(s, 8), 0, NULL);
     row.create_time = sqlite3_column_int64(s, 9);
     row.size = sqlite3_column_int64(s, 10);
 

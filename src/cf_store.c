@@ -676,7 +676,7 @@ cf_store_load(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
         ok = 1;
 
         text = cf_column_text(s, 8);
-        state = json_loads(text, 0, &jerr);
+        state = cf_json_loads(text, 0, &jerr);
 
         if (state == NULL
             || cf_state_from_json(&agg->state, state, err) != 0)
@@ -857,8 +857,8 @@ cf_store_each_stream(cf_store_t *st, const char *aggregate_id, int64_t head,
         row.version = sqlite3_column_int64(s, 4);
         row.request_id = cf_column_text(s, 5);
         row.command_id = cf_column_text(s, 6);
-        row.header = json_loads(cf_column_text(s, 7), 0, NULL);
-        row.body = json_loads(cf_column_text(s, 8), 0, NULL);
+        row.header = cf_json_loads(cf_column_text(s, 7), 0, NULL);
+        row.body = cf_json_loads(cf_column_text(s, 8), 0, NULL);
         row.size = sqlite3_column_int64(s, 9);
         row.create_time = sqlite3_column_int64(s, 10);
 

@@ -323,7 +323,7 @@ ngx_http_compensation_bi_run(ngx_http_request_t *r)
                            "Content type must be application/json.");
             }
 
-            body = json_loadb((char *) raw.data, raw.len,
+            body = cf_json_loadb((char *) raw.data, raw.len,
                               JSON_REJECT_DUPLICATES, &jerr);
 
             if (body == NULL) {

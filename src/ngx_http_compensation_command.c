@@ -243,7 +243,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
                        "Content type must be application/json.");
         }
 
-        body = json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
+        body = cf_json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
                           &jerr);
 
         if (body == NULL) {

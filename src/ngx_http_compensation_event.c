@@ -847,7 +847,7 @@ ngx_http_compensation_body_json(ngx_http_request_t *r, json_t **out,
         len += b->last - b->pos;
     }
 
-    json = json_loadb((char *) p, (size_t) len,
+    json = cf_json_loadb((char *) p, (size_t) len,
                       JSON_REJECT_DUPLICATES,
                       &jerr);
 

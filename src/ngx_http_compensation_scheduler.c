@@ -776,7 +776,7 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         return NGX_DECLINED;
     }
 
-    state = json_loads(claim->state, 0, NULL);
+    state = cf_json_loads(claim->state, 0, NULL);
 
     eid = json_object_get(state, "eventId");
     agg = json_object_get(eid, "aggregateId");
@@ -1184,7 +1184,7 @@ ngx_http_compensation_call_result(ngx_http_compensation_call_t *call,
         ngx_snprintf((u_char *) msg, sizeof(msg), "%s%Z", what);
 
     } else if (body && body->len) {
-        jb = json_loadb((char *) body->data, body->len, 0, NULL);
+        jb = cf_json_loadb((char *) body->data, body->len, 0, NULL);
         m = json_object_get(jb, "errorMsg");
 
         if (json_is_string(m)) {
@@ -1456,7 +1456,7 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
                    : "The request body is missing: {\"action\":\"Retry\"}.");
     }
 
-    body = json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
+    body = cf_json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
                       NULL);
     action = json_object_get(body, "action");
 

@@ -2,7 +2,8 @@
 /*
  * The JSON writer (cf_json.c): the same bytes as jansson's json_dumps
  * (JSON_COMPACT | JSON_ENCODE_ANY) for fixed cases and for random trees, and
- * cf_state_write the same bytes as the dump of cf_state_to_json.
+ * cf_state_write the same bytes as the dump of cf_state_to_json; the reader
+ * (cf_json_read.c) the same trees and errors as json_loadb.
  */
 
 
@@ -331,10 +332,154 @@ test_json_buffer(void)
 }
 
 
+/* cf_json_loadb(text) and json_loadb(text): same tree or same error */
+static int
+read_same(const char *text, size_t len, size_t flags, const char *file,
+    int line)
+{
+    int            ok;
+    char          *got, *want;
+    json_t        *mine, *ref;
+    json_error_t   me, re;
+
+    mine = cf_json_loadb(text, len, flags, &me);
+    ref = json_loadb(text, len, flags, &re);
+
+    if (mine == NULL || ref == NULL) {
+        ok = cf_test_check_int(mine == NULL, ref == NULL,
+                               "cf_json_loadb fails as json_loadb", file,
+                               line)
+             && (ref != NULL
+                 || cf_test_check_str(me.text, re.text, "error text", file,
+                                      line));
+
+    } else {
+        got = json_dumps(mine, JSON_COMPACT);
+        want = json_dumps(ref, JSON_COMPACT);
+        ok = cf_test_check_str(got, want, "cf_json_loadb == json_loadb",
+                               file, line);
+        free(got);
+        free(want);
+    }
+
+    json_decref(mine);
+    json_decref(ref);
+
+    return ok;
+}
+
+#define READ_SAME(t, f)  read_same((t), strlen(t), (f), __FILE__, __LINE__)
+
+
+/* the fast path alone: 1 when it read text, 0 when it left it to jansson */
+static int
+read_fast(const char *text)
+{
+    json_t  *j;
+
+    j = cf_json_read(text, strlen(text));
+    json_decref(j);
+
+    return j != NULL;
+}
+
+
+static void
+test_json_read_fixed(void)
+{
+    size_t              i;
+    cf_buf_t            b;
+    cf_aggregate_t      agg;
+    static const char  *fast[] = {
+        "{}", "[]", " { } ", "[1,-2,0,-0,9223372036854775807,"
+        "-9223372036854775808]", "{\"a\":{\"b\":[true,false,null,\"\"]}}",
+        "{\"\\\"\\\\\\/\\b\\f\\n\\r\\t\":\"k\\n\"}",
+        "{\"s\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "\t\r\n[ 1 , 2 ]\n", "{\"\":\"\"}"
+    };
+    static const char  *slow[] = {
+        /* valid, but jansson's to read */
+        "{\"a\":\"\\u00e9\"}", "[1.5]", "[1e3]", "{\"a\":1,\"a\":2}",
+        "[9223372036854775808]", "[-9223372036854775809]",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        /* invalid */
+        "", "  ", "\"top\"", "1", "{", "[1,]", "{\"a\"}", "{\"a\":}",
+        "[01]", "[-]", "[tru]", "[truex]", "[nul]", "{\"a\":1}x",
+        "[\"\x01\"]", "[\"\xc3\"]", "[\"\xc3\\n\"]", "{\"\xff\":1}",
+        "[\"\\x\"]", "[\"abc", "{\"a\":1,}", "[1 2]"
+    };
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        CHECK(read_fast(fast[i]));
+        READ_SAME(fast[i], 0);
+        READ_SAME(fast[i], JSON_REJECT_DUPLICATES);
+    }
+
+    for (i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
+        CHECK(!read_fast(slow[i]));
+        READ_SAME(slow[i], 0);
+        READ_SAME(slow[i], JSON_REJECT_DUPLICATES);
+    }
+
+    /* a NUL ends cf_json_loads' text, as json_loads' */
+    CHECK(read_same("[1]\0x", 5, 0, __FILE__, __LINE__));
+
+    /* the snapshot state, the document the command path reads most */
+    cf_t_created(&agg);
+    EXEC_OK(&agg, CF_CMD_PREPARE_COMPENSATION, NULL, CF_T_EXECUTE_AT + 1000);
+    EXEC_OK(&agg, CF_CMD_APPLY_EXECUTION_FAILED,
+            "{\"error\":{\"errorCode\":\"E\",\"errorMsg\":\"a\\tb\","
+            "\"stackTrace\":\"at x/y\\n\"},\"executeAt\":5}",
+            CF_T_EXECUTE_AT + 2000);
+
+    cf_buf_init(&b);
+    cf_state_write(&b, &agg.state);
+    CHECK(read_fast(cf_buf_cstr(&b)));
+    READ_SAME(cf_buf_cstr(&b), 0);
+    cf_buf_free(&b);
+    cf_aggregate_free(&agg);
+}
+
+
+static void
+test_json_read_random(void)
+{
+    int       i, k;
+    char     *text;
+    json_t   *j;
+    size_t    flags[] = { JSON_COMPACT, JSON_INDENT(2) };
+
+    for (i = 0; i < 3000; i++) {
+        j = random_value(0);
+        CHECK(j != NULL);
+
+        for (k = 0; k < 2; k++) {
+            text = json_dumps(j, flags[k] | JSON_ENCODE_ANY);
+            CHECK(text != NULL);
+
+            if (!READ_SAME(text, 0)) {
+                fprintf(stderr, "# tree %d read back differs: %s\n", i, text);
+                free(text);
+                json_decref(j);
+                return;
+            }
+
+            free(text);
+        }
+
+        json_decref(j);
+    }
+}
+
+
 const cf_test_t  cf_tests_json[] = {
     { "json: fixed values as jansson writes them", test_json_fixed },
     { "json: 3000 random trees as jansson writes them", test_json_random },
     { "json: the state text without its tree", test_json_state },
     { "json: buffer growth, reuse and failure", test_json_buffer },
+    { "json: the reader's fast path and what it leaves to jansson",
+      test_json_read_fixed },
+    { "json: 3000 random trees read back as jansson reads them",
+      test_json_read_random },
     { NULL, NULL }
 };
