@@ -12,7 +12,10 @@
 
 static void cf_copy_id(char *dst, const char *src);
 static int cf_service_run(cf_store_t *st, cf_id_gen_t *ids,
-    const cf_exec_input_t *in, cf_exec_output_t *out, int grouped);
+    const cf_exec_input_t *in, cf_exec_output_t *out, int grouped,
+    cf_prepared_t *pre);
+static int cf_service_decide(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, const char *aggregate_id, cf_prepared_t *d);
 
 
 static void
@@ -34,15 +37,131 @@ int
 cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, cf_exec_output_t *out)
 {
-    return cf_service_run(st, ids, in, out, 0);
+    return cf_service_run(st, ids, in, out, 0, NULL);
 }
 
 
 int
 cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
-    const cf_exec_input_t *in, cf_exec_output_t *out)
+    const cf_exec_input_t *in, cf_exec_output_t *out, cf_prepared_t *pre)
 {
-    return cf_service_run(st, ids, in, out, 1);
+    return cf_service_run(st, ids, in, out, 1, pre);
+}
+
+
+/*
+ * Optimistic group commit: the group's commands are loaded, decided and
+ * applied before the write lock, while the other worker holds it (the
+ * decision reads the state as of the caller's read transaction); under the
+ * lock, cf_service_run keeps a decision if the aggregate has no event since,
+ * and decides again otherwise.  A create of a new, generated id has nothing
+ * to read: it is decided under the lock.
+ */
+void
+cf_service_prepare(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_prepared_t *pre)
+{
+    char  id[CF_ID_BUF];
+
+    memset(pre, 0, sizeof(cf_prepared_t));
+    cf_error_init(&pre->err);
+    pre->version = -1;
+
+    if (in->aggregate_id == NULL || in->aggregate_id[0] == '\0') {
+        return;
+    }
+
+    cf_copy_id(id, in->aggregate_id);
+
+    if (cf_service_decide(st, ids, in, id, pre) < 0) {
+        /* the store failed: the lock path will meet it, or not */
+        cf_prepared_free(pre);
+    }
+}
+
+
+void
+cf_prepared_free(cf_prepared_t *pre)
+{
+    if (pre->state == CF_PREPARED_APPLIED) {
+        cf_event_free(&pre->ev);
+        cf_aggregate_free(&pre->agg);
+    }
+
+    cf_error_free(&pre->err);
+    cf_error_init(&pre->err);
+    pre->state = CF_PREPARED_NONE;
+}
+
+
+/*
+ * Loads the aggregate, decides and applies: 0 when applied (d->agg and d->ev
+ * hold the result), 1 when the command was refused (d->err, d->in_handler),
+ * -1 on an internal error (d->err).  d->version is the version the decision
+ * was made on (-1 if the load failed).
+ */
+static int
+cf_service_decide(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
+    const char *aggregate_id, cf_prepared_t *d)
+{
+    cf_decide_ctx_t   dctx;
+    cf_stream_meta_t  meta;
+
+    memset(&d->ev, 0, sizeof(cf_event_t));
+
+    if (cf_aggregate_init(&d->agg, aggregate_id) != 0) {
+        cf_error_set(&d->err, CF_E_INTERNAL, "out of memory");
+        d->state = CF_PREPARED_FAILED;
+        return -1;
+    }
+
+    if (cf_store_load(st, &d->agg, &d->err) != 0) {
+        goto failed;
+    }
+
+    d->version = d->agg.version;
+
+    dctx.now = in->now;
+    dctx.default_spec = in->default_spec;
+    dctx.owner_id = in->owner_id;
+    dctx.expected_version = in->expected_version;
+
+    if (cf_decide(&d->agg, in->command, &dctx, &d->ev, &d->err,
+                  &d->in_handler)
+        != 0)
+    {
+        cf_event_free(&d->ev);
+        cf_aggregate_free(&d->agg);
+        d->state = CF_PREPARED_REFUSED;
+        return 1;
+    }
+
+    cf_id_next(ids, in->now, d->stream_id);
+
+    meta.stream_id = d->stream_id;
+    meta.version = d->agg.version + 1;
+    meta.create_time = in->now;
+    meta.operator_ = "";
+
+    if (cf_aggregate_apply(&d->agg, &meta, d->ev.type, d->ev.body, &d->err)
+        != 0)
+    {
+        goto failed;
+    }
+
+    cf_id_next(ids, in->now, d->event_id);
+
+    d->state = CF_PREPARED_APPLIED;
+
+    return 0;
+
+failed:
+
+    cf_event_free(&d->ev);
+    cf_aggregate_free(&d->agg);
+    d->state = CF_PREPARED_FAILED;
+
+    return -1;
 }
 
 
@@ -50,19 +169,17 @@ cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
  * grouped: the caller holds a BEGIN IMMEDIATE transaction; the command runs
  * in a savepoint of it, released on success (out->committed then means
  * "written, commits with the group") and rolled back on failure, so one
- * command's failure leaves the others of the group alone.
+ * command's failure leaves the others of the group alone.  pre (grouped
+ * only, or NULL): the command as cf_service_prepare decided it; always freed.
  */
 static int
 cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
-    cf_exec_output_t *out, int grouped)
+    cf_exec_output_t *out, int grouped, cf_prepared_t *pre)
 {
     int               rc, exists, ret;
-    char              stream_id[CF_ID_LEN + 1], event_id[CF_ID_LEN + 1];
-    cf_event_t        ev;
-    cf_aggregate_t    agg;
-    cf_decide_ctx_t   dctx;
+    int64_t           latest;
+    cf_prepared_t     local, *d;
     cf_stream_row_t   row;
-    cf_stream_meta_t  meta;
 
     memset(out, 0, sizeof(cf_exec_output_t));
     cf_error_init(&out->err);
@@ -81,12 +198,10 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
                in->request_id && in->request_id[0] ? in->request_id
                                                    : out->command_id);
 
-    memset(&ev, 0, sizeof(cf_event_t));
-
-    if (cf_aggregate_init(&agg, out->aggregate_id) != 0) {
-        cf_error_set(&out->err, CF_E_INTERNAL, "out of memory");
-        return -1;
-    }
+    memset(&local, 0, sizeof(cf_prepared_t));
+    cf_error_init(&local.err);
+    local.version = -1;
+    d = &local;
 
     rc = grouped ? cf_store_savepoint(st) : cf_store_begin_immediate(st);
 
@@ -105,7 +220,10 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
             ret = -1;
         }
 
-        cf_aggregate_free(&agg);
+        if (pre) {
+            cf_prepared_free(pre);
+        }
+
         return ret;
     }
 
@@ -129,51 +247,56 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
         goto rollback;
     }
 
-    if (cf_store_load(st, &agg, &out->err) != 0) {
-        ret = -1;
+    if (pre && pre->state != CF_PREPARED_NONE) {
+        if (cf_store_latest_version(st, out->aggregate_id, &latest,
+                                    &out->err)
+            != 0)
+        {
+            ret = -1;
+            goto rollback;
+        }
+
+        if (latest == pre->version) {
+            /* no event since the decision: it stands */
+            d = pre;
+
+        } else {
+            cf_prepared_free(pre);
+        }
+    }
+
+    if (d == &local) {
+        rc = cf_service_decide(st, ids, in, out->aggregate_id, d);
+
+    } else {
+        rc = d->state == CF_PREPARED_APPLIED ? 0
+             : d->state == CF_PREPARED_REFUSED ? 1 : -1;
+    }
+
+    out->version = d->version;
+
+    if (rc != 0) {
+        /* the decision's answer becomes the command's */
+        cf_error_free(&out->err);
+        out->err = d->err;
+        cf_error_init(&d->err);
+        out->in_handler = d->in_handler;
+        ret = rc < 0 ? -1 : 0;
         goto rollback;
     }
 
-    out->version = agg.version;
-
-    dctx.now = in->now;
-    dctx.default_spec = in->default_spec;
-    dctx.owner_id = in->owner_id;
-    dctx.expected_version = in->expected_version;
-
-    if (cf_decide(&agg, in->command, &dctx, &ev, &out->err,
-                  &out->in_handler)
-        != 0)
-    {
-        goto rollback;
-    }
-
-    cf_id_next(ids, in->now, stream_id);
-
-    meta.stream_id = stream_id;
-    meta.version = agg.version + 1;
-    meta.create_time = in->now;
-    meta.operator_ = "";
-
-    if (cf_aggregate_apply(&agg, &meta, ev.type, ev.body, &out->err) != 0) {
-        ret = -1;
-        goto rollback;
-    }
-
-    row.id = stream_id;
+    row.id = d->stream_id;
     row.aggregate_id = out->aggregate_id;
-    row.owner_id = agg.owner_id ? agg.owner_id : "";
-    row.version = agg.version;
+    row.owner_id = d->agg.owner_id ? d->agg.owner_id : "";
+    row.version = d->agg.version;
     row.request_id = out->request_id;
     row.command_id = out->command_id;
     row.header = in->header;
     row.create_time = in->now;
-    cf_id_next(ids, in->now, event_id);
-
-    row.event_id = event_id;
-    row.event_name = cf_event_name(ev.type);
-    row.event_body_type = cf_event_body_type(ev.type);
-    row.event_body = ev.body;
+    row.event_id = d->event_id;
+    row.event_name = cf_event_name(d->ev.type);
+    row.event_body_type = cf_event_body_type(d->ev.type);
+    row.event_body = d->ev.body;
 
     rc = cf_store_append(st, &row);
 
@@ -184,7 +307,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
             cf_error_set(&out->err, CF_E_EVENT_VERSION_CONFLICT,
                          "Event stream version %lld of aggregate %s"
                          " already exists.",
-                         (long long) agg.version, out->aggregate_id);
+                         (long long) d->agg.version, out->aggregate_id);
             break;
 
         case CF_STORE_DUPLICATE_REQ:
@@ -202,7 +325,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
         goto rollback;
     }
 
-    if (cf_store_save_snapshot(st, &agg, in->now) != 0) {
+    if (cf_store_save_snapshot(st, &d->agg, in->now) != 0) {
         cf_error_set(&out->err, CF_E_INTERNAL, "store: %s",
                      cf_store_errmsg(st));
         ret = -1;
@@ -221,16 +344,14 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
                                          : CF_E_INTERNAL,
                      "store: commit failed: %s", cf_store_errmsg(st));
         ret = rc == CF_STORE_BUSY ? 0 : -1;
-        cf_event_free(&ev);
-        cf_aggregate_free(&agg);
+        cf_prepared_free(d);
         return ret;
     }
 
     out->committed = 1;
-    out->version = agg.version;
+    out->version = d->agg.version;
 
-    cf_event_free(&ev);
-    cf_aggregate_free(&agg);
+    cf_prepared_free(d);
 
     return 0;
 
@@ -243,8 +364,12 @@ rollback:
     } else {
         cf_store_rollback(st);
     }
-    cf_event_free(&ev);
-    cf_aggregate_free(&agg);
+
+    cf_prepared_free(&local);
+
+    if (pre) {
+        cf_prepared_free(pre);
+    }
 
     return ret;
 }

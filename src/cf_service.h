@@ -55,12 +55,41 @@ int cf_service_execute(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, cf_exec_output_t *out);
 
 
+/* a command decided before the write lock (cf_service_prepare) */
+typedef enum {
+    CF_PREPARED_NONE = 0,       /* not decided: decide under the lock */
+    CF_PREPARED_APPLIED,        /* agg and ev hold the result */
+    CF_PREPARED_REFUSED,        /* err: the handler's refusal */
+    CF_PREPARED_FAILED          /* err: an internal error */
+} cf_prepared_state_t;
+
+typedef struct {
+    cf_prepared_state_t     state;
+    int64_t                 version;         /* decided on; -1 unknown */
+    cf_aggregate_t          agg;
+    cf_event_t              ev;
+    cf_error_t              err;
+    int                     in_handler;
+    char                    stream_id[CF_ID_LEN + 1];
+    char                    event_id[CF_ID_LEN + 1];
+} cf_prepared_t;
+
+
+/* group commit, before the write lock, in a read transaction the caller
+ * holds: decides the command on the state it reads.  Whatever happens, pre
+ * is then passed to cf_service_execute_grouped or to cf_prepared_free. */
+void cf_service_prepare(cf_store_t *st, cf_id_gen_t *ids,
+    const cf_exec_input_t *in, cf_prepared_t *pre);
+void cf_prepared_free(cf_prepared_t *pre);
+
 /* the same inside a transaction the caller began with
  * cf_store_begin_immediate (group commit), in a savepoint of its own: on
  * success out->committed is set but the caller must still COMMIT, and must
- * turn every such output into an error when that COMMIT fails. */
+ * turn every such output into an error when that COMMIT fails.  pre (NULL,
+ * or as cf_service_prepare left it) is kept if the aggregate has no new
+ * event since, and is freed in every case. */
 int cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
-    const cf_exec_input_t *in, cf_exec_output_t *out);
+    const cf_exec_input_t *in, cf_exec_output_t *out, cf_prepared_t *pre);
 
 /* group commit: the outputs cf_service_execute gives when its own BEGIN
  * (the command never ran) or COMMIT fails; the return is as its */

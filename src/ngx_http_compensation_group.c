@@ -333,7 +333,7 @@ ngx_http_compensation_group_take(ngx_queue_t *from, ngx_queue_t *to)
 static void
 ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
 {
-    int                               rc, lost;
+    int                               rc, lost, prepared;
     ngx_msec_t                        busy;
     ngx_uint_t                        n;
     cf_store_t                       *st;
@@ -369,6 +369,29 @@ ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
         return;
     }
 
+    /*
+     * Decide the commands first, outside the write lock: this overlaps with
+     * the other workers' groups, and under the lock only the writes and a
+     * version check remain (cf_service_prepare)
+     */
+    prepared = cf_store_read_hold(st) == 0;
+
+    for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
+         q = ngx_queue_next(q))
+    {
+        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
+
+        if (prepared) {
+            cf_service_prepare(st, run->ids, &pc->in, &pc->pre);
+
+        } else {
+            memset(&pc->pre, 0, sizeof(cf_prepared_t));
+            cf_error_init(&pc->pre.err);
+        }
+    }
+
+    cf_store_read_release(st);
+
     cf_store_set_busy_timeout(st, (int) busy);
 
     rc = cf_store_begin_immediate(st);
@@ -378,6 +401,7 @@ ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
              q = ngx_queue_next(q))
         {
             pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
+            cf_prepared_free(&pc->pre);
             pc->rc = cf_service_not_run(st, run->ids, &pc->in, &pc->out, rc);
         }
 
@@ -393,11 +417,13 @@ ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
         pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
 
         if (lost) {
+            cf_prepared_free(&pc->pre);
             pc->rc = cf_service_not_run(st, run->ids, &pc->in, &pc->out, -1);
             continue;
         }
 
-        pc->rc = cf_service_execute_grouped(st, run->ids, &pc->in, &pc->out);
+        pc->rc = cf_service_execute_grouped(st, run->ids, &pc->in, &pc->out,
+                                            &pc->pre);
 
         if (!cf_store_in_transaction(st)) {
             /* SQLite ended the transaction (an I/O error, disk full):

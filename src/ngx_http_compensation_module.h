@@ -296,6 +296,7 @@ struct ngx_http_compensation_pending_s {
     ngx_http_request_t        *r;
     cf_exec_input_t            in;
     cf_exec_output_t           out;
+    cf_prepared_t              pre;            /* decided before the lock */
     ngx_msec_t                 busy;           /* its lock wait */
     int                        rc;             /* cf_service's */
     unsigned                   queued:1;       /* in a group until reply */

@@ -32,6 +32,15 @@ static cf_store_t *cf_t_connect(cf_t_env_t *env,
     const cf_store_options_t *opts);
 static int cf_t_env_open(cf_t_env_t *env);
 static void cf_t_env_close(cf_t_env_t *env);
+typedef struct {
+    cf_command_t     cmd;
+    cf_exec_input_t  in;
+} cf_t_input_t;
+
+static int cf_t_input(cf_t_env_t *env, cf_command_type_t type,
+    const char *id, const char *body, const char *request_id,
+    int64_t expected_version, int64_t now, cf_t_input_t *t);
+static void cf_t_input_free(cf_t_input_t *t);
 static int cf_t_run(cf_t_env_t *env, cf_command_type_t type, const char *id,
     const char *body, const char *request_id, int64_t expected_version,
     int64_t now, cf_exec_output_t *out);
@@ -109,47 +118,68 @@ cf_t_env_close(cf_t_env_t *env)
 }
 
 
+/* a command's input as the nginx glue makes it: 0, or -1 if body is bad */
+static int
+cf_t_input(cf_t_env_t *env, cf_command_type_t type, const char *id,
+    const char *body, const char *request_id, int64_t expected_version,
+    int64_t now, cf_t_input_t *t)
+{
+    json_t      *j;
+    cf_error_t   err;
+
+    j = body ? cf_t_json(body) : NULL;
+
+    cf_error_init(&err);
+
+    if (cf_command_bind(type, j, &t->cmd, &err) != 0) {
+        fprintf(stderr, "# bind failed: %s\n", err.msg);
+        cf_error_free(&err);
+        json_decref(j);
+        return -1;
+    }
+
+    json_decref(j);
+
+    t->in.command = &t->cmd;
+    t->in.aggregate_id = id;
+    t->in.request_id = request_id;
+    t->in.owner_id = NULL;
+    t->in.expected_version = expected_version;
+    t->in.header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+    t->in.now = now;
+    t->in.default_spec = &env->spec;
+
+    return 0;
+}
+
+
+static void
+cf_t_input_free(cf_t_input_t *t)
+{
+    json_decref(t->in.header);
+    cf_command_free(&t->cmd);
+}
+
+
 /* binds body and executes; returns cf_service_execute's result, or -2 */
 static int
 cf_t_run(cf_t_env_t *env, cf_command_type_t type, const char *id,
     const char *body, const char *request_id, int64_t expected_version,
     int64_t now, cf_exec_output_t *out)
 {
-    int              rc;
-    json_t          *j;
-    json_t          *header;
-    cf_error_t       err;
-    cf_command_t     cmd;
-    cf_exec_input_t  in;
+    int           rc;
+    cf_t_input_t  t;
 
-    j = body ? cf_t_json(body) : NULL;
-
-    cf_error_init(&err);
-
-    if (cf_command_bind(type, j, &cmd, &err) != 0) {
-        fprintf(stderr, "# bind failed: %s\n", err.msg);
-        cf_error_free(&err);
-        json_decref(j);
+    if (cf_t_input(env, type, id, body, request_id, expected_version, now,
+                   &t)
+        != 0)
+    {
         return -2;
     }
 
-    json_decref(j);
+    rc = cf_service_execute(env->st, &env->ids, &t.in, out);
 
-    header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
-
-    in.command = &cmd;
-    in.aggregate_id = id;
-    in.request_id = request_id;
-    in.owner_id = NULL;
-    in.expected_version = expected_version;
-    in.header = header;
-    in.now = now;
-    in.default_spec = &env->spec;
-
-    rc = cf_service_execute(env->st, &env->ids, &in, out);
-
-    json_decref(header);
-    cf_command_free(&cmd);
+    cf_t_input_free(&t);
 
     return rc;
 }
@@ -833,6 +863,166 @@ done:
 }
 
 
+/*
+ * Optimistic group commit (cf_service_prepare): a decision made before the
+ * write lock is written as made when the aggregate has no event since, and
+ * made again when another writer came first.
+ */
+static int
+cf_t_prepared_run(cf_t_env_t *env, cf_t_input_t *t, cf_prepared_t *pre,
+    cf_exec_output_t *out)
+{
+    int  rc;
+
+    if (cf_store_begin_immediate(env->st) != 0) {
+        cf_prepared_free(pre);
+        return -2;
+    }
+
+    rc = cf_service_execute_grouped(env->st, &env->ids, &t->in, out, pre);
+
+    if (cf_store_commit(env->st) != 0) {
+        return -2;
+    }
+
+    return rc;
+}
+
+
+static void
+cf_t_prepare(cf_t_env_t *env, cf_t_input_t *t, cf_prepared_t *pre)
+{
+    CHECK_INT(cf_store_read_hold(env->st), 0);
+    cf_service_prepare(env->st, &env->ids, &t->in, pre);
+    cf_store_read_release(env->st);
+}
+
+
+static void
+test_store_prepared(void)
+{
+    char                sql[160];
+    cf_t_env_t          env;
+    cf_store_t         *mine, *other;
+    cf_t_input_t        t;
+    cf_prepared_t       pre;
+    cf_exec_output_t    out;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    cf_t_options(&opts);
+    other = cf_t_connect(&env, &opts);
+    if (!CHECK(other != NULL)) {
+        cf_t_env_close(&env);
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "p1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+
+    /* kept: nothing was written in between; the event is the decided one */
+    CHECK_INT(cf_t_input(&env, CF_CMD_PREPARE_COMPENSATION, "p1", NULL, NULL,
+                         -1, CF_T_EXECUTE_AT + 1000, &t), 0);
+    cf_t_prepare(&env, &t, &pre);
+    CHECK_INT(pre.state, CF_PREPARED_APPLIED);
+    CHECK_INT(pre.version, 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM event_stream"
+             " WHERE id = '%s' AND version = 2", pre.stream_id);
+
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK(out.committed);
+    CHECK_INT(out.version, 2);
+    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    CHECK_INT(cf_t_sql_int(&env, sql), 1);
+    cf_error_free(&out.err);
+    cf_t_input_free(&t);
+
+    /*
+     * Made again: the success was decided on PREPARED, then another worker
+     * applied a failure; on FAILED the success is refused (a stale write
+     * would have been an EventVersionConflict)
+     */
+    CHECK_INT(cf_t_input(&env, CF_CMD_APPLY_EXECUTION_SUCCESS, "p1",
+                         "{\"executeAt\":5}", NULL, -1,
+                         CF_T_EXECUTE_AT + 2000, &t), 0);
+    cf_t_prepare(&env, &t, &pre);
+    CHECK_INT(pre.state, CF_PREPARED_APPLIED);
+
+    mine = env.st;
+    env.st = other;
+    CHECK_INT(cf_t_run(&env, CF_CMD_APPLY_EXECUTION_FAILED, "p1",
+                       "{\"error\":{\"errorCode\":\"E\",\"errorMsg\":"
+                       "\"m\",\"stackTrace\":\"\"},\"executeAt\":6}",
+                       NULL, -1, CF_T_EXECUTE_AT + 2500, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+    env.st = mine;
+
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_E_ILLEGAL_STATE);
+    CHECK(!out.committed);
+    CHECK_INT(out.version, 3);
+    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT max(version) FROM event_stream"
+                                 " WHERE aggregate_id = 'p1'"), 3);
+    cf_error_free(&out.err);
+
+    /* a refusal kept: the same command, nothing written since */
+    cf_t_prepare(&env, &t, &pre);
+    CHECK_INT(pre.state, CF_PREPARED_REFUSED);
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_E_ILLEGAL_STATE);
+    CHECK_INT(out.version, 3);
+    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    cf_error_free(&out.err);
+
+    /* and a refusal decided again: the other worker prepared it meanwhile */
+    cf_t_prepare(&env, &t, &pre);
+    CHECK_INT(pre.state, CF_PREPARED_REFUSED);
+
+    env.st = other;
+    CHECK_INT(cf_t_run(&env, CF_CMD_PREPARE_COMPENSATION, "p1", NULL, NULL,
+                       -1, CF_T_EXECUTE_AT + 3000, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+    env.st = mine;
+
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK(out.committed);
+    CHECK_INT(out.version, 5);
+    cf_error_free(&out.err);
+    cf_t_input_free(&t);
+
+    /* a create of a generated id has nothing to read: decided under lock */
+    CHECK_INT(cf_t_input(&env, CF_CMD_CREATE_EXECUTION_FAILED, NULL,
+                         cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &t), 0);
+    cf_t_prepare(&env, &t, &pre);
+    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.version, 1);
+    cf_error_free(&out.err);
+    cf_t_input_free(&t);
+
+    /* freed unused (the group's BEGIN failed): nothing leaks */
+    CHECK_INT(cf_t_input(&env, CF_CMD_PREPARE_COMPENSATION, "p1", NULL, NULL,
+                         -1, CF_T_EXECUTE_AT + 4000, &t), 0);
+    cf_t_prepare(&env, &t, &pre);
+    cf_prepared_free(&pre);
+    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    cf_t_input_free(&t);
+
+    cf_store_close(other);
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -853,5 +1043,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_read_hold },
     { "store: checkpoints start the WAL over under constant writes",
       test_store_wal_restart },
+    { "store: decisions made before the write lock, kept or made again",
+      test_store_prepared },
     { NULL, NULL }
 };
