@@ -51,6 +51,7 @@ struct cf_store_s {
     int              wal_frames;        /* in the WAL after our last commit */
     int              wal_backfilled;    /* copied by our last checkpoint */
     int              wal_restart;       /* wanted before our next write */
+    int              wal_restart_after; /* WAL frames: no retry before */
     int              wal_restarts;      /* RESTART checkpoints that worked */
     char             errmsg[256];
 };
@@ -395,8 +396,10 @@ cf_store_busy(void *data, int count)
  *     It takes the write lock, which that transaction is about to take
  *     anyway, copies what is left, and succeeds if no reader uses the WAL:
  *     the next commit then starts the WAL over.  It never waits: when the
- *     other writer or a reader is there, the next write tries again.  At
- *     the start of a transaction, not after a commit, it delays no reply.
+ *     other writer or a reader is there, it is tried again once another
+ *     wal_checkpoint_frames were written (a failed attempt still checkpoints
+ *     what is new, with its fsyncs).  At the start of a transaction, not
+ *     after a commit, it delays no reply.
  * The hook runs after the commit (no lock of ours is held), in the thread
  * that committed; what it does never fails the commit.
  */
@@ -409,10 +412,12 @@ cf_store_wal_hook(void *data, sqlite3 *db, const char *name, int frames)
     if (frames < st->wal_frames || frames < st->wal_backfilled) {
         /* the WAL was started over since our last commit */
         st->wal_backfilled = 0;
+        st->wal_restart_after = 0;
     }
 
     st->wal_frames = frames;
-    st->wal_restart = frames >= st->wal_restart_frames;
+    st->wal_restart = frames >= st->wal_restart_frames
+                      && frames >= st->wal_restart_after;
 
     if (frames - st->wal_backfilled < st->wal_checkpoint_frames) {
         return SQLITE_OK;
@@ -450,9 +455,19 @@ cf_store_wal_restart(cf_store_t *st)
                                   &log, &backfilled)
         == SQLITE_OK)
     {
-        st->wal_restart = 0;
         st->wal_restarts++;
+
+    } else {
+        /*
+         * A reader or the other writer was there.  The attempt still
+         * checkpointed what was new (two fsyncs): trying again at every
+         * write would do that at every write, so not before another
+         * checkpoint's worth of frames
+         */
+        st->wal_restart_after = st->wal_frames + st->wal_checkpoint_frames;
     }
+
+    st->wal_restart = 0;
 
     if (backfilled > st->wal_backfilled) {
         st->wal_backfilled = backfilled;
