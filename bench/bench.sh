@@ -176,10 +176,15 @@ machine() {
 
 # --- commands ---------------------------------------------------------------
 phase_commands() {
-    rm -f "$DIR"/cmd.db*
+    # the ceiling gets a file of its own: its writes (and their dirty pages)
+    # must not land in the module's store between the module's rounds
+    rm -f "$DIR"/cmd.db* "$DIR"/ceiling.db*
     start "$DIR/cmd.db"
     curl -sf -o /dev/null -X POST "$url/execution_failed/create_execution_failed" \
         -H 'Content-Type: application/json' -d "$body"
+    # the module's schema, as the module created it (tables, indexes, triggers)
+    sqlite3 "$DIR/cmd.db" .schema | grep -v "^CREATE TABLE sqlite_" \
+        | sqlite3 "$DIR/ceiling.db"
     local r i
     local -a b c y c0 y0 ct yt cp c1 cg cs
     for i in $(seq "$REPEAT"); do
@@ -193,10 +198,10 @@ phase_commands() {
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c0+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); y0+=("$r")
         stop
-        r=$("$DIR/ceiling" -p 1 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); c1+=("$r")
-        r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cp+=("$r")
-        r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cg+=("$r")
-        r=$("$DIR/ceiling" -p 2 -c sqlite -d "${DURATION%s}" "$DIR/cmd.db" | awk '{print $2, $3, $4}'); cs+=("$r")
+        r=$("$DIR/ceiling" -p 1 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); c1+=("$r")
+        r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cp+=("$r")
+        r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cg+=("$r")
+        r=$("$DIR/ceiling" -p 2 -c sqlite -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cs+=("$r")
         start "$DIR/cmd.db"
         echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}]" >&2
     done

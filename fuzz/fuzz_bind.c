@@ -6,7 +6,7 @@
  * Input: byte 0 picks the command (or, with its high bit set, a stored
  * event type whose hostile body is replayed onto the aggregate), byte 1 the
  * aggregate the command meets (new, created, deleted), the rest is the body.
- * The body goes through json_loadb() with JSON_REJECT_DUPLICATES exactly as
+ * The body goes through cf_json_loadb() with JSON_REJECT_DUPLICATES exactly as
  * in ngx_http_compensation_command.c (an all-whitespace body is an empty
  * body), then cf_command_bind(), cf_decide() and cf_aggregate_apply(); the
  * resulting state is serialized and read back with cf_state_from_json().
@@ -212,8 +212,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body = NULL;
 
     if (p < last) {
-        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
-                          &jerr);
+        body = cf_json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
+                             &jerr);
         if (body == NULL) {
             goto done;
         }

@@ -152,8 +152,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     store = (sel & 1) ? CF_QUERY_EVENT : CF_QUERY_SNAPSHOT;
     kind = (cf_query_kind_t) ((sel >> 1) & 3);
 
-    body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
-                      &jerr);
+    body = cf_json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES,
+                         &jerr);
     if (body == NULL) {
         return 0;
     }
