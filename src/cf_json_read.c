@@ -36,6 +36,7 @@ static int cf_json_read_string(cf_json_reader_t *rd, const char **s,
 static json_t *cf_json_read_integer(cf_json_reader_t *rd);
 static json_t *cf_json_read_literal(cf_json_reader_t *rd, const char *word,
     size_t n, json_t *value);
+static int cf_json_read_next(cf_json_reader_t *rd, char close);
 static void cf_json_read_space(cf_json_reader_t *rd);
 static void cf_json_read_success(json_error_t *error, const char *source);
 
@@ -231,23 +232,12 @@ cf_json_read_object(cf_json_reader_t *rd, int depth)
             goto failed;
         }
 
-        cf_json_read_space(rd);
-
-        if (rd->p == rd->end) {
-            goto failed;
-        }
-
-        if (*rd->p == '}') {
-            rd->p++;
+        switch (cf_json_read_next(rd, '}')) {
+        case 1:
             return obj;
-        }
-
-        if (*rd->p != ',') {
+        case -1:
             goto failed;
         }
-
-        rd->p++;
-        cf_json_read_space(rd);
     }
 
 failed:
@@ -287,23 +277,12 @@ cf_json_read_array(cf_json_reader_t *rd, int depth)
             goto failed;
         }
 
-        cf_json_read_space(rd);
-
-        if (rd->p == rd->end) {
-            goto failed;
-        }
-
-        if (*rd->p == ']') {
-            rd->p++;
+        switch (cf_json_read_next(rd, ']')) {
+        case 1:
             return arr;
-        }
-
-        if (*rd->p != ',') {
+        case -1:
             goto failed;
         }
-
-        rd->p++;
-        cf_json_read_space(rd);
     }
 
 failed:
@@ -485,6 +464,32 @@ cf_json_read_literal(cf_json_reader_t *rd, const char *word, size_t n,
     rd->p = p;
 
     return value;
+}
+
+
+/* after a member or an element: 1 at the closing bracket, 0 after a comma */
+static int
+cf_json_read_next(cf_json_reader_t *rd, char close)
+{
+    cf_json_read_space(rd);
+
+    if (rd->p == rd->end) {
+        return -1;
+    }
+
+    if (*rd->p == close) {
+        rd->p++;
+        return 1;
+    }
+
+    if (*rd->p != ',') {
+        return -1;
+    }
+
+    rd->p++;
+    cf_json_read_space(rd);
+
+    return 0;
 }
 
 
