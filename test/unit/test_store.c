@@ -32,6 +32,7 @@ static cf_store_t *cf_t_connect(cf_t_env_t *env,
     const cf_store_options_t *opts);
 static int cf_t_env_open(cf_t_env_t *env);
 static void cf_t_env_close(cf_t_env_t *env);
+static cf_store_t *cf_t_env_open_pair(cf_t_env_t *env);
 typedef struct {
     cf_command_t     cmd;
     cf_exec_input_t  in;
@@ -115,6 +116,32 @@ cf_t_env_close(cf_t_env_t *env)
     if (system(cmd) != 0) {
         fprintf(stderr, "# cleanup of %s failed\n", env->dir);
     }
+}
+
+
+/*
+ * env and a second connection on its file, as a second worker opens one;
+ * NULL (and nothing open) on failure
+ */
+static cf_store_t *
+cf_t_env_open_pair(cf_t_env_t *env)
+{
+    cf_store_t          *other;
+    cf_store_options_t   opts;
+
+    if (!CHECK(cf_t_env_open(env) == 0)) {
+        return NULL;
+    }
+
+    cf_t_options(&opts);
+
+    other = cf_t_connect(env, &opts);
+    if (!CHECK(other != NULL)) {
+        cf_t_env_close(env);
+        return NULL;
+    }
+
+    return other;
 }
 
 
@@ -434,18 +461,9 @@ test_store_two_connections(void)
     cf_t_env_t          env;
     cf_store_t         *other;
     cf_exec_output_t    out;
-    cf_store_options_t  opts;
 
-    if (!CHECK(cf_t_env_open(&env) == 0)) {
-        return;
-    }
-
-    cf_t_options(&opts);
-
-    /* a second process's connection on the same file (as a second worker) */
-    other = cf_t_connect(&env, &opts);
-    if (!CHECK(other != NULL)) {
-        cf_t_env_close(&env);
+    other = cf_t_env_open_pair(&env);
+    if (other == NULL) {
         return;
     }
 
@@ -907,16 +925,9 @@ test_store_prepared(void)
     cf_t_input_t        t;
     cf_prepared_t       pre;
     cf_exec_output_t    out;
-    cf_store_options_t  opts;
 
-    if (!CHECK(cf_t_env_open(&env) == 0)) {
-        return;
-    }
-
-    cf_t_options(&opts);
-    other = cf_t_connect(&env, &opts);
-    if (!CHECK(other != NULL)) {
-        cf_t_env_close(&env);
+    other = cf_t_env_open_pair(&env);
+    if (other == NULL) {
         return;
     }
 
