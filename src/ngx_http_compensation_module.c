@@ -746,13 +746,8 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
-    /*
-     * Checkpoints whose syncs stall no event loop (cf_checkpoint.h), where
-     * the event loop runs the groups.  The store thread already checkpoints
-     * off the event loop, and there, as with one transaction per command,
-     * the extra thread made the p99 worse (docs/benchmarks.md).
-     */
-    if (mcf->store && mcf->group_commit && mcf->thread_pool == NULL) {
+    if (mcf->store) {
+        /* checkpoints whose syncs stall no event loop (cf_checkpoint.h) */
         mcf->checkpointer = cf_checkpointer_start(
                                 (char *) mcf->store_path.data, errbuf,
                                 sizeof(errbuf));
@@ -765,9 +760,7 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         } else {
             cf_store_set_checkpointer(mcf->store, mcf->checkpointer);
         }
-    }
 
-    if (mcf->store) {
         /* the state read's connection (ngx_http_compensation_state.c) */
         mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
                                         errbuf, sizeof(errbuf));
