@@ -100,10 +100,6 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    if (mcf->checkpointer) {
-        cf_store_set_checkpointer(st, mcf->checkpointer);
-    }
-
     task = ngx_thread_task_alloc(cycle->pool,
                                  sizeof(ngx_http_compensation_group_run_t));
     if (task == NULL) {

@@ -747,20 +747,6 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
     }
 
     if (mcf->store) {
-        /* checkpoints whose syncs stall no event loop (cf_checkpoint.h) */
-        mcf->checkpointer = cf_checkpointer_start(
-                                (char *) mcf->store_path.data, errbuf,
-                                sizeof(errbuf));
-        if (mcf->checkpointer == NULL) {
-            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                          "compensation_store \"%V\": starting the"
-                          " checkpointer failed, commits checkpoint: %s",
-                          &mcf->store_path, errbuf);
-
-        } else {
-            cf_store_set_checkpointer(mcf->store, mcf->checkpointer);
-        }
-
         /* the state read's connection (ngx_http_compensation_state.c) */
         mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
                                         errbuf, sizeof(errbuf));
@@ -868,14 +854,12 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
         mcf->read_store = NULL;
     }
 
-    if (mcf->store) {
-        cf_store_close(mcf->store);
-        mcf->store = NULL;
+    if (mcf->store == NULL) {
+        return;
     }
 
-    /* after every connection: its close drops the process's POSIX locks */
-    cf_checkpointer_stop(mcf->checkpointer);
-    mcf->checkpointer = NULL;
+    cf_store_close(mcf->store);
+    mcf->store = NULL;
 }
 
 
