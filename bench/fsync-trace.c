@@ -74,8 +74,9 @@ ft_dump(void)
 }
 
 
+/* real: the libc function, looked up by name at its first call */
 static int
-ft_timed(int (*real)(int), int fd)
+ft_timed(const char *name, int (**real)(int), int fd)
 {
     int      rc, k, b;
     char     link[64], target[512];
@@ -88,8 +89,12 @@ ft_timed(int (*real)(int), int fd)
 
     k = strstr(target, "-wal") != NULL ? 0 : 1;
 
+    if (*real == NULL) {
+        *real = (int (*)(int)) dlsym(RTLD_NEXT, name);
+    }
+
     t = ft_now_ms();
-    rc = real(fd);
+    rc = (*real)(fd);
     ms = ft_now_ms() - t;
 
     for (b = 0; b < FT_BUCKETS - 1 && ms >= 0.5 * (1 << b); b++) {
@@ -113,11 +118,7 @@ fdatasync(int fd)
 {
     static int  (*real)(int);
 
-    if (real == NULL) {
-        real = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
-    }
-
-    return ft_timed(real, fd);
+    return ft_timed("fdatasync", &real, fd);
 }
 
 
@@ -126,16 +127,15 @@ fsync(int fd)
 {
     static int  (*real)(int);
 
-    if (real == NULL) {
-        real = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
-    }
-
-    return ft_timed(real, fd);
+    return ft_timed("fsync", &real, fd);
 }
 
 
+/* at exit; processes that never synced leave no file */
 __attribute__((destructor)) static void
 ft_exit(void)
 {
-    ft_dump();
+    if (ft_count[0] + ft_count[1] > 0) {
+        ft_dump();
+    }
 }
