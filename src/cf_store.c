@@ -53,6 +53,7 @@ struct cf_store_s {
     int              wal_restart;       /* wanted before our next write */
     int              wal_restart_after; /* WAL frames: no retry before */
     int              wal_restarts;      /* RESTART checkpoints that worked */
+    cf_checkpointer_t *checkpointer;    /* NULL: checkpoints in the hook */
     char             errmsg[256];
 };
 
@@ -400,8 +401,10 @@ cf_store_busy(void *data, int count)
  *     wal_checkpoint_frames were written (a failed attempt still checkpoints
  *     what is new, with its fsyncs).  At the start of a transaction, not
  *     after a commit, it delays no reply.
- * The hook runs after the commit (no lock of ours is held), in the thread
- * that committed; what it does never fails the commit.
+ * With a checkpointer (cf_checkpoint.h, the workers'), the PASSIVE
+ * checkpoint is its thread's, whose syncs block no writer; the RESTART
+ * stays here.  The hook runs after the commit (no lock of ours is held), in
+ * the thread that committed; what it does never fails the commit.
  */
 static int
 cf_store_wal_hook(void *data, sqlite3 *db, const char *name, int frames)
@@ -420,6 +423,13 @@ cf_store_wal_hook(void *data, sqlite3 *db, const char *name, int frames)
                       && frames >= st->wal_restart_after;
 
     if (frames - st->wal_backfilled < st->wal_checkpoint_frames) {
+        return SQLITE_OK;
+    }
+
+    if (st->checkpointer) {
+        /* its thread checkpoints; counted from this request on */
+        st->wal_backfilled = frames;
+        cf_checkpointer_wake(st->checkpointer);
         return SQLITE_OK;
     }
 
@@ -474,6 +484,13 @@ cf_store_wal_restart(cf_store_t *st)
     }
 
     st->busy_limit_ms = limit;
+}
+
+
+void
+cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
+{
+    st->checkpointer = ck;
 }
 
 

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 #include "cf_domain.h"
+#include "cf_checkpoint.h"
 
 
 #define CF_STORE_SCHEMA_VERSION  1
@@ -103,6 +104,9 @@ sqlite3 *cf_store_db(cf_store_t *st);
 /* RESTART checkpoints that succeeded on this connection (the WAL started
  * over after each) */
 int cf_store_wal_restarts(cf_store_t *st);
+/* the hook's checkpoints go to ck's thread instead (cf_checkpoint.h); NULL:
+ * back in the hook.  ck must outlive st's commits. */
+void cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck);
 
 
 /* ---- history (issue 3): event streams, replays, snapshot rows ---- */

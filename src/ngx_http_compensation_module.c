@@ -746,6 +746,27 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
+    /*
+     * Checkpoints whose syncs stall no event loop (cf_checkpoint.h), where
+     * the event loop runs the groups.  The store thread already checkpoints
+     * off the event loop, and there, as with one transaction per command,
+     * the extra thread made the p99 worse (docs/benchmarks.md).
+     */
+    if (mcf->store && mcf->group_commit && mcf->thread_pool == NULL) {
+        mcf->checkpointer = cf_checkpointer_start(
+                                (char *) mcf->store_path.data, errbuf,
+                                sizeof(errbuf));
+        if (mcf->checkpointer == NULL) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "compensation_store \"%V\": starting the"
+                          " checkpointer failed, commits checkpoint: %s",
+                          &mcf->store_path, errbuf);
+
+        } else {
+            cf_store_set_checkpointer(mcf->store, mcf->checkpointer);
+        }
+    }
+
     if (mcf->store) {
         /* the state read's connection (ngx_http_compensation_state.c) */
         mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
@@ -854,12 +875,14 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
         mcf->read_store = NULL;
     }
 
-    if (mcf->store == NULL) {
-        return;
+    if (mcf->store) {
+        cf_store_close(mcf->store);
+        mcf->store = NULL;
     }
 
-    cf_store_close(mcf->store);
-    mcf->store = NULL;
+    /* after every connection: its close drops the process's POSIX locks */
+    cf_checkpointer_stop(mcf->checkpointer);
+    mcf->checkpointer = NULL;
 }
 
 

@@ -60,6 +60,7 @@ typedef struct {
 
     /* per worker process, set in init_process */
     cf_store_t               *store;
+    cf_checkpointer_t        *checkpointer;    /* NULL: commits checkpoint */
     cf_store_t               *read_store;      /* the state read's; NULL:
                                                   it uses store */
     ngx_event_t               read_release;    /* posted: ends the read

@@ -5,8 +5,11 @@
  */
 
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
 
@@ -1034,6 +1037,183 @@ test_store_prepared(void)
 }
 
 
+/*
+ * The checkpointer (cf_checkpoint.h): woken by a connection's commits, its
+ * thread copies the WAL into the database file, and its guard transaction
+ * ends with each run, so that a RESTART can then start the WAL over.
+ */
+static void
+test_store_checkpointer(void)
+{
+    int                 i, busy, log, done;
+    long                runs;
+    char                errbuf[256];
+    cf_t_env_t          env;
+    struct stat         sb;
+    cf_store_t         *w;
+    sqlite3_stmt       *s;
+    cf_checkpointer_t  *ck;
+    cf_store_options_t  opts;
+
+    /* a store that is not there: a clear error, no thread */
+    CHECK(cf_checkpointer_start("/nonexistent/dir/store.db", errbuf,
+                                sizeof(errbuf)) == NULL);
+    CHECK(strstr(errbuf, "/nonexistent/dir/store.db") != NULL);
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    cf_t_sql_exec(&env, "CREATE TABLE scratch (b BLOB)");
+
+    ck = cf_checkpointer_start(env.path, errbuf, sizeof(errbuf));
+    if (!CHECK(ck != NULL)) {
+        fprintf(stderr, "# %s\n", errbuf);
+        cf_t_env_close(&env);
+        return;
+    }
+
+    cf_t_options(&opts);
+    opts.wal_checkpoint_frames = 8;
+    w = cf_t_connect(&env, &opts);
+
+    if (!CHECK(w != NULL)) {
+        goto done;
+    }
+
+    cf_store_set_checkpointer(w, ck);
+
+    /* 3.2 MB in 200 commits of about 5 pages: the hook wakes it often */
+    for (i = 0; i < 200; i++) {
+        CHECK_INT(cf_store_begin_immediate(w), 0);
+        CHECK_INT(sqlite3_exec(cf_store_db(w), "INSERT INTO scratch VALUES"
+                               " (randomblob(16000))", NULL, NULL, NULL),
+                  SQLITE_OK);
+        CHECK_INT(cf_store_commit(w), 0);
+    }
+
+    /* one whole run after the last commit: everything is in the file */
+    runs = cf_checkpointer_runs(ck);
+    cf_checkpointer_wake(ck);
+
+    for (i = 0; i < 500 && cf_checkpointer_runs(ck) <= runs; i++) {
+        usleep(10000);
+    }
+
+    CHECK(cf_checkpointer_runs(ck) > runs);
+    CHECK(stat(env.path, &sb) == 0 && sb.st_size >= 200 * 16000);
+
+    /* no guard left behind: the WAL can start over */
+    busy = -1;
+    done = -1;
+    if (sqlite3_prepare_v2(cf_store_db(w), "PRAGMA wal_checkpoint(RESTART)",
+                           -1, &s, NULL)
+        == SQLITE_OK)
+    {
+        if (CHECK_INT(sqlite3_step(s), SQLITE_ROW)) {
+            busy = sqlite3_column_int(s, 0);
+            log = sqlite3_column_int(s, 1);
+            done = sqlite3_column_int(s, 2);
+            CHECK_INT(done, log);
+        }
+
+        sqlite3_finalize(s);
+    }
+
+    CHECK_INT(busy, 0);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM scratch"), 200);
+
+done:
+
+    /* every connection to the file first (cf_checkpointer_stop) */
+    cf_store_close(w);
+    cf_store_close(env.st);
+    env.st = NULL;
+    cf_checkpointer_stop(ck);
+    cf_t_env_close(&env);
+}
+
+
+static volatile sig_atomic_t  cf_t_caught;
+
+
+static void
+cf_t_catch(int signo)
+{
+    cf_t_caught = signo;
+}
+
+
+/*
+ * A signal sent to the process must not be taken by the checkpointer's
+ * thread: nginx sets its flags (ngx_quit, ngx_terminate, ...) in the
+ * handler, and only the event loop's thread, woken by the signal, acts on
+ * them.  Under valgrind, where nginx runs one process, SIGQUIT caught by the
+ * thread left nginx running until the test harness killed it.  Here the
+ * main thread blocks the signal once the thread runs: if the thread does
+ * not block it too, the kernel hands it to the thread's handler; if it does,
+ * the signal stays pending, and sigtimedwait() takes it afterwards.
+ */
+static void
+test_store_checkpointer_signals(void)
+{
+    int                 signo;
+    char                errbuf[256];
+    sigset_t            usr1, old;
+    cf_t_env_t          env;
+    struct sigaction    sa, saved;
+    struct timespec     wait;
+    cf_checkpointer_t  *ck;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cf_t_catch;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &saved);
+
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+
+    /* the thread is created while this thread takes SIGUSR1 */
+    pthread_sigmask(SIG_UNBLOCK, &usr1, &old);
+
+    ck = cf_checkpointer_start(env.path, errbuf, sizeof(errbuf));
+    if (!CHECK(ck != NULL)) {
+        fprintf(stderr, "# %s\n", errbuf);
+        goto done;
+    }
+
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+
+    cf_t_caught = 0;
+    kill(getpid(), SIGUSR1);
+
+    /* time for the thread to take it, if it can: sigtimedwait() would win */
+    usleep(200000);
+
+    wait.tv_sec = 0;
+    wait.tv_nsec = 0;
+    signo = sigtimedwait(&usr1, NULL, &wait);
+
+    CHECK_INT(signo, SIGUSR1);
+    CHECK_INT(cf_t_caught, 0);
+
+    cf_store_close(env.st);
+    env.st = NULL;
+    cf_checkpointer_stop(ck);
+
+done:
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGUSR1, &saved, NULL);
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -1056,5 +1236,9 @@ const cf_test_t  cf_tests_store[] = {
       test_store_wal_restart },
     { "store: decisions made before the write lock, kept or made again",
       test_store_prepared },
+    { "store: the checkpointer copies the WAL and leaves no guard behind",
+      test_store_checkpointer },
+    { "store: signals sent to the process skip the checkpointer's thread",
+      test_store_checkpointer_signals },
     { NULL, NULL }
 };

@@ -1,0 +1,277 @@
+
+/*
+ * ngx_compensation: WAL checkpoints whose syncs do not block the writers
+ * (see cf_checkpoint.h).
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cf_checkpoint.h"
+
+
+struct cf_checkpointer_s {
+    pthread_t         thread;
+    pthread_mutex_t   mutex;
+    pthread_cond_t    cond;
+    int               wanted;       /* a checkpoint was asked for */
+    int               stopping;
+    int               unsynced;     /* 4 failed: the guard is still held */
+    long              runs;
+    sqlite3          *guard;        /* holds the WAL during a checkpoint */
+    sqlite3          *copy;         /* synchronous=OFF: copies only */
+    int               wal_fd;
+    int               db_fd;
+};
+
+
+static void *cf_checkpointer_main(void *data);
+static void cf_checkpointer_run(cf_checkpointer_t *ck);
+static void cf_checkpointer_free(cf_checkpointer_t *ck);
+
+
+cf_checkpointer_t *
+cf_checkpointer_start(const char *path, char *errbuf, size_t errlen)
+{
+    int                 rc;
+    char               *wal;
+    size_t              n;
+    sigset_t            set, old;
+    cf_checkpointer_t  *ck;
+
+    ck = calloc(1, sizeof(cf_checkpointer_t));
+    if (ck == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+
+    ck->wal_fd = -1;
+    ck->db_fd = -1;
+
+    if (sqlite3_open_v2(path, &ck->guard,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+        != SQLITE_OK
+        || sqlite3_open_v2(path, &ck->copy,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+           != SQLITE_OK
+        || sqlite3_exec(ck->copy, "PRAGMA synchronous=OFF;", NULL, NULL,
+                        NULL)
+           != SQLITE_OK)
+    {
+        snprintf(errbuf, errlen, "opening the checkpointer's connections"
+                 " to \"%s\" failed", path);
+        cf_checkpointer_free(ck);
+        return NULL;
+    }
+
+    n = strlen(path);
+    wal = malloc(n + sizeof("-wal"));
+    if (wal == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        cf_checkpointer_free(ck);
+        return NULL;
+    }
+
+    memcpy(wal, path, n);
+    memcpy(wal + n, "-wal", sizeof("-wal"));
+
+    /* read-only is enough for fdatasync(); never closed before the end */
+    ck->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+    ck->db_fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (ck->wal_fd == -1 || ck->db_fd == -1) {
+        snprintf(errbuf, errlen, "opening \"%s\" for its syncs failed: %s",
+                 ck->wal_fd == -1 ? wal : path, strerror(errno));
+        free(wal);
+        cf_checkpointer_free(ck);
+        return NULL;
+    }
+
+    free(wal);
+
+    pthread_mutex_init(&ck->mutex, NULL);
+    pthread_cond_init(&ck->cond, NULL);
+
+    /*
+     * The thread starts with every signal blocked, as nginx's thread pools
+     * do: a signal meant for the process (SIGQUIT, SIGHUP, ...) must reach
+     * the thread whose epoll_wait() it interrupts; caught here, its flag
+     * waits for the next event or timer.  Faults stay deliverable.
+     */
+    sigfillset(&set);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+
+    pthread_sigmask(SIG_SETMASK, &set, &old);
+    rc = pthread_create(&ck->thread, NULL, cf_checkpointer_main, ck);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "pthread_create() failed: %s",
+                 strerror(rc));
+        pthread_cond_destroy(&ck->cond);
+        pthread_mutex_destroy(&ck->mutex);
+        cf_checkpointer_free(ck);
+        return NULL;
+    }
+
+    return ck;
+}
+
+
+void
+cf_checkpointer_wake(cf_checkpointer_t *ck)
+{
+    pthread_mutex_lock(&ck->mutex);
+    ck->wanted = 1;
+    pthread_cond_signal(&ck->cond);
+    pthread_mutex_unlock(&ck->mutex);
+}
+
+
+void
+cf_checkpointer_stop(cf_checkpointer_t *ck)
+{
+    if (ck == NULL) {
+        return;
+    }
+
+    pthread_mutex_lock(&ck->mutex);
+    ck->stopping = 1;
+    pthread_cond_signal(&ck->cond);
+    pthread_mutex_unlock(&ck->mutex);
+
+    pthread_join(ck->thread, NULL);
+
+    if (ck->unsynced) {
+        (void) fdatasync(ck->db_fd);
+    }
+
+    pthread_cond_destroy(&ck->cond);
+    pthread_mutex_destroy(&ck->mutex);
+    cf_checkpointer_free(ck);
+}
+
+
+long
+cf_checkpointer_runs(cf_checkpointer_t *ck)
+{
+    long  runs;
+
+    pthread_mutex_lock(&ck->mutex);
+    runs = ck->runs;
+    pthread_mutex_unlock(&ck->mutex);
+
+    return runs;
+}
+
+
+static void *
+cf_checkpointer_main(void *data)
+{
+    cf_checkpointer_t  *ck = data;
+
+    for ( ;; ) {
+        pthread_mutex_lock(&ck->mutex);
+
+        while (!ck->wanted && !ck->stopping) {
+            pthread_cond_wait(&ck->cond, &ck->mutex);
+        }
+
+        if (ck->stopping) {
+            pthread_mutex_unlock(&ck->mutex);
+            return NULL;
+        }
+
+        ck->wanted = 0;
+        pthread_mutex_unlock(&ck->mutex);
+
+        cf_checkpointer_run(ck);
+
+        pthread_mutex_lock(&ck->mutex);
+        ck->runs++;
+        pthread_mutex_unlock(&ck->mutex);
+    }
+}
+
+
+/*
+ * The five steps of cf_checkpoint.h.  If the database file's sync fails, the
+ * guard is kept (the WAL cannot start over on pages that may not be on
+ * disk) and the next run tries that sync again before anything else.
+ */
+static void
+cf_checkpointer_run(cf_checkpointer_t *ck)
+{
+    int  log, backfilled;
+
+    if (ck->unsynced) {
+        if (fdatasync(ck->db_fd) != 0) {
+            return;
+        }
+
+        ck->unsynced = 0;
+        (void) sqlite3_exec(ck->guard, "COMMIT;", NULL, NULL, NULL);
+    }
+
+    /* 1: a read transaction, which takes a read mark */
+    if (sqlite3_exec(ck->guard, "BEGIN; SELECT count(*) FROM sqlite_master;",
+                     NULL, NULL, NULL)
+        != SQLITE_OK)
+    {
+        goto done;
+    }
+
+    /* 2 */
+    if (fdatasync(ck->wal_fd) != 0) {
+        goto done;
+    }
+
+    /* 3: never waits; copies up to the frames every reader can see */
+    (void) sqlite3_wal_checkpoint_v2(ck->copy, NULL,
+                                     SQLITE_CHECKPOINT_PASSIVE, &log,
+                                     &backfilled);
+
+    /* 4 */
+    if (fdatasync(ck->db_fd) != 0) {
+        ck->unsynced = 1;
+        return;
+    }
+
+done:
+
+    /* 5 */
+    if (!sqlite3_get_autocommit(ck->guard)) {
+        (void) sqlite3_exec(ck->guard, "COMMIT;", NULL, NULL, NULL);
+    }
+}
+
+
+static void
+cf_checkpointer_free(cf_checkpointer_t *ck)
+{
+    /* the connections first: the descriptors' close drops POSIX locks */
+    sqlite3_close(ck->guard);
+    sqlite3_close(ck->copy);
+
+    if (ck->wal_fd != -1) {
+        close(ck->wal_fd);
+    }
+
+    if (ck->db_fd != -1) {
+        close(ck->db_fd);
+    }
+
+    free(ck);
+}

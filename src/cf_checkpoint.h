@@ -1,0 +1,52 @@
+
+/*
+ * ngx_compensation: WAL checkpoints whose syncs do not block the writers.
+ *
+ * SQLite's checkpoint syncs the WAL and the database file inside the call,
+ * and on a large store the database file's fdatasync() takes 8-32 ms
+ * (docs/benchmarks.md): run by a committing worker, it stalls its event
+ * loop; run in another thread with SQLite's syncs, it holds the checkpoint
+ * and read-mark locks meanwhile and stalls the writers.  A checkpointer is
+ * a thread with two connections of its own that, when woken, does:
+ *   1. a read transaction on the guard connection: SQLite starts the WAL
+ *      over only when no reader holds a read mark above 0, so from here on
+ *      the WAL keeps every frame it has;
+ *   2. fdatasync() of the WAL: the frames the guard sees are durable;
+ *   3. a PASSIVE checkpoint on a connection with synchronous=OFF: it copies
+ *      those frames into the database file and syncs nothing;
+ *   4. fdatasync() of the database file;
+ *   5. the end of the guard's transaction.
+ * Until 4 is done the copied pages may not be on disk, but their frames are
+ * (2) and stay in the WAL (1): after a power loss, recovery indexes them
+ * again and the next checkpoint copies them again.  Plain C and pthreads,
+ * no nginx.
+ */
+
+
+#ifndef _CF_CHECKPOINT_H_INCLUDED_
+#define _CF_CHECKPOINT_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+typedef struct cf_checkpointer_s  cf_checkpointer_t;
+
+
+/*
+ * path: a store in WAL mode that a connection of this process has open (its
+ * -wal file exists).  Stop it only after every connection of the process to
+ * that file is closed: closing its descriptors of the database file drops
+ * the process's POSIX locks on it.
+ */
+cf_checkpointer_t *cf_checkpointer_start(const char *path, char *errbuf,
+    size_t errlen);
+/* asks for a checkpoint (any thread); requests while one runs merge */
+void cf_checkpointer_wake(cf_checkpointer_t *ck);
+/* waits for the running checkpoint, joins the thread, frees */
+void cf_checkpointer_stop(cf_checkpointer_t *ck);
+/* checkpoints done so far (tests) */
+long cf_checkpointer_runs(cf_checkpointer_t *ck);
+
+
+#endif /* _CF_CHECKPOINT_H_INCLUDED_ */
