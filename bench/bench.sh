@@ -113,7 +113,13 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 # prepare/apply cycle on one aggregate per connection: create, then
-# prepare, apply(failed), prepare, apply(failed) ... (retries allowed)
+# prepare, apply(failed), prepare, apply(failed) ... (retries allowed).
+# The ids are time-ordered, as the server's CosIds are (what a create
+# without Command-Aggregate-Id gets): a new aggregate's index entries go
+# where the latest ones are.  cycle-slots.lua orders them by slot first,
+# so that each create inserts at one of 2048 places spread over every
+# aggregate_id-keyed index (ids chosen by clients, in no order): the row
+# "ids in slot order" shows what that costs on a store that has grown.
 cat > "$DIR/cycle.lua" <<'LUA'
 -- slots far outnumber a thread's connections, so two requests of one
 -- aggregate are never in flight together
@@ -125,6 +131,7 @@ end
 local n = 0
 local slots = {}
 local body = BODY
+local ordered = ORDERED
 local failed = '{"error":{"errorCode":"E","errorMsg":"again","stackTrace":""},"executeAt":1719800000000}'
 local started = false
 request = function()
@@ -138,7 +145,11 @@ request = function()
   local k = n % 1024
   local c = slots[k]
   if c == nil or c.step >= 201 then
-    c = { id = string.format("cyc-%d-%d-%d-%d", tid, k, os.time(), n), step = 0 }
+    if ordered then
+      c = { id = string.format("cyc-%010d-%d-%09d", os.time(), tid, n), step = 0 }
+    else
+      c = { id = string.format("cyc-%d-%d-%d-%d", tid, k, os.time(), n), step = 0 }
+    end
     slots[k] = c
   end
   c.step = c.step + 1
@@ -155,6 +166,8 @@ request = function()
 end
 LUA
 sed -i "s|^local body = BODY|local body = '$body'|" "$DIR/cycle.lua"
+sed "s|^local ordered = ORDERED|local ordered = false|" "$DIR/cycle.lua" > "$DIR/cycle-slots.lua"
+sed -i "s|^local ordered = ORDERED|local ordered = true|" "$DIR/cycle.lua"
 
 wrkrun() {  # url [script] -> "rps p50 p99 errors requests"
     local u="$1" script="${2:-}" s="$DIR/run.$BASHPID.lua"
@@ -185,12 +198,14 @@ phase_commands() {
     # the module's schema, as the module created it (tables, indexes, triggers)
     sqlite3 "$DIR/cmd.db" .schema | grep -v "^CREATE TABLE sqlite_" \
         | sqlite3 "$DIR/ceiling.db"
+    sync    # what earlier phases or runs wrote is on disk before round 1
     local r i
-    local -a b c y c0 y0 ct yt cp c1 cg cs
+    local -a b c y ys c0 y0 ct yt cp c1 cg cs
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/command"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); y+=("$r")
+        r=$(wrkrun "$url/" "$DIR/cycle-slots.lua"); ys+=("$r")
         stop; start "$DIR/cmd.db" on on
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); ct+=("$r")
         r=$(wrkrun "$url/" "$DIR/cycle.lua"); yt+=("$r")
@@ -202,8 +217,10 @@ phase_commands() {
         r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cp+=("$r")
         r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cg+=("$r")
         r=$("$DIR/ceiling" -p 2 -c sqlite -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cs+=("$r")
+        # the ceiling's dirty pages go to disk now, not during the next round
+        sync
         start "$DIR/cmd.db"
-        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}]" >&2
+        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] cycle-slots [${ys[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}]" >&2
     done
     stop
     local brps bp99 k1 k2 kg k
@@ -220,10 +237,11 @@ phase_commands() {
     row "| ceiling, 2 processes, 16 commands per transaction (savepoints) | $kg | | | | | |"
     row "| ceiling, 2 processes, one transaction per command, SQLite's auto-checkpoint | $ks | | | | | |"
     local name arr rps p99 e
-    for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "POST create_execution_failed (PROCESSED), group commit, store thread" "prepare/apply cycle (PUT), group commit, store thread" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
+    for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "prepare/apply cycle (PUT), group commit, ids in slot order" "POST create_execution_failed (PROCESSED), group commit, store thread" "prepare/apply cycle (PUT), group commit, store thread" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
         case "$name" in
             POST*off) arr=("${c0[@]}");; POST*thread) arr=("${ct[@]}");; POST*) arr=("${c[@]}");;
-            *off) arr=("${y0[@]}");; *thread) arr=("${yt[@]}");; *) arr=("${y[@]}");;
+            *off) arr=("${y0[@]}");; *thread) arr=("${yt[@]}");; *order) arr=("${ys[@]}");;
+            *) arr=("${y[@]}");;
         esac
         rps=$(printf '%s\n' "${arr[@]}" | awk '{print $1}' | median)
         p99=$(printf '%s\n' "${arr[@]}" | awk '{print $3}' | median)
