@@ -54,8 +54,8 @@ cf_service_execute_grouped(cf_store_t *st, cf_id_gen_t *ids,
  * applied before the write lock, while the other worker holds it (the
  * decision reads the state as of the caller's read transaction); under the
  * lock, cf_service_run keeps a decision if the aggregate has no event since,
- * and decides again otherwise.  A create of a new, generated id has nothing
- * to read: it is decided under the lock.
+ * and decides again otherwise.  A create without an aggregate id gets its
+ * id here, so that it too is decided outside the lock.
  */
 void
 cf_service_prepare(cf_store_t *st, cf_id_gen_t *ids,
@@ -67,11 +67,19 @@ cf_service_prepare(cf_store_t *st, cf_id_gen_t *ids,
     cf_error_init(&pre->err);
     pre->version = -1;
 
-    if (in->aggregate_id == NULL || in->aggregate_id[0] == '\0') {
-        return;
-    }
+    if (in->aggregate_id && in->aggregate_id[0]) {
+        cf_copy_id(id, in->aggregate_id);
 
-    cf_copy_id(id, in->aggregate_id);
+    } else {
+        /*
+         * A create of a generated id: the id is drawn now, and the run
+         * under the lock uses it.  Nothing can have been written to a new
+         * id in between, so the decision is always kept, and the group's
+         * creates are decided, like its other commands, outside the lock.
+         */
+        cf_id_next(ids, in->now, pre->aggregate_id);
+        cf_copy_id(id, pre->aggregate_id);
+    }
 
     if (cf_service_decide(st, ids, in, id, pre) < 0) {
         /* the store failed: the lock path will meet it, or not */
@@ -189,6 +197,10 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
 
     if (in->aggregate_id && in->aggregate_id[0]) {
         cf_copy_id(out->aggregate_id, in->aggregate_id);
+
+    } else if (pre && pre->aggregate_id[0]) {
+        /* drawn by cf_service_prepare, which decided on it */
+        cf_copy_id(out->aggregate_id, pre->aggregate_id);
 
     } else {
         cf_id_next(ids, in->now, out->aggregate_id);

@@ -72,6 +72,8 @@ typedef struct {
     int                     in_handler;
     char                    stream_id[CF_ID_LEN + 1];
     char                    event_id[CF_ID_LEN + 1];
+    /* a create without an aggregate id: the id generated for it here */
+    char                    aggregate_id[CF_ID_LEN + 1];
 } cf_prepared_t;
 
 

@@ -922,7 +922,7 @@ cf_t_prepare(cf_t_env_t *env, cf_t_input_t *t, cf_prepared_t *pre)
 static void
 test_store_prepared(void)
 {
-    char                sql[160];
+    char                sql[200], id[CF_ID_BUF];
     cf_t_env_t          env;
     cf_store_t         *mine, *other;
     cf_t_input_t        t;
@@ -1013,14 +1013,46 @@ test_store_prepared(void)
     cf_error_free(&out.err);
     cf_t_input_free(&t);
 
-    /* a create of a generated id has nothing to read: decided under lock */
+    /*
+     * A create of a generated id: the id is drawn before the lock, the
+     * decision kept, and the event written is the decided one, under the
+     * aggregate id the answer gives
+     */
     CHECK_INT(cf_t_input(&env, CF_CMD_CREATE_EXECUTION_FAILED, NULL,
                          cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &t), 0);
     cf_t_prepare(&env, &t, &pre);
-    CHECK_INT(pre.state, CF_PREPARED_NONE);
+    CHECK_INT(pre.state, CF_PREPARED_APPLIED);
+    CHECK_INT(pre.version, 0);
+    CHECK_INT((int) strlen(pre.aggregate_id), CF_ID_LEN);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM event_stream"
+             " WHERE id = '%s' AND aggregate_id = '%s' AND version = 1",
+             pre.stream_id, pre.aggregate_id);
+    strcpy(id, pre.aggregate_id);
+
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK(out.committed);
+    CHECK_INT(out.version, 1);
+    CHECK_STR(out.aggregate_id, id);
+    CHECK_INT(cf_t_sql_int(&env, sql), 1);
+    cf_error_free(&out.err);
+
+    /* the same input again: another id, another aggregate */
+    cf_t_prepare(&env, &t, &pre);
+    CHECK(strcmp(pre.aggregate_id, id) != 0);
     CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
     CHECK_STR(out.err.code, CF_OK);
     CHECK_INT(out.version, 1);
+    CHECK(strcmp(out.aggregate_id, id) != 0);
+    cf_error_free(&out.err);
+
+    /* unprepared (the read hold failed): the run draws the id itself */
+    memset(&pre, 0, sizeof(cf_prepared_t));
+    cf_error_init(&pre.err);
+    CHECK_INT(cf_t_prepared_run(&env, &t, &pre, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.version, 1);
+    CHECK_INT((int) strlen(out.aggregate_id), CF_ID_LEN);
     cf_error_free(&out.err);
     cf_t_input_free(&t);
 
