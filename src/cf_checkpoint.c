@@ -5,8 +5,6 @@
  */
 
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,13 +27,12 @@ struct cf_checkpointer_s {
     long              runs;
     sqlite3          *guard;        /* holds the WAL during a checkpoint */
     sqlite3          *copy;         /* synchronous=OFF: copies only */
-    int               wal_fd;
-    int               db_fd;
 };
 
 
 static void *cf_checkpointer_main(void *data);
 static void cf_checkpointer_run(cf_checkpointer_t *ck);
+static int cf_checkpointer_sync(sqlite3 *db, int which);
 static void cf_checkpointer_free(cf_checkpointer_t *ck);
 
 
@@ -43,8 +40,6 @@ cf_checkpointer_t *
 cf_checkpointer_start(const char *path, char *errbuf, size_t errlen)
 {
     int                 rc;
-    char               *wal;
-    size_t              n;
     sigset_t            set, old;
     cf_checkpointer_t  *ck;
 
@@ -53,9 +48,6 @@ cf_checkpointer_start(const char *path, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-
-    ck->wal_fd = -1;
-    ck->db_fd = -1;
 
     if (sqlite3_open_v2(path, &ck->guard,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
@@ -72,31 +64,6 @@ cf_checkpointer_start(const char *path, char *errbuf, size_t errlen)
         cf_checkpointer_free(ck);
         return NULL;
     }
-
-    n = strlen(path);
-    wal = malloc(n + sizeof("-wal"));
-    if (wal == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        cf_checkpointer_free(ck);
-        return NULL;
-    }
-
-    memcpy(wal, path, n);
-    memcpy(wal + n, "-wal", sizeof("-wal"));
-
-    /* read-only is enough for fdatasync(); never closed before the end */
-    ck->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-    ck->db_fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (ck->wal_fd == -1 || ck->db_fd == -1) {
-        snprintf(errbuf, errlen, "opening \"%s\" for its syncs failed: %s",
-                 ck->wal_fd == -1 ? wal : path, strerror(errno));
-        free(wal);
-        cf_checkpointer_free(ck);
-        return NULL;
-    }
-
-    free(wal);
 
     pthread_mutex_init(&ck->mutex, NULL);
     pthread_cond_init(&ck->cond, NULL);
@@ -155,7 +122,7 @@ cf_checkpointer_stop(cf_checkpointer_t *ck)
     pthread_join(ck->thread, NULL);
 
     if (ck->unsynced) {
-        (void) fdatasync(ck->db_fd);
+        (void) cf_checkpointer_sync(ck->copy, SQLITE_FCNTL_FILE_POINTER);
     }
 
     pthread_cond_destroy(&ck->cond);
@@ -217,7 +184,7 @@ cf_checkpointer_run(cf_checkpointer_t *ck)
     int  log, backfilled;
 
     if (ck->unsynced) {
-        if (fdatasync(ck->db_fd) != 0) {
+        if (cf_checkpointer_sync(ck->copy, SQLITE_FCNTL_FILE_POINTER) != 0) {
             return;
         }
 
@@ -233,8 +200,8 @@ cf_checkpointer_run(cf_checkpointer_t *ck)
         goto done;
     }
 
-    /* 2 */
-    if (fdatasync(ck->wal_fd) != 0) {
+    /* 2: the guard's read transaction has the WAL open */
+    if (cf_checkpointer_sync(ck->guard, SQLITE_FCNTL_JOURNAL_POINTER) != 0) {
         goto done;
     }
 
@@ -244,7 +211,7 @@ cf_checkpointer_run(cf_checkpointer_t *ck)
                                      &backfilled);
 
     /* 4 */
-    if (fdatasync(ck->db_fd) != 0) {
+    if (cf_checkpointer_sync(ck->copy, SQLITE_FCNTL_FILE_POINTER) != 0) {
         ck->unsynced = 1;
         return;
     }
@@ -258,20 +225,34 @@ done:
 }
 
 
+/*
+ * Syncs the database file (SQLITE_FCNTL_FILE_POINTER) or the WAL
+ * (SQLITE_FCNTL_JOURNAL_POINTER) of a connection through its VFS file: no
+ * descriptor of our own, whose close() would drop the process's POSIX locks
+ * on the file (the unix VFS defers its own closes for that reason).
+ */
+static int
+cf_checkpointer_sync(sqlite3 *db, int which)
+{
+    sqlite3_file  *f;
+
+    f = NULL;
+
+    if (sqlite3_file_control(db, "main", which, &f) != SQLITE_OK
+        || f == NULL || f->pMethods == NULL)
+    {
+        return -1;
+    }
+
+    return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : -1;
+}
+
+
 static void
 cf_checkpointer_free(cf_checkpointer_t *ck)
 {
-    /* the connections first: the descriptors' close drops POSIX locks */
     sqlite3_close(ck->guard);
     sqlite3_close(ck->copy);
-
-    if (ck->wal_fd != -1) {
-        close(ck->wal_fd);
-    }
-
-    if (ck->db_fd != -1) {
-        close(ck->db_fd);
-    }
 
     free(ck);
 }

@@ -11,10 +11,11 @@
  *   1. a read transaction on the guard connection: SQLite starts the WAL
  *      over only when no reader holds a read mark above 0, so from here on
  *      the WAL keeps every frame it has;
- *   2. fdatasync() of the WAL: the frames the guard sees are durable;
+ *   2. a sync (fdatasync()) of the WAL: the frames the guard sees are
+ *      durable;
  *   3. a PASSIVE checkpoint on a connection with synchronous=OFF: it copies
  *      those frames into the database file and syncs nothing;
- *   4. fdatasync() of the database file;
+ *   4. a sync of the database file;
  *   5. the end of the guard's transaction.
  * Until 4 is done the copied pages may not be on disk, but their frames are
  * (2) and stay in the WAL (1): after a power loss, recovery indexes them
@@ -34,10 +35,10 @@ typedef struct cf_checkpointer_s  cf_checkpointer_t;
 
 
 /*
- * path: a store in WAL mode that a connection of this process has open (its
- * -wal file exists).  Stop it only after every connection of the process to
- * that file is closed: closing its descriptors of the database file drops
- * the process's POSIX locks on it.
+ * path: an existing store in WAL mode.  The syncs go through the
+ * checkpointer's own connections' VFS files (no descriptor of its own), so
+ * it can be started and stopped at any time around the process's other
+ * connections.
  */
 cf_checkpointer_t *cf_checkpointer_start(const char *path, char *errbuf,
     size_t errlen);
