@@ -880,7 +880,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
         mcf->store = NULL;
     }
 
-    /* after every connection: its close drops the process's POSIX locks */
+    /* last: a sync it still owes (a failed one) goes before the exit */
     cf_checkpointer_stop(mcf->checkpointer);
     mcf->checkpointer = NULL;
 }
