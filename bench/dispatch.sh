@@ -8,6 +8,7 @@
 #          [batch=1000] [concurrency=64]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/bench/conf.sh"
 n="${1:-10000}"
 spread="${2:-0}"
 interval="${3:-100ms}"
@@ -23,11 +24,7 @@ trap '"$nginx" -p "$work/" -c conf/nginx.conf -s quit 2>/dev/null || true; sleep
 mkdir -p "$work/conf" "$work/logs"
 
 cat > "$work/conf/nginx.conf" <<CONF
-load_module $root/build/ngx_http_compensation_module.so;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
+$(bench_conf_main "$root")
 events { worker_connections 4096; }
 http {
     access_log off;

@@ -11,6 +11,7 @@
 # STORE is written to: give it a copy.  docs/benchmarks.md has a run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/bench/conf.sh"
 store="$(realpath "${1:?usage: bench/fsync-trace.sh STORE [DURATION]}")"
 dur="${2:-10s}"
 nginx="${NGINX:-/usr/sbin/nginx}"
@@ -26,11 +27,7 @@ trap '[ -f "$work/logs/nginx.pid" ] && kill -QUIT "$(cat "$work/logs/nginx.pid")
 cc -O2 -shared -fPIC -o "$work/fsync-trace.so" "$root/bench/fsync-trace.c" -ldl
 
 cat > "$work/conf/nginx.conf" <<CONF
-load_module $root/build/ngx_http_compensation_module.so;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
+$(bench_conf_main "$root")
 env LD_PRELOAD;
 env FSYNC_TRACE_DIR;
 events { worker_connections 1024; }

@@ -5,6 +5,7 @@
 # Prints a markdown table; numbers go to docs/benchmarks.md by hand.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/bench/conf.sh"
 dur="${1:-10s}"
 conns="${2:-64}"
 nginx="${NGINX:-/usr/sbin/nginx}"
@@ -22,11 +23,7 @@ mkdir -p "$work/conf" "$work/logs"
 result='{"id":"0Vbk6Jok055l004","waitCommandId":"0Vbk6Jok055l000","stage":"PROCESSED","contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"(0)","aggregateId":"0Vbk6Jok055l001","aggregateVersion":1,"requestId":"0Vbk6Jok055l000","commandId":"0Vbk6Jok055l000","function":{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"onCreate"},"errorCode":"Ok","errorMsg":"","result":{},"signalTime":1795385435494,"succeeded":true}'
 
 cat > "$work/conf/nginx.conf" <<CONF
-load_module $root/build/ngx_http_compensation_module.so;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
+$(bench_conf_main "$root")
 events { worker_connections 1024; }
 http {
     access_log off;
