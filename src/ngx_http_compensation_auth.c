@@ -76,13 +76,16 @@ ngx_http_compensation_token_post(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_str_t  *token = data;
 
+    ngx_str_t   *value;
     const char  *why;
 
     why = ngx_http_compensation_token_invalid(token);
 
     if (why != NULL) {
         /* the message never shows the token */
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "the token %s", why);
+        value = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": the token %s",
+                           &value[0], why);
         return NGX_CONF_ERROR;
     }
 

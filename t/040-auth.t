@@ -287,7 +287,7 @@ b
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_auth_token_file ../html/t.txt;
         compensation_api;
     }
 --- user_files eval
@@ -306,7 +306,7 @@ b
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_auth_token_file ../html/t.txt;
         compensation_api;
     }
 --- user_files eval
@@ -322,7 +322,7 @@ the token is longer than 4096 bytes
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_auth_token_file ../html/t.txt;
         compensation_api;
     }
 --- user_files eval
@@ -338,7 +338,7 @@ cannot be sent in an HTTP header
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_read_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_read_token_file ../html/t.txt;
         compensation_api;
     }
 --- user_files eval
@@ -393,7 +393,7 @@ the token starts or ends with a blank
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_read_token_file $TEST_NGINX_HTML_DIR/r.txt;
+        compensation_read_token_file ../html/r.txt;
         compensation_api;
     }
 --- user_files

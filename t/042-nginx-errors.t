@@ -163,8 +163,6 @@ Content-Type: application/json
 ["Wow-Error-Code: Ok", "Wow-Error-Code: ServiceUnavailable"]
 --- response_body_like eval
 [qr/UP/, ::json_error('ServiceUnavailable')]
---- error_log
-limiting requests
 
 
 
