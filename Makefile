@@ -10,6 +10,8 @@
 #   make badinput  thousands of hostile requests beside valid traffic
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
+#   make prove-asan  the Test::Nginx suites with the module built with
+#                ASan and UBSan (build-asan/), loaded into Debian's nginx
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
@@ -34,6 +36,7 @@ CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
+        build-asan prove-asan \
         crash badinput hardening bench \
         fuzz fuzz-deps fuzz-build
 
@@ -61,6 +64,42 @@ $(MODULE): $(BUILD)/.configured $(SOURCES)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(MODULE)
 
+# the same module with AddressSanitizer and UBSan, in its own build dir;
+# nginx runs it through scripts/nginx-asan.sh (runtimes preloaded)
+ASAN_BUILD  := $(CURDIR)/build-asan
+ASAN_MODULE := $(ASAN_BUILD)/ngx_http_compensation_module.so
+ASAN_CC_OPT := -g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address,undefined
+ASAN_LD_OPT := -fPIC -fsanitize=address,undefined
+# every suite, then the command suites once more with the store thread
+ASAN_FILES        ?= t/
+ASAN_THREAD_FILES ?= $(THREAD_FILES)
+
+$(ASAN_BUILD)/.configured: config $(wildcard src/*.c)
+	@mkdir -p $(ASAN_BUILD)
+	@rm -f $@
+	cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
+	    --with-cc-opt="$$2" --with-ld-opt="$$3" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module="$$0" --builddir="$$1"' \
+	    $(CURDIR) $(ASAN_BUILD) "$(ASAN_CC_OPT)" "$(ASAN_LD_OPT)" \
+	    > $(ASAN_BUILD)/configure.log 2>&1 \
+	    || { tail -n 20 $(ASAN_BUILD)/configure.log; exit 1; }
+	@touch $@
+
+$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES)
+	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $(NGINX_SRC) modules
+	@test -f $(ASAN_MODULE)
+
+build-asan: $(ASAN_MODULE)
+
+prove-asan: build-asan
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(ASAN_FILES)
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
+	    TEST_COMPENSATION_THREAD_POOL=1 prove $(PROVE_ARGS) $(ASAN_THREAD_FILES)
+
 run: deps build
 	@scripts/run.sh start
 
@@ -82,7 +121,7 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads hardening
+test: deps build unit prove prove-threads prove-asan hardening
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz
@@ -124,6 +163,6 @@ bench: deps build
 	bench/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) $(ASAN_BUILD) t/servroot
 	-$(MAKE) -C test/unit clean
 	-$(MAKE) -C fuzz clean
