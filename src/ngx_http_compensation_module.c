@@ -215,7 +215,7 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
 
 static ngx_http_module_t  ngx_http_compensation_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_compensation_metrics_postconf, /* postconfiguration */
 
     ngx_http_compensation_create_main_conf,  /* create main configuration */
     ngx_http_compensation_init_main_conf,  /* init main configuration */
@@ -306,6 +306,12 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mcf->store_path.data
         && ngx_http_compensation_id_conf(cf, mcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->store_path.data
+        && ngx_http_compensation_metrics_conf(cf, mcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

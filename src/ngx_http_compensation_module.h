@@ -41,6 +41,7 @@ typedef struct {
     ngx_int_t                 machine_node;    /* compensation_machine_id;
                                                   NGX_CONF_UNSET: pid */
     ngx_shm_zone_t           *cosid_zone;      /* slot leases, generators */
+    ngx_shm_zone_t           *metrics_zone;    /* counters (metrics.c) */
     cf_retry_spec_t           default_spec;
     ngx_flag_t                default_spec_set;
 
@@ -257,6 +258,17 @@ ngx_int_t ngx_http_compensation_cosid_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_cosid_generate_handler(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_openapi_handler(ngx_http_request_t *r);
+
+/* metrics (ngx_http_compensation_metrics.c): the zone, the route and the
+ * counters other files feed; every hook is one atomic add */
+ngx_int_t ngx_http_compensation_metrics_conf(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
+ngx_int_t ngx_http_compensation_metrics_postconf(ngx_conf_t *cf);
+ngx_int_t ngx_http_compensation_prometheus_handler(ngx_http_request_t *r);
+void ngx_http_compensation_metrics_group(ngx_uint_t n);
+void ngx_http_compensation_metrics_dispatch_start(json_t *state,
+    int64_t now);
+void ngx_http_compensation_metrics_sink(const char *kind, ngx_uint_t ok);
 
 /* the whole request body (NGX_DECLINED: over compensation_max_body_size)
  * and whether its Content-Type is JSON (NGX_OK) */

@@ -167,6 +167,10 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
            ngx_http_compensation_cosid_generate_handler,
            "Actuator web endpoint 'cosidStringGenerator-name'"),
 
+    GLOBAL(NGX_HTTP_GET, "/actuator/prometheus",
+           ngx_http_compensation_prometheus_handler,
+           "Actuator web endpoint 'prometheus'"),
+
     GLOBAL(NGX_HTTP_GET, "/v3/api-docs", ngx_http_compensation_openapi_handler,
            "OpenAPI document of every route"),
 

@@ -858,6 +858,8 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
 
     prepared = 1;
 
+    ngx_http_compensation_metrics_dispatch_start(state, now);
+
     body = json_pack("{s:s, s:O}", "id", claim->execution_id,
                      "function", fn);
     doc = body ? json_dumps(body, JSON_COMPACT) : NULL;

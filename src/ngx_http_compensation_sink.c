@@ -18,6 +18,7 @@ typedef struct {
     ngx_http_request_t                    *r;        /* the main request */
     ngx_http_compensation_sink_done_pt     done;
     void                                  *data;
+    const char                            *kind;
     unsigned                               fired:1;
 } ngx_http_compensation_sink_post_t;
 
@@ -70,6 +71,7 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     post->r = r->main;
     post->done = done;
     post->data = data;
+    post->kind = kind;
 
     ps->handler = ngx_http_compensation_sink_finished;
     ps->data = post;
@@ -175,6 +177,8 @@ ngx_http_compensation_sink_finished(ngx_http_request_t *sr, void *data,
                       "compensation: the sink \"%V\" answered %ui (rc %i)",
                       &sr->uri, status, rc);
     }
+
+    ngx_http_compensation_metrics_sink(post->kind, ok);
 
     post->done(post->r, post->data, ok, status);
 
