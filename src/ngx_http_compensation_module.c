@@ -139,6 +139,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_loc_conf_t, sink),
       NULL },
 
+    { ngx_string("compensation_notify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_compensation_notify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("compensation_auth_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -332,6 +339,7 @@ ngx_http_compensation_create_loc_conf(ngx_conf_t *cf)
 
     lcf->api = NGX_CONF_UNSET;
     lcf->max_body_size = NGX_CONF_UNSET_SIZE;
+    lcf->notify = NGX_CONF_UNSET_PTR;
 
     return lcf;
 }
@@ -348,6 +356,7 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               1024 * 1024);
     ngx_conf_merge_str_value(conf->sink, prev->sink, "");
+    ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
     ngx_conf_merge_str_value(conf->auth_token, prev->auth_token, "");
 
     if (conf->sink.len && conf->sink.data[0] != '/') {

@@ -87,10 +87,15 @@ typedef struct {
 } ngx_http_compensation_main_conf_t;
 
 
+typedef struct ngx_http_compensation_notify_conf_s
+    ngx_http_compensation_notify_conf_t;
+
 typedef struct {
     ngx_flag_t                api;
     size_t                    max_body_size;
     ngx_str_t                 sink;            /* compensation_sink uri */
+    ngx_http_compensation_notify_conf_t  *notify;  /* compensation_notify;
+                                                  NULL: off */
     ngx_str_t                 auth_token;      /* compensation_auth_token[_
                                                   file]; unset: data NULL,
                                                   empty: no token needed */
@@ -232,6 +237,17 @@ typedef void (*ngx_http_compensation_sink_done_pt)(ngx_http_request_t *r,
 ngx_int_t ngx_http_compensation_sink_post(ngx_http_request_t *r,
     ngx_str_t *doc, const char *kind,
     ngx_http_compensation_sink_done_pt done, void *data);
+
+/* the same to another location (the notifications') */
+ngx_int_t ngx_http_compensation_sink_post_to(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *doc, const char *kind,
+    ngx_http_compensation_sink_done_pt done, void *data);
+
+/* notifications (ngx_http_compensation_notify.c) */
+char *ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_compensation_notify_command(ngx_http_request_t *r,
+    ngx_int_t command, const char *aggregate_id);
 
 /*
  * Sends docs[0..n) one after another to the sink and then calls done with

@@ -45,19 +45,31 @@ ngx_int_t
 ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     const char *kind, ngx_http_compensation_sink_done_pt done, void *data)
 {
-    ngx_buf_t                          *b;
-    ngx_chain_t                        *cl;
-    ngx_table_elt_t                    *h;
-    ngx_http_request_t                 *sr;
-    ngx_http_post_subrequest_t         *ps;
-    ngx_http_compensation_loc_conf_t   *lcf;
-    ngx_http_compensation_sink_post_t  *post;
+    ngx_http_compensation_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
 
     if (lcf->sink.len == 0) {
         return NGX_DECLINED;
     }
+
+    return ngx_http_compensation_sink_post_to(r, &lcf->sink, doc, kind, done,
+                                              data);
+}
+
+
+/* doc must live as long as r's pool */
+ngx_int_t
+ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *doc, const char *kind, ngx_http_compensation_sink_done_pt done,
+    void *data)
+{
+    ngx_buf_t                          *b;
+    ngx_chain_t                        *cl;
+    ngx_table_elt_t                    *h;
+    ngx_http_request_t                 *sr;
+    ngx_http_post_subrequest_t         *ps;
+    ngx_http_compensation_sink_post_t  *post;
 
     post = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_sink_post_t));
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
@@ -76,13 +88,13 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     ps->handler = ngx_http_compensation_sink_finished;
     ps->data = post;
 
-    if (ngx_http_subrequest(r, &lcf->sink, NULL, &sr, ps,
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: cannot start a subrequest to the"
-                      " sink \"%V\"", &lcf->sink);
+                      " sink \"%V\"", uri);
         return NGX_ERROR;
     }
 
