@@ -244,6 +244,7 @@ ngx_http_compensation_route(ngx_http_request_t *r,
     u_char                               *p;
     size_t                                prefix;
     unsigned                              accept;
+    ngx_str_t                             path;
     ngx_int_t                             i, rc, found;
     cf_route_match_t                      m;
     ngx_http_core_loc_conf_t             *clcf;
@@ -251,7 +252,11 @@ ngx_http_compensation_route(ngx_http_request_t *r,
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    /* the API sits below the location prefix: strip it, keep its '/' */
+    /*
+     * The API sits below the location prefix: strip it, keep its '/'.  A
+     * location named after the routes ("location /execution_failed/",
+     * beside a dashboard at "/") serves them at their own paths.
+     */
 
     prefix = 0;
 
@@ -259,8 +264,14 @@ ngx_http_compensation_route(ngx_http_request_t *r,
     if (clcf->regex == NULL)
 #endif
     {
-        prefix = cf_route_prefix((char *) r->uri.data, r->uri.len,
-                                 (char *) clcf->name.data, clcf->name.len);
+        if (!cf_route_names_routes(ngx_http_compensation_entries(),
+                                   NGX_HTTP_COMPENSATION_NROUTES,
+                                   (char *) clcf->name.data, clcf->name.len))
+        {
+            prefix = cf_route_prefix((char *) r->uri.data, r->uri.len,
+                                     (char *) clcf->name.data,
+                                     clcf->name.len);
+        }
     }
 
     p = r->uri.data + prefix;
@@ -304,9 +315,14 @@ ngx_http_compensation_route(ngx_http_request_t *r,
         return ngx_http_compensation_method_not_allowed(r, m.methods);
     }
 
+    /* the path the routes were matched against, not the URI: below a
+     * prefix the URI names a route that exists */
+    path.data = p;
+    path.len = r->uri.len - prefix;
+
     return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
                CF_E_NOT_FOUND, "No route for %V %V.", &r->method_name,
-               &r->uri);
+               &path);
 }
 
 
