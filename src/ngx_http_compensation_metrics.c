@@ -87,7 +87,8 @@ static void ngx_http_compensation_observe(
 static void ngx_http_compensation_dispatch_finished(const char *state);
 
 
-/* set in the master by the zone's init, inherited by the workers */
+/* this process's zone (init_process): the hooks have no configuration at
+ * hand, and the store thread none at all */
 static ngx_http_compensation_metrics_t  *ngx_http_compensation_metrics;
 
 
@@ -153,7 +154,6 @@ ngx_http_compensation_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (data) {
         /* a reload: the counters go on */
         shm_zone->data = data;
-        ngx_http_compensation_metrics = data;
         return NGX_OK;
     }
 
@@ -161,7 +161,6 @@ ngx_http_compensation_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         shm_zone->data = shpool->data;
-        ngx_http_compensation_metrics = shpool->data;
         return NGX_OK;
     }
 
@@ -172,9 +171,21 @@ ngx_http_compensation_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     shpool->data = shm_zone->data;
-    ngx_http_compensation_metrics = shm_zone->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Per worker: the zone of the worker's own cycle (a global set by the
+ * master could outlive a reload that failed after creating a new zone).
+ */
+void
+ngx_http_compensation_metrics_init_process(
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    ngx_http_compensation_metrics = (mcf && mcf->metrics_zone)
+                                    ? mcf->metrics_zone->data : NULL;
 }
 
 

@@ -727,6 +727,9 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);
+
+    ngx_http_compensation_metrics_init_process(mcf);
+
     if (mcf == NULL || mcf->store_path.data == NULL) {
         return NGX_OK;
     }

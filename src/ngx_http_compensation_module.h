@@ -281,6 +281,8 @@ ngx_int_t ngx_http_compensation_metrics_conf(ngx_conf_t *cf,
     ngx_http_compensation_main_conf_t *mcf);
 ngx_int_t ngx_http_compensation_metrics_postconf(ngx_conf_t *cf);
 ngx_int_t ngx_http_compensation_prometheus_handler(ngx_http_request_t *r);
+void ngx_http_compensation_metrics_init_process(
+    ngx_http_compensation_main_conf_t *mcf);
 void ngx_http_compensation_metrics_group(ngx_uint_t n);
 void ngx_http_compensation_metrics_dispatch_start(json_t *state,
     int64_t now);

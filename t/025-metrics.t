@@ -23,6 +23,8 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
+    # a block that reloads (HUP in --- poll) needs a master process
+    if (defined $block->poll) { master_on() } else { master_off() }
     $block->set_value('http_config', $HttpConfig)
         unless defined $block->http_config;
     $block->set_value('config', $Config) unless defined $block->config;
@@ -238,3 +240,18 @@ Content-Type: text/plain; version=0.0.4; charset=utf-8
 --- request
 GET /actuator
 --- response_body_like: "prometheus":\{"href":"http://localhost(?::\d+)?/actuator/prometheus","templated":false\}
+
+
+
+=== TEST 9: the counters are in shared memory: a reload's new worker goes on from the old one's counts
+--- request eval
+[::create(), ::create()]
+--- more_headers eval
+[::id('h1'), ::id('h2')]
+--- response_body_like eval
+[qr/Ok/, qr/Ok/]
+--- poll eval
+[[$::M, qr/^compensation_command_seconds_count\{command="create_execution_failed",outcome="SUCCESS"\} 2$/m],
+ 'HUP',
+ [sub { ::create() }, qr/Ok/, ::id('h3')],
+ [$::M, qr/^compensation_command_seconds_count\{command="create_execution_failed",outcome="SUCCESS"\} 3$/m]]
