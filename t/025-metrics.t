@@ -255,3 +255,13 @@ GET /actuator
  'HUP',
  [sub { ::create() }, qr/Ok/, ::id('h3')],
  [$::M, qr/^compensation_command_seconds_count\{command="create_execution_failed",outcome="SUCCESS"\} 3$/m]]
+
+
+
+=== TEST 10: the store's file and WAL sizes, from stat() at the scrape
+--- request eval
+[::create(), $::M]
+--- more_headers eval
+[::id('z1'), '']
+--- response_body_like eval
+[qr/Ok/, qr/^compensation_store_size_bytes [1-9]\d*\n(?s:.*)^compensation_store_wal_size_bytes [1-9]\d*$/m]
