@@ -244,6 +244,7 @@ GET /actuator
 
 
 === TEST 9: the counters are in shared memory: a reload's new worker goes on from the old one's counts
+--- skip_eval: 8: $ENV{TEST_NGINX_USE_VALGRIND}
 --- request eval
 [::create(), ::create()]
 --- more_headers eval
