@@ -78,16 +78,17 @@ __DATA__
  "POST /execution_failed/event/paged\n{\"condition\":{\"field\":\"aggregateId\",\"operator\":\"AGGREGATE_ID\",\"value\":\"d1\"},\"pagination\":{\"index\":1,\"size\":10}}",
  "PUT /execution_failed/d1/prepare_compensation",
  "POST /wow/command/send\n{}",
- "GET /wow/metadata", "GET /v3/api-docs", "GET /actuator/health"]
+ "GET /wow/metadata", "GET /v3/api-docs", "GET /actuator/health", "GET /actuator"]
 --- more_headers eval
 ["$::CT\nCommand-Aggregate-Id: d1", '', $::CT, $::CT, '',
- "$::CT\nCommand-Type: mark_recoverable\nCommand-Aggregate-Id: d1", '', '', '']
+ "$::CT\nCommand-Type: mark_recoverable\nCommand-Aggregate-Id: d1", '', '', '', '']
 --- error_code eval
-[200, 200, 200, 200, 200, 400, 200, 200, 200]
+[200, 200, 200, 200, 200, 400, 200, 200, 200, 200]
 --- response_body_like eval
 [qr/"errorCode":"Ok"/, qr/\A\{"id":"d1",/, qr/\A\{"total":1,"list":\[\{"id":"d1",/,
  qr/\A\{"total":1,"list":\[\{/, qr/"errorCode":"Ok"/, qr/"errorCode":"IllegalArgument"/,
- qr/"compensation-service"/, qr/"openapi"/, qr/\A\{"status":"UP"/]
+ qr/"compensation-service"/, qr/"openapi"/, qr/\A\{"status":"UP"/,
+ qr{"health":\{"href":"http://localhost(?::\d+)?/actuator/health","templated":false\}}]
 
 
 
