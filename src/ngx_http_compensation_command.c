@@ -485,7 +485,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
     if (cf_error_is_ok(&out->err) && out->committed && !out->at_gateway) {
         /* compensation_notify: posted now, sent after this reply */
         ngx_http_compensation_notify_command(r, pc->cmd.type,
-                                             out->aggregate_id);
+                                             out->aggregate_id, NULL);
     }
 
     if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0) {

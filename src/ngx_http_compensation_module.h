@@ -247,7 +247,7 @@ ngx_int_t ngx_http_compensation_sink_post_to(ngx_http_request_t *r,
 char *ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_compensation_notify_command(ngx_http_request_t *r,
-    ngx_int_t command, const char *aggregate_id);
+    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight);
 
 /*
  * Sends docs[0..n) one after another to the sink and then calls done with

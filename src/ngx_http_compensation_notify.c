@@ -17,6 +17,13 @@
 #include "cf_notify.h"
 
 
+/* the scheduler's batch request, woken when a delivery ends */
+typedef struct {
+    ngx_http_request_t    *r;
+    ngx_uint_t            *inflight;
+} ngx_http_compensation_notify_wake_t;
+
+
 struct ngx_http_compensation_notify_conf_s {
     ngx_str_t              uri;
     cf_notify_format_t     format;
@@ -146,11 +153,13 @@ ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * A command committed on r: notify when its event is configured.  Called
- * before the reply is sent; the subrequest runs after it.
+ * before the reply is sent; the subrequest runs after it.  inflight (the
+ * scheduler's batch, whose request r must outlive the delivery) counts the
+ * deliveries in flight; r is posted again when each ends.
  */
 void
 ngx_http_compensation_notify_command(ngx_http_request_t *r,
-    ngx_int_t command, const char *aggregate_id)
+    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight)
 {
     int                                   ev;
     u_char                               *p;
@@ -158,8 +167,13 @@ ngx_http_compensation_notify_command(ngx_http_request_t *r,
     ngx_str_t                             doc;
     cf_snapshot_row_t                     row;
     ngx_http_compensation_notify_conf_t  *nc;
+    ngx_http_compensation_notify_wake_t  *wake;
     ngx_http_compensation_loc_conf_t     *lcf;
     ngx_http_compensation_main_conf_t    *mcf;
+
+    if (r == NULL) {
+        return;
+    }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
     nc = lcf->notify;
@@ -212,11 +226,29 @@ ngx_http_compensation_notify_command(ngx_http_request_t *r,
     doc.data = ngx_cpymem(p, text->data, text->len) - text->len;
     doc.len = text->len;
 
+    wake = NULL;
+
+    if (inflight) {
+        wake = ngx_palloc(r->pool, sizeof(ngx_http_compensation_notify_wake_t));
+        if (wake == NULL) {
+            ngx_http_compensation_metrics_sink("notification", 0);
+            return;
+        }
+
+        wake->r = r;
+        wake->inflight = inflight;
+    }
+
     if (ngx_http_compensation_sink_post_to(r, &nc->uri, &doc, "notification",
                                            ngx_http_compensation_notify_done,
-                                           NULL)
-        != NGX_OK)
+                                           wake)
+        == NGX_OK)
     {
+        if (inflight) {
+            (*inflight)++;
+        }
+
+    } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: notify: cannot post the message about"
                       " \"%s\" to \"%V\"", aggregate_id, &nc->uri);
@@ -230,4 +262,12 @@ static void
 ngx_http_compensation_notify_done(ngx_http_request_t *r, void *data,
     ngx_uint_t ok, ngx_uint_t status)
 {
+    ngx_http_compensation_notify_wake_t  *wake = data;
+
+    if (wake) {
+        (*wake->inflight)--;
+
+        /* runs once the subrequest has let go of its count */
+        (void) ngx_http_post_request(wake->r, NULL);
+    }
 }

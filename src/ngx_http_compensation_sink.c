@@ -116,7 +116,7 @@ ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
 
     sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     sr->request_body->bufs = cl;
@@ -130,7 +130,7 @@ ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
-        return NGX_ERROR;
+        goto failed;
     }
 
     sr->headers_in.content_length_n = doc->len;
@@ -138,7 +138,7 @@ ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
 
     h = ngx_list_push(&sr->headers_in.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     h->hash = 1;
@@ -149,7 +149,7 @@ ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
 
     h = ngx_list_push(&sr->headers_in.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     h->hash = 1;
@@ -159,6 +159,14 @@ ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
     h->lowcase_key = (u_char *) "wow-sink-kind";
 
     return NGX_OK;
+
+failed:
+
+    /* the subrequest still runs, but its end is not reported: the caller
+     * takes this NGX_ERROR as the only outcome */
+    post->fired = 1;
+
+    return NGX_ERROR;
 }
 
 
