@@ -20,6 +20,7 @@ packages=(
     gcc make perl
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl
+    prometheus      # promtool: t/025-metrics.t checks /actuator/prometheus
 )
 fi
 

@@ -354,6 +354,8 @@ ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
         n++;
     }
 
+    ngx_http_compensation_metrics_group(n);
+
     if (n == 1 || !run->grouped) {
         /* alone, or group commit off: a plain transaction per command */
         for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);

@@ -141,6 +141,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_loc_conf_t, sink),
       NULL },
 
+    { ngx_string("compensation_notify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_compensation_notify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("compensation_auth_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -326,6 +333,12 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (mcf->store_path.data
+        && ngx_http_compensation_metrics_conf(cf, mcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -342,6 +355,7 @@ ngx_http_compensation_create_loc_conf(ngx_conf_t *cf)
 
     lcf->api = NGX_CONF_UNSET;
     lcf->max_body_size = NGX_CONF_UNSET_SIZE;
+    lcf->notify = NGX_CONF_UNSET_PTR;
 
     return lcf;
 }
@@ -358,6 +372,7 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               1024 * 1024);
     ngx_conf_merge_str_value(conf->sink, prev->sink, "");
+    ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
     ngx_conf_merge_str_value(conf->auth_token, prev->auth_token, "");
     ngx_conf_merge_str_value(conf->read_token, prev->read_token, "");
 
@@ -384,6 +399,10 @@ static ngx_int_t
 ngx_http_compensation_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_compensation_auth_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_compensation_metrics_postconf(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -753,6 +772,9 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);
+
+    ngx_http_compensation_metrics_init_process(mcf);
+
     if (mcf == NULL || mcf->store_path.data == NULL) {
         return NGX_OK;
     }

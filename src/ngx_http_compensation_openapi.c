@@ -265,6 +265,7 @@ ngx_http_compensation_oas_operation(ngx_http_request_t *r,
                            "#/components/schemas/CommandResult"));
 
     } else if (route->handler == ngx_http_compensation_global_id_handler
+               || route->handler == ngx_http_compensation_prometheus_handler
                || (route->handler
                    == ngx_http_compensation_cosid_generate_handler
                    && ngx_strstr(route->pattern, "String")))

@@ -31,7 +31,8 @@ add_block_preprocessor(sub {
 sub links {
     my $base = shift;
     my @l = (['self', '', 0], ['health', '/health', 0],
-             ['health-path', '/health/{*path}', 1], ['cosid', '/cosid', 0],
+             ['health-path', '/health/{*path}', 1],
+             ['prometheus', '/prometheus', 0], ['cosid', '/cosid', 0],
              ['cosid-name', '/cosid/{name}', 1],
              ['cosidGenerator', '/cosidGenerator', 0],
              ['cosidGenerator-name', '/cosidGenerator/{name}', 1],
