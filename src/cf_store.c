@@ -491,6 +491,10 @@ void
 cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
 {
     st->checkpointer = ck;
+
+    if (ck) {
+        cf_checkpointer_set_bound(ck, st->wal_restart_frames);
+    }
 }
 
 
