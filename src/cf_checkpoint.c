@@ -30,6 +30,7 @@ struct cf_checkpointer_s {
     long              truncates;    /* TRUNCATE checkpoints that worked */
     int               bound;        /* WAL frames: TRUNCATE from here */
     int               wal_frames;   /* in the WAL after the last run */
+    int               idle_pending; /* a run since the last idle truncate */
     sqlite3          *guard;        /* holds the WAL during a checkpoint */
     sqlite3          *copy;         /* synchronous=OFF: copies only */
 };
@@ -198,12 +199,15 @@ cf_checkpointer_main(void *data)
 
         while (!ck->wanted && !ck->stopping) {
 
-            if (ck->wal_frames == 0 || ck->unsynced) {
+            if (!ck->idle_pending || ck->unsynced) {
                 pthread_cond_wait(&ck->cond, &ck->mutex);
                 continue;
             }
 
-            /* the WAL holds frames: truncate it once commits pause */
+            /*
+             * commits came since the last truncate (the last ones may not
+             * have woken us): truncate the WAL once they pause
+             */
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += CF_CHECKPOINT_IDLE_MS / 1000;
 
@@ -227,11 +231,12 @@ cf_checkpointer_main(void *data)
         if (idle) {
             /* tried once per pause: a reader that stays is not waited for */
             (void) cf_checkpointer_truncate(ck, CF_CHECKPOINT_TRUNCATE_WAIT_MS);
-            ck->wal_frames = 0;
+            ck->idle_pending = 0;
             continue;
         }
 
         cf_checkpointer_run(ck);
+        ck->idle_pending = 1;
 
         pthread_mutex_lock(&ck->mutex);
         ck->runs++;
