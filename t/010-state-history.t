@@ -155,5 +155,3 @@ __DATA__
 --- response_body_like eval
 [(qr/.*/s) x 7, ::versions(7),
  qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 4096 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/]
---- error_log
-a response would exceed compensation_read_max_size (4096 bytes)

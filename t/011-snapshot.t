@@ -146,5 +146,3 @@ $big =~ s/"stackTrace":"x"/'"stackTrace":"' . ('s' x 100000) . '"'/e;
 --- response_headers eval
 ["Wow-Error-Code: Ok", ("Retry-After: 1\nWow-Error-Code: InternalServerError") x 3,
  "Wow-Error-Code: Ok"]
---- error_log
-compensation_read_memory is 65536

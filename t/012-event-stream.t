@@ -87,5 +87,3 @@ __DATA__
 --- response_body_like eval
 my $e = qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 4096 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/;
 [(qr/.*/s) x 7, qr/^\[$::S1,$::S2\]$/, $e, $e]
---- error_log
-a response would exceed compensation_read_max_size (4096 bytes)

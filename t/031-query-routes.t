@@ -233,5 +233,3 @@ my @docs = map { '{"error":{"stackTrace":"' . ($_ x 40000) . '"}}' } 1 .. 4;
 my $e = qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 1024 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/;
 ::bodies(qr/^\[\{"aggregateId":"q1"\},\{"aggregateId":"q2"\},\{"aggregateId":"q3"\},\{"aggregateId":"q4"\},\{"aggregateId":"q5"\}\]$/,
          qr/^5$/, $e, $e, $e, $e)
---- error_log
-a response would exceed compensation_read_max_size (1024 bytes)
