@@ -32,6 +32,9 @@ typedef struct {
     json_t               *extra;      /* compensation headers */
     int64_t               only;       /* emit only this version; 0: all */
     ngx_uint_t            kind;       /* CF_KIND_EVENT or CF_KIND_STATE_EVENT */
+    size_t                size;       /* bytes of docs so far */
+    size_t                max;        /* compensation_read_max_size */
+    unsigned              too_large:1;
     cf_error_t           *err;
 } ngx_http_compensation_docs_t;
 
@@ -279,7 +282,20 @@ ngx_http_compensation_push_doc(ngx_http_compensation_docs_t *d, json_t *doc)
         return NGX_ERROR;
     }
 
-    return ngx_http_compensation_json_text(d->r->pool, doc, s);
+    if (ngx_http_compensation_json_text(d->r->pool, doc, s) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* what a batch holds is bounded as a read's body is */
+    if (d->max && d->size + s->len > d->max) {
+        d->docs.nelts--;
+        d->too_large = 1;
+        return NGX_DECLINED;
+    }
+
+    d->size += s->len;
+
+    return NGX_OK;
 }
 
 
@@ -317,6 +333,11 @@ ngx_http_compensation_collect(void *data, const cf_stream_view_t *row)
 
     rc = ngx_http_compensation_push_doc(d, doc);
     json_decref(doc);
+
+    if (rc == NGX_DECLINED) {
+        cf_error_set(d->err, CF_E_ILLEGAL_ARGUMENT, "too large");
+        return -1;
+    }
 
     if (rc != NGX_OK) {
         cf_error_set(d->err, CF_E_INTERNAL, "out of memory");
@@ -405,6 +426,9 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
                        : NULL;
     d.only = 0;
     d.kind = CF_KIND_STATE_EVENT;
+    d.size = 0;
+    d.max = mcf->read_max_size;
+    d.too_large = 0;
 
     json_decref(function);
 
@@ -429,6 +453,29 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
                                       ngx_http_compensation_collect, &d,
                                       &err);
             cf_aggregate_free(&d.agg);
+        }
+
+        if (rc < 0 && d.too_large) {
+            /*
+             * the documents would pass compensation_read_max_size: the
+             * batch ends before this aggregate, whose cursor the answer
+             * gives; alone over it, it is refused
+             */
+            d.docs.nelts = i ? rs->ends[i - 1] : 0;
+            cf_error_free(&err);
+
+            if (i == 0) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "compensation: the state events of \"%s\""
+                              " exceed compensation_read_max_size (%uz"
+                              " bytes)", ids[i], d.max);
+                cf_error_set(&rs->first, CF_E_ILLEGAL_ARGUMENT,
+                             "The state events of %s exceed %zu bytes"
+                             " (compensation_read_max_size).", ids[i],
+                             d.max);
+            }
+
+            break;
         }
 
         if (rc < 0) {
@@ -717,6 +764,9 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
     d.extra = ngx_http_compensation_target_header(target_id, function);
     d.only = version;
     d.kind = kind;
+    d.size = 0;
+    d.max = 0;              /* one document */
+    d.too_large = 0;
     d.err = &err;
 
     if (d.extra == NULL
