@@ -12,6 +12,8 @@
 #   make check-memory  the Test::Nginx suites under valgrind
 #   make prove-asan  the Test::Nginx suites with the module built with
 #                ASan and UBSan (build-asan/), loaded into Debian's nginx
+#   make memory  a worker's peak RSS under concurrent large reads, within
+#                64 MB of idle (test/memory/reads.pl; part of make test)
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
@@ -37,7 +39,7 @@ BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
         build-asan prove-asan \
-        crash badinput hardening bench \
+        crash badinput hardening memory bench \
         fuzz fuzz-deps fuzz-build
 
 all: build
@@ -121,7 +123,7 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads prove-asan hardening
+test: deps build unit prove prove-threads prove-asan hardening memory
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz
@@ -142,6 +144,11 @@ crash: build
 	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS)
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
 	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS) --thread-pool
+
+# 250 executions with 900 KB stack traces, concurrent reads of every large
+# kind: each worker's VmHWM within 64 MB of its idle RSS (about 25 s)
+memory: build
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/memory/reads.pl
 
 badinput: build
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \

@@ -176,6 +176,20 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_loc_conf_t, read_token),
       NULL },
 
+    { ngx_string("compensation_read_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, read_max_size),
+      NULL },
+
+    { ngx_string("compensation_read_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, read_memory),
+      NULL },
+
     { ngx_string("compensation_query_max_list_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -289,6 +303,8 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
     mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
     mcf->mmap_size = NGX_CONF_UNSET;
     mcf->group_commit = NGX_CONF_UNSET;
+    mcf->read_max_size = NGX_CONF_UNSET_SIZE;
+    mcf->read_memory = NGX_CONF_UNSET_SIZE;
     mcf->q_max_list_size = NGX_CONF_UNSET;
     mcf->q_max_page_size = NGX_CONF_UNSET;
     mcf->q_max_page_window = NGX_CONF_UNSET;
@@ -315,6 +331,19 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(mcf->group_commit, 1);
+
+    ngx_conf_init_size_value(mcf->read_max_size, 8 * 1024 * 1024);
+    ngx_conf_init_size_value(mcf->read_memory, 32 * 1024 * 1024);
+
+    if (mcf->read_max_size < 1024
+        || mcf->read_memory < mcf->read_max_size)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_read_max_size must be at least 1k,"
+                           " and compensation_read_memory at least"
+                           " compensation_read_max_size");
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;

@@ -56,6 +56,10 @@ typedef struct {
     ngx_str_t                 q_zone;          /* NUL-terminated or empty */
     cf_query_limits_t         query_limits;
 
+    /* read budgets (compensation_read_max_size, _read_memory) */
+    size_t                    read_max_size;
+    size_t                    read_memory;
+
     /* compensation_scheduler, compensation_target (scheduler.c) */
     ngx_http_compensation_sched_conf_t  *scheduler;
 
@@ -185,6 +189,30 @@ ngx_int_t ngx_http_compensation_errors_init(ngx_conf_t *cf);
 /* responses */
 ngx_int_t ngx_http_compensation_error_header(ngx_http_request_t *r,
     const char *code);
+
+/* a response body written in chunks under a budget (response.c) */
+typedef struct {
+    ngx_http_request_t       *r;
+    ngx_chain_t              *head;
+    ngx_chain_t             **last;
+    ngx_buf_t                *buf;             /* the chunk being filled */
+    size_t                    size;
+    size_t                    max;             /* compensation_read_max_
+                                                  size */
+    ngx_uint_t                n;               /* documents added */
+    unsigned                  too_large:1;
+} ngx_http_compensation_body_t;
+
+void ngx_http_compensation_body_init(ngx_http_request_t *r,
+    ngx_http_compensation_body_t *body);
+ngx_int_t ngx_http_compensation_body_add(ngx_http_compensation_body_t *body,
+    const u_char *data, size_t len);
+ngx_int_t ngx_http_compensation_body_add_json(
+    ngx_http_compensation_body_t *body, const char *prefix, json_t *doc,
+    const char *suffix);
+ngx_int_t ngx_http_compensation_body_send(ngx_http_compensation_body_t *body,
+    ngx_uint_t sse);
+size_t ngx_http_compensation_held_bytes(void);
 cf_buf_t *ngx_http_compensation_text_buffer(void);
 void ngx_http_compensation_text_buffer_free(void);
 ngx_int_t ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,

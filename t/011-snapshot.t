@@ -124,3 +124,25 @@ the snapshot row of "x1" is damaged
  qr/"aggregateId":"a5","version":1,/, qr/"aggregateId":"a7","version":1,/,
  ::error_re('IllegalArgument'), ::error_re('IllegalArgument'), ::error_re('IllegalArgument'),
  ::error_re('MethodNotAllowed')]
+
+
+
+=== TEST 5: compensation_read_memory: a response that alone exceeds the worker's budget is answered 503 with Retry-After; smaller ones are served
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_read_max_size 1k;
+    compensation_read_memory 64k;
+--- request eval
+my $big = ::create_req();
+$big =~ s/"stackTrace":"x"/'"stackTrace":"' . ('s' x 100000) . '"'/e;
+[$big, "GET $::U/state", "GET $::U/snapshot", "GET $::U/state/1",
+ "PUT $::U/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}"]
+--- more_headers eval
+[$::H, "", "", "", $::CT]
+--- error_code eval
+[200, 503, 503, 503, 200]
+--- response_body_like eval
+[qr/.*/s, (qr/^\{"errorCode":"InternalServerError","errorMsg":"The worker holds as many responses as compensation_read_memory allows; retry later.","succeeded":false\}$/) x 3, qr/"succeeded":true/]
+--- response_headers eval
+["Wow-Error-Code: Ok", ("Retry-After: 1\nWow-Error-Code: InternalServerError") x 3,
+ "Wow-Error-Code: Ok"]
