@@ -6,6 +6,7 @@
 # reads and POST queries do not.  The token is never logged by the module.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 
 no_root_location();
 no_shuffle();
@@ -164,8 +165,10 @@ $::UNAUTH
 ["$::CT\n$::ID\nX-Auth-Token: wrong-$::Tok", "$::CT\n$::ID\n$::A"]
 --- error_code eval
 [401, 200]
---- error_log
-missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed
+--- response_body_like eval
+[::log_has(qr/"errorCode":"Unauthorized"/,
+           'missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed'),
+ qr/"errorCode":"Ok"/]
 --- no_error_log eval
 ["[error]", "[alert]", "[crit]",
  qr/^(?!.*http header: "X-Auth-Token: ).*\Q$::Tok\E/]

@@ -57,7 +57,7 @@ our $RepeatEach    = 1;
 our $NoShuffle     = $ENV{TEST_NGINX_NO_SHUFFLE} || 0;
 our $NoLongString  = 0;
 our $NoRootLocation = 0;
-our $CheckAccumErrLog = 0;
+our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG} || 0;
 our $ConfigPreamble = '';
 our $Timeout       = $ENV{TEST_NGINX_TIMEOUT} || 3;
 our $UseValgrind   = $ENV{TEST_NGINX_USE_VALGRIND};
@@ -163,8 +163,9 @@ sub env_to_nginx (@) {
     push @EnvToNginx, @_;
 }
 
+# Like Test::Nginx, the preprocessor added last runs first.
 sub add_block_preprocessor (&) {
-    push @BlockPreprocessors, shift;
+    unshift @BlockPreprocessors, shift;
 }
 
 sub bail_out (@) {
