@@ -424,7 +424,8 @@ sub _build_requests {
 sub _run_requests {
     my ($block, $name, $rep) = @_;
     my @reqs = _build_requests($block, $name);
-    return unless @reqs;
+    # a block that is not must_die needs a request, as in Test::Nginx
+    bail_out("$name - request empty") unless @reqs;
 
     my $timeout = parse_time(_v($block, 'timeout'));
     $timeout = $Test::Nginx::Util::Timeout unless defined $timeout;
