@@ -11,6 +11,11 @@
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
+#   make deb     the Debian package libnginx-mod-http-compensation into
+#                build/deb (docs/packaging.md); make test-deb installs it,
+#                runs nginx from it and purges it (part of make test)
+#   make test-real-test-nginx TEST_NGINX_LIB=<test-nginx>/lib
+#                the t/ suite under openresty's Test::Nginx (docs/testing.md)
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
 #                the seed corpora and the crash regressions with gcc)
