@@ -364,7 +364,7 @@ ok
 hello <!--# echo var="nothing" default="world" -->
 --- config
     location ~ \.shtml$ {
-        root $TEST_NGINX_HTML_DIR;
+        root $TEST_NGINX_SERVER_ROOT/html;
         ssi on;
         ssi_types text/plain;
     }

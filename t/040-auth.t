@@ -180,7 +180,7 @@ $::UNAUTH
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/token.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/token.txt;
         compensation_api;
     }
 --- user_files
@@ -241,7 +241,7 @@ $::CREATE
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/nope.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/nope.txt;
         compensation_api;
     }
 --- must_die
@@ -255,7 +255,7 @@ nope.txt" failed
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/empty.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/empty.txt;
         compensation_api;
     }
 --- user_files
@@ -273,7 +273,7 @@ qr/holds an empty token|must hold a token of 1 to 4096 bytes/
 --- config
     location / {
         compensation_auth_token a;
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/t.txt;
         compensation_api;
     }
 --- user_files

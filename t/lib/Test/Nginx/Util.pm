@@ -67,10 +67,11 @@ our @BlockPreprocessors;
 
 our $PollInterval  = 0.01;    # seconds between polls of pid files, ports...
 
-# Exported to configuration sections as $TEST_NGINX_SERVER_PORT etc.
+# Exported to configuration sections as $TEST_NGINX_SERVER_PORT and
+# $TEST_NGINX_SERVER_ROOT, the two Test::Nginx defines (the html directory is
+# $TEST_NGINX_SERVER_ROOT/html)
 $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
-$ENV{TEST_NGINX_HTML_DIR}    = $HtmlDir;
 
 our @EXPORT = qw(
     repeat_each master_on master_off master_process_enabled workers
