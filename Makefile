@@ -15,6 +15,11 @@
 #   make memory  a worker's peak RSS under concurrent large reads, within
 #                64 MB of idle (test/memory/reads.pl; part of make test)
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
+#   make deb     the Debian package libnginx-mod-http-compensation into
+#                build/deb (docs/packaging.md); make test-deb installs it,
+#                runs nginx from it and purges it (part of make test)
+#   make test-real-test-nginx TEST_NGINX_LIB=<test-nginx>/lib
+#                the t/ suite under openresty's Test::Nginx (docs/testing.md)
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
 #                the seed corpora and the crash regressions with gcc)
@@ -40,7 +45,7 @@ BADINPUT_REQUESTS ?= 3000
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
         build-asan prove-asan \
         crash badinput hardening memory bench \
-        fuzz fuzz-deps fuzz-build
+        fuzz fuzz-deps fuzz-build deb deb-deps test-deb test-real-test-nginx
 
 all: build
 
@@ -123,7 +128,33 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads prove-asan hardening memory
+test: deps build unit prove prove-threads prove-asan hardening memory test-deb
+
+# the Debian package (debian/, docs/packaging.md): built with dpkg-buildpackage
+# from a copy of the tracked and untracked-but-not-ignored files under
+# $(DEB_DIR), so that the source tree gets no build artefact; the .deb, its
+# .buildinfo and .changes land in $(DEB_DIR)
+DEB_DIR ?= $(BUILD)/deb
+
+deb-deps:
+	@scripts/install-deps.sh deb
+
+deb: deb-deps
+	@scripts/build-deb.sh $(DEB_DIR)
+
+# builds the package, installs it with dpkg -i, runs nginx from it, purges it
+# (test/deb/test-deb.sh; the system's nginx package is left as it was)
+test-deb: deb
+	TEST_NGINX_PORT=$${TEST_NGINX_PORT:-1984} test/deb/test-deb.sh $(DEB_DIR)
+
+# the t/ suite under openresty's Test::Nginx (docs/testing.md, "The real
+# Test::Nginx"): make test-real-test-nginx TEST_NGINX_LIB=/path/to/test-nginx/lib
+test-real-test-nginx: build
+	@test -n "$(TEST_NGINX_LIB)" && test -f "$(TEST_NGINX_LIB)/Test/Nginx/Socket.pm" \
+	    || { echo "TEST_NGINX_LIB=<test-nginx checkout>/lib is required" \
+	              "(docs/testing.md)" >&2; exit 2; }
+	@scripts/install-deps.sh real-test-nginx
+	PERL5LIB=$(TEST_NGINX_LIB):$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz

@@ -3,6 +3,7 @@
 # BatchResult cursor paged over more rows than one batch.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 use JSON::PP ();
 use re 'eval';
 
@@ -90,7 +91,7 @@ __DATA__
 [qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/,
  ::then_sql(::keep('s'), "UPDATE snapshot SET state = '{broken' WHERE aggregate_id = 'x1'"),
  ::same('s'),
- ::error_re('InternalServerError'), qr/\A\z/,
+ ::log_has(::error_re('InternalServerError'), 'the snapshot row of "x1" is damaged'), qr/\A\z/,
  ::then_sql(::check(sub { index($_[0], '"version":2,') > 0 && index($_[0], ',"state":' . $::K{s} . '}') > 0 }),
             "DELETE FROM snapshot"),
  ::error_re('NotFound'), qr/\A\z/,
@@ -98,8 +99,6 @@ __DATA__
 --- no_error_log
 [alert]
 [crit]
---- error_log
-the snapshot row of "x1" is damaged
 
 
 

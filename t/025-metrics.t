@@ -4,6 +4,7 @@
 # valid for `promtool check metrics` (Debian's prometheus package).
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 use IPC::Open3 ();
 use Symbol ();
 use re 'eval';

@@ -3,6 +3,7 @@
 # the call and read by a scrape (the shared zone).  Waits poll the scrape.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 use re 'eval';
 
 no_root_location();

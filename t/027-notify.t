@@ -6,6 +6,7 @@
 # and counted.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 use re 'eval';
 
 no_root_location();

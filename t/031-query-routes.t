@@ -39,8 +39,8 @@ __DATA__
 ::codes(200, 200, 200)
 --- response_body eval
 ::bodies('3', '5', '3')
---- response_headers
-Wow-Error-Code: Ok
+--- response_headers eval
+[map { "Wow-Error-Code: Ok" } @{ ::codes(200, 200, 200) }]
 
 
 
