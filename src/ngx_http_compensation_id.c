@@ -284,7 +284,7 @@ ngx_http_compensation_send_text(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_compensation_id_count(ngx_http_request_t *r, ngx_uint_t *count)
 {
-    ngx_int_t  n;
+    int64_t    n;
     ngx_str_t  v;
 
     *count = 1;
@@ -297,9 +297,10 @@ ngx_http_compensation_id_count(ngx_http_request_t *r, ngx_uint_t *count)
         return NGX_OK;
     }
 
-    n = ngx_atoi(v.data, v.len);
-
-    if (n < 1 || n > NGX_HTTP_COMPENSATION_MAX_ID_COUNT) {
+    if (cf_int_parse(v.data, v.len, NGX_HTTP_COMPENSATION_MAX_ID_COUNT, &n)
+        != 0
+        || n < 1)
+    {
         return NGX_DECLINED;
     }
 

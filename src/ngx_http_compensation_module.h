@@ -21,6 +21,7 @@
 #include "cf_service.h"
 #include "cf_query.h"
 #include "cf_cosid.h"
+#include "cf_int.h"
 
 
 #define NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE  406
@@ -212,8 +213,6 @@ ngx_int_t ngx_http_compensation_event_paged_handler(ngx_http_request_t *r);
 /* shared by the history routes (ngx_http_compensation_state.c) */
 ngx_int_t ngx_http_compensation_read_prelude(ngx_http_request_t *r,
     ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc);
-ngx_int_t ngx_http_compensation_parse_int64(u_char *p, size_t len,
-    int64_t *out);
 ngx_int_t ngx_http_compensation_internal_error(ngx_http_request_t *r,
     const char *what, cf_error_t *err);
 void ngx_http_compensation_read_release(ngx_event_t *ev);
