@@ -448,6 +448,11 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
 
     pending->queued = 0;
 
+    ngx_http_compensation_store_outcome(
+        ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                            ngx_http_compensation_module),
+        r ? r->connection->log : ngx_cycle->log, out);
+
     if (r == NULL) {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                       "compensation: %s on \"%s\" ran after its request"
@@ -461,10 +466,14 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
     }
 
     if (pending->rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: %s on \"%s\" failed: %s",
-                      cf_command_info(pc->cmd.type)->name, out->aggregate_id,
-                      out->err.msg);
+        /* a store failure was logged (once per interval) by store_outcome */
+        if (out->store_rc == 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "compensation: %s on \"%s\" failed: %s",
+                          cf_command_info(pc->cmd.type)->name,
+                          out->aggregate_id, out->err.msg);
+        }
+
         cf_command_free(&pc->cmd);
         cf_error_free(&out->err);
 
@@ -480,8 +489,11 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
                       out->err.code, out->err.msg);
     }
 
-    if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0) {
-        /* a wait timeout answers a plain ErrorInfo (spec 3.3) */
+    if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0
+        || ngx_strcmp(out->err.code, CF_E_SERVICE_UNAVAILABLE) == 0)
+    {
+        /* a wait timeout answers a plain ErrorInfo (spec 3.3), and so
+         * does a store that refuses writes (503) */
         rc = ngx_http_compensation_send_error(r, &out->err);
 
     } else {

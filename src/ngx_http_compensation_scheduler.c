@@ -1283,6 +1283,8 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
 
     rc = cf_service_execute(mcf->store, &mcf->ids, &in, &out);
 
+    ngx_http_compensation_store_outcome(mcf, ngx_cycle->log, &out);
+
     json_decref(header);
     cf_command_free(&cmd);
 

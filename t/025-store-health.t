@@ -1,0 +1,199 @@
+# The store's health as the writes meet it (issue 20, items 2 and 3): a
+# store file or WAL deleted or replaced under a running nginx refuses every
+# write with 503 and a [crit] line naming the path, and health is DOWN; a
+# worker started while the file is gone does not create a fresh one, and
+# opens the store by itself once it is back; writes that fail (the files
+# made immutable: EPERM on every write, even for root) make health DOWN with
+# the cause, are logged once with a count, and health is UP again once a
+# write works.
+
+use Test::Nginx::Socket 'no_plan';
+use Cwd ();
+use File::Basename ();
+
+no_root_location();
+no_shuffle();
+
+use Compensation::Commands;
+
+sub store { "$Test::Nginx::Util::ServRoot/logs/c.db" }
+
+# chattr +i: EPERM on writes through descriptors already open, as root too
+# (ext4, xfs; not every file system has the flag)
+sub chattr { system('chattr', @_) == 0 }
+our $ImmutableWorks = do {
+    my $dir = File::Basename::dirname($ENV{TEST_NGINX_SERVROOT}
+                                      || Cwd::cwd() . '/t/servroot');
+    my $probe = "$dir/.immutable-probe-$$";
+    my $works = 0;
+    if (open my $fh, '+>', $probe) {
+        $fh->autoflush(1);
+        if (chattr('+i', $probe)) {
+            $works = !syswrite($fh, 'x');
+            chattr('-i', $probe);
+        }
+        close $fh;
+        unlink $probe;
+    }
+    $works;
+};
+
+sub immutable {
+    my $flag = shift;
+    chattr($flag, store() . $_) or die "chattr $flag " . store() . "$_"
+        for '', '-wal';
+}
+
+# never leave an immutable file behind: the next file wipes the server root
+END {
+    local $?;
+    my @f = grep { -e } map { store() . $_ } '', '-wal';
+    chattr('-i', @f) if @f;
+}
+
+# the pid of the one worker (master_on, workers 1)
+sub worker {
+    my $master = Test::Nginx::Util::nginx_pid();
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        return $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $master;
+    }
+    return undef;
+}
+
+our $CAUSE = '"details":\{"error":"(?:[^"\\\\]|\\\\.)*';
+sub down {
+    my $why = shift;
+    qr/\A\{"status":"DOWN","components":\{"db":\{"status":"DOWN",$CAUSE\Q$why\E(?:[^"\\]|\\.)*"\}\},"ping":\{"status":"UP"\}\}\}\z/;
+}
+our $UP = qr/\A\{"status":"UP","components":\{"db":\{"status":"UP"\},"ping":\{"status":"UP"\}\}\}\z/;
+our $REFUSED = qr/\A\{"errorCode":"ServiceUnavailable","errorMsg":"The compensation store file was deleted or replaced while open: writes are refused\.".*"succeeded":false\}\z/;
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    if ($block->name =~ /worker started/) { master_on() } else { master_off() }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the store file deleted under nginx: writes 503 (never acknowledged), health DOWN, [crit] naming the path
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[sub { unlink ::store() or die ::store() . ": $!" },
+ [::create_req(), $::REFUSED, "$::CT\nCommand-Aggregate-Id: x2", 503],
+ ["PUT /execution_failed/x1/prepare_compensation", $::REFUSED, undef, 503],
+ ["GET /actuator/health", ::down('the database file of \"' . ::store()
+                                 . '\" was deleted or replaced while open'), undef, 503],
+ ["GET /actuator/health/db", qr/\A\{"status":"DOWN","details":\{"error":"(?:[^"\\]|\\.)*deleted or replaced/, undef, 503]]
+--- error_log eval
+[qr/\[crit\] .*compensation_store ".*\/c\.db": the database file of ".*\/c\.db" was deleted or replaced while open: writes are refused/]
+--- grep_error_log eval: qr/\[crit\] .*deleted or replaced/
+--- grep_error_log_out eval
+qr/\A[^\n]*\n\z/
+--- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 2: the WAL deleted under nginx: writes 503, health DOWN, [crit]
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[sub { unlink ::store() . '-wal' or die ::store() . "-wal: $!" },
+ [::create_req(), $::REFUSED, "$::CT\nCommand-Aggregate-Id: x2", 503],
+ ["GET /actuator/health", ::down('the WAL file of \"' . ::store()
+                                 . '\" was deleted or replaced while open'), undef, 503]]
+--- error_log eval
+[qr/\[crit\] .*compensation_store ".*\/c\.db": the WAL file of ".*\/c\.db" was deleted or replaced/]
+--- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 3: another file renamed over the store (a restored copy): writes 503, health DOWN
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[sub { my $n = ::store() . '.new'; open my $fh, '>', $n or die "$n: $!"; close $fh;
+       rename $n, ::store() or die "rename: $!" },
+ ["GET /actuator/health", ::down('was deleted or replaced while open'), undef, 503],
+ [::create_req(), $::REFUSED, "$::CT\nCommand-Aggregate-Id: x2", 503]]
+--- error_log eval
+[qr/\[crit\] .*the database file of ".*\/c\.db" was deleted or replaced/]
+--- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 4: a worker started after the file was deleted creates no fresh store; it retries and works once a store is back, without a reload
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[sub { unlink map { ::store() . $_ } '', '-wal', '-shm';
+       kill 'TERM', ::worker() or die "no worker" },
+ ["GET /actuator/health", ::down('unable to open database file'), undef, 503],
+ [::create_req(), qr/"errorMsg":"The compensation store is not available\."/,
+  "$::CT\nCommand-Aggregate-Id: x2", 503],
+ sub { Test::More::ok(!-e ::store(), "the new worker created no store file");
+       open my $fh, '>', ::store() or die ::store() . ": $!"; close $fh },
+ ["GET /actuator/health", $::UP, undef, 200],
+ [::create_req(), qr/"aggregateId":"x3".*"succeeded":true/, "$::CT\nCommand-Aggregate-Id: x3", 200],
+ ["GET /execution_failed/x3/state", qr/"id":"x3"/, undef, 200]]
+--- error_log eval
+[qr/\[error\] .*compensation_store ".*\/c\.db" is not usable, the API answers 503 and the worker retries: sqlite3_open_v2\(".*\/c\.db"\) failed: unable to open database file/,
+ qr/\[notice\] .*compensation_store ".*\/c\.db" is usable again after \d+ failed attempts to open it/]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: writes that fail (I/O error): 500 each, health DOWN with the cause, one log line with a count; UP again once a write works
+--- skip_eval: 9: !$::ImmutableWorks
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[sub { ::immutable('+i') },
+ [::create_req(), qr/"errorCode":"InternalServerError"/, "$::CT\nCommand-Aggregate-Id: y1", 500],
+ [::create_req(), qr/"errorCode":"InternalServerError"/, "$::CT\nCommand-Aggregate-Id: y2", 500],
+ [::create_req(), qr/"errorCode":"InternalServerError"/, "$::CT\nCommand-Aggregate-Id: y3", 500],
+ ["GET /actuator/health", ::down('disk I/O error'), undef, 503],
+ ["GET /actuator/health/db", qr/\A\{"status":"DOWN","details":\{"error":"[^"]*disk I\/O error/, undef, 503],
+ sub { ::immutable('-i') },
+ [::create_req(), qr/"aggregateId":"y4".*"succeeded":true/, "$::CT\nCommand-Aggregate-Id: y4", 200],
+ ["GET /actuator/health", $::UP, undef, 200]]
+--- grep_error_log eval: qr/compensation_store "[^"]*": writes (?:fail, health is DOWN until one works|work again after \d+ failed writes)/
+--- grep_error_log_out eval
+qr/\Acompensation_store "[^"]*c\.db": writes fail, health is DOWN until one works\ncompensation_store "[^"]*c\.db": writes work again after 3 failed writes\n\z/
+--- no_error_log
+[alert]
+[crit]
+[emerg]
