@@ -615,8 +615,9 @@ cf_store_exec(cf_store_t *st, cf_sql_id_t id)
 int
 cf_store_begin_immediate(cf_store_t *st)
 {
-    /* nothing is written into a file that is no longer the store */
-    if (cf_store_check_file(st) != 0) {
+    /* nothing more is written into a file known to be no longer the
+     * store (cf_store_commit checks) */
+    if (st->replaced) {
         return CF_STORE_REPLACED;
     }
 

@@ -106,9 +106,10 @@ int cf_store_ping(cf_store_t *st);
 /*
  * 0 while the open database file and its WAL are the files at the store's
  * path; CF_STORE_REPLACED (sticky, errmsg names the file) once either was
- * deleted or replaced.  Two stat() calls.  cf_store_begin_immediate and
- * cf_store_commit check it: a transaction that committed into a replaced
- * file returns CF_STORE_REPLACED and must not be acknowledged.
+ * deleted or replaced.  Two stat() calls.  cf_store_commit checks it after
+ * each COMMIT: a transaction that committed into a replaced file returns
+ * CF_STORE_REPLACED and must not be acknowledged; cf_store_begin_immediate
+ * refuses (CF_STORE_REPLACED) once it is known.
  */
 int cf_store_check_file(cf_store_t *st);
 /* the SQLite extended result code of the last error (0: the last commit
