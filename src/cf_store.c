@@ -202,6 +202,8 @@ static int cf_store_wal_hook(void *data, sqlite3 *db, const char *name,
     int frames);
 static void cf_store_wal_restart(cf_store_t *st);
 static void cf_store_note_wal(cf_store_t *st);
+static int cf_store_which_unique(cf_store_t *st,
+    const cf_stream_row_t *row);
 
 
 cf_store_t *
@@ -1291,8 +1293,7 @@ cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
         if (rc == SQLITE_CONSTRAINT_UNIQUE
             || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         {
-            ret = strstr(sqlite3_errmsg(st->db), "request_id")
-                  ? CF_STORE_DUPLICATE_REQ : CF_STORE_VERSION_TAKEN;
+            ret = cf_store_which_unique(st, row);
 
         } else if ((rc & 0xff) == SQLITE_BUSY) {
             ret = CF_STORE_BUSY;
@@ -1304,6 +1305,47 @@ cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
 
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+
+    return ret;
+}
+
+
+/*
+ * Which unique constraint an event stream row broke, from the rows, not
+ * from SQLite's error text: the (aggregate_id, request_id) one when the
+ * aggregate already has the request id, else (aggregate_id, version) or the
+ * stream id (a conflict either way).  In the failed write's transaction, so
+ * under the same lock.  Rare: prepared on the spot.
+ */
+static int
+cf_store_which_unique(cf_store_t *st, const cf_stream_row_t *row)
+{
+    int            rc, ret;
+    sqlite3_stmt  *s;
+
+    ret = CF_STORE_VERSION_TAKEN;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM event_stream"
+                           " WHERE aggregate_id = ?1 AND request_id = ?2",
+                           -1, &s, NULL)
+        != SQLITE_OK)
+    {
+        return ret;
+    }
+
+    if (sqlite3_bind_text(s, 1, row->aggregate_id, -1, SQLITE_STATIC)
+        == SQLITE_OK
+        && sqlite3_bind_text(s, 2, row->request_id, -1, SQLITE_STATIC)
+           == SQLITE_OK)
+    {
+        rc = sqlite3_step(s);
+
+        if (rc == SQLITE_ROW) {
+            ret = CF_STORE_DUPLICATE_REQ;
+        }
+    }
+
+    sqlite3_finalize(s);
 
     return ret;
 }

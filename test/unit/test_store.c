@@ -1336,6 +1336,69 @@ test_store_replaced(void)
 }
 
 
+/* a unique violation is classified by the rows, not by SQLite's text */
+static void
+test_store_unique_violations(void)
+{
+    cf_t_env_t       env;
+    json_t          *header, *body;
+    cf_stream_row_t  row;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    header = json_object();
+    body = json_object();
+
+    memset(&row, 0, sizeof(row));
+    row.id = "s1";
+    row.aggregate_id = "a1";
+    row.owner_id = "";
+    row.version = 1;
+    row.request_id = "r1";
+    row.command_id = "c1";
+    row.header = header;
+    row.event_id = "e1";
+    row.event_name = "execution_failed_created";
+    row.event_body_type = "t";
+    row.event_body = body;
+    row.create_time = CF_T_EXECUTE_AT;
+
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+    CHECK_INT(cf_store_append(env.st, &row), 0);
+
+    /* (aggregate_id, version) taken */
+    row.id = "s2";
+    row.request_id = "r2";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_VERSION_TAKEN);
+
+    /* (aggregate_id, request_id) taken, even with a new version */
+    row.version = 2;
+    row.request_id = "r1";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_DUPLICATE_REQ);
+
+    /* a request id that is an index's name in SQLite's text, on another
+     * aggregate: no duplicate there */
+    row.aggregate_id = "a2";
+    row.version = 1;
+    row.request_id = "request_id";
+    CHECK_INT(cf_store_append(env.st, &row), 0);
+
+    /* the stream id (primary key) taken: a conflict */
+    row.id = "s1";
+    row.aggregate_id = "a3";
+    row.request_id = "r3";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_VERSION_TAKEN);
+
+    CHECK_INT(cf_store_commit(env.st), 0);
+
+    json_decref(header);
+    json_decref(body);
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a failed command writes nothing",
@@ -1364,5 +1427,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_checkpointer_signals },
     { "store: a deleted or replaced file or WAL refuses writes, unacked",
       test_store_replaced },
+    { "store: unique violations classified by the rows, not SQLite's text",
+      test_store_unique_violations },
     { NULL, NULL }
 };
