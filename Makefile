@@ -68,6 +68,7 @@ stop:
 	@scripts/run.sh stop
 
 unit:
+	test/lint.sh
 	$(MAKE) -C test/unit check
 
 prove: build

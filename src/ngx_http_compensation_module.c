@@ -730,6 +730,8 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf->log = cycle->log;
 
+    ngx_http_compensation_router_init(cycle->log);
+
     /* the CosId machine id: the pid, or a node's leased slot */
     if (ngx_http_compensation_id_init_process(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;

@@ -284,6 +284,8 @@ ngx_int_t ngx_http_compensation_send_text(ngx_http_request_t *r,
  * document */
 const ngx_http_compensation_route_t *ngx_http_compensation_route_table(
     void);
+/* builds the matcher's table: once per process, at its start */
+void ngx_http_compensation_router_init(ngx_log_t *log);
 
 /* ids (ngx_http_compensation_id.c) */
 char *ngx_http_compensation_machine_id(ngx_conf_t *cf, ngx_command_t *cmd,
