@@ -277,9 +277,8 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
     }
 
     /*
-     * No temporary files: SQLite looks up their directory with getenv(),
-     * which must not run in the store thread while the event loop switches
-     * TZ for a query (cf_query.c)
+     * No temporary files: a statement journal per SAVEPOINT otherwise, and
+     * SQLite would look up their directory with getenv()
      */
     if (opts->temp_store_memory
         && sqlite3_exec(st->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL)

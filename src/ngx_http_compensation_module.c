@@ -10,6 +10,7 @@
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
+#include "cf_tz.h"
 
 
 /* a worker without its store opens it again after this long (ms) */
@@ -1092,6 +1093,7 @@ static void
 ngx_http_compensation_exit_master(ngx_cycle_t *cycle)
 {
     ngx_http_compensation_text_buffer_free();
+    cf_tz_cache_free();
 }
 
 
@@ -1101,6 +1103,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     ngx_http_compensation_main_conf_t  *mcf;
 
     ngx_http_compensation_text_buffer_free();
+    cf_tz_cache_free();
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);

@@ -22,6 +22,12 @@ rule() {
 rule "ngx_time_update() outside nginx's core" 'ngx_time_update[[:space:]]*\(' \
      src/*.c src/*.h
 
+# issue 20: time zones come from the zone's rules (cf_tz.c), never from
+# process-wide state that nginx's log times and the store thread read
+rule "process-wide time-zone state" \
+     '(setenv|unsetenv|putenv|tzset|localtime(_r)?|mktime)[[:space:]]*\(' \
+     src/*.c
+
 if [ $fail -eq 0 ]; then
     echo "lint: ok"
 fi
