@@ -44,11 +44,34 @@ sub immutable {
         for '', '-wal';
 }
 
-# never leave an immutable file behind: the next file wipes the server root
+# A full disk: a 4 MB tmpfs of its own for the store (root and mount(8)
+# needed; the block is skipped otherwise), filled with a file that is
+# removed again.  Outside the server root, which is wiped per file.
+our $Small = "/tmp/ngx-compensation-t025-" . ($ENV{TEST_NGINX_PORT} || 1984);
+our $SmallWorks = do {
+    mkdir $Small;
+    system("mountpoint -q $Small 2>/dev/null") == 0
+        || system("mount -t tmpfs -o size=4m tmpfs $Small 2>/dev/null") == 0;
+};
+sub small_store { "$Small/c.db" }
+sub fill_small {
+    system("dd if=/dev/zero of=$Small/fill bs=64k 2>/dev/null");
+    Test::More::ok(-s "$Small/fill", "the small file system is full");
+}
+sub empty_small { unlink "$Small/fill" or die "$Small/fill: $!" }
+# a create whose event stream needs more WAL than a full disk has room for
+sub big_create_req { ::create_req('error.stackTrace' => 'x' x 400_000) }
+
+# never leave an immutable file or a mount behind: the next file wipes the
+# server root
 END {
     local $?;
     my @f = grep { -e } map { store() . $_ } '', '-wal';
     chattr('-i', @f) if @f;
+    if ($SmallWorks) {
+        system("umount $Small 2>/dev/null");
+        rmdir $Small;
+    }
 }
 
 # the pid of the one worker (master_on, workers 1)
@@ -85,6 +108,11 @@ our $REFUSED = qr/\A\{"errorCode":"ServiceUnavailable","errorMsg":"The compensat
 
 add_block_preprocessor(sub {
     my $block = shift;
+    # the full-disk block: a fresh store on the small file system
+    if ($block->name =~ /full disk/) {
+        $block->set_value('http_config', "    compensation_store $Small/c.db;\n");
+        unlink((map { small_store() . $_ } '', '-wal', '-shm'), "$Small/fill");
+    }
     if ($block->name =~ /worker started/) { master_on() } else { master_off() }
 });
 
@@ -204,6 +232,31 @@ __DATA__
           1, "the line names the store and the cause"),
  ::log_is(qr/\[notice\] .*compensation_store ".*c\.db": writes work again after 3 failed writes/, 1,
           "the recovery line counts them")]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 6: a full disk: writes 500, health DOWN ("database or disk is full"), one log line; UP once there is room
+--- skip_eval: 12: !$::SmallWorks
+--- request eval
+[::create_req(), "GET /actuator/health"]
+--- more_headers eval
+[$::H, ""]
+--- error_code eval
+[200, 200]
+--- poll eval
+[\&::fill_small,
+ [::big_create_req(), qr/"errorCode":"InternalServerError"/, "$::CT\nCommand-Aggregate-Id: f1", 500],
+ [::big_create_req(), qr/"errorCode":"InternalServerError"/, "$::CT\nCommand-Aggregate-Id: f2", 500],
+ ["GET /actuator/health", ::down('database or disk is full'), undef, 503],
+ \&::empty_small,
+ [::create_req(), qr/"aggregateId":"f3".*"succeeded":true/, "$::CT\nCommand-Aggregate-Id: f3", 200],
+ ["GET /actuator/health", $::UP, undef, 200],
+ ::log_is(qr/writes fail/, 1, "two identical failures, one log line"),
+ ::log_is(qr/\[notice\] .*writes work again after 2 failed writes/, 1, "the recovery line counts them")]
 --- no_error_log
 [alert]
 [crit]
