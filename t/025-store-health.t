@@ -110,7 +110,8 @@ add_block_preprocessor(sub {
     my $block = shift;
     # the full-disk block: a fresh store on the small file system
     if ($block->name =~ /full disk/) {
-        $block->set_value('http_config', "    compensation_store $Small/c.db;\n");
+        $block->set_value('http_config',
+                          "    compensation_store $Small/c.db;\n$::ThreadPool");
         unlink((map { small_store() . $_ } '', '-wal', '-shm'), "$Small/fill");
     }
     if ($block->name =~ /worker started/) { master_on() } else { master_off() }
