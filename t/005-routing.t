@@ -28,17 +28,7 @@ Content-Type: application/json
 
 
 
-=== TEST 2: the route table is built when the worker starts, before its first request, never by a request
---- request
-GET /nope
---- error_code: 404
---- grep_error_log eval: qr/compensation: route table of \d+ routes built|http request line: "GET \/nope HTTP\/1\.1"/
---- grep_error_log_out eval
-qr/\Acompensation: route table of \d+ routes built\nhttp request line: "GET \/nope HTTP\/1\.1"\n\z/
-
-
-
-=== TEST 3: unknown paths next to the routes are JSON 404s, and the worker survives them
+=== TEST 2: unknown paths next to the routes are JSON 404s, and the worker survives them
 --- request eval
 ["GET /execution_failed", "GET /execution_failed/", "PUT /execution_failed/x1/no_such_command",
  "GET /execution_failed/x1/state/", "GET /other/x1/state", "GET /execution_failed/x1/state/1/2/3/4/5/6/7/8",
@@ -54,7 +44,7 @@ qr/\Acompensation: route table of \d+ routes built\nhttp request line: "GET \/no
 
 
 
-=== TEST 4: a known path with another method is 405 MethodNotAllowed with Allow
+=== TEST 3: a known path with another method is 405 MethodNotAllowed with Allow
 --- request
 GET /execution_failed/x1/prepare_compensation
 --- error_code: 405
@@ -67,7 +57,7 @@ Content-Type: application/json
 
 
 
-=== TEST 5: 405 for every route, with the methods the path has in Allow; the worker survives them
+=== TEST 4: 405 for every route, with the methods the path has in Allow; the worker survives them
 --- request eval
 ["POST /execution_failed/x1/prepare_compensation\n{}",
  "DELETE /execution_failed/x1/recover",
@@ -91,7 +81,7 @@ Content-Type: application/json
 
 
 
-=== TEST 6: HEAD on the state route: the GET headers without a body
+=== TEST 5: HEAD on the state route: the GET headers without a body
 --- request eval
 [::create_req(), "HEAD $::U/state", "HEAD /execution_failed/nope/state"]
 --- more_headers eval
@@ -105,7 +95,7 @@ Content-Type: application/json
 
 
 
-=== TEST 7: HEAD on a command route is 405
+=== TEST 6: HEAD on a command route is 405
 --- request
 HEAD /execution_failed/x1/prepare_compensation
 --- error_code: 405
@@ -116,7 +106,7 @@ Wow-Error-Code: MethodNotAllowed
 
 
 
-=== TEST 8: the state route answers JSON only: Accept text/html or text/event-stream alone is 406
+=== TEST 7: the state route answers JSON only: Accept text/html or text/event-stream alone is 406
 --- request eval
 [::create_req(), "GET $::U/state", "GET $::U/state", "GET $::U/state", "GET $::U/state"]
 --- more_headers eval
@@ -132,7 +122,7 @@ Wow-Error-Code: MethodNotAllowed
 
 
 
-=== TEST 9: the API below "location /compensation/": paths start with /compensation/execution_failed/
+=== TEST 8: the API below "location /compensation/": paths start with /compensation/execution_failed/
 --- config
     location /compensation/ {
         compensation_api;
@@ -155,7 +145,7 @@ $::H
 
 
 
-=== TEST 10: below a prefix, unknown paths and wrong methods are JSON 404/405 too
+=== TEST 9: below a prefix, unknown paths and wrong methods are JSON 404/405 too
 --- config
     location /compensation/ {
         compensation_api;
@@ -172,7 +162,7 @@ $::H
 
 
 
-=== TEST 11: a deeper prefix and a prefix without a trailing slash; other locations are untouched
+=== TEST 10: a deeper prefix and a prefix without a trailing slash; other locations are untouched
 --- config
     location /api/v1/ {
         compensation_api;
@@ -197,7 +187,7 @@ $::H
 
 
 
-=== TEST 12: two API locations share one store
+=== TEST 11: two API locations share one store
 --- config
     location /a/ {
         compensation_api;
@@ -219,7 +209,7 @@ $::H
 
 
 
-=== TEST 13: a path id longer than 256 characters is 400 IllegalArgument, on state and command routes
+=== TEST 12: a path id longer than 256 characters is 400 IllegalArgument, on state and command routes
 --- request eval
 ["GET /execution_failed/" . ('a' x 300) . "/state",
  "PUT /execution_failed/" . ('a' x 300) . "/prepare_compensation",
@@ -233,7 +223,7 @@ $::H
 
 
 
-=== TEST 14: percent-escapes in the path id are decoded; a control character is 400
+=== TEST 13: percent-escapes in the path id are decoded; a control character is 400
 --- request eval
 [::create_req(), "GET /execution_failed/a%20b%3Ac/state", "PUT /execution_failed/a%20b%3Ac/prepare_compensation",
  "GET /execution_failed/a%0Ab/state", "PUT /execution_failed/a%09b/prepare_compensation"]
@@ -248,7 +238,7 @@ $::H
 
 
 
-=== TEST 15: a UTF-8 id round-trips
+=== TEST 14: a UTF-8 id round-trips
 --- request eval
 [::create_req(), "GET /execution_failed/%C3%A9t%C3%A9/state"]
 --- more_headers eval
@@ -260,7 +250,7 @@ $::H
 
 
 
-=== TEST 16: the route segment "recover" with id "snapshot" is just an id (spec 3.1 edge case)
+=== TEST 15: the route segment "recover" with id "snapshot" is just an id (spec 3.1 edge case)
 --- request eval
 [::create_req(), "PUT /execution_failed/snapshot/recover"]
 --- more_headers eval
@@ -273,7 +263,7 @@ $::H
 
 
 
-=== TEST 17: a relative compensation_store is relative to the nginx prefix
+=== TEST 16: a relative compensation_store is relative to the nginx prefix
 --- http_config
     compensation_store logs/relative.db;
 --- request eval
@@ -287,7 +277,7 @@ $::H
 
 
 
-=== TEST 18: the store's directory is created when it does not exist
+=== TEST 17: the store's directory is created when it does not exist
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/store/c.db;
 --- request eval
@@ -301,7 +291,7 @@ $::H
 
 
 
-=== TEST 19: compensation_store_synchronous full, compensation_store_busy_timeout and compensation_store_mmap_size are accepted
+=== TEST 18: compensation_store_synchronous full, compensation_store_busy_timeout and compensation_store_mmap_size are accepted
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_store_synchronous full;
@@ -318,7 +308,7 @@ $::H
 
 
 
-=== TEST 20: compensation_max_body_size is inherited from the server level
+=== TEST 19: compensation_max_body_size is inherited from the server level
 --- config
     compensation_max_body_size 100;
     location / {
@@ -335,7 +325,7 @@ $::H
 
 
 
-=== TEST 21: compensation_api without compensation_store does not start
+=== TEST 20: compensation_api without compensation_store does not start
 --- http_config
 --- config
     location / {
@@ -350,7 +340,7 @@ requires "compensation_store"
 
 
 
-=== TEST 22: compensation_store in a directory that cannot be created: nginx does not start, the [emerg] names compensation_store
+=== TEST 21: compensation_store in a directory that cannot be created: nginx does not start, the [emerg] names compensation_store
 --- http_config
     compensation_store /proc/nope/x.db;
 --- must_die
@@ -362,7 +352,7 @@ qr/\[emerg\].*compensation_store/
 
 
 
-=== TEST 23: compensation_store that SQLite cannot open: nginx does not start
+=== TEST 22: compensation_store that SQLite cannot open: nginx does not start
 --- http_config
     compensation_store /proc/x.db;
 --- must_die
@@ -374,7 +364,7 @@ qr/\[emerg\].*compensation_store "\/proc\/x\.db" is not usable/
 
 
 
-=== TEST 24: compensation_store naming a directory: nginx does not start
+=== TEST 23: compensation_store naming a directory: nginx does not start
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs;
 --- must_die
@@ -386,7 +376,7 @@ qr/\[emerg\].*compensation_store ".*logs" is not a regular file/
 
 
 
-=== TEST 25: compensation_store twice is a duplicate
+=== TEST 24: compensation_store twice is a duplicate
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/a.db;
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/b.db;
@@ -399,7 +389,7 @@ qr/\[emerg\].*compensation_store ".*logs" is not a regular file/
 
 
 
-=== TEST 26: compensation_store is an http{}-level directive only
+=== TEST 25: compensation_store is an http{}-level directive only
 --- config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     location / {
@@ -414,7 +404,7 @@ qr/\[emerg\].*compensation_store ".*logs" is not a regular file/
 
 
 
-=== TEST 27: compensation_retry_spec with a negative max_retries does not start
+=== TEST 26: compensation_retry_spec with a negative max_retries does not start
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_retry_spec max_retries=-1;
@@ -427,7 +417,7 @@ qr/\[emerg\].*max_retries=-1/
 
 
 
-=== TEST 28: compensation_retry_spec with an unknown parameter or a bad time does not start
+=== TEST 27: compensation_retry_spec with an unknown parameter or a bad time does not start
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_retry_spec max_retries=3 min_backoff=soon;
@@ -440,7 +430,7 @@ qr/\[emerg\].*min_backoff=soon/
 
 
 
-=== TEST 29: compensation_retry_spec whose largest backoff overflows does not start ([HEAD] validation)
+=== TEST 28: compensation_retry_spec whose largest backoff overflows does not start ([HEAD] validation)
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_retry_spec max_retries=32 min_backoff=2147483647s;
@@ -453,7 +443,7 @@ qr/\[emerg\].*invalid retry spec/
 
 
 
-=== TEST 30: compensation_retry_spec with another unknown key does not start
+=== TEST 29: compensation_retry_spec with another unknown key does not start
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_retry_spec retries=3;
@@ -466,7 +456,7 @@ qr/\[emerg\].*invalid parameter "retries=3"/
 
 
 
-=== TEST 31: compensation_api twice in one location is a duplicate
+=== TEST 30: compensation_api twice in one location is a duplicate
 --- config
     location / {
         compensation_api;
@@ -481,7 +471,7 @@ qr/\[emerg\].*invalid parameter "retries=3"/
 
 
 
-=== TEST 32: compensation_store_synchronous accepts only normal or full
+=== TEST 31: compensation_store_synchronous accepts only normal or full
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_store_synchronous off;
@@ -494,7 +484,7 @@ qr/\[emerg\].*invalid value "off"/
 
 
 
-=== TEST 33: compensation_store_mmap_size takes a size
+=== TEST 32: compensation_store_mmap_size takes a size
 --- http_config
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_store_mmap_size lots;
@@ -504,3 +494,13 @@ qr/\[emerg\].*"compensation_store_mmap_size" directive invalid value/
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 33: the route table is built when the worker starts, before its first request, never by a request
+--- request
+GET /nope
+--- error_code: 404
+--- grep_error_log eval: qr/compensation: route table of \d+ routes built|http request line: "GET \/nope HTTP\/1\.1"/
+--- grep_error_log_out eval
+qr/\Acompensation: route table of \d+ routes built\nhttp request line: "GET \/nope HTTP\/1\.1"\n\z/
