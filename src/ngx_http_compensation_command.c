@@ -317,7 +317,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
     pc->cmd = cmd;
     pc->now = ngx_http_compensation_now_ms();
 
-    in = &pc->pending.in;
+    in = &pc->pending.exec.in;
     in->command = &pc->cmd;
     in->aggregate_id = pc->aggregate_id;
     in->request_id = pc->request_id;
@@ -337,12 +337,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
         return NGX_DONE;
     }
 
-    cf_store_set_busy_timeout(mcf->store, (int) pc->pending.busy);
-
-    pc->pending.rc = cf_service_execute(mcf->store, &mcf->ids, in,
-                                        &pc->pending.out);
-
-    cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
+    ngx_http_compensation_group_run(mcf, &pc->pending);
 
     return ngx_http_compensation_command_reply(&pc->pending);
 }
@@ -444,7 +439,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
 
     pc = (ngx_http_compensation_cmd_t *) pending;   /* its first member */
     r = pending->r;
-    out = &pending->out;
+    out = &pending->exec.out;
 
     pending->queued = 0;
 
@@ -465,7 +460,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
         return NGX_DONE;
     }
 
-    if (pending->rc != 0) {
+    if (pending->exec.rc != 0) {
         /* a store failure was logged (once per interval) by store_outcome */
         if (out->store_rc == 0) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

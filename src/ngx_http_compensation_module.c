@@ -831,7 +831,7 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
     }
 
     /* empty until the store is attached: nothing is queued without it */
-    ngx_queue_init(&mcf->group);
+    cf_exec_queue_init(&mcf->group);
 
     mcf->store_retry.handler = ngx_http_compensation_store_retry;
     mcf->store_retry.data = mcf;

@@ -19,6 +19,7 @@
 #include "cf_domain.h"
 #include "cf_store.h"
 #include "cf_service.h"
+#include "cf_exec.h"
 #include "cf_query.h"
 #include "cf_cosid.h"
 #include "cf_int.h"
@@ -92,7 +93,7 @@ typedef struct {
 
     /* group commit (compensation_group_commit), per worker */
     ngx_flag_t                group_commit;
-    ngx_queue_t               group;           /* commands waiting */
+    cf_exec_queue_t           group;           /* commands waiting */
     ngx_event_t               group_event;     /* posted: runs the group */
 
 #if (NGX_THREADS)
@@ -397,13 +398,9 @@ typedef struct ngx_http_compensation_pending_s
     ngx_http_compensation_pending_t;
 
 struct ngx_http_compensation_pending_s {
-    ngx_queue_t                queue;
+    cf_exec_cmd_t              exec;           /* first: the executor's */
     ngx_http_request_t        *r;
-    cf_exec_input_t            in;
-    cf_exec_output_t           out;
-    cf_prepared_t              pre;            /* decided before the lock */
-    ngx_msec_t                 busy;           /* its lock wait */
-    int                        rc;             /* cf_service's */
+    ngx_msec_t                 busy;           /* its wait: its deadline */
     unsigned                   queued:1;       /* in a group until reply */
     ngx_int_t                (*reply)(ngx_http_compensation_pending_t *pc);
 };
@@ -415,6 +412,8 @@ void ngx_http_compensation_group_exit_process(
 ngx_uint_t ngx_http_compensation_group_queued(
     ngx_http_compensation_main_conf_t *mcf);
 void ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_pending_t *pc);
+void ngx_http_compensation_group_run(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_pending_t *pc);
 
 /* shared by handlers */

@@ -41,6 +41,7 @@ extern const cf_test_t  cf_tests_json[];
 extern const cf_test_t  cf_tests_notify[];
 extern const cf_test_t  cf_tests_int[];
 extern const cf_test_t  cf_tests_tz[];
+extern const cf_test_t  cf_tests_exec[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

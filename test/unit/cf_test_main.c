@@ -29,6 +29,7 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_notify,
     cf_tests_int,
     cf_tests_tz,
+    cf_tests_exec,
     NULL
 };
 
