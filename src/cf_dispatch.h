@@ -123,6 +123,59 @@ int cf_dispatch_cancel_asked(sqlite3 *db, int64_t job_id);
  */
 cf_recoverable_t cf_dispatch_classify(int status);
 
+/*
+ * The scheduler's statements, prepared once per connection (issue 17): a
+ * dispatch is a few statements inside a transaction the caller holds, and
+ * preparing them per call cost more than running them.
+ */
+typedef struct cf_dispatch_s  cf_dispatch_t;
+
+/* NULL on error (out of memory, SQL); the schema must exist */
+cf_dispatch_t *cf_dispatch_open(sqlite3 *db);
+void cf_dispatch_close(cf_dispatch_t *d);
+
+/*
+ * cf_dispatch_claim's work inside a write transaction the caller holds
+ * (BEGIN IMMEDIATE ... COMMIT around it, possibly with other work): the
+ * claims count only if that transaction commits.
+ */
+int cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n);
+/* cf_dispatch_finish and cf_dispatch_cancel_asked on the prepared
+ * statements, inside or outside a transaction */
+int cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id,
+    const char *state, const char *result, int64_t now);
+int cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id);
+
+/*
+ * How many executions one dispatch transaction claims: only as many as
+ * there are free call slots (every claim is called at once, none waits
+ * prepared in memory), at most batch, and none while fewer than a quarter
+ * of the slots are free and calls are in flight, so that a slot freed per
+ * event-loop iteration does not cost a transaction per claim.
+ */
+int cf_dispatch_claim_size(int batch, int concurrency, int in_flight);
+
+/* what a claimed execution's state names for the call */
+typedef struct {
+    const char  *context;            /* eventId.aggregateId.contextName */
+    const char  *aggregate_name;
+    const char  *aggregate_id;
+    int64_t      version;            /* eventId.version */
+    int32_t      attempt;            /* retryState.retries + 1 */
+    json_t      *function;           /* borrowed from root */
+    json_t      *root;               /* the parsed state: json_decref */
+} cf_dispatch_call_t;
+
+/* parses a claim's state: 0, or -1 when it has no eventId or function
+ * (call->root is then NULL or still to be dropped: always json_decref) */
+int cf_dispatch_call_parse(const char *state, cf_dispatch_call_t *call);
+
+/* 1 when s can be one segment of the call's path (not empty, not . or ..,
+ * at most 256 bytes, no control, space, /, ?, #, % or \) */
+int cf_dispatch_segment_ok(const char *s);
+
+
 /* the error code recorded for a failed call: the target's Wow-Error-Code
  * when given, else from the status */
 const char *cf_dispatch_error_code(int status);

@@ -2,19 +2,25 @@
 /*
  * ngx_compensation: the dispatch scheduler.
  *
- * A timer in worker 0 (and in single-process mode) ticks every
- * "compensation_scheduler interval=".  Each tick claims due executions with
- * a lease in the store (cf_dispatch_claim: one transaction), issues
- * PrepareCompensation for each through cf_service_execute (the API's own
- * command path: same events, same retry arithmetic) and calls the service
- * that owns the failed event: "PUT <location>/<aggregateName>/<aggregateId>/
- * <version>/compensate" as an in-memory subrequest of a fake request to the
- * internal location named by "compensation_target <contextName> <uri>", so
- * proxy_pass, upstream{}, keepalive, timeouts and TLS are nginx's own.  The
- * fake request follows shared/notes/nginx-module-engineering.md 2.4 (the
- * njs js_periodic technique).  A second scheduler (reload overlap, a
- * respawned worker, another nginx on the file) cannot take a leased
- * execution, so no attempt is dispatched twice.
+ * Every worker (and the single process) runs one: a timer ticks every
+ * "compensation_scheduler interval=", and a posted event (the work) does
+ * the store's side of dispatching in one BEGIN IMMEDIATE transaction on the
+ * event loop: it settles the calls answered since the last one
+ * (ApplyExecutionSuccess/Failed and the operation's final state), claims
+ * due executions with a lease (cf_dispatch_claim_in), and issues
+ * PrepareCompensation for each (cf_service_execute_grouped: the API's own
+ * command path, each command in its own savepoint).  After the COMMIT it
+ * calls the service that owns each failed event: "PUT <location>/
+ * <aggregateName>/<aggregateId>/<version>/compensate" as an in-memory
+ * subrequest of a fake request to the internal location named by
+ * "compensation_target <contextName> <uri>", so proxy_pass, upstream{},
+ * keepalive, timeouts and TLS are nginx's own.  The fake request follows
+ * shared/notes/nginx-module-engineering.md 2.4 (the njs js_periodic
+ * technique).  A claim takes only as many executions as there are free
+ * call slots, and a freed slot posts the work again, so a backlog drains
+ * continuously.  The workers, and other nginx on the same file, share the
+ * backlog through the leases: none can take a leased execution, so no
+ * attempt is dispatched twice.
  */
 
 
@@ -23,7 +29,13 @@
 #include "cf_dispatch.h"
 
 
-#define NGX_HTTP_COMPENSATION_OPS_LIMIT  100
+#define NGX_HTTP_COMPENSATION_OPS_LIMIT    100
+
+/* answered calls settled per transaction at most: keeps it short */
+#define NGX_HTTP_COMPENSATION_SETTLE_MAX   256
+
+/* the next try after the store refused a dispatch transaction (busy) */
+#define NGX_HTTP_COMPENSATION_SCHED_RETRY  50
 
 
 typedef struct ngx_http_compensation_sched_s  ngx_http_compensation_sched_t;
@@ -58,27 +70,51 @@ struct ngx_http_compensation_sched_s {
     ngx_event_t                           *write;
     ngx_socket_t                           fd;
 
-    ngx_event_t                            tick;
+    ngx_event_t                            tick;     /* every interval */
+    ngx_event_t                            work;     /* posted */
+    ngx_event_t                            retry;    /* the store was busy */
+    ngx_event_t                            check;    /* cancel checks */
     ngx_log_t                              log;
     ngx_http_compensation_main_conf_t     *mcf;
     ngx_http_compensation_sched_conf_t    *scf;
-    ngx_http_compensation_batch_t         *running;
+    cf_dispatch_t                         *dispatch;
+    ngx_queue_t                            calls;    /* in flight */
+    ngx_queue_t                            answered; /* to settle */
+    ngx_queue_t                            finished; /* batches to free */
+    ngx_uint_t                             in_flight;
+    unsigned                               due:1;    /* the tick fired */
+    unsigned                               backlog:1;   /* last claim full */
+    unsigned                               warned:1;
 };
 
 
 typedef struct {
+    ngx_queue_t                            queue;    /* calls or answered */
     ngx_http_compensation_batch_t         *batch;
     cf_claim_t                            *claim;
     ngx_http_compensation_target_t        *target;
     ngx_http_request_t                    *sr;
+    cf_dispatch_call_t                     info;
     int32_t                                attempt;
-    unsigned                               started:1;
-    unsigned                               done:1;
+    ngx_uint_t                             status;
+    cf_recoverable_t                       recoverable;
+    char                                   code[128];
+    char                                   msg[400];
+    unsigned                               prepared:1;
+    unsigned                               in_flight:1;
+    unsigned                               in_calls:1;
+    unsigned                               answered:1;
+    unsigned                               settled:1;
+    unsigned                               ok:1;        /* 2xx */
+    unsigned                               own:1;       /* not the target's
+                                                           answer */
     unsigned                               cancelled:1;
 } ngx_http_compensation_call_t;
 
 
+/* the calls of one claim: one fake request and one pool */
 struct ngx_http_compensation_batch_s {
+    ngx_queue_t                            queue;    /* sched->finished */
     ngx_http_compensation_sched_t         *sched;
     ngx_pool_t                            *pool;
     ngx_http_connection_t                  hc;
@@ -88,29 +124,39 @@ struct ngx_http_compensation_batch_s {
     ngx_http_request_t                    *r;
     cf_claim_t                            *claims;
     size_t                                 n;
-    size_t                                 next;
-    ngx_uint_t                             pending;
+    ngx_uint_t                             live;     /* in flight or not
+                                                        settled */
     ngx_http_compensation_call_t          *calls;
-    ngx_event_t                            check;
-    unsigned                               warned:1;
 };
 
 
 static void ngx_http_compensation_sched_tick(ngx_event_t *ev);
+static void ngx_http_compensation_sched_work(ngx_event_t *ev);
+static void ngx_http_compensation_sched_post(
+    ngx_http_compensation_sched_t *sched);
 static void ngx_http_compensation_sched_arm(
     ngx_http_compensation_sched_t *sched);
-static ngx_int_t ngx_http_compensation_batch_start(
+static void ngx_http_compensation_sched_prepare(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
+static void ngx_http_compensation_sched_settle(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
+static ngx_http_compensation_batch_t *ngx_http_compensation_batch_create(
     ngx_http_compensation_sched_t *sched, cf_claim_t *claims, size_t n);
-static void ngx_http_compensation_batch_pump(ngx_http_compensation_batch_t *b);
+static void ngx_http_compensation_batch_start(
+    ngx_http_compensation_batch_t *b);
 static void ngx_http_compensation_batch_handler(ngx_http_request_t *r);
+static void ngx_http_compensation_batch_unref(
+    ngx_http_compensation_batch_t *b);
 static void ngx_http_compensation_batch_destroy(
     ngx_http_compensation_batch_t *b);
-static void ngx_http_compensation_batch_check(ngx_event_t *ev);
+static void ngx_http_compensation_sched_check(ngx_event_t *ev);
 static ngx_int_t ngx_http_compensation_call_start(
     ngx_http_compensation_batch_t *b, ngx_http_compensation_call_t *call);
 static ngx_int_t ngx_http_compensation_call_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
-static void ngx_http_compensation_call_result(
+static void ngx_http_compensation_call_answer(
     ngx_http_compensation_call_t *call, ngx_uint_t status,
     ngx_str_t *error_code, ngx_str_t *body, const char *what);
 static ngx_int_t ngx_http_compensation_sched_command(
@@ -119,7 +165,6 @@ static ngx_int_t ngx_http_compensation_sched_command(
     const char *op_id, ngx_log_t *log, cf_error_t *err);
 static u_char *ngx_http_compensation_sched_log_error(ngx_log_t *log,
     u_char *buf, size_t len);
-static ngx_int_t ngx_http_compensation_segment_ok(const char *s);
 static ngx_table_elt_t *ngx_http_compensation_push_header(
     ngx_http_request_t *sr, const char *key, const char *lowcase,
     u_char *value, size_t len);
@@ -336,19 +381,33 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
 
     scf = mcf->scheduler;
 
-    if (scf == NULL || scf->enabled != 1 || ngx_worker != 0) {
+    if (scf == NULL || scf->enabled != 1) {
         return NGX_OK;
     }
 
     if (scf->srv_ctx == NULL) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "compensation_scheduler:"
-                      " no compensation_target is configured, due"
-                      " executions stay due");
+        if (ngx_worker == 0) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "compensation_scheduler: no compensation_target is"
+                          " configured, due executions stay due");
+        }
+
+        return NGX_OK;
     }
 
     sched = ngx_pcalloc(cycle->pool, sizeof(ngx_http_compensation_sched_t));
     if (sched == NULL) {
         return NGX_ERROR;
+    }
+
+    /* the statements, prepared once on this worker's connection */
+    sched->dispatch = cf_dispatch_open(cf_store_db(mcf->store));
+
+    if (sched->dispatch == NULL) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
+                      " preparing the dispatch statements failed: %s",
+                      sqlite3_errmsg(cf_store_db(mcf->store)));
+        return NGX_OK;
     }
 
     sched->fd = (ngx_socket_t) -1;
@@ -357,10 +416,28 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     sched->scf = scf;
     scf->sched = sched;
 
+    ngx_queue_init(&sched->calls);
+    ngx_queue_init(&sched->answered);
+    ngx_queue_init(&sched->finished);
+
     sched->tick.handler = ngx_http_compensation_sched_tick;
     sched->tick.data = sched;
     sched->tick.log = &sched->log;
     sched->tick.cancelable = 1;
+
+    sched->work.handler = ngx_http_compensation_sched_work;
+    sched->work.data = sched;
+    sched->work.log = &sched->log;
+
+    /* not cancelable: answers still to be written keep an exiting worker */
+    sched->retry.handler = ngx_http_compensation_sched_work;
+    sched->retry.data = sched;
+    sched->retry.log = &sched->log;
+
+    sched->check.handler = ngx_http_compensation_sched_check;
+    sched->check.data = sched;
+    sched->check.log = &sched->log;
+    sched->check.cancelable = 1;
 
     ngx_add_timer(&sched->tick, scf->interval);
 
@@ -372,6 +449,8 @@ void
 ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf)
 {
+    ngx_queue_t                         *q;
+    ngx_http_compensation_sched_t       *sched;
     ngx_http_compensation_sched_conf_t  *scf;
 
     scf = mcf->scheduler;
@@ -380,8 +459,24 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
-    /* a batch still running here was cut short (terminate): its leases
-     * expire and its executions are claimed again */
+    sched = scf->sched;
+
+    if (sched->work.posted) {
+        ngx_delete_posted_event(&sched->work);
+    }
+
+    while (!ngx_queue_empty(&sched->finished)) {
+        q = ngx_queue_head(&sched->finished);
+        ngx_queue_remove(q);
+        ngx_http_compensation_batch_destroy(
+            ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
+    }
+
+    /* calls still in flight here were cut short (terminate): their leases
+     * expire and their executions are claimed again; the statements go
+     * before the store's connection closes */
+    cf_dispatch_close(sched->dispatch);
+    sched->dispatch = NULL;
     scf->sched = NULL;
 }
 
@@ -400,434 +495,301 @@ ngx_http_compensation_sched_arm(ngx_http_compensation_sched_t *sched)
 
 
 static void
+ngx_http_compensation_sched_post(ngx_http_compensation_sched_t *sched)
+{
+    if (!sched->work.posted) {
+        ngx_post_event(&sched->work, &ngx_posted_events);
+    }
+}
+
+
+static void
 ngx_http_compensation_sched_tick(ngx_event_t *ev)
 {
-    int                                  rc;
-    size_t                               n;
-    int64_t                              now;
-    cf_claim_t                          *claims;
-    ngx_http_compensation_sched_t       *sched = ev->data;
-    ngx_http_compensation_main_conf_t   *mcf = sched->mcf;
+    ngx_http_compensation_sched_t  *sched = ev->data;
 
     if (ngx_terminate || ngx_exiting || ngx_quit) {
         return;
     }
 
-    if (sched->running || mcf->store == NULL) {
-        /* re-armed when the batch ends */
+    sched->due = 1;
+    ngx_http_compensation_sched_work(&sched->work);
+}
+
+
+/*
+ * One dispatch transaction: settles the answered calls, claims as many due
+ * executions as there are free call slots (at most batch) and prepares
+ * them; after the COMMIT the prepared ones are called.  Runs on the event
+ * loop, on the worker's connection; each transaction is bounded by batch
+ * claims and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
+ */
+static void
+ngx_http_compensation_sched_work(ngx_event_t *ev)
+{
+    int                                  rc, k, lost;
+    size_t                               i, n;
+    int64_t                              now;
+    cf_store_t                          *st;
+    cf_claim_t                          *claims;
+    ngx_uint_t                           settled, started;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_batch_t       *b;
+    ngx_http_compensation_sched_t       *sched = ev->data;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
+
+    if (ev->posted) {
+        ngx_delete_posted_event(ev);
+    }
+
+    st = sched->mcf->store;
+
+    /* batches whose calls all ended and were written */
+    while (!ngx_queue_empty(&sched->finished)) {
+        q = ngx_queue_head(&sched->finished);
+        ngx_queue_remove(q);
+        ngx_http_compensation_batch_destroy(
+            ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
+    }
+
+    if (st == NULL || sched->dispatch == NULL) {
         return;
     }
 
-    now = ngx_http_compensation_now_ms();
+    k = 0;
 
-    rc = cf_dispatch_claim(cf_store_db(mcf->store), now, sched->scf->lease,
-                           ngx_pid, (int) sched->scf->batch, &claims, &n);
+    if (!(ngx_terminate || ngx_exiting || ngx_quit)
+        && (sched->due || sched->backlog))
+    {
+        k = cf_dispatch_claim_size((int) scf->batch, (int) scf->concurrency,
+                                   (int) sched->in_flight);
+    }
+
+    if (k == 0 && ngx_queue_empty(&sched->answered)) {
+        ngx_http_compensation_sched_arm(sched);
+        return;
+    }
+
+    if (sched->retry.timer_set) {
+        ngx_del_timer(&sched->retry);
+    }
+
+    now = ngx_http_compensation_now_ms();
+    claims = NULL;
+    n = 0;
+    b = NULL;
+
+    /* a read transaction held on this connection would make BEGIN fail */
+    cf_store_read_release(st);
+
+    if (cf_store_begin_immediate(st) != 0) {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation scheduler:"
+                      " the store is busy, dispatch deferred: %s",
+                      cf_store_errmsg(st));
+        goto retry;
+    }
+
+    lost = 0;
+    settled = 0;
+
+    for (q = ngx_queue_head(&sched->answered);
+         q != ngx_queue_sentinel(&sched->answered)
+         && settled < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+         q = ngx_queue_next(q))
+    {
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+        ngx_http_compensation_sched_settle(sched, call, now);
+        settled++;
+
+        if (!cf_store_in_transaction(st)) {
+            lost = 1;
+            break;
+        }
+    }
+
+    if (!lost && k > 0) {
+        if (cf_dispatch_claim_in(sched->dispatch, now, scf->lease, ngx_pid,
+                                 k, &claims, &n)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: claiming due executions failed: %s",
+                          cf_store_errmsg(st));
+            lost = 1;
+        }
+    }
+
+    if (!lost && n) {
+        b = ngx_http_compensation_batch_create(sched, claims, n);
+
+        if (b == NULL) {
+            /* nothing claimed is written: the executions stay due */
+            lost = 1;
+
+        } else {
+            claims = NULL;
+
+            for (i = 0; i < n; i++) {
+                ngx_http_compensation_sched_prepare(sched, &b->calls[i], now);
+
+                if (!cf_store_in_transaction(st)) {
+                    lost = 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    rc = lost ? -1 : cf_store_commit(st);
 
     if (rc != 0) {
-        if (rc == -1) {
-            ngx_log_error(NGX_LOG_ERR, &sched->log, 0,
-                          "compensation scheduler: claiming due executions"
-                          " failed: %s",
-                          sqlite3_errmsg(cf_store_db(mcf->store)));
+        cf_store_rollback(st);
+
+        ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation scheduler:"
+                      " the dispatch transaction failed, nothing of it was"
+                      " written: %s", cf_store_errmsg(st));
+
+        if (claims) {
+            cf_claims_free(claims, n);
         }
 
-        ngx_http_compensation_sched_arm(sched);
-        return;
+        if (b) {
+            for (i = 0; i < b->n; i++) {
+                json_decref(b->calls[i].info.root);
+                b->calls[i].info.root = NULL;
+            }
+
+            ngx_http_compensation_batch_destroy(b);
+        }
+
+        /* the settles are undone as well: they stay queued */
+        for (q = ngx_queue_head(&sched->answered);
+             q != ngx_queue_sentinel(&sched->answered);
+             q = ngx_queue_next(q))
+        {
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+            call->settled = 0;
+        }
+
+        goto retry;
     }
 
-    if (n == 0) {
-        ngx_http_compensation_sched_arm(sched);
-        return;
-    }
+    /* committed: the settled calls are done with */
+    while (settled--) {
+        q = ngx_queue_head(&sched->answered);
+        ngx_queue_remove(q);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
-                   "compensation scheduler: claimed %uz", n);
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
 
-    if (ngx_http_compensation_batch_start(sched, claims, n) != NGX_OK) {
-        ngx_http_compensation_sched_arm(sched);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_compensation_batch_start(ngx_http_compensation_sched_t *sched,
-    cf_claim_t *claims, size_t n)
-{
-    size_t                          i;
-    int64_t                         now;
-    ngx_pool_t                     *pool;
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
-    ngx_http_compensation_batch_t  *b;
-
-    pool = ngx_create_pool(4096, &sched->log);
-    if (pool == NULL) {
-        goto release;
-    }
-
-    b = ngx_pcalloc(pool, sizeof(ngx_http_compensation_batch_t));
-    if (b == NULL) {
-        ngx_destroy_pool(pool);
-        goto release;
-    }
-
-    b->calls = ngx_pcalloc(pool, n * sizeof(ngx_http_compensation_call_t));
-    if (b->calls == NULL) {
-        ngx_destroy_pool(pool);
-        goto release;
-    }
-
-    b->sched = sched;
-    b->pool = pool;
-    b->claims = claims;
-    b->n = n;
-
-    for (i = 0; i < n; i++) {
-        b->calls[i].batch = b;
-        b->calls[i].claim = &claims[i];
-    }
-
-    if (sched->scf->srv_ctx == NULL) {
-        /* nothing to call: release them all (pump warns) */
-        b->c = NULL;
-        sched->running = b;
-        ngx_http_compensation_batch_pump(b);
-        return NGX_OK;
-    }
-
-    b->log = sched->log;
-    b->log.data = &b->log_ctx;
-    b->log.handler = ngx_http_compensation_sched_log_error;
-    b->log.action = "dispatching compensations";
-
-    c = ngx_get_connection(0, &b->log);
-    if (c == NULL) {
-        ngx_destroy_pool(pool);
-        goto release;
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    c->read->active = 1;
-    c->write->active = 1;
-    c->log = &b->log;
-    c->read->log = &b->log;
-    c->write->log = &b->log;
-
-    b->log_ctx.connection = c;
-    b->hc.conf_ctx = sched->scf->srv_ctx;
-    c->data = &b->hc;
-
-    r = ngx_http_create_request(c);
-    if (r == NULL) {
-        c->fd = 0;
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
-        ngx_destroy_pool(pool);
-        goto release;
-    }
-
-    c->data = r;
-    c->pool = r->pool;
-
-    r->method = NGX_HTTP_GET;
-    ngx_str_set(&r->method_name, "GET");
-    ngx_str_set(&r->uri, "/");
-    ngx_str_set(&r->unparsed_uri, "/");
-    ngx_str_set(&r->http_protocol, "HTTP/1.1");
-    r->http_version = NGX_HTTP_VERSION_11;
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_compensation_batch_handler;
-    ngx_http_set_ctx(r, b, ngx_http_compensation_module);
-
-    b->c = c;
-    b->r = r;
-
-    b->check.handler = ngx_http_compensation_batch_check;
-    b->check.data = sched;    /* fd-shaped */
-    b->check.log = &sched->log;
-    b->check.cancelable = 1;
-
-    sched->running = b;
-
-    ngx_http_compensation_batch_pump(b);
-
-    if (sched->running == b) {
-        ngx_http_run_posted_requests(c);
-    }
-
-    return NGX_OK;
-
-release:
-
-    now = ngx_http_compensation_now_ms();
-
-    for (i = 0; i < n; i++) {
-        cf_dispatch_finish(cf_store_db(sched->mcf->store), claims[i].job_id,
-                           "Released", "no memory", now);
-    }
-
-    cf_claims_free(claims, n);
-    return NGX_ERROR;
-}
-
-
-/* starts calls up to the concurrency; destroys the batch when all ended */
-static void
-ngx_http_compensation_batch_pump(ngx_http_compensation_batch_t *b)
-{
-    ngx_http_compensation_call_t        *call;
-    ngx_http_compensation_sched_conf_t  *scf = b->sched->scf;
-
-    while (b->pending < scf->concurrency && b->next < b->n) {
-        call = &b->calls[b->next++];
-
-        if (ngx_http_compensation_call_start(b, call) == NGX_OK) {
-            call->started = 1;
-            b->pending++;
+        if (!call->in_flight) {
+            ngx_http_compensation_batch_unref(call->batch);
         }
     }
 
-    if (b->pending) {
-        if (!b->check.timer_set) {
-            ngx_add_timer(&b->check, scf->cancel_check);
+    started = 0;
+
+    if (b) {
+        ngx_http_compensation_batch_start(b);
+
+        for (i = 0; i < b->n; i++) {
+            started += b->calls[i].prepared;
         }
-        return;
+
+        ngx_http_compensation_batch_unref(b);
     }
 
-    if (b->next == b->n) {
-        ngx_http_compensation_batch_destroy(b);
-    }
-}
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
+                   "compensation scheduler: claimed %uz of %d, started %ui",
+                   n, k, started);
 
+    sched->due = 0;
+    sched->backlog = k > 0 && (int) n == k && started > 0;
 
-static void
-ngx_http_compensation_batch_handler(ngx_http_request_t *r)
-{
-    ngx_http_compensation_batch_t  *b;
-
-    b = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    if (b == NULL) {
-        return;
-    }
-
-    ngx_http_compensation_batch_pump(b);
-}
-
-
-static void
-ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
-{
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
-    ngx_http_compensation_sched_t  *sched = b->sched;
-
-    if (b->check.timer_set) {
-        ngx_del_timer(&b->check);
+    if (!ngx_queue_empty(&sched->answered)
+        || !ngx_queue_empty(&sched->finished)
+        || (sched->backlog
+            && cf_dispatch_claim_size((int) scf->batch,
+                                      (int) scf->concurrency,
+                                      (int) sched->in_flight)))
+    {
+        /* the next iteration: I/O events get their turn first */
+        if (!sched->work.posted) {
+            ngx_post_event(&sched->work, &ngx_posted_next_events);
+        }
     }
 
-    cf_claims_free(b->claims, b->n);
+    ngx_http_compensation_sched_arm(sched);
 
-    c = b->c;
-    r = b->r;
+    return;
 
-    if (r) {
-        r->logged = 1;
-        ngx_http_free_request(r, NGX_OK);
+retry:
+
+    if (!ngx_queue_empty(&sched->answered) || sched->due || sched->backlog) {
+        if (!sched->retry.timer_set) {
+            ngx_add_timer(&sched->retry, NGX_HTTP_COMPENSATION_SCHED_RETRY);
+        }
     }
-
-    if (c) {
-        c->fd = 0;
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
-        c->pool = NULL;
-        c->destroyed = 1;
-    }
-
-    sched->running = NULL;
-    ngx_destroy_pool(b->pool);
 
     ngx_http_compensation_sched_arm(sched);
 }
 
 
 /*
- * Every cancel_check while calls are in flight: a graceful cancel asked
- * through any worker (the store says so) aborts the call here and rolls
- * the execution back to FAILED.
+ * In the dispatch transaction: what the claim's state names, its target,
+ * then PrepareCompensation.  A claim that cannot be called is released
+ * (not prepared: due again as it was) or, when the prepare is refused,
+ * its operation fails.
  */
 static void
-ngx_http_compensation_batch_check(ngx_event_t *ev)
+ngx_http_compensation_sched_prepare(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
 {
-    size_t                          i;
-    ngx_str_t                       code;
-    ngx_http_upstream_t            *u;
-    ngx_http_compensation_call_t   *call;
-    ngx_http_compensation_batch_t  *b;
-    ngx_http_compensation_sched_t  *sched = ev->data;
-
-    b = sched->running;
-    if (b == NULL || b->c == NULL) {
-        return;
-    }
-
-    for (i = 0; i < b->next; i++) {
-        call = &b->calls[i];
-
-        if (!call->started || call->done || call->cancelled) {
-            continue;
-        }
-
-        if (!cf_dispatch_cancel_asked(cf_store_db(sched->mcf->store),
-                                      call->claim->job_id))
-        {
-            continue;
-        }
-
-        call->cancelled = 1;
-
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0, "compensation: operation %s"
-                      " of execution \"%s\" cancelled, aborting the call",
-                      call->claim->op_id, call->claim->execution_id);
-
-        ngx_str_set(&code, "Cancelled");
-        ngx_http_compensation_call_result(call, 0, &code, NULL,
-                                          "cancelled");
-        call->done = 1;
-
-        /*
-         * Stop the upstream through nginx's own timeout path: with one try
-         * left, the upstream finalizes the subrequest (504) and closes the
-         * peer connection; the post-subrequest handler sees done.  A call
-         * not connected yet is ignored when it ends.
-         */
-        u = call->sr ? call->sr->upstream : NULL;
-
-        if (u && u->peer.connection) {
-            u->peer.tries = 1;
-            u->peer.connection->read->timedout = 1;
-            ngx_post_event(u->peer.connection->read, &ngx_posted_events);
-        }
-    }
-
-    if (sched->running == b && b->pending) {
-        ngx_add_timer(&b->check, sched->scf->cancel_check);
-    }
-}
-
-
-static ngx_int_t
-ngx_http_compensation_segment_ok(const char *s)
-{
-    const u_char  *p;
-
-    if (s[0] == '\0' || ngx_strcmp(s, ".") == 0 || ngx_strcmp(s, "..") == 0
-        || ngx_strlen(s) > 256)
-    {
-        return 0;
-    }
-
-    for (p = (const u_char *) s; *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == '?' || *p == '#'
-            || *p == '%' || *p == '\\')
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static ngx_int_t
-ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
-    ngx_http_compensation_call_t *call)
-{
-    int                                  prepared;
     char                                 req_id[CF_UUID_LEN + 16];
-    json_t                              *state, *eid, *agg, *fn, *body;
-    int64_t                              now, version;
-    size_t                               len;
-    u_char                              *p;
-    ngx_str_t                            uri;
-    cf_error_t                           err;
+    json_t                              *body;
     ngx_uint_t                           i;
-    const char                          *ctxname, *aggname, *aggid, *why;
+    cf_error_t                           err;
+    const char                          *why;
     cf_claim_t                          *claim = call->claim;
-    ngx_buf_t                           *buf;
-    ngx_chain_t                         *cl;
-    ngx_http_request_t                  *sr;
-    ngx_http_post_subrequest_t          *ps;
     ngx_http_compensation_target_t      *t;
-    ngx_http_compensation_sched_t       *sched = b->sched;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
-    sqlite3                             *db;
-    char                                *doc;
-    u_char                               idem[300];
 
-    db = cf_store_db(sched->mcf->store);
-    now = ngx_http_compensation_now_ms();
-    prepared = 0;
-    why = NULL;
-    doc = NULL;
-
-    if (ngx_terminate || ngx_exiting || ngx_quit) {
-        cf_dispatch_finish(db, claim->job_id, "Released", "shutting down",
-                           now);
-        return NGX_DECLINED;
-    }
-
-    state = cf_json_loads(claim->state, 0, NULL);
-
-    eid = json_object_get(state, "eventId");
-    agg = json_object_get(eid, "aggregateId");
-    fn = json_object_get(state, "function");
-
-    ctxname = json_string_value(json_object_get(agg, "contextName"));
-    aggname = json_string_value(json_object_get(agg, "aggregateName"));
-    aggid = json_string_value(json_object_get(agg, "aggregateId"));
-    version = json_integer_value(json_object_get(eid, "version"));
-    call->attempt = (int32_t) json_integer_value(
-        json_object_get(json_object_get(state, "retryState"), "retries")) + 1;
-
-    if (ctxname == NULL || aggname == NULL || aggid == NULL || fn == NULL) {
+    if (cf_dispatch_call_parse(claim->state, &call->info) != 0) {
         why = "the state has no eventId or function";
         goto release;
     }
 
-    t = NULL;
+    call->attempt = call->info.attempt;
 
-    if (b->c) {
-        t = scf->targets.elts;
+    t = scf->targets.elts;
 
-        for (i = 0; i < scf->targets.nelts; i++) {
-            if (t[i].context.len == ngx_strlen(ctxname)
-                && ngx_strncmp(t[i].context.data, ctxname, t[i].context.len)
-                   == 0)
-            {
-                break;
-            }
+    for (i = 0; i < scf->targets.nelts; i++) {
+        if (t[i].context.len == ngx_strlen(call->info.context)
+            && ngx_strncmp(t[i].context.data, call->info.context,
+                           t[i].context.len)
+               == 0)
+        {
+            break;
         }
-
-        t = i < scf->targets.nelts ? &t[i] : NULL;
     }
 
-    if (t == NULL) {
-        if (!b->warned) {
-            b->warned = 1;
+    if (i == scf->targets.nelts) {
+        if (!sched->warned) {
+            sched->warned = 1;
             ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
                           " scheduler: no compensation_target for context"
-                          " \"%s\" (execution \"%s\"), left due", ctxname,
-                          claim->execution_id);
+                          " \"%s\" (execution \"%s\"), left due",
+                          call->info.context, claim->execution_id);
         }
 
         why = "no target";
         goto release;
     }
 
-    call->target = t;
+    call->target = &t[i];
 
-    if (!ngx_http_compensation_segment_ok(aggname)
-        || !ngx_http_compensation_segment_ok(aggid))
+    if (!cf_dispatch_segment_ok(call->info.aggregate_name)
+        || !cf_dispatch_segment_ok(call->info.aggregate_id))
     {
         ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
                       " scheduler: execution \"%s\" names an aggregate that"
@@ -850,26 +812,406 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
                       " scheduler: prepare of \"%s\" refused: %s: %s",
                       claim->execution_id, err.code, err.msg);
-        cf_dispatch_finish(db, claim->job_id, "Failed", err.msg, now);
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Failed", err.msg, now);
         cf_error_free(&err);
-        json_decref(state);
-        return NGX_DECLINED;
+        return;
     }
 
-    prepared = 1;
+    call->prepared = 1;
+    return;
+
+release:
+
+    (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id, "Released",
+                                 why, now);
+}
+
+
+/*
+ * In the dispatch transaction: the outcome of one call.  Sync targets: a
+ * 2xx applies the success, anything else the failure; async targets: a
+ * 2xx only started the re-execution (the service reports back).
+ */
+static void
+ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    char         req_id[CF_UUID_LEN + 16];
+    json_t      *cmd;
+    cf_error_t   err;
+    cf_claim_t  *claim = call->claim;
+
+    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:result%Z",
+                 claim->op_id);
+
+    if (!call->own && !call->cancelled
+        && cf_dispatch_cancel_asked_in(sched->dispatch, claim->job_id))
+    {
+        /* cancelled (or force cancelled) while the answer was on its way */
+        call->cancelled = 1;
+        call->ok = 0;
+        call->recoverable = CF_RECOVERABLE_UNKNOWN;
+        ngx_snprintf((u_char *) call->code, sizeof(call->code),
+                     "Cancelled%Z");
+        ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                     "cancelled%Z");
+    }
+
+    if (call->ok) {
+
+        if (call->target && !call->target->sync) {
+            ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
+                          " execution \"%s\" attempt %D accepted (%ui),"
+                          " waiting for its report", claim->execution_id,
+                          call->attempt, call->status);
+            (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                         "Completed", "accepted", now);
+            call->settled = 1;
+            return;
+        }
+
+        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
+
+        if (ngx_http_compensation_sched_command(sched->mcf,
+                CF_CMD_APPLY_EXECUTION_SUCCESS, cmd, claim->execution_id,
+                req_id, claim->op_id, &sched->log, &err)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
+                          " applying the success of \"%s\" failed: %s: %s",
+                          claim->execution_id, err.code, err.msg);
+            cf_error_free(&err);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
+                      " execution \"%s\" attempt %D succeeded (%ui)",
+                      claim->execution_id, call->attempt, call->status);
+
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Succeeded", "ok", now);
+        call->settled = 1;
+        return;
+    }
+
+    cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
+                    "error", "errorCode", call->code, "errorMsg", call->msg,
+                    "stackTrace", "",
+                    "executeAt", (json_int_t) now,
+                    "recoverable", cf_recoverable_name(call->recoverable));
+
+    if (ngx_http_compensation_sched_command(sched->mcf,
+            CF_CMD_APPLY_EXECUTION_FAILED, cmd, claim->execution_id,
+            req_id, claim->op_id, &sched->log, &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
+                      " applying the failure of \"%s\" failed: %s: %s",
+                      claim->execution_id, err.code, err.msg);
+        cf_error_free(&err);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"
+                  " \"%s\" attempt %D failed: %s: %s (%s)",
+                  claim->execution_id, call->attempt, call->code, call->msg,
+                  cf_recoverable_name(call->recoverable));
+
+    /* RollingBack -> Cancelled; a force cancel may have won */
+    (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                 call->cancelled ? "Cancelled" : "Failed",
+                                 call->cancelled ? "cancelled" : call->msg,
+                                 now);
+    call->settled = 1;
+}
+
+
+static ngx_http_compensation_batch_t *
+ngx_http_compensation_batch_create(ngx_http_compensation_sched_t *sched,
+    cf_claim_t *claims, size_t n)
+{
+    size_t                          i;
+    ngx_pool_t                     *pool;
+    ngx_http_compensation_batch_t  *b;
+
+    pool = ngx_create_pool(4096, &sched->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    b = ngx_pcalloc(pool, sizeof(ngx_http_compensation_batch_t));
+    if (b == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    b->calls = ngx_pcalloc(pool, n * sizeof(ngx_http_compensation_call_t));
+    if (b->calls == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    b->sched = sched;
+    b->pool = pool;
+    b->claims = claims;
+    b->n = n;
+    b->live = 1;            /* the dispatch transaction's, until started */
+
+    for (i = 0; i < n; i++) {
+        b->calls[i].batch = b;
+        b->calls[i].claim = &claims[i];
+    }
+
+    return b;
+}
+
+
+/* after the COMMIT: calls every prepared claim */
+static void
+ngx_http_compensation_batch_start(ngx_http_compensation_batch_t *b)
+{
+    size_t                          i;
+    ngx_uint_t                      any;
+    ngx_str_t                       code = ngx_string("CompensationCallFailed");
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_compensation_call_t   *call;
+    ngx_http_compensation_sched_t  *sched = b->sched;
+
+    any = 0;
+
+    for (i = 0; i < b->n; i++) {
+        any |= b->calls[i].prepared;
+    }
+
+    c = NULL;
+
+    if (!any) {
+        goto done;
+    }
+
+    b->log = sched->log;
+    b->log.data = &b->log_ctx;
+    b->log.handler = ngx_http_compensation_sched_log_error;
+    b->log.action = "dispatching compensations";
+
+    c = ngx_get_connection(0, &b->log);
+    if (c == NULL) {
+        goto done;
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    c->read->active = 1;
+    c->write->active = 1;
+    c->log = &b->log;
+    c->read->log = &b->log;
+    c->write->log = &b->log;
+
+    b->log_ctx.connection = c;
+    b->hc.conf_ctx = sched->scf->srv_ctx;
+    c->data = &b->hc;
+
+    r = ngx_http_create_request(c);
+    if (r == NULL) {
+        c->fd = 0;
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+        c = NULL;
+        goto done;
+    }
+
+    c->data = r;
+    c->pool = r->pool;
+
+    r->method = NGX_HTTP_GET;
+    ngx_str_set(&r->method_name, "GET");
+    ngx_str_set(&r->uri, "/");
+    ngx_str_set(&r->unparsed_uri, "/");
+    ngx_str_set(&r->http_protocol, "HTTP/1.1");
+    r->http_version = NGX_HTTP_VERSION_11;
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_compensation_batch_handler;
+    ngx_http_set_ctx(r, b, ngx_http_compensation_module);
+
+    b->c = c;
+    b->r = r;
+
+done:
+
+    for (i = 0; i < b->n; i++) {
+        call = &b->calls[i];
+
+        if (call->prepared) {
+            /* held until its outcome is written and its call ended */
+            b->live++;
+
+            if (c == NULL) {
+                /* PREPARED now: record the failure so that it is due
+                 * again */
+                ngx_http_compensation_call_answer(call, 0, &code, NULL,
+                                                  "no memory");
+            } else {
+                (void) ngx_http_compensation_call_start(b, call);
+            }
+        }
+
+        json_decref(call->info.root);
+        call->info.root = NULL;
+    }
+
+    if (c) {
+        ngx_http_run_posted_requests(c);
+    }
+
+    if (sched->in_flight && !sched->check.timer_set) {
+        ngx_add_timer(&sched->check, sched->scf->cancel_check);
+    }
+}
+
+
+static void
+ngx_http_compensation_batch_handler(ngx_http_request_t *r)
+{
+    /* the parent of the calls: the work frees it once they all ended */
+}
+
+
+static void
+ngx_http_compensation_batch_unref(ngx_http_compensation_batch_t *b)
+{
+    ngx_http_compensation_sched_t  *sched = b->sched;
+
+    if (--b->live) {
+        return;
+    }
+
+    /* freed by the work, never in a call's own handlers */
+    ngx_queue_insert_tail(&sched->finished, &b->queue);
+    ngx_http_compensation_sched_post(sched);
+}
+
+
+static void
+ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    cf_claims_free(b->claims, b->n);
+
+    c = b->c;
+    r = b->r;
+
+    if (r) {
+        r->logged = 1;
+        ngx_http_free_request(r, NGX_OK);
+    }
+
+    if (c) {
+        c->fd = 0;
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+        c->pool = NULL;
+        c->destroyed = 1;
+    }
+
+    ngx_destroy_pool(b->pool);
+}
+
+
+/*
+ * Every cancel_check while calls are in flight: a graceful cancel asked
+ * through any worker (the store says so) aborts the call here and rolls
+ * the execution back to FAILED.
+ */
+static void
+ngx_http_compensation_sched_check(ngx_event_t *ev)
+{
+    ngx_str_t                       code;
+    ngx_queue_t                    *q, *next;
+    ngx_http_upstream_t            *u;
+    ngx_http_compensation_call_t   *call;
+    ngx_http_compensation_sched_t  *sched = ev->data;
+
+    if (sched->dispatch == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&sched->calls);
+         q != ngx_queue_sentinel(&sched->calls);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+
+        if (!cf_dispatch_cancel_asked_in(sched->dispatch,
+                                         call->claim->job_id))
+        {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, &call->batch->log, 0, "compensation:"
+                      " operation %s of execution \"%s\" cancelled, aborting"
+                      " the call", call->claim->op_id,
+                      call->claim->execution_id);
+
+        ngx_str_set(&code, "Cancelled");
+        ngx_http_compensation_call_answer(call, 0, &code, NULL, "cancelled");
+
+        /*
+         * Stop the upstream through nginx's own timeout path: with one try
+         * left, the upstream finalizes the subrequest (504) and closes the
+         * peer connection; the post-subrequest handler sees it answered.
+         * A call not connected yet is ignored when it ends.
+         */
+        u = call->sr ? call->sr->upstream : NULL;
+
+        if (u && u->peer.connection) {
+            u->peer.tries = 1;
+            u->peer.connection->read->timedout = 1;
+            ngx_post_event(u->peer.connection->read, &ngx_posted_events);
+        }
+    }
+
+    if (sched->in_flight && !sched->check.timer_set) {
+        ngx_add_timer(&sched->check, sched->scf->cancel_check);
+    }
+}
+
+
+/* starts the subrequest of a prepared call; a call that cannot start is
+ * answered as failed (CompensationCallFailed: due again) */
+static ngx_int_t
+ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
+    ngx_http_compensation_call_t *call)
+{
+    json_t                          *body;
+    size_t                           len;
+    u_char                          *p;
+    ngx_str_t                        uri, code;
+    const char                      *why;
+    char                            *doc;
+    cf_claim_t                      *claim = call->claim;
+    ngx_buf_t                       *buf;
+    ngx_chain_t                     *cl;
+    ngx_http_request_t              *sr;
+    ngx_http_post_subrequest_t      *ps;
+    ngx_http_compensation_target_t  *t = call->target;
+    ngx_http_compensation_sched_t   *sched = b->sched;
+    u_char                           idem[300];
 
     body = json_pack("{s:s, s:O}", "id", claim->execution_id,
-                     "function", fn);
+                     "function", call->info.function);
     doc = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
 
     if (doc == NULL) {
         why = "no memory";
-        goto release;
+        goto failed;
     }
 
-    len = t->uri.len + 1 + ngx_strlen(aggname) + 1 + ngx_strlen(aggid)
-          + 1 + NGX_INT64_LEN + sizeof("/compensate");
+    len = t->uri.len + 1 + ngx_strlen(call->info.aggregate_name) + 1
+          + ngx_strlen(call->info.aggregate_id) + 1 + NGX_INT64_LEN
+          + sizeof("/compensate");
 
     uri.data = ngx_pnalloc(b->pool, len);
     p = ngx_pnalloc(b->pool, ngx_strlen(doc));
@@ -881,11 +1223,12 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         || ps == NULL)
     {
         why = "no memory";
-        goto release;
+        goto failed;
     }
 
     uri.len = ngx_snprintf(uri.data, len, "%V/%s/%s/%L/compensate", &t->uri,
-                           aggname, aggid, version)
+                           call->info.aggregate_name, call->info.aggregate_id,
+                           call->info.version)
               - uri.data;
 
     buf->pos = p;
@@ -907,10 +1250,12 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         != NGX_OK)
     {
         why = "cannot start a subrequest";
-        goto release;
+        goto failed;
     }
 
     call->sr = sr;
+    call->in_flight = 1;
+    sched->in_flight++;
 
     sr->method = NGX_HTTP_PUT;
     ngx_str_set(&sr->method_name, "PUT");
@@ -918,7 +1263,7 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
     sr->request_body = ngx_pcalloc(b->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
 
     sr->request_body->bufs = cl;
@@ -931,7 +1276,7 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         != NGX_OK)
     {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
 
     sr->headers_in.content_length_n = buf->last - buf->pos;
@@ -955,36 +1300,27 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
            == NULL)
     {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
+
+    ngx_queue_insert_tail(&sched->calls, &call->queue);
+    call->in_calls = 1;
 
     ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: dispatching"
                   " execution \"%s\" attempt %D (operation %s, job %L) to"
                   " \"%V\"", claim->execution_id, call->attempt,
                   claim->op_id, claim->job_id, &uri);
 
-    json_decref(state);
     return NGX_OK;
 
-release_sr:
+failed:
 
-    /* the subrequest is posted: let it run into an empty location */
-    call->done = 1;
-
-release:
-
+    /* a subrequest already posted runs into an empty location; PREPARED
+     * now: record the failure so that it is due again */
     free(doc);
-    json_decref(state);
+    ngx_str_set(&code, "CompensationCallFailed");
+    ngx_http_compensation_call_answer(call, 0, &code, NULL, why);
 
-    if (prepared) {
-        ngx_str_t  code = ngx_string("CompensationCallFailed");
-
-        /* PREPARED now: record the failure so that it is due again */
-        ngx_http_compensation_call_result(call, 0, &code, NULL, why);
-        return call->done ? NGX_OK : NGX_DECLINED;
-    }
-
-    cf_dispatch_finish(db, claim->job_id, "Released", why, now);
     return NGX_DECLINED;
 }
 
@@ -1025,15 +1361,16 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
     ngx_table_elt_t                *h;
     ngx_http_compensation_call_t   *call = data;
     ngx_http_compensation_batch_t  *b = call->batch;
+    ngx_http_compensation_sched_t  *sched = b->sched;
 
-    if (call->started) {
-        call->started = 0;
-        b->pending--;
+    call->sr = NULL;
+
+    if (call->in_flight) {
+        call->in_flight = 0;
+        sched->in_flight--;
     }
 
-    if (!call->done) {
-        call->done = 1;
-
+    if (!call->answered) {
         status = sr->headers_out.status;
 
         if (sr->upstream && sr->upstream->state
@@ -1082,8 +1419,15 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
             body.len = sr->out->buf->last - sr->out->buf->pos;
         }
 
-        ngx_http_compensation_call_result(call, status, pcode, &body, NULL);
+        ngx_http_compensation_call_answer(call, status, pcode, &body, NULL);
+
+    } else if (call->settled) {
+        /* answered earlier (cancelled) and written already */
+        ngx_http_compensation_batch_unref(b);
     }
+
+    /* a slot is free: the work may claim the next ones */
+    ngx_http_compensation_sched_post(sched);
 
     if (sr != b->c->data) {
         b->c->data = sr;
@@ -1100,147 +1444,88 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
 
 
 /*
- * The outcome of one call.  status 0: no answer (connect failure, reset,
- * cancel); what: a reason of our own.  Async targets: a 2xx only starts
- * the re-execution (the service reports back), anything else failed.
+ * The outcome of one call, kept until the work writes it.  status 0: no
+ * answer (connect failure, reset, cancel); what: a reason of our own.
  */
 static void
-ngx_http_compensation_call_result(ngx_http_compensation_call_t *call,
+ngx_http_compensation_call_answer(ngx_http_compensation_call_t *call,
     ngx_uint_t status, ngx_str_t *error_code, ngx_str_t *body,
     const char *what)
 {
-    char                            req_id[CF_UUID_LEN + 16], code[128];
-    char                            msg[400];
-    json_t                         *jb, *cmd, *m;
-    int64_t                         now;
-    cf_error_t                      err;
-    cf_recoverable_t                rec;
-    cf_claim_t                     *claim = call->claim;
+    json_t                         *jb, *m;
     ngx_http_compensation_sched_t  *sched = call->batch->sched;
-    sqlite3                        *db;
 
-    db = cf_store_db(sched->mcf->store);
-    now = ngx_http_compensation_now_ms();
+    call->answered = 1;
+    call->status = status;
+    call->own = what != NULL;
+    call->cancelled = what && ngx_strcmp(what, "cancelled") == 0;
+    call->ok = what == NULL && status >= 200 && status < 300;
 
-    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:result%Z",
-                 claim->op_id);
-
-    if (what == NULL && cf_dispatch_cancel_asked(db, claim->job_id)) {
-        /* cancelled (or force cancelled) while the answer was on its way */
-        what = "cancelled";
-        error_code = NULL;
+    if (call->in_calls) {
+        ngx_queue_remove(&call->queue);
+        call->in_calls = 0;
     }
 
-    if (what == NULL && status >= 200 && status < 300) {
+    ngx_queue_insert_tail(&sched->answered, &call->queue);
+    ngx_http_compensation_sched_post(sched);
 
-        if (call->target && !call->target->sync) {
-            ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
-                          " execution \"%s\" attempt %D accepted (%ui),"
-                          " waiting for its report", claim->execution_id,
-                          call->attempt, status);
-            cf_dispatch_finish(db, claim->job_id, "Completed", "accepted",
-                               now);
-            return;
-        }
-
-        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
-
-        if (ngx_http_compensation_sched_command(sched->mcf,
-                CF_CMD_APPLY_EXECUTION_SUCCESS, cmd, claim->execution_id,
-                req_id, claim->op_id, &sched->log, &err)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                          " applying the success of \"%s\" failed: %s: %s",
-                          claim->execution_id, err.code, err.msg);
-            cf_error_free(&err);
-        }
-
-        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
-                      " execution \"%s\" attempt %D succeeded (%ui)",
-                      claim->execution_id, call->attempt, status);
-
-        cf_dispatch_finish(db, claim->job_id, "Succeeded", "ok", now);
+    if (call->ok) {
         return;
     }
 
     /* a failure: the error code, its message, the classification */
 
-    if (what && ngx_strcmp(what, "cancelled") == 0) {
-        ngx_snprintf((u_char *) code, sizeof(code), "Cancelled%Z");
+    if (call->cancelled) {
+        ngx_snprintf((u_char *) call->code, sizeof(call->code),
+                     "Cancelled%Z");
 
     } else if (error_code && error_code->len) {
-        ngx_snprintf((u_char *) code, sizeof(code), "%*s%Z",
-                     (size_t) ngx_min(error_code->len, sizeof(code) - 1),
+        ngx_snprintf((u_char *) call->code, sizeof(call->code), "%*s%Z",
+                     (size_t) ngx_min(error_code->len,
+                                      sizeof(call->code) - 1),
                      error_code->data);
     } else {
-        ngx_snprintf((u_char *) code, sizeof(code), "%s%Z",
+        ngx_snprintf((u_char *) call->code, sizeof(call->code), "%s%Z",
                      cf_dispatch_error_code((int) status));
     }
 
-    msg[0] = '\0';
+    call->msg[0] = '\0';
 
     if (what) {
-        ngx_snprintf((u_char *) msg, sizeof(msg), "%s%Z", what);
+        ngx_snprintf((u_char *) call->msg, sizeof(call->msg), "%s%Z", what);
 
     } else if (body && body->len) {
         jb = cf_json_loadb((char *) body->data, body->len, 0, NULL);
         m = json_object_get(jb, "errorMsg");
 
         if (json_is_string(m)) {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "%s%Z",
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg), "%s%Z",
                          json_string_value(m));
         }
 
         json_decref(jb);
     }
 
-    if (msg[0] == '\0') {
+    if (call->msg[0] == '\0') {
         if (status) {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "the target answered"
-                         " %ui%Z", status);
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                         "the target answered %ui%Z", status);
         } else {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "the target could not"
-                         " be reached%Z");
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                         "the target could not be reached%Z");
         }
     }
 
-    rec = what && ngx_strcmp(what, "cancelled") == 0
-          ? CF_RECOVERABLE_UNKNOWN : cf_dispatch_classify((int) status);
-
-    cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
-                    "error", "errorCode", code, "errorMsg", msg,
-                    "stackTrace", "",
-                    "executeAt", (json_int_t) now,
-                    "recoverable", cf_recoverable_name(rec));
-
-    if (ngx_http_compensation_sched_command(sched->mcf,
-            CF_CMD_APPLY_EXECUTION_FAILED, cmd, claim->execution_id,
-            req_id, claim->op_id, &sched->log, &err)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                      " applying the failure of \"%s\" failed: %s: %s",
-                      claim->execution_id, err.code, err.msg);
-        cf_error_free(&err);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"
-                  " \"%s\" attempt %D failed: %s: %s (%s)",
-                  claim->execution_id, call->attempt, code, msg,
-                  cf_recoverable_name(rec));
-
-    if (what && ngx_strcmp(what, "cancelled") == 0) {
-        /* RollingBack -> Cancelled; a force cancel may have won */
-        cf_dispatch_finish(db, claim->job_id, "Cancelled", "cancelled", now);
-        return;
-    }
-
-    cf_dispatch_finish(db, claim->job_id, "Failed", msg, now);
+    call->recoverable = call->cancelled
+                        ? CF_RECOVERABLE_UNKNOWN
+                        : cf_dispatch_classify((int) status);
 }
 
 
-/* one command through cf_service (the API's pipeline); body is stolen */
+/*
+ * One command through cf_service (the API's pipeline), in its own savepoint
+ * of the dispatch transaction; body is stolen
+ */
 static ngx_int_t
 ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
     cf_command_type_t type, json_t *body, const char *id,
@@ -1281,7 +1566,7 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
     in.now = ngx_http_compensation_now_ms();
     in.default_spec = &mcf->default_spec;
 
-    rc = cf_service_execute(mcf->store, &mcf->ids, &in, &out);
+    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &in, &out, NULL);
 
     json_decref(header);
     cf_command_free(&cmd);

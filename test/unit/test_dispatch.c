@@ -171,14 +171,18 @@ test_dispatch_lease(void)
     CHECK_INT(n, 0);
     cf_claims_free(c, n);
 
-    /* scheduler A takes both due ones, in nextRetryAt order, with state */
+    /* scheduler A takes both due ones (same nextRetryAt: in either
+     * order), with state */
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0 + 2000, 5000, 1, 10,
                                 &c, &n), 0);
     CHECK_INT(n, 2);
 
     if (n == 2) {
-        CHECK_STR(c[0].execution_id, "x1");
-        CHECK_STR(c[1].execution_id, "x2");
+        CHECK(strcmp(c[0].execution_id, c[1].execution_id) != 0);
+        CHECK(strcmp(c[0].execution_id, "x1") == 0
+              || strcmp(c[0].execution_id, "x2") == 0);
+        CHECK(strcmp(c[1].execution_id, "x1") == 0
+              || strcmp(c[1].execution_id, "x2") == 0);
         CHECK(strstr(c[0].state, "\"status\":\"FAILED\"") != NULL);
         CHECK(cf_uuid_is_valid(c[0].op_id, strlen(c[0].op_id)));
         CHECK(strcmp(c[0].op_id, c[1].op_id) != 0);
@@ -191,7 +195,8 @@ test_dispatch_lease(void)
     CHECK_INT(m, 0);
     cf_claims_free(d, m);
 
-    /* A finishes x2: B may take it (still FAILED and due), not x1 */
+    /* A finishes its second: B may take it (still FAILED and due), not
+     * the first */
     if (n == 2) {
         CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
                                      "Released", "no target", T0 + 2100), 0);
@@ -203,17 +208,17 @@ test_dispatch_lease(void)
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2200, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
-    if (m == 1) {
-        CHECK_STR(d[0].execution_id, "x2");
+    if (m == 1 && n == 2) {
+        CHECK_STR(d[0].execution_id, c[1].execution_id);
     }
     cf_claims_free(d, m);
 
-    /* A "crashed" holding x1: once its lease expired, B claims it */
+    /* A "crashed" holding the first: once its lease expired, B claims it */
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 7001, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
-    if (m == 1) {
-        CHECK_STR(d[0].execution_id, "x1");
+    if (m == 1 && n == 2) {
+        CHECK_STR(d[0].execution_id, c[0].execution_id);
     }
     cf_claims_free(d, m);
 
