@@ -45,7 +45,7 @@ bport=$((port + 1))
 backoff=600                 # s: a failed execution is not due again here
 answer=200; [ "$mode" = failing ] && answer=500
 work="$(mktemp -d /tmp/cf-dbench.XXXXXX)"
-trap '"$nginx" -p "$work/" -c conf/nginx.conf -s quit 2>/dev/null || true; sleep 0.5; rm -rf "$work"' EXIT
+trap '"$nginx" -p "$work/" -c conf/nginx.conf -s quit 2>/dev/null || true; sleep 0.5; [ -n "${KEEP:-}" ] && cp "$work/logs/error.log" "$KEEP"; rm -rf "$work"' EXIT
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 [ -f "$root/build/ngx_http_compensation_module.so" ] || make -C "$root" build >/dev/null

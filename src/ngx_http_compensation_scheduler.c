@@ -88,6 +88,19 @@ struct ngx_http_compensation_sched_s {
 };
 
 
+/* a command of the scheduler through cf_service (the API's pipeline), in
+ * its own savepoint of the dispatch transaction */
+typedef struct {
+    cf_command_t                           cmd;
+    json_t                                *header;
+    cf_exec_input_t                        in;
+    cf_prepared_t                          pre;
+    char                                   req_id[CF_UUID_LEN + 16];
+    unsigned                               bound:1;
+    unsigned                               decided:1;
+} ngx_http_compensation_sched_cmd_t;
+
+
 typedef struct {
     ngx_queue_t                            queue;    /* calls or answered */
     ngx_http_compensation_batch_t         *batch;
@@ -100,6 +113,7 @@ typedef struct {
     cf_recoverable_t                       recoverable;
     char                                   code[128];
     char                                   msg[400];
+    ngx_http_compensation_sched_cmd_t      result;   /* the settle's */
     unsigned                               prepared:1;
     unsigned                               in_flight:1;
     unsigned                               in_calls:1;
@@ -159,10 +173,18 @@ static ngx_int_t ngx_http_compensation_call_done(ngx_http_request_t *sr,
 static void ngx_http_compensation_call_answer(
     ngx_http_compensation_call_t *call, ngx_uint_t status,
     ngx_str_t *error_code, ngx_str_t *body, const char *what);
-static ngx_int_t ngx_http_compensation_sched_command(
-    ngx_http_compensation_main_conf_t *mcf, cf_command_type_t type,
-    json_t *body, const char *id, const char *request_id,
-    const char *op_id, ngx_log_t *log, cf_error_t *err);
+static ngx_int_t ngx_http_compensation_cmd_init(
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
+    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err);
+static ngx_int_t ngx_http_compensation_cmd_run(
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err);
+static void ngx_http_compensation_cmd_free(
+    ngx_http_compensation_sched_cmd_t *sc);
+static void ngx_http_compensation_settle_init(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
 static u_char *ngx_http_compensation_sched_log_error(ngx_log_t *log,
     u_char *buf, size_t len);
 static ngx_table_elt_t *ngx_http_compensation_push_header(
@@ -580,6 +602,31 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     n = 0;
     b = NULL;
 
+    /*
+     * The results' commands are decided before the lock, in one read
+     * transaction, while the other workers hold it (cf_service_prepare, as
+     * the command groups do): under the lock they cost a version check and
+     * their writes.
+     */
+    if (!ngx_queue_empty(&sched->answered) && cf_store_read_hold(st) == 0) {
+        settled = 0;
+
+        for (q = ngx_queue_head(&sched->answered);
+             q != ngx_queue_sentinel(&sched->answered)
+             && settled++ < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+             q = ngx_queue_next(q))
+        {
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+            ngx_http_compensation_settle_init(sched, call, now);
+
+            if (call->result.bound && !call->result.decided) {
+                cf_service_prepare(st, &sched->mcf->ids, &call->result.in,
+                                   &call->result.pre);
+                call->result.decided = 1;
+            }
+        }
+    }
+
     /* a read transaction held on this connection would make BEGIN fail */
     cf_store_read_release(st);
 
@@ -745,12 +792,11 @@ static void
 ngx_http_compensation_sched_prepare(ngx_http_compensation_sched_t *sched,
     ngx_http_compensation_call_t *call, int64_t now)
 {
-    char                                 req_id[CF_UUID_LEN + 16];
-    json_t                              *body;
     ngx_uint_t                           i;
     cf_error_t                           err;
     const char                          *why;
     cf_claim_t                          *claim = call->claim;
+    ngx_http_compensation_sched_cmd_t    sc;
     ngx_http_compensation_target_t      *t;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
@@ -800,14 +846,11 @@ ngx_http_compensation_sched_prepare(ngx_http_compensation_sched_t *sched,
     }
 
     /* PrepareCompensation, exactly as the API route would run it */
-    body = json_object();
-    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:prepare%Z",
-                 claim->op_id);
-
-    if (ngx_http_compensation_sched_command(sched->mcf,
-            CF_CMD_PREPARE_COMPENSATION, body, claim->execution_id, req_id,
-            claim->op_id, &sched->log, &err)
-        != NGX_OK)
+    if (ngx_http_compensation_cmd_init(sched->mcf, &sc,
+                                       CF_CMD_PREPARE_COMPENSATION,
+                                       json_object(), claim, "prepare", &err)
+        != NGX_OK
+        || ngx_http_compensation_cmd_run(sched->mcf, &sc, &err) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
                       " scheduler: prepare of \"%s\" refused: %s: %s",
@@ -829,21 +872,61 @@ release:
 
 
 /*
- * In the dispatch transaction: the outcome of one call.  Sync targets: a
- * 2xx applies the success, anything else the failure; async targets: a
- * 2xx only started the re-execution (the service reports back).
+ * The command that writes the outcome of one call.  Sync targets: a 2xx
+ * applies the success, anything else the failure; async targets: a 2xx
+ * only started the re-execution (the service reports back): no command.
+ */
+static void
+ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    json_t      *cmd;
+    cf_error_t   err;
+
+    if (call->result.bound) {
+        return;
+    }
+
+    if (call->ok) {
+        if (call->target && !call->target->sync) {
+            return;
+        }
+
+        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
+
+    } else {
+        cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
+                        "error", "errorCode", call->code, "errorMsg",
+                        call->msg, "stackTrace", "",
+                        "executeAt", (json_int_t) now,
+                        "recoverable",
+                        cf_recoverable_name(call->recoverable));
+    }
+
+    if (ngx_http_compensation_cmd_init(sched->mcf, &call->result,
+            call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
+                     : CF_CMD_APPLY_EXECUTION_FAILED,
+            cmd, call->claim, "result", &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation: the"
+                      " result of \"%s\" cannot be a command: %s: %s",
+                      call->claim->execution_id, err.code, err.msg);
+        cf_error_free(&err);
+    }
+}
+
+
+/*
+ * In the dispatch transaction: the outcome of one call, decided before
+ * the lock when it could be (call->result.decided).
  */
 static void
 ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
     ngx_http_compensation_call_t *call, int64_t now)
 {
-    char         req_id[CF_UUID_LEN + 16];
-    json_t      *cmd;
     cf_error_t   err;
     cf_claim_t  *claim = call->claim;
-
-    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:result%Z",
-                 claim->op_id);
 
     if (!call->own && !call->cancelled
         && cf_dispatch_cancel_asked_in(sched->dispatch, claim->job_id))
@@ -856,34 +939,34 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                      "Cancelled%Z");
         ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
                      "cancelled%Z");
+        ngx_http_compensation_cmd_free(&call->result);
+    }
+
+    ngx_http_compensation_settle_init(sched, call, now);
+
+    if (call->ok && call->target && !call->target->sync) {
+        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
+                      " execution \"%s\" attempt %D accepted (%ui),"
+                      " waiting for its report", claim->execution_id,
+                      call->attempt, call->status);
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Completed", "accepted", now);
+        call->settled = 1;
+        return;
+    }
+
+    if (call->result.bound
+        && ngx_http_compensation_cmd_run(sched->mcf, &call->result, &err)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
+                      " applying the %s of \"%s\" failed: %s: %s",
+                      call->ok ? "success" : "failure", claim->execution_id,
+                      err.code, err.msg);
+        cf_error_free(&err);
     }
 
     if (call->ok) {
-
-        if (call->target && !call->target->sync) {
-            ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
-                          " execution \"%s\" attempt %D accepted (%ui),"
-                          " waiting for its report", claim->execution_id,
-                          call->attempt, call->status);
-            (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
-                                         "Completed", "accepted", now);
-            call->settled = 1;
-            return;
-        }
-
-        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
-
-        if (ngx_http_compensation_sched_command(sched->mcf,
-                CF_CMD_APPLY_EXECUTION_SUCCESS, cmd, claim->execution_id,
-                req_id, claim->op_id, &sched->log, &err)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                          " applying the success of \"%s\" failed: %s: %s",
-                          claim->execution_id, err.code, err.msg);
-            cf_error_free(&err);
-        }
-
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
                       " execution \"%s\" attempt %D succeeded (%ui)",
                       claim->execution_id, call->attempt, call->status);
@@ -892,23 +975,6 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                                      "Succeeded", "ok", now);
         call->settled = 1;
         return;
-    }
-
-    cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
-                    "error", "errorCode", call->code, "errorMsg", call->msg,
-                    "stackTrace", "",
-                    "executeAt", (json_int_t) now,
-                    "recoverable", cf_recoverable_name(call->recoverable));
-
-    if (ngx_http_compensation_sched_command(sched->mcf,
-            CF_CMD_APPLY_EXECUTION_FAILED, cmd, claim->execution_id,
-            req_id, claim->op_id, &sched->log, &err)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                      " applying the failure of \"%s\" failed: %s: %s",
-                      claim->execution_id, err.code, err.msg);
-        cf_error_free(&err);
     }
 
     ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"
@@ -1522,22 +1588,16 @@ ngx_http_compensation_call_answer(ngx_http_compensation_call_t *call,
 }
 
 
-/*
- * One command through cf_service (the API's pipeline), in its own savepoint
- * of the dispatch transaction; body is stolen
- */
+/* binds a command of the scheduler; body is stolen.  Request id
+ * "<operation>:<what>", the operation in the stream header. */
 static ngx_int_t
-ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
-    cf_command_type_t type, json_t *body, const char *id,
-    const char *request_id, const char *op_id, ngx_log_t *log,
-    cf_error_t *err)
+ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
+    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err)
 {
-    int                rc;
-    json_t            *header;
-    cf_command_t       cmd;
-    cf_exec_input_t    in;
-    cf_exec_output_t   out;
+    int  rc;
 
+    ngx_memzero(sc, sizeof(ngx_http_compensation_sched_cmd_t));
     cf_error_init(err);
 
     if (body == NULL) {
@@ -1545,31 +1605,48 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
         return NGX_ERROR;
     }
 
-    rc = cf_command_bind(type, body, &cmd, err);
+    rc = cf_command_bind(type, body, &sc->cmd, err);
     json_decref(body);
 
     if (rc != 0) {
         return NGX_ERROR;
     }
 
-    header = json_pack("{s:s, s:s}", "command_operator",
-                       "compensation-scheduler", "compensation_operation",
-                       op_id);
+    sc->header = json_pack("{s:s, s:s}", "command_operator",
+                           "compensation-scheduler",
+                           "compensation_operation", claim->op_id);
 
-    ngx_memzero(&in, sizeof(cf_exec_input_t));
-    in.command = &cmd;
-    in.aggregate_id = id;
-    in.request_id = request_id;
-    in.owner_id = NULL;
-    in.expected_version = -1;
-    in.header = header;
-    in.now = ngx_http_compensation_now_ms();
-    in.default_spec = &mcf->default_spec;
+    ngx_snprintf((u_char *) sc->req_id, sizeof(sc->req_id), "%s:%s%Z",
+                 claim->op_id, what);
 
-    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &in, &out, NULL);
+    sc->in.command = &sc->cmd;
+    sc->in.aggregate_id = claim->execution_id;
+    sc->in.request_id = sc->req_id;
+    sc->in.owner_id = NULL;
+    sc->in.expected_version = -1;
+    sc->in.header = sc->header;
+    sc->in.now = ngx_http_compensation_now_ms();
+    sc->in.default_spec = &mcf->default_spec;
+    sc->bound = 1;
 
-    json_decref(header);
-    cf_command_free(&cmd);
+    return NGX_OK;
+}
+
+
+/* runs it in its own savepoint of the dispatch transaction, with its
+ * decision when one was made before the lock; frees it */
+static ngx_int_t
+ngx_http_compensation_cmd_run(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
+{
+    int               rc;
+    cf_exec_output_t  out;
+
+    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &sc->in, &out,
+                                    sc->decided ? &sc->pre : NULL);
+    sc->decided = 0;
+
+    ngx_http_compensation_cmd_free(sc);
 
     if (rc != 0 || !out.committed) {
         *err = out.err;
@@ -1579,6 +1656,22 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
     cf_error_free(&out.err);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_compensation_cmd_free(ngx_http_compensation_sched_cmd_t *sc)
+{
+    if (sc->decided) {
+        cf_prepared_free(&sc->pre);
+        sc->decided = 0;
+    }
+
+    if (sc->bound) {
+        json_decref(sc->header);
+        cf_command_free(&sc->cmd);
+        sc->bound = 0;
+    }
 }
 
 
