@@ -46,6 +46,7 @@ enum {
     CF_DS_INSERT,
     CF_DS_FINISH,
     CF_DS_CANCEL_ASKED,
+    CF_DS_HELD,
     CF_DS_N
 };
 
@@ -90,7 +91,10 @@ static const char  *cf_dispatch_sql[CF_DS_N] = {
     "UPDATE comp_operation SET state = ?2, result = ?3, lease_until = 0,"
     " updated = ?4 WHERE job_id = ?1 AND state IN " CF_ACTIVE,
 
-    "SELECT cancel_requested, state FROM comp_operation WHERE job_id = ?1"
+    "SELECT cancel_requested, state FROM comp_operation WHERE job_id = ?1",
+
+    "SELECT 1 FROM comp_operation WHERE job_id = ?1 AND state = 'Running'"
+    " AND lease_until > ?2"
 };
 
 
@@ -465,6 +469,25 @@ cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id)
     sqlite3_clear_bindings(s);
 
     return asked;
+}
+
+
+int
+cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now)
+{
+    int            held;
+    sqlite3_stmt  *s;
+
+    s = d->stmt[CF_DS_HELD];
+    sqlite3_bind_int64(s, 1, job_id);
+    sqlite3_bind_int64(s, 2, now);
+
+    held = sqlite3_step(s) == SQLITE_ROW;
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return held;
 }
 
 

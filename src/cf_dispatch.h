@@ -146,6 +146,9 @@ int cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
 int cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id,
     const char *state, const char *result, int64_t now);
 int cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id);
+/* 1 when the claim is still Running and its lease has not run out: a
+ * claim prepared in a later transaction than it was made in checks it */
+int cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now);
 
 /*
  * How many executions one dispatch transaction claims: only as many as

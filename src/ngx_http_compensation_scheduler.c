@@ -81,6 +81,7 @@ struct ngx_http_compensation_sched_s {
     ngx_queue_t                            calls;    /* in flight */
     ngx_queue_t                            answered; /* to settle */
     ngx_queue_t                            finished; /* batches to free */
+    ngx_http_compensation_batch_t         *claimed;  /* to prepare next */
     ngx_uint_t                             in_flight;
     unsigned                               due:1;    /* the tick fired */
     unsigned                               backlog:1;   /* last claim full */
@@ -113,7 +114,9 @@ typedef struct {
     cf_recoverable_t                       recoverable;
     char                                   code[128];
     char                                   msg[400];
+    ngx_http_compensation_sched_cmd_t      prep;     /* the prepare's */
     ngx_http_compensation_sched_cmd_t      result;   /* the settle's */
+    const char                            *why;      /* not callable */
     unsigned                               prepared:1;
     unsigned                               in_flight:1;
     unsigned                               in_calls:1;
@@ -150,7 +153,9 @@ static void ngx_http_compensation_sched_post(
     ngx_http_compensation_sched_t *sched);
 static void ngx_http_compensation_sched_arm(
     ngx_http_compensation_sched_t *sched);
-static void ngx_http_compensation_sched_prepare(
+static void ngx_http_compensation_prepare_init(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call);
+static void ngx_http_compensation_prepare_run(
     ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
     int64_t now);
 static void ngx_http_compensation_sched_settle(
@@ -494,6 +499,12 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
             ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
     }
 
+    if (sched->claimed) {
+        /* claimed, not prepared (terminate): the leases expire */
+        ngx_http_compensation_batch_destroy(sched->claimed);
+        sched->claimed = NULL;
+    }
+
     /* calls still in flight here were cut short (terminate): their leases
      * expire and their executions are claimed again; the statements go
      * before the store's connection closes */
@@ -540,29 +551,32 @@ ngx_http_compensation_sched_tick(ngx_event_t *ev)
 
 
 /*
- * One dispatch transaction: settles the answered calls, claims as many due
- * executions as there are free call slots (at most batch) and prepares
- * them; after the COMMIT the prepared ones are called.  Runs on the event
- * loop, on the worker's connection; each transaction is bounded by batch
- * claims and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
+ * One dispatch transaction: prepares the executions the previous one
+ * claimed (decided before the lock), settles the answered calls (decided
+ * before the lock too), and claims as many due executions as there are
+ * free call slots (at most batch).  After the COMMIT the prepared ones are
+ * called and the next transaction, which prepares the new claims, follows
+ * at the next event-loop iteration.  Runs on the event loop, on the
+ * worker's connection; each transaction is bounded by batch claims, batch
+ * prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
  */
 static void
 ngx_http_compensation_sched_work(ngx_event_t *ev)
 {
-    int                                  rc, k, lost;
+    int                                  rc, k, lost, exiting;
     size_t                               i, n;
     int64_t                              now;
     cf_store_t                          *st;
     cf_claim_t                          *claims;
-    ngx_uint_t                           settled, started;
+    ngx_uint_t                           settled, started, used;
     ngx_queue_t                         *q;
     ngx_http_compensation_call_t        *call;
-    ngx_http_compensation_batch_t       *b;
+    ngx_http_compensation_batch_t       *b, *claimed;
     ngx_http_compensation_sched_t       *sched = ev->data;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
-    if (ev->posted) {
-        ngx_delete_posted_event(ev);
+    if (sched->work.posted) {
+        ngx_delete_posted_event(&sched->work);
     }
 
     st = sched->mcf->store;
@@ -579,16 +593,17 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         return;
     }
 
+    exiting = ngx_terminate || ngx_exiting || ngx_quit;
+    claimed = sched->claimed;
+    used = sched->in_flight + (claimed ? claimed->n : 0);
     k = 0;
 
-    if (!(ngx_terminate || ngx_exiting || ngx_quit)
-        && (sched->due || sched->backlog))
-    {
+    if (!exiting && (sched->due || sched->backlog)) {
         k = cf_dispatch_claim_size((int) scf->batch, (int) scf->concurrency,
-                                   (int) sched->in_flight);
+                                   (int) used);
     }
 
-    if (k == 0 && ngx_queue_empty(&sched->answered)) {
+    if (k == 0 && ngx_queue_empty(&sched->answered) && claimed == NULL) {
         ngx_http_compensation_sched_arm(sched);
         return;
     }
@@ -603,12 +618,16 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     b = NULL;
 
     /*
-     * The results' commands are decided before the lock, in one read
-     * transaction, while the other workers hold it (cf_service_prepare, as
-     * the command groups do): under the lock they cost a version check and
-     * their writes.
+     * The commands are decided before the lock, in one read transaction,
+     * while the other workers hold it (cf_service_prepare, as the command
+     * groups do): under the lock they cost a version check and their
+     * writes.
      */
-    if (!ngx_queue_empty(&sched->answered) && cf_store_read_hold(st) == 0) {
+    if (cf_store_read_hold(st) == 0) {
+        for (i = 0; claimed && !exiting && i < claimed->n; i++) {
+            ngx_http_compensation_prepare_init(sched, &claimed->calls[i]);
+        }
+
         settled = 0;
 
         for (q = ngx_queue_head(&sched->answered);
@@ -638,10 +657,30 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     }
 
     lost = 0;
+
+    for (i = 0; claimed && i < claimed->n; i++) {
+        call = &claimed->calls[i];
+
+        if (exiting) {
+            /* not prepared: the executions are due for the next worker */
+            (void) cf_dispatch_finish_in(sched->dispatch,
+                                         call->claim->job_id, "Released",
+                                         "shutting down", now);
+            continue;
+        }
+
+        ngx_http_compensation_prepare_run(sched, call, now);
+
+        if (!cf_store_in_transaction(st)) {
+            lost = 1;
+            break;
+        }
+    }
+
     settled = 0;
 
     for (q = ngx_queue_head(&sched->answered);
-         q != ngx_queue_sentinel(&sched->answered)
+         !lost && q != ngx_queue_sentinel(&sched->answered)
          && settled < NGX_HTTP_COMPENSATION_SETTLE_MAX;
          q = ngx_queue_next(q))
     {
@@ -651,7 +690,6 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
         if (!cf_store_in_transaction(st)) {
             lost = 1;
-            break;
         }
     }
 
@@ -664,26 +702,16 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
                           " scheduler: claiming due executions failed: %s",
                           cf_store_errmsg(st));
             lost = 1;
-        }
-    }
 
-    if (!lost && n) {
-        b = ngx_http_compensation_batch_create(sched, claims, n);
+        } else if (n) {
+            b = ngx_http_compensation_batch_create(sched, claims, n);
 
-        if (b == NULL) {
-            /* nothing claimed is written: the executions stay due */
-            lost = 1;
+            if (b == NULL) {
+                /* nothing claimed is written: the executions stay due */
+                lost = 1;
 
-        } else {
-            claims = NULL;
-
-            for (i = 0; i < n; i++) {
-                ngx_http_compensation_sched_prepare(sched, &b->calls[i], now);
-
-                if (!cf_store_in_transaction(st)) {
-                    lost = 1;
-                    break;
-                }
+            } else {
+                claims = NULL;
             }
         }
     }
@@ -702,15 +730,15 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         }
 
         if (b) {
-            for (i = 0; i < b->n; i++) {
-                json_decref(b->calls[i].info.root);
-                b->calls[i].info.root = NULL;
-            }
-
             ngx_http_compensation_batch_destroy(b);
         }
 
-        /* the settles are undone as well: they stay queued */
+        /* the prepares and settles are undone as well: tried again (the
+         * claims of the previous transaction are still leased) */
+        for (i = 0; claimed && i < claimed->n; i++) {
+            claimed->calls[i].prepared = 0;
+        }
+
         for (q = ngx_queue_head(&sched->answered);
              q != ngx_queue_sentinel(&sched->answered);
              q = ngx_queue_next(q))
@@ -736,34 +764,44 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
     started = 0;
 
-    if (b) {
-        ngx_http_compensation_batch_start(b);
+    if (claimed) {
+        sched->claimed = NULL;
 
-        for (i = 0; i < b->n; i++) {
-            started += b->calls[i].prepared;
+        ngx_http_compensation_batch_start(claimed);
+
+        for (i = 0; i < claimed->n; i++) {
+            started += claimed->calls[i].prepared;
         }
 
-        ngx_http_compensation_batch_unref(b);
+        ngx_http_compensation_batch_unref(claimed);
     }
 
+    sched->claimed = b;
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
-                   "compensation scheduler: claimed %uz of %d, started %ui",
-                   n, k, started);
+                   "compensation scheduler: started %ui, claimed %uz of %d",
+                   started, n, k);
 
-    sched->due = 0;
-    sched->backlog = k > 0 && (int) n == k && started > 0;
+    if (k > 0) {
+        sched->due = 0;
+        sched->backlog = (int) n == k;
+    }
 
-    if (!ngx_queue_empty(&sched->answered)
+    /*
+     * More to do at the next iteration (I/O events get their turn first):
+     * the new claims' prepares, answers beyond the bound, a backlog with
+     * free slots.  The timer is not cancelable: claims and answers keep
+     * an exiting worker until they are written.
+     */
+    used = sched->in_flight + (b ? b->n : 0);
+
+    if (b || !ngx_queue_empty(&sched->answered)
         || !ngx_queue_empty(&sched->finished)
         || (sched->backlog
             && cf_dispatch_claim_size((int) scf->batch,
-                                      (int) scf->concurrency,
-                                      (int) sched->in_flight)))
+                                      (int) scf->concurrency, (int) used)))
     {
-        /* the next iteration: I/O events get their turn first */
-        if (!sched->work.posted) {
-            ngx_post_event(&sched->work, &ngx_posted_next_events);
-        }
+        ngx_add_timer(&sched->retry, 0);
     }
 
     ngx_http_compensation_sched_arm(sched);
@@ -772,10 +810,10 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
 retry:
 
-    if (!ngx_queue_empty(&sched->answered) || sched->due || sched->backlog) {
-        if (!sched->retry.timer_set) {
-            ngx_add_timer(&sched->retry, NGX_HTTP_COMPENSATION_SCHED_RETRY);
-        }
+    if (!ngx_queue_empty(&sched->answered) || sched->claimed
+        || sched->due || sched->backlog)
+    {
+        ngx_add_timer(&sched->retry, NGX_HTTP_COMPENSATION_SCHED_RETRY);
     }
 
     ngx_http_compensation_sched_arm(sched);
@@ -783,74 +821,133 @@ retry:
 
 
 /*
- * In the dispatch transaction: what the claim's state names, its target,
- * then PrepareCompensation.  A claim that cannot be called is released
- * (not prepared: due again as it was) or, when the prepare is refused,
- * its operation fails.
+ * Before the lock: what a claim's state names, its target, and the
+ * decision of its PrepareCompensation.  A claim that cannot be called keeps
+ * the reason (call->why): it is released under the lock.
  */
 static void
-ngx_http_compensation_sched_prepare(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call)
 {
     ngx_uint_t                           i;
     cf_error_t                           err;
-    const char                          *why;
     cf_claim_t                          *claim = call->claim;
-    ngx_http_compensation_sched_cmd_t    sc;
     ngx_http_compensation_target_t      *t;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
-    if (cf_dispatch_call_parse(claim->state, &call->info) != 0) {
-        why = "the state has no eventId or function";
-        goto release;
+    if (call->why || call->prep.bound) {
+        return;
     }
 
-    call->attempt = call->info.attempt;
+    if (call->info.root == NULL) {
+        if (cf_dispatch_call_parse(claim->state, &call->info) != 0) {
+            call->why = "the state has no eventId or function";
+            return;
+        }
 
-    t = scf->targets.elts;
+        call->attempt = call->info.attempt;
 
-    for (i = 0; i < scf->targets.nelts; i++) {
-        if (t[i].context.len == ngx_strlen(call->info.context)
-            && ngx_strncmp(t[i].context.data, call->info.context,
-                           t[i].context.len)
-               == 0)
+        t = scf->targets.elts;
+
+        for (i = 0; i < scf->targets.nelts; i++) {
+            if (t[i].context.len == ngx_strlen(call->info.context)
+                && ngx_strncmp(t[i].context.data, call->info.context,
+                               t[i].context.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == scf->targets.nelts) {
+            if (!sched->warned) {
+                sched->warned = 1;
+                ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                              " scheduler: no compensation_target for"
+                              " context \"%s\" (execution \"%s\"), left"
+                              " due", call->info.context,
+                              claim->execution_id);
+            }
+
+            call->why = "no target";
+            return;
+        }
+
+        call->target = &t[i];
+
+        if (!cf_dispatch_segment_ok(call->info.aggregate_name)
+            || !cf_dispatch_segment_ok(call->info.aggregate_id))
         {
-            break;
-        }
-    }
-
-    if (i == scf->targets.nelts) {
-        if (!sched->warned) {
-            sched->warned = 1;
             ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
-                          " scheduler: no compensation_target for context"
-                          " \"%s\" (execution \"%s\"), left due",
-                          call->info.context, claim->execution_id);
+                          " scheduler: execution \"%s\" names an aggregate"
+                          " that cannot be a path segment, not dispatched",
+                          claim->execution_id);
+            call->why = "bad aggregate path segment";
+            return;
         }
-
-        why = "no target";
-        goto release;
-    }
-
-    call->target = &t[i];
-
-    if (!cf_dispatch_segment_ok(call->info.aggregate_name)
-        || !cf_dispatch_segment_ok(call->info.aggregate_id))
-    {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
-                      " scheduler: execution \"%s\" names an aggregate that"
-                      " cannot be a path segment, not dispatched",
-                      claim->execution_id);
-        why = "bad aggregate path segment";
-        goto release;
     }
 
     /* PrepareCompensation, exactly as the API route would run it */
-    if (ngx_http_compensation_cmd_init(sched->mcf, &sc,
+    if (ngx_http_compensation_cmd_init(sched->mcf, &call->prep,
                                        CF_CMD_PREPARE_COMPENSATION,
                                        json_object(), claim, "prepare", &err)
-        != NGX_OK
-        || ngx_http_compensation_cmd_run(sched->mcf, &sc, &err) != NGX_OK)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                      " scheduler: the prepare of \"%s\" cannot be a"
+                      " command: %s: %s", claim->execution_id, err.code,
+                      err.msg);
+        cf_error_free(&err);
+        return;
+    }
+
+    if (sched->mcf->store && cf_store_in_transaction(sched->mcf->store)) {
+        cf_service_prepare(sched->mcf->store, &sched->mcf->ids,
+                           &call->prep.in, &call->prep.pre);
+        call->prep.decided = 1;
+    }
+}
+
+
+/*
+ * In the dispatch transaction: PrepareCompensation of a claim still held
+ * (its lease may have run out while the store was busy: then another
+ * scheduler may have it).  A refused prepare fails the operation.
+ */
+static void
+ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    cf_error_t   err;
+    cf_claim_t  *claim = call->claim;
+
+    call->prepared = 0;
+
+    if (!cf_dispatch_held_in(sched->dispatch, claim->job_id, now)) {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                      " scheduler: the lease of \"%s\" (operation %s) ran"
+                      " out before its prepare, not dispatched",
+                      claim->execution_id, claim->op_id);
+        ngx_http_compensation_cmd_free(&call->prep);
+        return;
+    }
+
+    if (call->why) {
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Released", call->why, now);
+        return;
+    }
+
+    ngx_http_compensation_prepare_init(sched, call);
+
+    if (!call->prep.bound) {
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Released", "no memory", now);
+        return;
+    }
+
+    if (ngx_http_compensation_cmd_run(sched->mcf, &call->prep, &err)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
                       " scheduler: prepare of \"%s\" refused: %s: %s",
@@ -862,12 +959,6 @@ ngx_http_compensation_sched_prepare(ngx_http_compensation_sched_t *sched,
     }
 
     call->prepared = 1;
-    return;
-
-release:
-
-    (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id, "Released",
-                                 why, now);
 }
 
 
@@ -1159,8 +1250,18 @@ ngx_http_compensation_batch_unref(ngx_http_compensation_batch_t *b)
 static void
 ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    size_t                         i;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_compensation_call_t  *call;
+
+    for (i = 0; i < b->n; i++) {
+        call = &b->calls[i];
+        json_decref(call->info.root);
+        call->info.root = NULL;
+        ngx_http_compensation_cmd_free(&call->prep);
+        ngx_http_compensation_cmd_free(&call->result);
+    }
 
     cf_claims_free(b->claims, b->n);
 

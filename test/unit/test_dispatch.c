@@ -452,10 +452,15 @@ test_dispatch_in_transaction(void)
 
     /* settle: the finish on the prepared statement, once only */
     if (n == 3) {
+        /* held while Running and leased (until T0 + 7000) */
+        CHECK(cf_dispatch_held_in(h, c[0].job_id, T0 + 2100));
+        CHECK(!cf_dispatch_held_in(h, c[0].job_id, T0 + 7000));
+
         CHECK_INT(cf_dispatch_finish_in(h, c[0].job_id, "Succeeded", "ok",
                                         T0 + 2100), 0);
         CHECK_INT(cf_dispatch_finish_in(h, c[0].job_id, "Failed", "twice",
                                         T0 + 2100), CF_DISPATCH_NOT_FOUND);
+        CHECK(!cf_dispatch_held_in(h, c[0].job_id, T0 + 2100));
 
         /* a graceful cancel asked through the other connection */
         CHECK(!cf_dispatch_cancel_asked_in(h, c[1].job_id));
