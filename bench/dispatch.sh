@@ -23,6 +23,9 @@
 #       at once or spread over SPREAD_MS.
 #
 # Ports: BENCH_PORT (API, default 18191) and BENCH_PORT + 1 (the target).
+# RATE: the steady row's executions per second.  PERF=<file>: perf record of
+# the workers for 4 s once the burst is due.  KEEP=<file>: a copy of the
+# error log.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/bench/conf.sh"
