@@ -229,7 +229,7 @@ done
 sleep 1
 
 sqlite3 "$db" <<SQL | tail -n +1
-PRAGMA busy_timeout=2000;
+.timeout 2000
 CREATE TEMP TABLE lat AS
 SELECT c.aggregate_id AS id,
        json_extract(c.body, '\$[0].body.retryState.nextRetryAt') AS due,
@@ -251,7 +251,7 @@ SELECT printf('operations: %d, attempts dispatched twice: %d, executions without
        (SELECT count(*) FROM comp_operation),
        (SELECT count(*) FROM (SELECT execution_id FROM comp_operation
         GROUP BY execution_id HAVING count(*) > 1)),
-       (SELECT count(*) FROM snapshot s WHERE s.aggregate_id <> 'f' AND NOT EXISTS
+       (SELECT count(*) FROM snapshot s WHERE json_extract(s.state, '\$.eventId.aggregateId.aggregateId') IS NOT 'f' AND NOT EXISTS
         (SELECT 1 FROM comp_operation o WHERE o.execution_id = s.aggregate_id)));
 SELECT printf('operation states: %s', group_concat(st, ', ')) FROM
        (SELECT state || ' ' || count(*) AS st FROM comp_operation GROUP BY state);
