@@ -6,8 +6,8 @@
  * its owning service is an operation row (a UUID and a job number) in the
  * table comp_operation.  An operation in state Running or RollingBack holds
  * a lease (owner pid, lease_until): while the lease lives no other scheduler
- * (a reload's second worker 0, a respawned worker, another nginx on the same
- * file) claims that execution.  A lease that expired (crashed worker) is
+ * (another worker, a reload's new workers, a respawned worker, another nginx
+ * on the same file) claims that execution.  A lease that expired (crashed worker) is
  * turned into Expired by the next claim, and the execution is due again by
  * the usual condition.
  *
