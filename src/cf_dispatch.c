@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cf_dispatch.h"
+#include "cf_json.h"
 
 
 #define CF_DISPATCH_SCHEMA_RETRIES  100
@@ -37,7 +38,87 @@ static const char  cf_dispatch_schema_sql[] =
     " ON comp_operation (state, lease_until);";
 
 
-static int cf_dispatch_push(sqlite3 *db, int64_t now, int64_t lease_ms,
+enum {
+    CF_DS_EXPIRE = 0,
+    CF_DS_PENDING,
+    CF_DS_DUE,
+    CF_DS_RUN_PENDING,
+    CF_DS_INSERT,
+    CF_DS_FINISH,
+    CF_DS_CANCEL_ASKED,
+    CF_DS_HELD,
+    CF_DS_N
+};
+
+
+static const char  *cf_dispatch_sql[CF_DS_N] = {
+
+    /* dead leases: the owner crashed or was killed mid-dispatch */
+    "UPDATE comp_operation SET state = 'Expired', updated = ?1"
+    " WHERE state IN " CF_ACTIVE " AND lease_until <= ?1",
+
+    /* the retry action's queue first: "now, regardless of nextRetryAt" */
+    "SELECT o.execution_id, s.state, o.job_id, o.id FROM comp_operation o"
+    " JOIN snapshot s ON s.aggregate_id = o.execution_id"
+    " WHERE o.state = 'Pending' ORDER BY o.job_id LIMIT ?1",
+
+    /*
+     * spec 7.2, SnapshotFindNextRetry, plus the lease.  Ordered by
+     * nextRetryAt alone: the retry index (tenant_id, deleted, is_retryable,
+     * next_retry_at, ...) gives that order and the scan stops at the limit.
+     * A second key made SQLite sort every execution sharing a nextRetryAt
+     * (in a burst: all of them) on each claim.
+     */
+    "SELECT s.aggregate_id, s.state FROM snapshot s"
+    " WHERE s.tenant_id = '" CF_TENANT_ID "'"
+    " AND s.deleted = 0 AND s.is_retryable = 1"
+    " AND s.next_retry_at <= ?1"
+    " AND s.recoverable IN ('RECOVERABLE', 'UNKNOWN')"
+    " AND (s.status = 'FAILED'"
+    " OR (s.status = 'PREPARED' AND s.timeout_at <= ?1))"
+    " AND NOT EXISTS (SELECT 1 FROM comp_operation o"
+    " WHERE o.execution_id = s.aggregate_id"
+    " AND o.state IN ('Pending', 'Running', 'RollingBack'))"
+    " ORDER BY s.next_retry_at LIMIT ?2",
+
+    "UPDATE comp_operation SET state = 'Running', owner = ?2,"
+    " lease_until = ?3, updated = ?4 WHERE job_id = ?1",
+
+    "INSERT INTO comp_operation (id, execution_id, state, owner,"
+    " lease_until, created, updated) VALUES (?5, ?6, 'Running', ?2, ?3,"
+    " ?4, ?4)",
+
+    "UPDATE comp_operation SET state = ?2, result = ?3, lease_until = 0,"
+    " updated = ?4 WHERE job_id = ?1 AND state IN " CF_ACTIVE,
+
+    "SELECT cancel_requested, state FROM comp_operation WHERE job_id = ?1",
+
+    "SELECT 1 FROM comp_operation WHERE job_id = ?1 AND state = 'Running'"
+    " AND lease_until > ?2"
+};
+
+
+/* the states an operation ends in, as the observer counts them */
+static const char  *cf_dispatch_end_states[] = {
+    "Succeeded", "Completed", "Failed", "Released", "Cancelled", "other"
+};
+
+#define CF_DISPATCH_END_N                                                     \
+    (sizeof(cf_dispatch_end_states) / sizeof(cf_dispatch_end_states[0]))
+
+struct cf_dispatch_s {
+    sqlite3       *db;
+    sqlite3_stmt  *stmt[CF_DS_N];
+    /* operations ended in the open transaction: observed once it commits,
+     * forgotten if it rolls back (then it runs again) */
+    unsigned       ended[CF_DISPATCH_END_N];
+};
+
+static void  (*cf_dispatch_observer)(const char *state);
+
+
+static void cf_dispatch_ended(cf_dispatch_t *d, const char *state);
+static int cf_dispatch_push(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
     int64_t owner, sqlite3_stmt *s, cf_claim_t **claims, size_t *n,
     size_t *cap, int manual);
 
@@ -131,9 +212,68 @@ cf_uuid_is_valid(const char *s, size_t len)
 }
 
 
+cf_dispatch_t *
+cf_dispatch_open(sqlite3 *db)
+{
+    int             i;
+    cf_dispatch_t  *d;
+
+    d = calloc(1, sizeof(cf_dispatch_t));
+    if (d == NULL) {
+        return NULL;
+    }
+
+    d->db = db;
+
+    for (i = 0; i < CF_DS_N; i++) {
+        if (sqlite3_prepare_v3(db, cf_dispatch_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &d->stmt[i], NULL)
+            != SQLITE_OK)
+        {
+            cf_dispatch_close(d);
+            return NULL;
+        }
+    }
+
+    return d;
+}
+
+
+void
+cf_dispatch_close(cf_dispatch_t *d)
+{
+    int  i;
+
+    if (d == NULL) {
+        return;
+    }
+
+    for (i = 0; i < CF_DS_N; i++) {
+        sqlite3_finalize(d->stmt[i]);
+    }
+
+    free(d);
+}
+
+
+/* runs a statement without rows; it is reset, its bindings cleared */
 static int
-cf_dispatch_push(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
-    sqlite3_stmt *s, cf_claim_t **claims, size_t *n, size_t *cap, int manual)
+cf_dispatch_run(sqlite3_stmt *s)
+{
+    int  rc;
+
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+
+static int
+cf_dispatch_push(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
+    int64_t owner, sqlite3_stmt *s, cf_claim_t **claims, size_t *n,
+    size_t *cap, int manual)
 {
     int            rc;
     cf_claim_t    *c, *nc;
@@ -177,22 +317,11 @@ cf_dispatch_push(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
             c->job_id = sqlite3_column_int64(s, 2);
             snprintf(c->op_id, sizeof(c->op_id), "%s",
                      (const char *) sqlite3_column_text(s, 3));
-
-            rc = sqlite3_prepare_v2(db, "UPDATE comp_operation SET"
-                     " state = 'Running', owner = ?2, lease_until = ?3,"
-                     " updated = ?4 WHERE job_id = ?1", -1, &u, NULL);
+            u = d->stmt[CF_DS_RUN_PENDING];
 
         } else {
             cf_uuid4(c->op_id);
-
-            rc = sqlite3_prepare_v2(db, "INSERT INTO comp_operation"
-                     " (id, execution_id, state, owner, lease_until,"
-                     " created, updated) VALUES (?5, ?6, 'Running', ?2, ?3,"
-                     " ?4, ?4)", -1, &u, NULL);
-        }
-
-        if (rc != SQLITE_OK) {
-            return -1;
+            u = d->stmt[CF_DS_INSERT];
         }
 
         sqlite3_bind_int64(u, 1, c->job_id);
@@ -205,15 +334,12 @@ cf_dispatch_push(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
             sqlite3_bind_text(u, 6, c->execution_id, -1, SQLITE_STATIC);
         }
 
-        rc = sqlite3_step(u);
-        sqlite3_finalize(u);
-
-        if (rc != SQLITE_DONE) {
+        if (cf_dispatch_run(u) != 0) {
             return -1;
         }
 
         if (!manual) {
-            c->job_id = sqlite3_last_insert_rowid(db);
+            c->job_id = sqlite3_last_insert_rowid(d->db);
         }
     }
 
@@ -222,8 +348,8 @@ cf_dispatch_push(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
 
 
 int
-cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
-    int limit, cf_claim_t **claims, size_t *n)
+cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n)
 {
     int            rc;
     size_t         cap;
@@ -232,103 +358,266 @@ cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
     *claims = NULL;
     *n = 0;
     cap = 0;
-    s = NULL;
 
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
-    }
-
-    /* dead leases: the owner crashed or was killed mid-dispatch */
-    if (sqlite3_prepare_v2(db, "UPDATE comp_operation SET state = 'Expired',"
-                           " updated = ?1 WHERE state IN " CF_ACTIVE
-                           " AND lease_until <= ?1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
+    s = d->stmt[CF_DS_EXPIRE];
     sqlite3_bind_int64(s, 1, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    s = NULL;
 
-    if (rc != SQLITE_DONE) {
+    if (cf_dispatch_run(s) != 0) {
         goto failed;
     }
 
-    /* the retry action's queue first: "now, regardless of nextRetryAt" */
-    if (sqlite3_prepare_v2(db, "SELECT o.execution_id, s.state, o.job_id,"
-                           " o.id FROM comp_operation o JOIN snapshot s"
-                           " ON s.aggregate_id = o.execution_id"
-                           " WHERE o.state = 'Pending'"
-                           " ORDER BY o.job_id LIMIT ?1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
+    s = d->stmt[CF_DS_PENDING];
     sqlite3_bind_int(s, 1, limit);
 
-    if (cf_dispatch_push(db, now, lease_ms, owner, s, claims, n, &cap, 1)
-        != 0)
-    {
+    rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 1);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    if (rc != 0) {
         goto failed;
     }
 
-    sqlite3_finalize(s);
-    s = NULL;
-
     if ((int) *n < limit) {
-        /* spec 7.2, SnapshotFindNextRetry, plus the lease */
-        if (sqlite3_prepare_v2(db, "SELECT s.aggregate_id, s.state"
-                " FROM snapshot s WHERE s.tenant_id = '" CF_TENANT_ID "'"
-                " AND s.deleted = 0 AND s.is_retryable = 1"
-                " AND s.next_retry_at <= ?1"
-                " AND s.recoverable IN ('RECOVERABLE', 'UNKNOWN')"
-                " AND (s.status = 'FAILED'"
-                " OR (s.status = 'PREPARED' AND s.timeout_at <= ?1))"
-                " AND NOT EXISTS (SELECT 1 FROM comp_operation o"
-                " WHERE o.execution_id = s.aggregate_id"
-                " AND o.state IN ('Pending', 'Running', 'RollingBack'))"
-                " ORDER BY s.next_retry_at, s.aggregate_id LIMIT ?2", -1, &s,
-                NULL)
-            != SQLITE_OK)
-        {
-            goto failed;
-        }
-
+        s = d->stmt[CF_DS_DUE];
         sqlite3_bind_int64(s, 1, now);
         sqlite3_bind_int(s, 2, limit - (int) *n);
 
-        if (cf_dispatch_push(db, now, lease_ms, owner, s, claims, n, &cap,
-                             0)
-            != 0)
-        {
+        rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 0);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+
+        if (rc != 0) {
             goto failed;
         }
-
-        sqlite3_finalize(s);
-        s = NULL;
     }
 
-    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
-        return 0;
-    }
+    return 0;
 
 failed:
 
-    if (s) {
-        sqlite3_finalize(s);
+    cf_claims_free(*claims, *n);
+    *claims = NULL;
+    *n = 0;
+
+    return -1;
+}
+
+
+int
+cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
+    int limit, cf_claim_t **claims, size_t *n)
+{
+    int             rc;
+    cf_dispatch_t  *d;
+
+    *claims = NULL;
+    *n = 0;
+
+    d = cf_dispatch_open(db);
+    if (d == NULL) {
+        return -1;
+    }
+
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        cf_dispatch_close(d);
+        return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
+    }
+
+    if (cf_dispatch_claim_in(d, now, lease_ms, owner, limit, claims, n) == 0
+        && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    {
+        cf_dispatch_close(d);
+        return 0;
     }
 
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     cf_claims_free(*claims, *n);
     *claims = NULL;
     *n = 0;
+    cf_dispatch_close(d);
 
     return -1;
+}
+
+
+int
+cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id, const char *state,
+    const char *result, int64_t now)
+{
+    sqlite3_stmt  *s;
+
+    s = d->stmt[CF_DS_FINISH];
+
+    sqlite3_bind_int64(s, 1, job_id);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, result ? result : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now);
+
+    if (cf_dispatch_run(s) != 0) {
+        return -1;
+    }
+
+    if (sqlite3_changes(d->db) == 0) {
+        return CF_DISPATCH_NOT_FOUND;
+    }
+
+    cf_dispatch_ended(d, state);
+
+    return 0;
+}
+
+
+static void
+cf_dispatch_ended(cf_dispatch_t *d, const char *state)
+{
+    size_t  i;
+
+    for (i = 0; i < CF_DISPATCH_END_N - 1; i++) {
+        if (strcmp(state, cf_dispatch_end_states[i]) == 0) {
+            break;
+        }
+    }
+
+    d->ended[i]++;
+}
+
+
+void
+cf_dispatch_end_transaction(cf_dispatch_t *d, int committed)
+{
+    size_t    i;
+    unsigned  n;
+
+    for (i = 0; i < CF_DISPATCH_END_N; i++) {
+        n = d->ended[i];
+        d->ended[i] = 0;
+
+        while (committed && cf_dispatch_observer && n--) {
+            cf_dispatch_observer(cf_dispatch_end_states[i]);
+        }
+    }
+}
+
+
+int
+cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id)
+{
+    int            asked;
+    const char    *state;
+    sqlite3_stmt  *s;
+
+    s = d->stmt[CF_DS_CANCEL_ASKED];
+    sqlite3_bind_int64(s, 1, job_id);
+    asked = 0;
+
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        state = (const char *) sqlite3_column_text(s, 1);
+        asked = sqlite3_column_int(s, 0) != 0
+                || (state && strcmp(state, "ForceCancelled") == 0);
+    }
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return asked;
+}
+
+
+int
+cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now)
+{
+    int            held;
+    sqlite3_stmt  *s;
+
+    s = d->stmt[CF_DS_HELD];
+    sqlite3_bind_int64(s, 1, job_id);
+    sqlite3_bind_int64(s, 2, now);
+
+    held = sqlite3_step(s) == SQLITE_ROW;
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
+    return held;
+}
+
+
+int
+cf_dispatch_claim_size(int batch, int concurrency, int in_flight)
+{
+    int  free_slots;
+
+    free_slots = concurrency - in_flight;
+
+    if (free_slots <= 0 || batch <= 0) {
+        return 0;
+    }
+
+    if (in_flight > 0 && free_slots < (concurrency + 3) / 4) {
+        return 0;
+    }
+
+    return free_slots < batch ? free_slots : batch;
+}
+
+
+int
+cf_dispatch_call_parse(const char *state, cf_dispatch_call_t *call)
+{
+    json_t  *eid, *agg;
+
+    memset(call, 0, sizeof(cf_dispatch_call_t));
+
+    call->root = cf_json_loads(state, 0, NULL);
+    if (call->root == NULL) {
+        return -1;
+    }
+
+    eid = json_object_get(call->root, "eventId");
+    agg = json_object_get(eid, "aggregateId");
+    call->function = json_object_get(call->root, "function");
+
+    call->context = json_string_value(json_object_get(agg, "contextName"));
+    call->aggregate_name = json_string_value(json_object_get(agg,
+                                                         "aggregateName"));
+    call->aggregate_id = json_string_value(json_object_get(agg,
+                                                           "aggregateId"));
+    call->version = json_integer_value(json_object_get(eid, "version"));
+    call->attempt = (int32_t) json_integer_value(json_object_get(
+                        json_object_get(call->root, "retryState"), "retries"))
+                    + 1;
+
+    if (call->context == NULL || call->aggregate_name == NULL
+        || call->aggregate_id == NULL || call->function == NULL)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+cf_dispatch_segment_ok(const char *s)
+{
+    const unsigned char  *p;
+
+    if (s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0
+        || strlen(s) > 256)
+    {
+        return 0;
+    }
+
+    for (p = (const unsigned char *) s; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == '?' || *p == '#'
+            || *p == '%' || *p == '\\')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -346,9 +635,6 @@ cf_claims_free(cf_claim_t *claims, size_t n)
 }
 
 
-
-/* the metrics' counter of ended operations (cf_dispatch_set_observer) */
-static void  (*cf_dispatch_observer)(const char *state);
 
 int
 cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,

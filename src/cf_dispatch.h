@@ -6,8 +6,8 @@
  * its owning service is an operation row (a UUID and a job number) in the
  * table comp_operation.  An operation in state Running or RollingBack holds
  * a lease (owner pid, lease_until): while the lease lives no other scheduler
- * (a reload's second worker 0, a respawned worker, another nginx on the same
- * file) claims that execution.  A lease that expired (crashed worker) is
+ * (another worker, a reload's new workers, a respawned worker, another nginx
+ * on the same file) claims that execution.  A lease that expired (crashed worker) is
  * turned into Expired by the next claim, and the execution is due again by
  * the usual condition.
  *
@@ -126,6 +126,67 @@ int cf_dispatch_cancel_asked(sqlite3 *db, int64_t job_id);
  * (the target refuses this call and will again); anything else UNKNOWN.
  */
 cf_recoverable_t cf_dispatch_classify(int status);
+
+/*
+ * The scheduler's statements, prepared once per connection (issue 17): a
+ * dispatch is a few statements inside a transaction the caller holds, and
+ * preparing them per call cost more than running them.
+ */
+typedef struct cf_dispatch_s  cf_dispatch_t;
+
+/* NULL on error (out of memory, SQL); the schema must exist */
+cf_dispatch_t *cf_dispatch_open(sqlite3 *db);
+void cf_dispatch_close(cf_dispatch_t *d);
+
+/* after the transaction of cf_dispatch_finish_in calls: its ended
+ * operations go to the observer (cf_dispatch_set_observer) if it committed,
+ * and are forgotten if it rolled back */
+void cf_dispatch_end_transaction(cf_dispatch_t *d, int committed);
+
+/*
+ * cf_dispatch_claim's work inside a write transaction the caller holds
+ * (BEGIN IMMEDIATE ... COMMIT around it, possibly with other work): the
+ * claims count only if that transaction commits.
+ */
+int cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n);
+/* cf_dispatch_finish and cf_dispatch_cancel_asked on the prepared
+ * statements, inside or outside a transaction */
+int cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id,
+    const char *state, const char *result, int64_t now);
+int cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id);
+/* 1 when the claim is still Running and its lease has not run out: a
+ * claim prepared in a later transaction than it was made in checks it */
+int cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now);
+
+/*
+ * How many executions one dispatch transaction claims: only as many as
+ * there are free call slots (every claim is called at once, none waits
+ * prepared in memory), at most batch, and none while fewer than a quarter
+ * of the slots are free and calls are in flight, so that a slot freed per
+ * event-loop iteration does not cost a transaction per claim.
+ */
+int cf_dispatch_claim_size(int batch, int concurrency, int in_flight);
+
+/* what a claimed execution's state names for the call */
+typedef struct {
+    const char  *context;            /* eventId.aggregateId.contextName */
+    const char  *aggregate_name;
+    const char  *aggregate_id;
+    int64_t      version;            /* eventId.version */
+    int32_t      attempt;            /* retryState.retries + 1 */
+    json_t      *function;           /* borrowed from root */
+    json_t      *root;               /* the parsed state: json_decref */
+} cf_dispatch_call_t;
+
+/* parses a claim's state: 0, or -1 when it has no eventId or function
+ * (call->root is then NULL or still to be dropped: always json_decref) */
+int cf_dispatch_call_parse(const char *state, cf_dispatch_call_t *call);
+
+/* 1 when s can be one segment of the call's path (not empty, not . or ..,
+ * at most 256 bytes, no control, space, /, ?, #, % or \) */
+int cf_dispatch_segment_ok(const char *s);
+
 
 /* the error code recorded for a failed call: the target's Wow-Error-Code
  * when given, else from the status */

@@ -938,7 +938,7 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* the operations table, and the scheduler timer in worker 0 */
+    /* the operations table, and the scheduler of this worker */
     return ngx_http_compensation_scheduler_init_process(cycle, mcf);
 }
 

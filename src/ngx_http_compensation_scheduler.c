@@ -2,19 +2,25 @@
 /*
  * ngx_compensation: the dispatch scheduler.
  *
- * A timer in worker 0 (and in single-process mode) ticks every
- * "compensation_scheduler interval=".  Each tick claims due executions with
- * a lease in the store (cf_dispatch_claim: one transaction), issues
- * PrepareCompensation for each through cf_service_execute (the API's own
- * command path: same events, same retry arithmetic) and calls the service
- * that owns the failed event: "PUT <location>/<aggregateName>/<aggregateId>/
- * <version>/compensate" as an in-memory subrequest of a fake request to the
- * internal location named by "compensation_target <contextName> <uri>", so
- * proxy_pass, upstream{}, keepalive, timeouts and TLS are nginx's own.  The
- * fake request follows shared/notes/nginx-module-engineering.md 2.4 (the
- * njs js_periodic technique).  A second scheduler (reload overlap, a
- * respawned worker, another nginx on the file) cannot take a leased
- * execution, so no attempt is dispatched twice.
+ * Every worker (and the single process) runs one: a timer ticks every
+ * "compensation_scheduler interval=", and a posted event (the work) does
+ * the store's side of dispatching in one BEGIN IMMEDIATE transaction on the
+ * event loop: it settles the calls answered since the last one
+ * (ApplyExecutionSuccess/Failed and the operation's final state), claims
+ * due executions with a lease (cf_dispatch_claim_in), and issues
+ * PrepareCompensation for each (cf_service_execute_grouped: the API's own
+ * command path, each command in its own savepoint).  After the COMMIT it
+ * calls the service that owns each failed event: "PUT <location>/
+ * <aggregateName>/<aggregateId>/<version>/compensate" as an in-memory
+ * subrequest of a fake request to the internal location named by
+ * "compensation_target <contextName> <uri>", so proxy_pass, upstream{},
+ * keepalive, timeouts and TLS are nginx's own.  The fake request follows
+ * shared/notes/nginx-module-engineering.md 2.4 (the njs js_periodic
+ * technique).  A claim takes only as many executions as there are free
+ * call slots, and a freed slot posts the work again, so a backlog drains
+ * continuously.  The workers, and other nginx on the same file, share the
+ * backlog through the leases: none can take a leased execution, so no
+ * attempt is dispatched twice.
  */
 
 
@@ -23,7 +29,13 @@
 #include "cf_dispatch.h"
 
 
-#define NGX_HTTP_COMPENSATION_OPS_LIMIT  100
+#define NGX_HTTP_COMPENSATION_OPS_LIMIT    100
+
+/* answered calls settled per transaction at most: keeps it short */
+#define NGX_HTTP_COMPENSATION_SETTLE_MAX   256
+
+/* the next try after the store refused a dispatch transaction (busy) */
+#define NGX_HTTP_COMPENSATION_SCHED_RETRY  50
 
 
 typedef struct ngx_http_compensation_sched_s  ngx_http_compensation_sched_t;
@@ -58,27 +70,70 @@ struct ngx_http_compensation_sched_s {
     ngx_event_t                           *write;
     ngx_socket_t                           fd;
 
-    ngx_event_t                            tick;
+    ngx_event_t                            tick;     /* every interval */
+    ngx_event_t                            work;     /* posted */
+    ngx_event_t                            retry;    /* the store was busy */
+    ngx_event_t                            check;    /* cancel checks */
     ngx_log_t                              log;
     ngx_http_compensation_main_conf_t     *mcf;
     ngx_http_compensation_sched_conf_t    *scf;
-    ngx_http_compensation_batch_t         *running;
+    cf_dispatch_t                         *dispatch;
+    ngx_queue_t                            calls;    /* in flight */
+    ngx_queue_t                            answered; /* to settle */
+    ngx_queue_t                            finished; /* batches to free */
+    ngx_http_compensation_batch_t         *claimed;  /* to prepare next */
+    ngx_uint_t                             in_flight;
+    unsigned                               due:1;    /* the tick fired */
+    unsigned                               backlog:1;   /* last claim full */
+    unsigned                               warned:1;
 };
 
 
+/* a command of the scheduler through cf_service (the API's pipeline), in
+ * its own savepoint of the dispatch transaction */
 typedef struct {
+    cf_command_t                           cmd;
+    json_t                                *header;
+    cf_exec_input_t                        in;
+    cf_prepared_t                          pre;
+    char                                   req_id[CF_UUID_LEN + 16];
+    unsigned                               bound:1;
+    unsigned                               decided:1;
+} ngx_http_compensation_sched_cmd_t;
+
+
+typedef struct {
+    ngx_queue_t                            queue;    /* calls or answered */
     ngx_http_compensation_batch_t         *batch;
     cf_claim_t                            *claim;
     ngx_http_compensation_target_t        *target;
     ngx_http_request_t                    *sr;
+    cf_dispatch_call_t                     info;
     int32_t                                attempt;
-    unsigned                               started:1;
-    unsigned                               done:1;
+    ngx_uint_t                             status;
+    cf_recoverable_t                       recoverable;
+    char                                   code[128];
+    char                                   msg[400];
+    ngx_http_compensation_sched_cmd_t      prep;     /* the prepare's */
+    ngx_http_compensation_sched_cmd_t      result;   /* the settle's */
+    const char                            *why;      /* not callable */
+    unsigned                               prepared:1;
+    unsigned                               in_flight:1;
+    unsigned                               in_calls:1;
+    unsigned                               answered:1;
+    unsigned                               settled:1;
+    unsigned                               ok:1;        /* 2xx */
+    unsigned                               own:1;       /* not the target's
+                                                           answer */
     unsigned                               cancelled:1;
+    unsigned                               result_ok:1; /* its command
+                                                           applied */
 } ngx_http_compensation_call_t;
 
 
+/* the calls of one claim: one fake request and one pool */
 struct ngx_http_compensation_batch_s {
+    ngx_queue_t                            queue;    /* sched->finished */
     ngx_http_compensation_sched_t         *sched;
     ngx_pool_t                            *pool;
     ngx_http_connection_t                  hc;
@@ -88,40 +143,60 @@ struct ngx_http_compensation_batch_s {
     ngx_http_request_t                    *r;
     cf_claim_t                            *claims;
     size_t                                 n;
-    size_t                                 next;
-    ngx_uint_t                             pending;
+    ngx_uint_t                             live;     /* in flight or not
+                                                        settled */
+    ngx_uint_t                             notifying;   /* notifications
+                                                           in flight */
     ngx_http_compensation_call_t          *calls;
-    ngx_uint_t                             notifying;  /* notifications
-                                                          in flight */
-    ngx_event_t                            check;
-    unsigned                               warned:1;
+    unsigned                               queued:1;    /* to be freed */
 };
 
 
 static void ngx_http_compensation_sched_tick(ngx_event_t *ev);
+static void ngx_http_compensation_sched_work(ngx_event_t *ev);
+static void ngx_http_compensation_sched_post(
+    ngx_http_compensation_sched_t *sched);
 static void ngx_http_compensation_sched_arm(
     ngx_http_compensation_sched_t *sched);
-static ngx_int_t ngx_http_compensation_batch_start(
+static void ngx_http_compensation_prepare_init(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call);
+static void ngx_http_compensation_prepare_run(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
+static void ngx_http_compensation_sched_settle(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
+static ngx_http_compensation_batch_t *ngx_http_compensation_batch_create(
     ngx_http_compensation_sched_t *sched, cf_claim_t *claims, size_t n);
-static void ngx_http_compensation_batch_pump(ngx_http_compensation_batch_t *b);
+static void ngx_http_compensation_batch_start(
+    ngx_http_compensation_batch_t *b);
 static void ngx_http_compensation_batch_handler(ngx_http_request_t *r);
+static void ngx_http_compensation_batch_unref(
+    ngx_http_compensation_batch_t *b);
 static void ngx_http_compensation_batch_destroy(
     ngx_http_compensation_batch_t *b);
-static void ngx_http_compensation_batch_check(ngx_event_t *ev);
+static void ngx_http_compensation_sched_check(ngx_event_t *ev);
 static ngx_int_t ngx_http_compensation_call_start(
     ngx_http_compensation_batch_t *b, ngx_http_compensation_call_t *call);
 static ngx_int_t ngx_http_compensation_call_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
-static void ngx_http_compensation_call_result(
+static void ngx_http_compensation_call_answer(
     ngx_http_compensation_call_t *call, ngx_uint_t status,
     ngx_str_t *error_code, ngx_str_t *body, const char *what);
-static ngx_int_t ngx_http_compensation_sched_command(
-    ngx_http_compensation_main_conf_t *mcf, cf_command_type_t type,
-    json_t *body, const char *id, const char *request_id,
-    const char *op_id, ngx_log_t *log, cf_error_t *err);
+static ngx_int_t ngx_http_compensation_cmd_init(
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
+    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err);
+static ngx_int_t ngx_http_compensation_cmd_run(
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err);
+static void ngx_http_compensation_cmd_free(
+    ngx_http_compensation_sched_cmd_t *sc);
+static void ngx_http_compensation_settle_init(
+    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
+    int64_t now);
 static u_char *ngx_http_compensation_sched_log_error(ngx_log_t *log,
     u_char *buf, size_t len);
-static ngx_int_t ngx_http_compensation_segment_ok(const char *s);
 static ngx_table_elt_t *ngx_http_compensation_push_header(
     ngx_http_request_t *sr, const char *key, const char *lowcase,
     u_char *value, size_t len);
@@ -338,19 +413,33 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
 
     scf = mcf->scheduler;
 
-    if (scf == NULL || scf->enabled != 1 || ngx_worker != 0) {
+    if (scf == NULL || scf->enabled != 1) {
         return NGX_OK;
     }
 
     if (scf->srv_ctx == NULL) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "compensation_scheduler:"
-                      " no compensation_target is configured, due"
-                      " executions stay due");
+        if (ngx_worker == 0) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "compensation_scheduler: no compensation_target is"
+                          " configured, due executions stay due");
+        }
+
+        return NGX_OK;
     }
 
     sched = ngx_pcalloc(cycle->pool, sizeof(ngx_http_compensation_sched_t));
     if (sched == NULL) {
         return NGX_ERROR;
+    }
+
+    /* the statements, prepared once on this worker's connection */
+    sched->dispatch = cf_dispatch_open(cf_store_db(mcf->store));
+
+    if (sched->dispatch == NULL) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
+                      " preparing the dispatch statements failed: %s",
+                      sqlite3_errmsg(cf_store_db(mcf->store)));
+        return NGX_OK;
     }
 
     sched->fd = (ngx_socket_t) -1;
@@ -359,10 +448,28 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     sched->scf = scf;
     scf->sched = sched;
 
+    ngx_queue_init(&sched->calls);
+    ngx_queue_init(&sched->answered);
+    ngx_queue_init(&sched->finished);
+
     sched->tick.handler = ngx_http_compensation_sched_tick;
     sched->tick.data = sched;
     sched->tick.log = &sched->log;
     sched->tick.cancelable = 1;
+
+    sched->work.handler = ngx_http_compensation_sched_work;
+    sched->work.data = sched;
+    sched->work.log = &sched->log;
+
+    /* not cancelable: answers still to be written keep an exiting worker */
+    sched->retry.handler = ngx_http_compensation_sched_work;
+    sched->retry.data = sched;
+    sched->retry.log = &sched->log;
+
+    sched->check.handler = ngx_http_compensation_sched_check;
+    sched->check.data = sched;
+    sched->check.log = &sched->log;
+    sched->check.cancelable = 1;
 
     ngx_add_timer(&sched->tick, scf->interval);
 
@@ -374,6 +481,8 @@ void
 ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf)
 {
+    ngx_queue_t                         *q;
+    ngx_http_compensation_sched_t       *sched;
     ngx_http_compensation_sched_conf_t  *scf;
 
     scf = mcf->scheduler;
@@ -382,8 +491,30 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
-    /* a batch still running here was cut short (terminate): its leases
-     * expire and its executions are claimed again */
+    sched = scf->sched;
+
+    if (sched->work.posted) {
+        ngx_delete_posted_event(&sched->work);
+    }
+
+    while (!ngx_queue_empty(&sched->finished)) {
+        q = ngx_queue_head(&sched->finished);
+        ngx_queue_remove(q);
+        ngx_http_compensation_batch_destroy(
+            ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
+    }
+
+    if (sched->claimed) {
+        /* claimed, not prepared (terminate): the leases expire */
+        ngx_http_compensation_batch_destroy(sched->claimed);
+        sched->claimed = NULL;
+    }
+
+    /* calls still in flight here were cut short (terminate): their leases
+     * expire and their executions are claimed again; the statements go
+     * before the store's connection closes */
+    cf_dispatch_close(sched->dispatch);
+    sched->dispatch = NULL;
     scf->sched = NULL;
 }
 
@@ -402,99 +533,640 @@ ngx_http_compensation_sched_arm(ngx_http_compensation_sched_t *sched)
 
 
 static void
+ngx_http_compensation_sched_post(ngx_http_compensation_sched_t *sched)
+{
+    if (!sched->work.posted) {
+        ngx_post_event(&sched->work, &ngx_posted_events);
+    }
+}
+
+
+static void
 ngx_http_compensation_sched_tick(ngx_event_t *ev)
 {
-    int                                  rc;
-    size_t                               n;
-    int64_t                              now;
-    cf_claim_t                          *claims;
-    ngx_http_compensation_sched_t       *sched = ev->data;
-    ngx_http_compensation_main_conf_t   *mcf = sched->mcf;
+    ngx_http_compensation_sched_t  *sched = ev->data;
 
     if (ngx_terminate || ngx_exiting || ngx_quit) {
         return;
     }
 
-    if (sched->running || mcf->store == NULL) {
-        /* re-armed when the batch ends */
+    sched->due = 1;
+    ngx_http_compensation_sched_work(&sched->work);
+}
+
+
+/*
+ * One dispatch transaction: prepares the executions the previous one
+ * claimed (decided before the lock), settles the answered calls (decided
+ * before the lock too), and claims as many due executions as there are
+ * free call slots (at most batch).  After the COMMIT the prepared ones are
+ * called and the next transaction, which prepares the new claims, follows
+ * at the next event-loop iteration.  Runs on the event loop, on the
+ * worker's connection; each transaction is bounded by batch claims, batch
+ * prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
+ */
+static void
+ngx_http_compensation_sched_work(ngx_event_t *ev)
+{
+    int                                  rc, k, lost, exiting;
+    size_t                               i, n;
+    int64_t                              now;
+    cf_store_t                          *st;
+    cf_claim_t                          *claims;
+    ngx_uint_t                           settled, started, used;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_batch_t       *b, *claimed;
+    ngx_http_compensation_sched_t       *sched = ev->data;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
+
+    if (sched->work.posted) {
+        ngx_delete_posted_event(&sched->work);
+    }
+
+    st = sched->mcf->store;
+
+    /* batches whose calls all ended and were written */
+    while (!ngx_queue_empty(&sched->finished)) {
+        q = ngx_queue_head(&sched->finished);
+        ngx_queue_remove(q);
+        ngx_http_compensation_batch_destroy(
+            ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
+    }
+
+    if (st == NULL || sched->dispatch == NULL) {
         return;
+    }
+
+    exiting = ngx_terminate || ngx_exiting || ngx_quit;
+    claimed = sched->claimed;
+    used = sched->in_flight + (claimed ? claimed->n : 0);
+    k = 0;
+
+    if (!exiting && (sched->due || sched->backlog)) {
+        k = cf_dispatch_claim_size((int) scf->batch, (int) scf->concurrency,
+                                   (int) used);
+    }
+
+    if (k == 0 && ngx_queue_empty(&sched->answered) && claimed == NULL) {
+        ngx_http_compensation_sched_arm(sched);
+        return;
+    }
+
+    if (sched->retry.timer_set) {
+        ngx_del_timer(&sched->retry);
     }
 
     now = ngx_http_compensation_now_ms();
+    claims = NULL;
+    n = 0;
+    b = NULL;
 
-    rc = cf_dispatch_claim(cf_store_db(mcf->store), now, sched->scf->lease,
-                           ngx_pid, (int) sched->scf->batch, &claims, &n);
-
-    if (rc != 0) {
-        if (rc == -1) {
-            ngx_log_error(NGX_LOG_ERR, &sched->log, 0,
-                          "compensation scheduler: claiming due executions"
-                          " failed: %s",
-                          sqlite3_errmsg(cf_store_db(mcf->store)));
+    /*
+     * The commands are decided before the lock, in one read transaction,
+     * while the other workers hold it (cf_service_prepare, as the command
+     * groups do): under the lock they cost a version check and their
+     * writes.
+     */
+    if (cf_store_read_hold(st) == 0) {
+        for (i = 0; claimed && !exiting && i < claimed->n; i++) {
+            ngx_http_compensation_prepare_init(sched, &claimed->calls[i]);
         }
 
-        ngx_http_compensation_sched_arm(sched);
+        settled = 0;
+
+        for (q = ngx_queue_head(&sched->answered);
+             q != ngx_queue_sentinel(&sched->answered)
+             && settled++ < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+             q = ngx_queue_next(q))
+        {
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+            ngx_http_compensation_settle_init(sched, call, now);
+
+            if (call->result.bound && !call->result.decided) {
+                cf_service_prepare(st, &sched->mcf->ids, &call->result.in,
+                                   &call->result.pre);
+                call->result.decided = 1;
+            }
+        }
+    }
+
+    /* a read transaction held on this connection would make BEGIN fail */
+    cf_store_read_release(st);
+
+    if (cf_store_begin_immediate(st) != 0) {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation scheduler:"
+                      " the store is busy, dispatch deferred: %s",
+                      cf_store_errmsg(st));
+        goto retry;
+    }
+
+    lost = 0;
+
+    for (i = 0; claimed && i < claimed->n; i++) {
+        call = &claimed->calls[i];
+
+        if (exiting) {
+            /* not prepared: the executions are due for the next worker */
+            (void) cf_dispatch_finish_in(sched->dispatch,
+                                         call->claim->job_id, "Released",
+                                         "shutting down", now);
+            continue;
+        }
+
+        ngx_http_compensation_prepare_run(sched, call, now);
+
+        if (!cf_store_in_transaction(st)) {
+            lost = 1;
+            break;
+        }
+    }
+
+    settled = 0;
+
+    for (q = ngx_queue_head(&sched->answered);
+         !lost && q != ngx_queue_sentinel(&sched->answered)
+         && settled < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+         q = ngx_queue_next(q))
+    {
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+        ngx_http_compensation_sched_settle(sched, call, now);
+        settled++;
+
+        if (!cf_store_in_transaction(st)) {
+            lost = 1;
+        }
+    }
+
+    if (!lost && k > 0) {
+        if (cf_dispatch_claim_in(sched->dispatch, now, scf->lease, ngx_pid,
+                                 k, &claims, &n)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: claiming due executions failed: %s",
+                          cf_store_errmsg(st));
+            lost = 1;
+
+        } else if (n) {
+            b = ngx_http_compensation_batch_create(sched, claims, n);
+
+            if (b == NULL) {
+                /* nothing claimed is written: the executions stay due */
+                lost = 1;
+
+            } else {
+                claims = NULL;
+            }
+        }
+    }
+
+    rc = lost ? -1 : cf_store_commit(st);
+
+    /* the metrics count the operations this transaction ended once it
+     * committed */
+    cf_dispatch_end_transaction(sched->dispatch, rc == 0);
+
+    if (rc != 0) {
+        cf_store_rollback(st);
+
+        ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation scheduler:"
+                      " the dispatch transaction failed, nothing of it was"
+                      " written: %s", cf_store_errmsg(st));
+
+        if (claims) {
+            cf_claims_free(claims, n);
+        }
+
+        if (b) {
+            ngx_http_compensation_batch_destroy(b);
+        }
+
+        /* the prepares and settles are undone as well: tried again (the
+         * claims of the previous transaction are still leased) */
+        for (i = 0; claimed && i < claimed->n; i++) {
+            claimed->calls[i].prepared = 0;
+        }
+
+        for (q = ngx_queue_head(&sched->answered);
+             q != ngx_queue_sentinel(&sched->answered);
+             q = ngx_queue_next(q))
+        {
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+            call->settled = 0;
+        }
+
+        goto retry;
+    }
+
+    /* committed: the settled calls are done with */
+    while (settled--) {
+        q = ngx_queue_head(&sched->answered);
+        ngx_queue_remove(q);
+
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+
+        if (call->result_ok) {
+            /* compensation_notify: the result is committed now */
+            ngx_http_compensation_notify_command(call->batch->r,
+                call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
+                         : CF_CMD_APPLY_EXECUTION_FAILED,
+                call->claim->execution_id, &call->batch->notifying);
+        }
+
+        if (!call->in_flight) {
+            ngx_http_compensation_batch_unref(call->batch);
+        }
+    }
+
+    started = 0;
+
+    if (claimed) {
+        sched->claimed = NULL;
+
+        ngx_http_compensation_batch_start(claimed);
+
+        for (i = 0; i < claimed->n; i++) {
+            started += claimed->calls[i].prepared;
+        }
+
+        ngx_http_compensation_batch_unref(claimed);
+    }
+
+    sched->claimed = b;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
+                   "compensation scheduler: started %ui, claimed %uz of %d",
+                   started, n, k);
+
+    if (k > 0) {
+        sched->due = 0;
+        sched->backlog = (int) n == k;
+    }
+
+    /*
+     * More to do at the next iteration (I/O events get their turn first):
+     * the new claims' prepares, answers beyond the bound, a backlog with
+     * free slots.  The timer is not cancelable: claims and answers keep
+     * an exiting worker until they are written.
+     */
+    used = sched->in_flight + (b ? b->n : 0);
+
+    if (b || !ngx_queue_empty(&sched->answered)
+        || !ngx_queue_empty(&sched->finished)
+        || (sched->backlog
+            && cf_dispatch_claim_size((int) scf->batch,
+                                      (int) scf->concurrency, (int) used)))
+    {
+        ngx_add_timer(&sched->retry, 0);
+    }
+
+    ngx_http_compensation_sched_arm(sched);
+
+    return;
+
+retry:
+
+    if (!ngx_queue_empty(&sched->answered) || sched->claimed
+        || sched->due || sched->backlog)
+    {
+        ngx_add_timer(&sched->retry, NGX_HTTP_COMPENSATION_SCHED_RETRY);
+    }
+
+    ngx_http_compensation_sched_arm(sched);
+}
+
+
+/*
+ * Before the lock: what a claim's state names, its target, and the
+ * decision of its PrepareCompensation.  A claim that cannot be called keeps
+ * the reason (call->why): it is released under the lock.
+ */
+static void
+ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call)
+{
+    ngx_uint_t                           i;
+    cf_error_t                           err;
+    cf_claim_t                          *claim = call->claim;
+    ngx_http_compensation_target_t      *t;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
+
+    if (call->why || call->prep.bound) {
         return;
     }
 
-    if (n == 0) {
-        ngx_http_compensation_sched_arm(sched);
+    if (call->info.root == NULL) {
+        if (cf_dispatch_call_parse(claim->state, &call->info) != 0) {
+            call->why = "the state has no eventId or function";
+            return;
+        }
+
+        call->attempt = call->info.attempt;
+
+        t = scf->targets.elts;
+
+        for (i = 0; i < scf->targets.nelts; i++) {
+            if (t[i].context.len == ngx_strlen(call->info.context)
+                && ngx_strncmp(t[i].context.data, call->info.context,
+                               t[i].context.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == scf->targets.nelts) {
+            if (!sched->warned) {
+                sched->warned = 1;
+                ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                              " scheduler: no compensation_target for"
+                              " context \"%s\" (execution \"%s\"), left"
+                              " due", call->info.context,
+                              claim->execution_id);
+            }
+
+            call->why = "no target";
+            return;
+        }
+
+        call->target = &t[i];
+
+        if (!cf_dispatch_segment_ok(call->info.aggregate_name)
+            || !cf_dispatch_segment_ok(call->info.aggregate_id))
+        {
+            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                          " scheduler: execution \"%s\" names an aggregate"
+                          " that cannot be a path segment, not dispatched",
+                          claim->execution_id);
+            call->why = "bad aggregate path segment";
+            return;
+        }
+    }
+
+    /* PrepareCompensation, exactly as the API route would run it */
+    if (ngx_http_compensation_cmd_init(sched->mcf, &call->prep,
+                                       CF_CMD_PREPARE_COMPENSATION,
+                                       json_object(), claim, "prepare", &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                      " scheduler: the prepare of \"%s\" cannot be a"
+                      " command: %s: %s", claim->execution_id, err.code,
+                      err.msg);
+        cf_error_free(&err);
         return;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
-                   "compensation scheduler: claimed %uz", n);
-
-    if (ngx_http_compensation_batch_start(sched, claims, n) != NGX_OK) {
-        ngx_http_compensation_sched_arm(sched);
+    if (sched->mcf->store && cf_store_in_transaction(sched->mcf->store)) {
+        cf_service_prepare(sched->mcf->store, &sched->mcf->ids,
+                           &call->prep.in, &call->prep.pre);
+        call->prep.decided = 1;
     }
 }
 
 
-static ngx_int_t
-ngx_http_compensation_batch_start(ngx_http_compensation_sched_t *sched,
+/*
+ * In the dispatch transaction: PrepareCompensation of a claim still held
+ * (its lease may have run out while the store was busy: then another
+ * scheduler may have it).  A refused prepare fails the operation.
+ */
+static void
+ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    cf_error_t   err;
+    cf_claim_t  *claim = call->claim;
+
+    call->prepared = 0;
+
+    if (!cf_dispatch_held_in(sched->dispatch, claim->job_id, now)) {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                      " scheduler: the lease of \"%s\" (operation %s) ran"
+                      " out before its prepare, not dispatched",
+                      claim->execution_id, claim->op_id);
+        ngx_http_compensation_cmd_free(&call->prep);
+        return;
+    }
+
+    if (call->why) {
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Released", call->why, now);
+        return;
+    }
+
+    ngx_http_compensation_prepare_init(sched, call);
+
+    if (!call->prep.bound) {
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Released", "no memory", now);
+        return;
+    }
+
+    if (ngx_http_compensation_cmd_run(sched->mcf, &call->prep, &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
+                      " scheduler: prepare of \"%s\" refused: %s: %s",
+                      claim->execution_id, err.code, err.msg);
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Failed", err.msg, now);
+        cf_error_free(&err);
+        return;
+    }
+
+    call->prepared = 1;
+}
+
+
+/*
+ * The command that writes the outcome of one call.  Sync targets: a 2xx
+ * applies the success, anything else the failure; async targets: a 2xx
+ * only started the re-execution (the service reports back): no command.
+ */
+static void
+ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    json_t      *cmd;
+    cf_error_t   err;
+
+    if (call->result.bound) {
+        return;
+    }
+
+    if (call->ok) {
+        if (call->target && !call->target->sync) {
+            return;
+        }
+
+        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
+
+    } else {
+        cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
+                        "error", "errorCode", call->code, "errorMsg",
+                        call->msg, "stackTrace", "",
+                        "executeAt", (json_int_t) now,
+                        "recoverable",
+                        cf_recoverable_name(call->recoverable));
+    }
+
+    if (ngx_http_compensation_cmd_init(sched->mcf, &call->result,
+            call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
+                     : CF_CMD_APPLY_EXECUTION_FAILED,
+            cmd, call->claim, "result", &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation: the"
+                      " result of \"%s\" cannot be a command: %s: %s",
+                      call->claim->execution_id, err.code, err.msg);
+        cf_error_free(&err);
+    }
+}
+
+
+/*
+ * In the dispatch transaction: the outcome of one call, decided before
+ * the lock when it could be (call->result.decided).
+ */
+static void
+ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
+    ngx_http_compensation_call_t *call, int64_t now)
+{
+    cf_error_t   err;
+    cf_claim_t  *claim = call->claim;
+
+    if (!call->own && !call->cancelled
+        && cf_dispatch_cancel_asked_in(sched->dispatch, claim->job_id))
+    {
+        /* cancelled (or force cancelled) while the answer was on its way */
+        call->cancelled = 1;
+        call->ok = 0;
+        call->recoverable = CF_RECOVERABLE_UNKNOWN;
+        ngx_snprintf((u_char *) call->code, sizeof(call->code),
+                     "Cancelled%Z");
+        ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                     "cancelled%Z");
+        ngx_http_compensation_cmd_free(&call->result);
+    }
+
+    ngx_http_compensation_settle_init(sched, call, now);
+
+    if (call->ok && call->target && !call->target->sync) {
+        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
+                      " execution \"%s\" attempt %D accepted (%ui),"
+                      " waiting for its report", claim->execution_id,
+                      call->attempt, call->status);
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Completed", "accepted", now);
+        call->settled = 1;
+        return;
+    }
+
+    call->result_ok = 0;
+
+    if (call->result.bound) {
+        if (ngx_http_compensation_cmd_run(sched->mcf, &call->result, &err)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
+                          " applying the %s of \"%s\" failed: %s: %s",
+                          call->ok ? "success" : "failure",
+                          claim->execution_id, err.code, err.msg);
+            cf_error_free(&err);
+
+        } else {
+            call->result_ok = 1;
+        }
+    }
+
+    if (call->ok) {
+        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
+                      " execution \"%s\" attempt %D succeeded (%ui)",
+                      claim->execution_id, call->attempt, call->status);
+
+        (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                     "Succeeded", "ok", now);
+        call->settled = 1;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"
+                  " \"%s\" attempt %D failed: %s: %s (%s)",
+                  claim->execution_id, call->attempt, call->code, call->msg,
+                  cf_recoverable_name(call->recoverable));
+
+    /* RollingBack -> Cancelled; a force cancel may have won */
+    (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
+                                 call->cancelled ? "Cancelled" : "Failed",
+                                 call->cancelled ? "cancelled" : call->msg,
+                                 now);
+    call->settled = 1;
+}
+
+
+static ngx_http_compensation_batch_t *
+ngx_http_compensation_batch_create(ngx_http_compensation_sched_t *sched,
     cf_claim_t *claims, size_t n)
 {
     size_t                          i;
-    int64_t                         now;
     ngx_pool_t                     *pool;
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
     ngx_http_compensation_batch_t  *b;
 
     pool = ngx_create_pool(4096, &sched->log);
     if (pool == NULL) {
-        goto release;
+        return NULL;
     }
 
     b = ngx_pcalloc(pool, sizeof(ngx_http_compensation_batch_t));
     if (b == NULL) {
         ngx_destroy_pool(pool);
-        goto release;
+        return NULL;
     }
 
     b->calls = ngx_pcalloc(pool, n * sizeof(ngx_http_compensation_call_t));
     if (b->calls == NULL) {
         ngx_destroy_pool(pool);
-        goto release;
+        return NULL;
     }
 
     b->sched = sched;
     b->pool = pool;
     b->claims = claims;
     b->n = n;
+    b->live = 1;            /* the dispatch transaction's, until started */
 
     for (i = 0; i < n; i++) {
         b->calls[i].batch = b;
         b->calls[i].claim = &claims[i];
     }
 
-    if (sched->scf->srv_ctx == NULL) {
-        /* nothing to call: release them all (pump warns) */
-        b->c = NULL;
-        sched->running = b;
-        ngx_http_compensation_batch_pump(b);
-        return NGX_OK;
+    return b;
+}
+
+
+/* after the COMMIT: calls every prepared claim */
+static void
+ngx_http_compensation_batch_start(ngx_http_compensation_batch_t *b)
+{
+    size_t                          i;
+    ngx_uint_t                      any;
+    ngx_str_t                       code = ngx_string("CompensationCallFailed");
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_compensation_call_t   *call;
+    ngx_http_compensation_sched_t  *sched = b->sched;
+
+    any = 0;
+
+    for (i = 0; i < b->n; i++) {
+        any |= b->calls[i].prepared;
+    }
+
+    c = NULL;
+
+    if (!any) {
+        goto done;
     }
 
     b->log = sched->log;
@@ -504,8 +1176,7 @@ ngx_http_compensation_batch_start(ngx_http_compensation_sched_t *sched,
 
     c = ngx_get_connection(0, &b->log);
     if (c == NULL) {
-        ngx_destroy_pool(pool);
-        goto release;
+        goto done;
     }
 
     c->fd = (ngx_socket_t) -1;
@@ -524,8 +1195,8 @@ ngx_http_compensation_batch_start(ngx_http_compensation_sched_t *sched,
         c->fd = 0;
         ngx_free_connection(c);
         c->fd = (ngx_socket_t) -1;
-        ngx_destroy_pool(pool);
-        goto release;
+        c = NULL;
+        goto done;
     }
 
     c->data = r;
@@ -544,89 +1215,100 @@ ngx_http_compensation_batch_start(ngx_http_compensation_sched_t *sched,
     b->c = c;
     b->r = r;
 
-    b->check.handler = ngx_http_compensation_batch_check;
-    b->check.data = sched;    /* fd-shaped */
-    b->check.log = &sched->log;
-    b->check.cancelable = 1;
+done:
 
-    sched->running = b;
+    for (i = 0; i < b->n; i++) {
+        call = &b->calls[i];
 
-    ngx_http_compensation_batch_pump(b);
+        if (call->prepared) {
+            /* held until its outcome is written and its call ended */
+            b->live++;
 
-    if (sched->running == b) {
+            if (c == NULL) {
+                /* PREPARED now: record the failure so that it is due
+                 * again */
+                ngx_http_compensation_call_answer(call, 0, &code, NULL,
+                                                  "no memory");
+            } else {
+                ngx_http_compensation_metrics_dispatch_start(call->info.root,
+                                            ngx_http_compensation_now_ms());
+                ngx_http_compensation_notify_command(r,
+                    CF_CMD_PREPARE_COMPENSATION, call->claim->execution_id,
+                    &b->notifying);
+
+                (void) ngx_http_compensation_call_start(b, call);
+            }
+        }
+
+        json_decref(call->info.root);
+        call->info.root = NULL;
+    }
+
+    if (c) {
         ngx_http_run_posted_requests(c);
     }
 
-    return NGX_OK;
-
-release:
-
-    now = ngx_http_compensation_now_ms();
-
-    for (i = 0; i < n; i++) {
-        cf_dispatch_finish(cf_store_db(sched->mcf->store), claims[i].job_id,
-                           "Released", "no memory", now);
-    }
-
-    cf_claims_free(claims, n);
-    return NGX_ERROR;
-}
-
-
-/* starts calls up to the concurrency; destroys the batch when all ended */
-static void
-ngx_http_compensation_batch_pump(ngx_http_compensation_batch_t *b)
-{
-    ngx_http_compensation_call_t        *call;
-    ngx_http_compensation_sched_conf_t  *scf = b->sched->scf;
-
-    while (b->pending < scf->concurrency && b->next < b->n) {
-        call = &b->calls[b->next++];
-
-        if (ngx_http_compensation_call_start(b, call) == NGX_OK) {
-            call->started = 1;
-            b->pending++;
-        }
-    }
-
-    if (b->pending) {
-        if (!b->check.timer_set) {
-            ngx_add_timer(&b->check, scf->cancel_check);
-        }
-        return;
-    }
-
-    /* notifications (background subrequests of r) end before r is freed;
-     * each one posts r when it ends, which comes back here */
-    if (b->next == b->n && b->notifying == 0) {
-        ngx_http_compensation_batch_destroy(b);
+    if (sched->in_flight && !sched->check.timer_set) {
+        ngx_add_timer(&sched->check, sched->scf->cancel_check);
     }
 }
 
 
+/*
+ * The parent of the calls and of the notifications: posted when a
+ * notification ends (the work frees the batch once its calls ended and
+ * were written and no notification is left)
+ */
 static void
 ngx_http_compensation_batch_handler(ngx_http_request_t *r)
 {
     ngx_http_compensation_batch_t  *b;
 
     b = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    if (b == NULL) {
+
+    if (b && b->live == 0 && b->notifying == 0 && !b->queued) {
+        b->queued = 1;
+        ngx_queue_insert_tail(&b->sched->finished, &b->queue);
+        ngx_http_compensation_sched_post(b->sched);
+    }
+}
+
+
+static void
+ngx_http_compensation_batch_unref(ngx_http_compensation_batch_t *b)
+{
+    ngx_http_compensation_sched_t  *sched = b->sched;
+
+    if (--b->live) {
         return;
     }
 
-    ngx_http_compensation_batch_pump(b);
+    if (b->notifying || b->queued) {
+        /* the last notification's end queues it (batch_handler) */
+        return;
+    }
+
+    /* freed by the work, never in a call's own handlers */
+    b->queued = 1;
+    ngx_queue_insert_tail(&sched->finished, &b->queue);
+    ngx_http_compensation_sched_post(sched);
 }
 
 
 static void
 ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
 {
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
-    ngx_http_compensation_sched_t  *sched = b->sched;
+    size_t                         i;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_compensation_call_t  *call;
 
-    if (b->check.timer_set) {
-        ngx_del_timer(&b->check);
+    for (i = 0; i < b->n; i++) {
+        call = &b->calls[i];
+        json_decref(call->info.root);
+        call->info.root = NULL;
+        ngx_http_compensation_cmd_free(&call->prep);
+        ngx_http_compensation_cmd_free(&call->result);
     }
 
     cf_claims_free(b->claims, b->n);
@@ -647,10 +1329,7 @@ ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
         c->destroyed = 1;
     }
 
-    sched->running = NULL;
     ngx_destroy_pool(b->pool);
-
-    ngx_http_compensation_sched_arm(sched);
 }
 
 
@@ -660,49 +1339,44 @@ ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
  * the execution back to FAILED.
  */
 static void
-ngx_http_compensation_batch_check(ngx_event_t *ev)
+ngx_http_compensation_sched_check(ngx_event_t *ev)
 {
-    size_t                          i;
     ngx_str_t                       code;
+    ngx_queue_t                    *q, *next;
     ngx_http_upstream_t            *u;
     ngx_http_compensation_call_t   *call;
-    ngx_http_compensation_batch_t  *b;
     ngx_http_compensation_sched_t  *sched = ev->data;
 
-    b = sched->running;
-    if (b == NULL || b->c == NULL) {
+    if (sched->dispatch == NULL) {
         return;
     }
 
-    for (i = 0; i < b->next; i++) {
-        call = &b->calls[i];
+    for (q = ngx_queue_head(&sched->calls);
+         q != ngx_queue_sentinel(&sched->calls);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
 
-        if (!call->started || call->done || call->cancelled) {
-            continue;
-        }
-
-        if (!cf_dispatch_cancel_asked(cf_store_db(sched->mcf->store),
-                                      call->claim->job_id))
+        if (!cf_dispatch_cancel_asked_in(sched->dispatch,
+                                         call->claim->job_id))
         {
             continue;
         }
 
-        call->cancelled = 1;
-
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0, "compensation: operation %s"
-                      " of execution \"%s\" cancelled, aborting the call",
-                      call->claim->op_id, call->claim->execution_id);
+        ngx_log_error(NGX_LOG_INFO, &call->batch->log, 0, "compensation:"
+                      " operation %s of execution \"%s\" cancelled, aborting"
+                      " the call", call->claim->op_id,
+                      call->claim->execution_id);
 
         ngx_str_set(&code, "Cancelled");
-        ngx_http_compensation_call_result(call, 0, &code, NULL,
-                                          "cancelled");
-        call->done = 1;
+        ngx_http_compensation_call_answer(call, 0, &code, NULL, "cancelled");
 
         /*
          * Stop the upstream through nginx's own timeout path: with one try
          * left, the upstream finalizes the subrequest (504) and closes the
-         * peer connection; the post-subrequest handler sees done.  A call
-         * not connected yet is ignored when it ends.
+         * peer connection; the post-subrequest handler sees it answered.
+         * A call not connected yet is ignored when it ends.
          */
         u = call->sr ? call->sr->upstream : NULL;
 
@@ -713,171 +1387,46 @@ ngx_http_compensation_batch_check(ngx_event_t *ev)
         }
     }
 
-    if (sched->running == b && b->pending) {
-        ngx_add_timer(&b->check, sched->scf->cancel_check);
+    if (sched->in_flight && !sched->check.timer_set) {
+        ngx_add_timer(&sched->check, sched->scf->cancel_check);
     }
 }
 
 
-static ngx_int_t
-ngx_http_compensation_segment_ok(const char *s)
-{
-    const u_char  *p;
-
-    if (s[0] == '\0' || ngx_strcmp(s, ".") == 0 || ngx_strcmp(s, "..") == 0
-        || ngx_strlen(s) > 256)
-    {
-        return 0;
-    }
-
-    for (p = (const u_char *) s; *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == '?' || *p == '#'
-            || *p == '%' || *p == '\\')
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
+/* starts the subrequest of a prepared call; a call that cannot start is
+ * answered as failed (CompensationCallFailed: due again) */
 static ngx_int_t
 ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
     ngx_http_compensation_call_t *call)
 {
-    int                                  prepared;
-    char                                 req_id[CF_UUID_LEN + 16];
-    json_t                              *state, *eid, *agg, *fn, *body;
-    int64_t                              now, version;
-    size_t                               len;
-    u_char                              *p;
-    ngx_str_t                            uri;
-    cf_error_t                           err;
-    ngx_uint_t                           i;
-    const char                          *ctxname, *aggname, *aggid, *why;
-    cf_claim_t                          *claim = call->claim;
-    ngx_buf_t                           *buf;
-    ngx_chain_t                         *cl;
-    ngx_http_request_t                  *sr;
-    ngx_http_post_subrequest_t          *ps;
-    ngx_http_compensation_target_t      *t;
-    ngx_http_compensation_sched_t       *sched = b->sched;
-    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
-    sqlite3                             *db;
-    char                                *doc;
-    u_char                               idem[300];
-
-    db = cf_store_db(sched->mcf->store);
-    now = ngx_http_compensation_now_ms();
-    prepared = 0;
-    why = NULL;
-    doc = NULL;
-
-    if (ngx_terminate || ngx_exiting || ngx_quit) {
-        cf_dispatch_finish(db, claim->job_id, "Released", "shutting down",
-                           now);
-        return NGX_DECLINED;
-    }
-
-    state = cf_json_loads(claim->state, 0, NULL);
-
-    eid = json_object_get(state, "eventId");
-    agg = json_object_get(eid, "aggregateId");
-    fn = json_object_get(state, "function");
-
-    ctxname = json_string_value(json_object_get(agg, "contextName"));
-    aggname = json_string_value(json_object_get(agg, "aggregateName"));
-    aggid = json_string_value(json_object_get(agg, "aggregateId"));
-    version = json_integer_value(json_object_get(eid, "version"));
-    call->attempt = (int32_t) json_integer_value(
-        json_object_get(json_object_get(state, "retryState"), "retries")) + 1;
-
-    if (ctxname == NULL || aggname == NULL || aggid == NULL || fn == NULL) {
-        why = "the state has no eventId or function";
-        goto release;
-    }
-
-    t = NULL;
-
-    if (b->c) {
-        t = scf->targets.elts;
-
-        for (i = 0; i < scf->targets.nelts; i++) {
-            if (t[i].context.len == ngx_strlen(ctxname)
-                && ngx_strncmp(t[i].context.data, ctxname, t[i].context.len)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        t = i < scf->targets.nelts ? &t[i] : NULL;
-    }
-
-    if (t == NULL) {
-        if (!b->warned) {
-            b->warned = 1;
-            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
-                          " scheduler: no compensation_target for context"
-                          " \"%s\" (execution \"%s\"), left due", ctxname,
-                          claim->execution_id);
-        }
-
-        why = "no target";
-        goto release;
-    }
-
-    call->target = t;
-
-    if (!ngx_http_compensation_segment_ok(aggname)
-        || !ngx_http_compensation_segment_ok(aggid))
-    {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
-                      " scheduler: execution \"%s\" names an aggregate that"
-                      " cannot be a path segment, not dispatched",
-                      claim->execution_id);
-        why = "bad aggregate path segment";
-        goto release;
-    }
-
-    /* PrepareCompensation, exactly as the API route would run it */
-    body = json_object();
-    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:prepare%Z",
-                 claim->op_id);
-
-    if (ngx_http_compensation_sched_command(sched->mcf,
-            CF_CMD_PREPARE_COMPENSATION, body, claim->execution_id, req_id,
-            claim->op_id, &sched->log, &err)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
-                      " scheduler: prepare of \"%s\" refused: %s: %s",
-                      claim->execution_id, err.code, err.msg);
-        cf_dispatch_finish(db, claim->job_id, "Failed", err.msg, now);
-        cf_error_free(&err);
-        json_decref(state);
-        return NGX_DECLINED;
-    }
-
-    prepared = 1;
-
-    ngx_http_compensation_metrics_dispatch_start(state, now);
-    ngx_http_compensation_notify_command(b->r, CF_CMD_PREPARE_COMPENSATION,
-                                         claim->execution_id, &b->notifying);
+    json_t                          *body;
+    size_t                           len;
+    u_char                          *p;
+    ngx_str_t                        uri, code;
+    const char                      *why;
+    char                            *doc;
+    cf_claim_t                      *claim = call->claim;
+    ngx_buf_t                       *buf;
+    ngx_chain_t                     *cl;
+    ngx_http_request_t              *sr;
+    ngx_http_post_subrequest_t      *ps;
+    ngx_http_compensation_target_t  *t = call->target;
+    ngx_http_compensation_sched_t   *sched = b->sched;
+    u_char                           idem[300];
 
     body = json_pack("{s:s, s:O}", "id", claim->execution_id,
-                     "function", fn);
+                     "function", call->info.function);
     doc = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
 
     if (doc == NULL) {
         why = "no memory";
-        goto release;
+        goto failed;
     }
 
-    len = t->uri.len + 1 + ngx_strlen(aggname) + 1 + ngx_strlen(aggid)
-          + 1 + NGX_INT64_LEN + sizeof("/compensate");
+    len = t->uri.len + 1 + ngx_strlen(call->info.aggregate_name) + 1
+          + ngx_strlen(call->info.aggregate_id) + 1 + NGX_INT64_LEN
+          + sizeof("/compensate");
 
     uri.data = ngx_pnalloc(b->pool, len);
     p = ngx_pnalloc(b->pool, ngx_strlen(doc));
@@ -889,11 +1438,12 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         || ps == NULL)
     {
         why = "no memory";
-        goto release;
+        goto failed;
     }
 
     uri.len = ngx_snprintf(uri.data, len, "%V/%s/%s/%L/compensate", &t->uri,
-                           aggname, aggid, version)
+                           call->info.aggregate_name, call->info.aggregate_id,
+                           call->info.version)
               - uri.data;
 
     buf->pos = p;
@@ -915,10 +1465,12 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         != NGX_OK)
     {
         why = "cannot start a subrequest";
-        goto release;
+        goto failed;
     }
 
     call->sr = sr;
+    call->in_flight = 1;
+    sched->in_flight++;
 
     sr->method = NGX_HTTP_PUT;
     ngx_str_set(&sr->method_name, "PUT");
@@ -926,7 +1478,7 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
     sr->request_body = ngx_pcalloc(b->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
 
     sr->request_body->bufs = cl;
@@ -939,7 +1491,7 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
         != NGX_OK)
     {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
 
     sr->headers_in.content_length_n = buf->last - buf->pos;
@@ -963,36 +1515,27 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
            == NULL)
     {
         why = "no memory";
-        goto release_sr;
+        goto failed;
     }
+
+    ngx_queue_insert_tail(&sched->calls, &call->queue);
+    call->in_calls = 1;
 
     ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: dispatching"
                   " execution \"%s\" attempt %D (operation %s, job %L) to"
                   " \"%V\"", claim->execution_id, call->attempt,
                   claim->op_id, claim->job_id, &uri);
 
-    json_decref(state);
     return NGX_OK;
 
-release_sr:
+failed:
 
-    /* the subrequest is posted: let it run into an empty location */
-    call->done = 1;
-
-release:
-
+    /* a subrequest already posted runs into an empty location; PREPARED
+     * now: record the failure so that it is due again */
     free(doc);
-    json_decref(state);
+    ngx_str_set(&code, "CompensationCallFailed");
+    ngx_http_compensation_call_answer(call, 0, &code, NULL, why);
 
-    if (prepared) {
-        ngx_str_t  code = ngx_string("CompensationCallFailed");
-
-        /* PREPARED now: record the failure so that it is due again */
-        ngx_http_compensation_call_result(call, 0, &code, NULL, why);
-        return call->done ? NGX_OK : NGX_DECLINED;
-    }
-
-    cf_dispatch_finish(db, claim->job_id, "Released", why, now);
     return NGX_DECLINED;
 }
 
@@ -1033,15 +1576,16 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
     ngx_table_elt_t                *h;
     ngx_http_compensation_call_t   *call = data;
     ngx_http_compensation_batch_t  *b = call->batch;
+    ngx_http_compensation_sched_t  *sched = b->sched;
 
-    if (call->started) {
-        call->started = 0;
-        b->pending--;
+    call->sr = NULL;
+
+    if (call->in_flight) {
+        call->in_flight = 0;
+        sched->in_flight--;
     }
 
-    if (!call->done) {
-        call->done = 1;
-
+    if (!call->answered) {
         status = sr->headers_out.status;
 
         if (sr->upstream && sr->upstream->state
@@ -1090,8 +1634,15 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
             body.len = sr->out->buf->last - sr->out->buf->pos;
         }
 
-        ngx_http_compensation_call_result(call, status, pcode, &body, NULL);
+        ngx_http_compensation_call_answer(call, status, pcode, &body, NULL);
+
+    } else if (call->settled) {
+        /* answered earlier (cancelled) and written already */
+        ngx_http_compensation_batch_unref(b);
     }
+
+    /* a slot is free: the work may claim the next ones */
+    ngx_http_compensation_sched_post(sched);
 
     if (sr != b->c->data) {
         b->c->data = sr;
@@ -1108,169 +1659,94 @@ ngx_http_compensation_call_done(ngx_http_request_t *sr, void *data,
 
 
 /*
- * The outcome of one call.  status 0: no answer (connect failure, reset,
- * cancel); what: a reason of our own.  Async targets: a 2xx only starts
- * the re-execution (the service reports back), anything else failed.
+ * The outcome of one call, kept until the work writes it.  status 0: no
+ * answer (connect failure, reset, cancel); what: a reason of our own.
  */
 static void
-ngx_http_compensation_call_result(ngx_http_compensation_call_t *call,
+ngx_http_compensation_call_answer(ngx_http_compensation_call_t *call,
     ngx_uint_t status, ngx_str_t *error_code, ngx_str_t *body,
     const char *what)
 {
-    char                            req_id[CF_UUID_LEN + 16], code[128];
-    char                            msg[400];
-    json_t                         *jb, *cmd, *m;
-    int64_t                         now;
-    cf_error_t                      err;
-    cf_recoverable_t                rec;
-    cf_claim_t                     *claim = call->claim;
+    json_t                         *jb, *m;
     ngx_http_compensation_sched_t  *sched = call->batch->sched;
-    sqlite3                        *db;
 
-    db = cf_store_db(sched->mcf->store);
-    now = ngx_http_compensation_now_ms();
+    call->answered = 1;
+    call->status = status;
+    call->own = what != NULL;
+    call->cancelled = what && ngx_strcmp(what, "cancelled") == 0;
+    call->ok = what == NULL && status >= 200 && status < 300;
 
-    ngx_snprintf((u_char *) req_id, sizeof(req_id), "%s:result%Z",
-                 claim->op_id);
-
-    if (what == NULL && cf_dispatch_cancel_asked(db, claim->job_id)) {
-        /* cancelled (or force cancelled) while the answer was on its way */
-        what = "cancelled";
-        error_code = NULL;
+    if (call->in_calls) {
+        ngx_queue_remove(&call->queue);
+        call->in_calls = 0;
     }
 
-    if (what == NULL && status >= 200 && status < 300) {
+    ngx_queue_insert_tail(&sched->answered, &call->queue);
+    ngx_http_compensation_sched_post(sched);
 
-        if (call->target && !call->target->sync) {
-            ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
-                          " execution \"%s\" attempt %D accepted (%ui),"
-                          " waiting for its report", claim->execution_id,
-                          call->attempt, status);
-            cf_dispatch_finish(db, claim->job_id, "Completed", "accepted",
-                               now);
-            return;
-        }
-
-        cmd = json_pack("{s:I}", "executeAt", (json_int_t) now);
-
-        if (ngx_http_compensation_sched_command(sched->mcf,
-                CF_CMD_APPLY_EXECUTION_SUCCESS, cmd, claim->execution_id,
-                req_id, claim->op_id, &sched->log, &err)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                          " applying the success of \"%s\" failed: %s: %s",
-                          claim->execution_id, err.code, err.msg);
-            cf_error_free(&err);
-
-        } else {
-            ngx_http_compensation_notify_command(call->batch->r,
-                CF_CMD_APPLY_EXECUTION_SUCCESS, claim->execution_id,
-                &call->batch->notifying);
-        }
-
-        ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
-                      " execution \"%s\" attempt %D succeeded (%ui)",
-                      claim->execution_id, call->attempt, status);
-
-        cf_dispatch_finish(db, claim->job_id, "Succeeded", "ok", now);
+    if (call->ok) {
         return;
     }
 
     /* a failure: the error code, its message, the classification */
 
-    if (what && ngx_strcmp(what, "cancelled") == 0) {
-        ngx_snprintf((u_char *) code, sizeof(code), "Cancelled%Z");
+    if (call->cancelled) {
+        ngx_snprintf((u_char *) call->code, sizeof(call->code),
+                     "Cancelled%Z");
 
     } else if (error_code && error_code->len) {
-        ngx_snprintf((u_char *) code, sizeof(code), "%*s%Z",
-                     (size_t) ngx_min(error_code->len, sizeof(code) - 1),
+        ngx_snprintf((u_char *) call->code, sizeof(call->code), "%*s%Z",
+                     (size_t) ngx_min(error_code->len,
+                                      sizeof(call->code) - 1),
                      error_code->data);
     } else {
-        ngx_snprintf((u_char *) code, sizeof(code), "%s%Z",
+        ngx_snprintf((u_char *) call->code, sizeof(call->code), "%s%Z",
                      cf_dispatch_error_code((int) status));
     }
 
-    msg[0] = '\0';
+    call->msg[0] = '\0';
 
     if (what) {
-        ngx_snprintf((u_char *) msg, sizeof(msg), "%s%Z", what);
+        ngx_snprintf((u_char *) call->msg, sizeof(call->msg), "%s%Z", what);
 
     } else if (body && body->len) {
         jb = cf_json_loadb((char *) body->data, body->len, 0, NULL);
         m = json_object_get(jb, "errorMsg");
 
         if (json_is_string(m)) {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "%s%Z",
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg), "%s%Z",
                          json_string_value(m));
         }
 
         json_decref(jb);
     }
 
-    if (msg[0] == '\0') {
+    if (call->msg[0] == '\0') {
         if (status) {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "the target answered"
-                         " %ui%Z", status);
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                         "the target answered %ui%Z", status);
         } else {
-            ngx_snprintf((u_char *) msg, sizeof(msg), "the target could not"
-                         " be reached%Z");
+            ngx_snprintf((u_char *) call->msg, sizeof(call->msg),
+                         "the target could not be reached%Z");
         }
     }
 
-    rec = what && ngx_strcmp(what, "cancelled") == 0
-          ? CF_RECOVERABLE_UNKNOWN : cf_dispatch_classify((int) status);
-
-    cmd = json_pack("{s:{s:s, s:s, s:s}, s:I, s:s}",
-                    "error", "errorCode", code, "errorMsg", msg,
-                    "stackTrace", "",
-                    "executeAt", (json_int_t) now,
-                    "recoverable", cf_recoverable_name(rec));
-
-    if (ngx_http_compensation_sched_command(sched->mcf,
-            CF_CMD_APPLY_EXECUTION_FAILED, cmd, claim->execution_id,
-            req_id, claim->op_id, &sched->log, &err)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
-                      " applying the failure of \"%s\" failed: %s: %s",
-                      claim->execution_id, err.code, err.msg);
-        cf_error_free(&err);
-
-    } else {
-        ngx_http_compensation_notify_command(call->batch->r,
-            CF_CMD_APPLY_EXECUTION_FAILED, claim->execution_id,
-            &call->batch->notifying);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"
-                  " \"%s\" attempt %D failed: %s: %s (%s)",
-                  claim->execution_id, call->attempt, code, msg,
-                  cf_recoverable_name(rec));
-
-    if (what && ngx_strcmp(what, "cancelled") == 0) {
-        /* RollingBack -> Cancelled; a force cancel may have won */
-        cf_dispatch_finish(db, claim->job_id, "Cancelled", "cancelled", now);
-        return;
-    }
-
-    cf_dispatch_finish(db, claim->job_id, "Failed", msg, now);
+    call->recoverable = call->cancelled
+                        ? CF_RECOVERABLE_UNKNOWN
+                        : cf_dispatch_classify((int) status);
 }
 
 
-/* one command through cf_service (the API's pipeline); body is stolen */
+/* binds a command of the scheduler; body is stolen.  Request id
+ * "<operation>:<what>", the operation in the stream header. */
 static ngx_int_t
-ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
-    cf_command_type_t type, json_t *body, const char *id,
-    const char *request_id, const char *op_id, ngx_log_t *log,
-    cf_error_t *err)
+ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
+    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err)
 {
-    int                rc;
-    json_t            *header;
-    cf_command_t       cmd;
-    cf_exec_input_t    in;
-    cf_exec_output_t   out;
+    int  rc;
 
+    ngx_memzero(sc, sizeof(ngx_http_compensation_sched_cmd_t));
     cf_error_init(err);
 
     if (body == NULL) {
@@ -1278,33 +1754,50 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
         return NGX_ERROR;
     }
 
-    rc = cf_command_bind(type, body, &cmd, err);
+    rc = cf_command_bind(type, body, &sc->cmd, err);
     json_decref(body);
 
     if (rc != 0) {
         return NGX_ERROR;
     }
 
-    header = json_pack("{s:s, s:s}", "command_operator",
-                       "compensation-scheduler", "compensation_operation",
-                       op_id);
+    sc->header = json_pack("{s:s, s:s}", "command_operator",
+                           "compensation-scheduler",
+                           "compensation_operation", claim->op_id);
 
-    ngx_memzero(&in, sizeof(cf_exec_input_t));
-    in.command = &cmd;
-    in.aggregate_id = id;
-    in.request_id = request_id;
-    in.owner_id = NULL;
-    in.expected_version = -1;
-    in.header = header;
-    in.now = ngx_http_compensation_now_ms();
-    in.default_spec = &mcf->default_spec;
+    ngx_snprintf((u_char *) sc->req_id, sizeof(sc->req_id), "%s:%s%Z",
+                 claim->op_id, what);
 
-    rc = cf_service_execute(mcf->store, &mcf->ids, &in, &out);
+    sc->in.command = &sc->cmd;
+    sc->in.aggregate_id = claim->execution_id;
+    sc->in.request_id = sc->req_id;
+    sc->in.owner_id = NULL;
+    sc->in.expected_version = -1;
+    sc->in.header = sc->header;
+    sc->in.now = ngx_http_compensation_now_ms();
+    sc->in.default_spec = &mcf->default_spec;
+    sc->bound = 1;
+
+    return NGX_OK;
+}
+
+
+/* runs it in its own savepoint of the dispatch transaction, with its
+ * decision when one was made before the lock; frees it */
+static ngx_int_t
+ngx_http_compensation_cmd_run(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
+{
+    int               rc;
+    cf_exec_output_t  out;
+
+    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &sc->in, &out,
+                                    sc->decided ? &sc->pre : NULL);
+    sc->decided = 0;
 
     ngx_http_compensation_store_outcome(mcf, ngx_cycle->log, &out);
 
-    json_decref(header);
-    cf_command_free(&cmd);
+    ngx_http_compensation_cmd_free(sc);
 
     if (rc != 0 || !out.committed) {
         *err = out.err;
@@ -1314,6 +1807,22 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
     cf_error_free(&out.err);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_compensation_cmd_free(ngx_http_compensation_sched_cmd_t *sc)
+{
+    if (sc->decided) {
+        cf_prepared_free(&sc->pre);
+        sc->decided = 0;
+    }
+
+    if (sc->bound) {
+        json_decref(sc->header);
+        cf_command_free(&sc->cmd);
+        sc->bound = 0;
+    }
 }
 
 

@@ -1,5 +1,6 @@
 # The dispatch scheduler (issue 5) with a master and 2 workers, and across
 # a reload (SIGHUP while a call is in flight): every attempt exactly once.
+# Every worker dispatches (issue 17): a burst is shared through the leases.
 # The dispatch scheduler (issue 5): due executions are prepared and sent to
 # the owning service through an internal proxy location; sync targets apply
 # the answer, async targets wait for the service's report.  Every wait polls
@@ -61,3 +62,29 @@ my $c = $::Config; $c =~ s/proxy_read_timeout 500ms;/proxy_read_timeout 30s;/; $
 --- grep_error_log_out
 dispatching execution "h1" attempt 1
 signal 1 (SIGHUP) received
+
+
+
+=== TEST 3: 2 workers and a burst: both workers dispatch, each execution once
+The target answers through limit_req (20 r/s, queued), so that calls stay in
+flight and neither worker can drain the burst alone between the other's
+ticks; each worker claims its share through the leases.  Valgrind runs one
+process: skipped there.
+--- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
+--- http_config eval
+"limit_req_zone \$server_name zone=slow:1m rate=20r/s;\n"
+. ($::HttpConfig =~ s{(location ~ \^/svc/ok/ \{)}{location ~ ^/svc/slow/ {\n            limit_req zone=slow burst=100;\n            return 200 '{}';\n        }\n        $1}r)
+--- more_headers eval
+"$::CT\nCommand-Aggregate-Id: b1"
+--- request eval
+::create('b1', 'order-service', 'slow')
+--- response_body_like: "aggregateId":"b1"
+--- timeout: 20
+--- poll eval
+[(map { [::create("b$_", 'order-service', 'slow'), qr/"aggregateId":"b$_"/,
+         "$::CT\nCommand-Aggregate-Id: b$_", 200] } 2 .. 24),
+ (map { [::state("b$_"), qr/"retryState":\{"retries":1,.*"status":"SUCCEEDED"/] } 1 .. 24)]
+--- wait: 0.3
+--- grep_error_log eval: qr/\d+#\d+: (?:\*\d+ )?compensation: dispatching execution "b\d+" attempt \d+/
+--- grep_error_log_out eval
+qr/\A((?:\d+#\d+: (?:\*\d+ )?compensation: dispatching execution "b\d+" attempt 1\n){24})\z(?(?{ my $t = $1; my (%s, %p); $s{$_}++ for $t =~ m{"(b\d+)"}g; $p{$_}++ for $t =~ m{^(\d+)#}mg; keys %s == 24 && keys %p == 2 })|(*FAIL))/

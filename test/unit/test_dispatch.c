@@ -171,14 +171,18 @@ test_dispatch_lease(void)
     CHECK_INT(n, 0);
     cf_claims_free(c, n);
 
-    /* scheduler A takes both due ones, in nextRetryAt order, with state */
+    /* scheduler A takes both due ones (same nextRetryAt: in either
+     * order), with state */
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0 + 2000, 5000, 1, 10,
                                 &c, &n), 0);
     CHECK_INT(n, 2);
 
     if (n == 2) {
-        CHECK_STR(c[0].execution_id, "x1");
-        CHECK_STR(c[1].execution_id, "x2");
+        CHECK(strcmp(c[0].execution_id, c[1].execution_id) != 0);
+        CHECK(strcmp(c[0].execution_id, "x1") == 0
+              || strcmp(c[0].execution_id, "x2") == 0);
+        CHECK(strcmp(c[1].execution_id, "x1") == 0
+              || strcmp(c[1].execution_id, "x2") == 0);
         CHECK(strstr(c[0].state, "\"status\":\"FAILED\"") != NULL);
         CHECK(cf_uuid_is_valid(c[0].op_id, strlen(c[0].op_id)));
         CHECK(strcmp(c[0].op_id, c[1].op_id) != 0);
@@ -191,7 +195,8 @@ test_dispatch_lease(void)
     CHECK_INT(m, 0);
     cf_claims_free(d, m);
 
-    /* A finishes x2: B may take it (still FAILED and due), not x1 */
+    /* A finishes its second: B may take it (still FAILED and due), not
+     * the first */
     if (n == 2) {
         CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
                                      "Released", "no target", T0 + 2100), 0);
@@ -203,17 +208,17 @@ test_dispatch_lease(void)
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2200, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
-    if (m == 1) {
-        CHECK_STR(d[0].execution_id, "x2");
+    if (m == 1 && n == 2) {
+        CHECK_STR(d[0].execution_id, c[1].execution_id);
     }
     cf_claims_free(d, m);
 
-    /* A "crashed" holding x1: once its lease expired, B claims it */
+    /* A "crashed" holding the first: once its lease expired, B claims it */
     CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 7001, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
-    if (m == 1) {
-        CHECK_STR(d[0].execution_id, "x1");
+    if (m == 1 && n == 2) {
+        CHECK_STR(d[0].execution_id, c[0].execution_id);
     }
     cf_claims_free(d, m);
 
@@ -330,6 +335,236 @@ test_dispatch_classify(void)
 }
 
 
+/* PrepareCompensation inside the caller's transaction, as the scheduler's
+ * work runs it */
+static int
+cf_d_prepare_grouped(cf_d_env_t *env, cf_store_t *st, const char *id,
+    const char *req_id, int64_t now)
+{
+    int               rc;
+    json_t           *j;
+    cf_error_t        err;
+    cf_command_t      cmd;
+    cf_exec_input_t   in;
+    cf_exec_output_t  out;
+
+    j = json_object();
+    cf_error_init(&err);
+
+    if (cf_command_bind(CF_CMD_PREPARE_COMPENSATION, j, &cmd, &err) != 0) {
+        cf_error_free(&err);
+        json_decref(j);
+        return -1;
+    }
+
+    json_decref(j);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.request_id = req_id;
+    in.expected_version = -1;
+    in.header = json_object();
+    in.now = now;
+    in.default_spec = &env->spec;
+
+    rc = cf_service_execute_grouped(st, &env->ids, &in, &out, NULL);
+
+    json_decref(in.header);
+    cf_command_free(&cmd);
+    cf_error_free(&out.err);
+
+    return rc == 0 && out.committed ? 0 : -1;
+}
+
+
+static void
+test_dispatch_in_transaction(void)
+{
+    int             i;
+    char            id[16], req[64], op[CF_UUID_LEN + 1], state[16];
+    size_t          n, m, k;
+    int64_t         job;
+    cf_d_env_t      env;
+    cf_claim_t     *c, *d;
+    cf_dispatch_t  *h;
+
+    if (!CHECK(cf_d_env_open(&env) == 0)) {
+        return;
+    }
+
+    for (i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "z%d", i);
+        CHECK(cf_d_create(&env, id, T0, 1, "UNKNOWN") == 0);
+    }
+
+    CHECK(cf_d_create(&env, "later", T0, 100, "UNKNOWN") == 0);
+
+    h = cf_dispatch_open(cf_store_db(env.a));
+    if (!CHECK(h != NULL)) {
+        cf_d_env_close(&env);
+        return;
+    }
+
+    /* a claim rolled back leases nothing */
+    CHECK_INT(cf_store_begin_immediate(env.a), 0);
+    CHECK_INT(cf_dispatch_claim_in(h, T0 + 2000, 5000, 1, 3, &c, &n), 0);
+    CHECK_INT(n, 3);
+    cf_claims_free(c, n);
+    cf_store_rollback(env.a);
+
+    /* the same statements in the next transaction: claim 3 and prepare
+     * them, with the claim, in one transaction */
+    CHECK_INT(cf_store_begin_immediate(env.a), 0);
+    CHECK_INT(cf_dispatch_claim_in(h, T0 + 2000, 5000, 1, 3, &c, &n), 0);
+    CHECK_INT(n, 3);
+
+    for (k = 0; k < n; k++) {
+        snprintf(req, sizeof(req), "%s:prepare", c[k].op_id);
+        CHECK_INT(cf_d_prepare_grouped(&env, env.a, c[k].execution_id, req,
+                                       T0 + 2000), 0);
+    }
+
+    CHECK_INT(cf_store_commit(env.a), 0);
+
+    /* scheduler B gets the other two, none of A's */
+    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2000, 5000, 2, 10,
+                                &d, &m), 0);
+    CHECK_INT(m, 2);
+
+    for (k = 0; k < m && n == 3; k++) {
+        CHECK(strcmp(d[k].execution_id, c[0].execution_id) != 0);
+        CHECK(strcmp(d[k].execution_id, c[1].execution_id) != 0);
+        CHECK(strcmp(d[k].execution_id, c[2].execution_id) != 0);
+    }
+
+    cf_claims_free(d, m);
+
+    /* many short transactions on the prepared statements: nothing due */
+    for (i = 0; i < 50; i++) {
+        CHECK_INT(cf_store_begin_immediate(env.a), 0);
+        CHECK_INT(cf_dispatch_claim_in(h, T0 + 2000 + i, 5000, 1, 10, &d,
+                                       &m), 0);
+        CHECK_INT(m, 0);
+        cf_claims_free(d, m);
+        CHECK_INT(cf_store_commit(env.a), 0);
+    }
+
+    /* settle: the finish on the prepared statement, once only */
+    if (n == 3) {
+        /* held while Running and leased (until T0 + 7000) */
+        CHECK(cf_dispatch_held_in(h, c[0].job_id, T0 + 2100));
+        CHECK(!cf_dispatch_held_in(h, c[0].job_id, T0 + 7000));
+
+        CHECK_INT(cf_dispatch_finish_in(h, c[0].job_id, "Succeeded", "ok",
+                                        T0 + 2100), 0);
+        CHECK_INT(cf_dispatch_finish_in(h, c[0].job_id, "Failed", "twice",
+                                        T0 + 2100), CF_DISPATCH_NOT_FOUND);
+        CHECK(!cf_dispatch_held_in(h, c[0].job_id, T0 + 2100));
+
+        /* a graceful cancel asked through the other connection */
+        CHECK(!cf_dispatch_cancel_asked_in(h, c[1].job_id));
+        CHECK_INT(cf_dispatch_get(cf_store_db(env.b), c[1].op_id,
+                                  &(cf_operation_t) { 0 }), 0);
+        CHECK_INT(cf_dispatch_cancel(cf_store_db(env.b), c[1].op_id, 0,
+                                     T0 + 2200, state), 0);
+        CHECK(cf_dispatch_cancel_asked_in(h, c[1].job_id));
+        CHECK(!cf_dispatch_cancel_asked_in(h, c[2].job_id));
+    }
+
+    /* the retry action's queue comes first, regardless of nextRetryAt */
+    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.b), "later", T0 + 3000,
+                                  &job, op), 0);
+    CHECK_INT(cf_store_begin_immediate(env.a), 0);
+    CHECK_INT(cf_dispatch_claim_in(h, T0 + 3000, 5000, 1, 1, &d, &m), 0);
+    CHECK_INT(cf_store_commit(env.a), 0);
+    CHECK_INT(m, 1);
+
+    if (m == 1) {
+        CHECK_STR(d[0].execution_id, "later");
+        CHECK_STR(d[0].op_id, op);
+        CHECK(d[0].manual);
+    }
+
+    cf_claims_free(d, m);
+    cf_claims_free(c, n);
+    cf_dispatch_close(h);
+    cf_d_env_close(&env);
+}
+
+
+static void
+test_dispatch_claim_size(void)
+{
+    /* idle: as many as the slots, at most batch */
+    CHECK_INT(cf_dispatch_claim_size(100, 64, 0), 64);
+    CHECK_INT(cf_dispatch_claim_size(10, 64, 0), 10);
+    /* busy: only once a quarter of the slots is free */
+    CHECK_INT(cf_dispatch_claim_size(100, 64, 49), 0);
+    CHECK_INT(cf_dispatch_claim_size(100, 64, 48), 16);
+    CHECK_INT(cf_dispatch_claim_size(8, 64, 10), 8);
+    CHECK_INT(cf_dispatch_claim_size(100, 64, 64), 0);
+    CHECK_INT(cf_dispatch_claim_size(100, 64, 70), 0);
+    /* one slot: always when free */
+    CHECK_INT(cf_dispatch_claim_size(100, 1, 0), 1);
+    CHECK_INT(cf_dispatch_claim_size(100, 1, 1), 0);
+    CHECK_INT(cf_dispatch_claim_size(100, 3, 2), 1);
+    CHECK_INT(cf_dispatch_claim_size(0, 64, 0), 0);
+}
+
+
+static void
+test_dispatch_call_parse(void)
+{
+    cf_dispatch_call_t  call;
+
+    CHECK_INT(cf_dispatch_call_parse("{\"eventId\":{\"id\":\"e\",\"version\":7,"
+        "\"aggregateId\":{\"contextName\":\"order-service\","
+        "\"aggregateName\":\"order\",\"aggregateId\":\"o1\"}},"
+        "\"function\":{\"name\":\"n\"},\"retryState\":{\"retries\":2}}",
+        &call), 0);
+    CHECK_STR(call.context, "order-service");
+    CHECK_STR(call.aggregate_name, "order");
+    CHECK_STR(call.aggregate_id, "o1");
+    CHECK_INT(call.version, 7);
+    CHECK_INT(call.attempt, 3);
+    CHECK(json_is_object(call.function));
+    json_decref(call.root);
+
+    /* no retry state yet: the first attempt */
+    CHECK_INT(cf_dispatch_call_parse("{\"eventId\":{\"version\":1,"
+        "\"aggregateId\":{\"contextName\":\"c\",\"aggregateName\":\"a\","
+        "\"aggregateId\":\"i\"}},\"function\":{}}", &call), 0);
+    CHECK_INT(call.attempt, 1);
+    json_decref(call.root);
+
+    CHECK_INT(cf_dispatch_call_parse("{\"eventId\":{\"version\":1,"
+        "\"aggregateId\":{\"contextName\":\"c\",\"aggregateName\":\"a\","
+        "\"aggregateId\":\"i\"}}}", &call), -1);
+    json_decref(call.root);
+    CHECK_INT(cf_dispatch_call_parse("{\"eventId\":{\"aggregateId\":"
+        "{\"contextName\":\"c\",\"aggregateName\":7,\"aggregateId\":\"i\"}},"
+        "\"function\":{}}", &call), -1);
+    json_decref(call.root);
+    CHECK_INT(cf_dispatch_call_parse("not json", &call), -1);
+    CHECK(call.root == NULL);
+
+    CHECK(cf_dispatch_segment_ok("order"));
+    CHECK(cf_dispatch_segment_ok("0U2mSz9k0001000"));
+    CHECK(!cf_dispatch_segment_ok(""));
+    CHECK(!cf_dispatch_segment_ok("."));
+    CHECK(!cf_dispatch_segment_ok(".."));
+    CHECK(cf_dispatch_segment_ok("..."));
+    CHECK(!cf_dispatch_segment_ok("a/b"));
+    CHECK(!cf_dispatch_segment_ok("a b"));
+    CHECK(!cf_dispatch_segment_ok("a%2f"));
+    CHECK(!cf_dispatch_segment_ok("a?b"));
+    CHECK(!cf_dispatch_segment_ok("a#b"));
+    CHECK(!cf_dispatch_segment_ok("a\\b"));
+    CHECK(!cf_dispatch_segment_ok("a\x7f"));
+}
+
+
 const cf_test_t  cf_tests_dispatch[] = {
     { "dispatch: leases: one claim per attempt, expiry, release",
       test_dispatch_lease },
@@ -337,5 +572,11 @@ const cf_test_t  cf_tests_dispatch[] = {
       test_dispatch_enqueue_and_cancel },
     { "dispatch: classification, error codes, UUIDs",
       test_dispatch_classify },
+    { "dispatch: claim, prepare and settle in the caller's transaction",
+      test_dispatch_in_transaction },
+    { "dispatch: claim size from the free call slots",
+      test_dispatch_claim_size },
+    { "dispatch: a claim's call from its state; path segments",
+      test_dispatch_call_parse },
     { NULL, NULL }
 };
