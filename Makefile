@@ -11,6 +11,8 @@
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
+#   make check-generator  Wow's client generator (built from its source,
+#                FETCHER_GENERATOR=.../dist/cli.js) on GET /v3/api-docs
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
 #                the seed corpora and the crash regressions with gcc)
@@ -34,7 +36,7 @@ CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
-        crash badinput hardening bench \
+        crash badinput hardening bench check-generator \
         fuzz fuzz-deps fuzz-build
 
 all: build
@@ -57,7 +59,15 @@ $(BUILD)/.configured: config $(wildcard src/*.c)
 	    || { tail -n 20 $(BUILD)/configure.log; exit 1; }
 	@touch $@
 
-$(MODULE): $(BUILD)/.configured $(SOURCES)
+# the OpenAPI asset, compiled in as a string (ngx_http_compensation_openapi.c)
+OPENAPI_JSON := src/ngx_http_compensation_openapi.json
+OPENAPI_H    := src/ngx_http_compensation_openapi_json.h
+
+$(OPENAPI_H): $(OPENAPI_JSON) scripts/json2c.pl
+	perl scripts/json2c.pl ngx_http_compensation_openapi_json \
+	    < $(OPENAPI_JSON) > $@.tmp && mv $@.tmp $@
+
+$(MODULE): $(BUILD)/.configured $(SOURCES) $(OPENAPI_H)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(MODULE)
 
@@ -123,7 +133,12 @@ bench: deps build
 	@scripts/install-deps.sh bench
 	bench/bench.sh
 
+# optional: Wow's client generator, built from its source, on our document
+# (docs/testing.md, "Wow's client generator"); not part of make test
+check-generator: build
+	test/check-generator.sh
+
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) t/servroot $(OPENAPI_H)
 	-$(MAKE) -C test/unit clean
 	-$(MAKE) -C fuzz clean

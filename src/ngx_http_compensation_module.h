@@ -83,6 +83,11 @@ typedef struct {
                                                   worker for the thread */
 #endif
     ngx_flag_t                thread_pool_set;
+
+    /* GET /v3/api-docs, built once per configuration: the document's
+     * text before and after the server URL (openapi.c) */
+    ngx_str_t                 openapi_head;
+    ngx_str_t                 openapi_tail;
 } ngx_http_compensation_main_conf_t;
 
 
@@ -156,6 +161,8 @@ ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, json_t *json);
 ngx_int_t ngx_http_compensation_send_raw(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, u_char *data, size_t len);
+ngx_int_t ngx_http_compensation_send_chain(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error_code, ngx_chain_t *out, size_t len);
 ngx_int_t ngx_http_compensation_send_error(ngx_http_request_t *r,
     cf_error_t *err);
 ngx_int_t ngx_http_compensation_send_error_code(ngx_http_request_t *r,
@@ -257,6 +264,8 @@ ngx_int_t ngx_http_compensation_cosid_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_cosid_generate_handler(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_openapi_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_openapi_init(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
 
 /* the whole request body (NGX_DECLINED: over compensation_max_body_size)
  * and whether its Content-Type is JSON (NGX_OK) */
