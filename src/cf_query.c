@@ -3106,7 +3106,7 @@ cf_query_sql(const cf_query_t *q, int count)
         cf_sb_add(&sb, q->store == CF_QUERY_SNAPSHOT
                   ? "SELECT aggregate_id, tenant_id, owner_id, version,"
                     " event_id, first_operator, operator, first_event_time,"
-                    " event_time, state, snapshot_time, deleted"
+                    " event_time, state, snapshot_time, deleted, tags"
                     " FROM snapshot WHERE rowid IN (SELECT rowid FROM"
                     " snapshot WHERE "
                   : "SELECT id, header, aggregate_id, tenant_id, owner_id,"
