@@ -79,8 +79,10 @@ static const cf_q_field_t  cf_q_snapshot_fields[] = {
     { "aggregateName", "'" CF_AGGREGATE_NAME "'", NULL, CF_K_STR, 0, 1 },
     { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 1 },
     { "ownerId", "owner_id", NULL, CF_K_STR, 0, 1 },
-    { "spaceId", NULL, NULL, CF_K_MISSING, 0, 1 },
-    { "tags", NULL, NULL, CF_K_MISSING, 0, 1 },
+    /* [HEAD]: no spaces here, every spaceId is ""; the tags are whole
+     * objects (conditions on "tags.<key>" are not served) */
+    { "spaceId", "''", NULL, CF_K_STR, 0, 1 },
+    { "tags", "tags", NULL, CF_K_OBJ, 0, 0 },
     { "version", "version", NULL, CF_K_INT, 0, 0 },
     { "eventId", "event_id", NULL, CF_K_STR, 0, 0 },
     { "firstOperator", "first_operator", NULL, CF_K_STR, 0, 0 },
@@ -155,7 +157,7 @@ static const cf_q_field_t  cf_q_event_fields[] = {
     { "aggregateId", "aggregate_id", NULL, CF_K_STR, 0, 0 },
     { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 0 },
     { "ownerId", "owner_id", NULL, CF_K_STR, 0, 0 },
-    { "spaceId", NULL, NULL, CF_K_MISSING, 0, 0 },
+    { "spaceId", "''", NULL, CF_K_STR, 0, 0 },
     { "commandId", "command_id", NULL, CF_K_STR, 0, 0 },
     { "requestId", "request_id", NULL, CF_K_STR, 0, 0 },
     { "version", "version", NULL, CF_K_INT, 0, 0 },
