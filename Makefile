@@ -10,6 +10,8 @@
 #   make badinput  thousands of hostile requests beside valid traffic
 #                (BADINPUT_REQUESTS=50000 for long)
 #   make check-memory  the Test::Nginx suites under valgrind
+#   make prove-asan  the Test::Nginx suites with the module built with
+#                ASan and UBSan (build-asan/), loaded into Debian's nginx
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
 #   make check-generator  Wow's client generator (built from its source,
 #                FETCHER_GENERATOR=.../dist/cli.js) on GET /v3/api-docs
@@ -36,6 +38,7 @@ CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
+        build-asan prove-asan \
         crash badinput hardening bench check-generator \
         fuzz fuzz-deps fuzz-build
 
@@ -71,6 +74,42 @@ $(MODULE): $(BUILD)/.configured $(SOURCES) $(OPENAPI_H)
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(MODULE)
 
+# the same module with AddressSanitizer and UBSan, in its own build dir;
+# nginx runs it through scripts/nginx-asan.sh (runtimes preloaded)
+ASAN_BUILD  := $(CURDIR)/build-asan
+ASAN_MODULE := $(ASAN_BUILD)/ngx_http_compensation_module.so
+ASAN_CC_OPT := -g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address,undefined
+ASAN_LD_OPT := -fPIC -fsanitize=address,undefined
+# every suite, then the command suites once more with the store thread
+ASAN_FILES        ?= t/
+ASAN_THREAD_FILES ?= $(THREAD_FILES)
+
+$(ASAN_BUILD)/.configured: config $(wildcard src/*.c)
+	@mkdir -p $(ASAN_BUILD)
+	@rm -f $@
+	cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
+	    --with-cc-opt="$$2" --with-ld-opt="$$3" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module="$$0" --builddir="$$1"' \
+	    $(CURDIR) $(ASAN_BUILD) "$(ASAN_CC_OPT)" "$(ASAN_LD_OPT)" \
+	    > $(ASAN_BUILD)/configure.log 2>&1 \
+	    || { tail -n 20 $(ASAN_BUILD)/configure.log; exit 1; }
+	@touch $@
+
+$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES) $(OPENAPI_H)
+	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $(NGINX_SRC) modules
+	@test -f $(ASAN_MODULE)
+
+build-asan: $(ASAN_MODULE)
+
+prove-asan: build-asan
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(ASAN_FILES)
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
+	    TEST_COMPENSATION_THREAD_POOL=1 prove $(PROVE_ARGS) $(ASAN_THREAD_FILES)
+
 run: deps build
 	@scripts/run.sh start
 
@@ -92,7 +131,7 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads hardening
+test: deps build unit prove prove-threads prove-asan hardening
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz
@@ -139,6 +178,6 @@ check-generator: build
 	test/check-generator.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot $(OPENAPI_H)
+	rm -rf $(BUILD) $(ASAN_BUILD) t/servroot $(OPENAPI_H)
 	-$(MAKE) -C test/unit clean
 	-$(MAKE) -C fuzz clean

@@ -624,6 +624,12 @@ ngx_http_compensation_read_body(ngx_http_request_t *r, ngx_str_t *body)
             continue;
         }
 
+        if (b->last == b->pos) {
+            /* a chunked body's last buffer may be empty with pos NULL, and
+             * memcpy() from NULL is undefined even for 0 bytes (UBSan) */
+            continue;
+        }
+
         p = ngx_cpymem(p, b->pos, b->last - b->pos);
     }
 

@@ -843,6 +843,11 @@ ngx_http_compensation_body_json(ngx_http_request_t *r, json_t **out,
             continue;
         }
 
+        if (b->last == b->pos) {
+            /* may be an empty buffer with pos NULL (chunked): no memcpy */
+            continue;
+        }
+
         ngx_memcpy(p + len, b->pos, b->last - b->pos);
         len += b->last - b->pos;
     }

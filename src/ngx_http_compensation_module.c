@@ -31,12 +31,14 @@ static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
 static void ngx_http_compensation_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_compensation_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_compensation_handler(ngx_http_request_t *r);
-static char *ngx_http_compensation_auth_token_file(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_http_compensation_check_token(ngx_http_request_t *r,
-    ngx_str_t *token);
+static ngx_int_t ngx_http_compensation_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_compensation_create_srv_conf(ngx_conf_t *cf);
 static void ngx_http_compensation_store_options(
     ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts);
+
+
+static ngx_conf_post_t  ngx_http_compensation_token_post_check =
+    { ngx_http_compensation_token_post };
 
 
 static ngx_conf_enum_t  ngx_http_compensation_synchronous[] = {
@@ -144,13 +146,27 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_compensation_loc_conf_t, auth_token),
-      NULL },
+      &ngx_http_compensation_token_post_check },
 
     { ngx_string("compensation_auth_token_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_compensation_auth_token_file,
+      ngx_http_compensation_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_compensation_loc_conf_t, auth_token),
+      NULL },
+
+    { ngx_string("compensation_read_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_compensation_loc_conf_t, read_token),
+      &ngx_http_compensation_token_post_check },
+
+    { ngx_string("compensation_read_token_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_compensation_token_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_compensation_loc_conf_t, read_token),
       NULL },
 
     { ngx_string("compensation_query_max_list_size"),
@@ -215,12 +231,12 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
 
 static ngx_http_module_t  ngx_http_compensation_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_compensation_postconfiguration, /* postconfiguration */
 
     ngx_http_compensation_create_main_conf,  /* create main configuration */
     ngx_http_compensation_init_main_conf,  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_compensation_create_srv_conf, /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_compensation_create_loc_conf, /* create location configuration */
@@ -347,6 +363,7 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               1024 * 1024);
     ngx_conf_merge_str_value(conf->sink, prev->sink, "");
     ngx_conf_merge_str_value(conf->auth_token, prev->auth_token, "");
+    ngx_conf_merge_str_value(conf->read_token, prev->read_token, "");
 
     if (conf->sink.len && conf->sink.data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -356,6 +373,25 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_compensation_create_srv_conf(ngx_conf_t *cf)
+{
+    /* api: 0 until a compensation_api location of the server sets it */
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_compensation_srv_conf_t));
+}
+
+
+static ngx_int_t
+ngx_http_compensation_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_compensation_auth_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_compensation_errors_init(cf);
 }
 
 
@@ -578,6 +614,7 @@ ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_compensation_loc_conf_t  *lcf = conf;
 
     ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_compensation_srv_conf_t   *scf;
     ngx_http_compensation_main_conf_t  *mcf;
 
     if (lcf->api != NGX_CONF_UNSET) {
@@ -591,6 +628,10 @@ ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     lcf->api = 1;
+
+    /* nginx's errors before a location is chosen become JSON in this server */
+    scf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_compensation_module);
+    scf->api = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_compensation_handler;
@@ -897,210 +938,27 @@ ngx_http_compensation_store_conf(ngx_http_request_t *r)
 }
 
 
-/*
- * compensation_auth_token_file <path>;
- *
- * The token is the file's first line (trailing CR/LF and blanks removed),
- * read once at configuration time, so that it is not in nginx.conf.  Errors
- * name the file, never its content.
- */
-static char *
-ngx_http_compensation_auth_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_compensation_loc_conf_t  *lcf = conf;
-
-    u_char           *p, *last;
-    size_t            size;
-    ssize_t           n;
-    ngx_str_t        *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    if (lcf->auth_token.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto failed;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    if (size == 0 || size > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "compensation_auth_token_file \"%V\" must hold"
-                           " a token of 1 to 4096 bytes", &name);
-        goto failed;
-    }
-
-    p = ngx_pnalloc(cf->pool, size);
-    if (p == NULL) {
-        goto failed;
-    }
-
-    n = ngx_read_file(&file, p, size, 0);
-    if (n == NGX_ERROR || (size_t) n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "compensation_auth_token_file \"%V\" cannot be"
-                           " read", &name);
-        goto failed;
-    }
-
-    (void) ngx_close_file(file.fd);
-
-    /* the first line, without trailing blanks */
-
-    for (last = p; last < p + size && *last != LF && *last != CR; last++) {
-        /* void */
-    }
-
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    if (last == p) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "compensation_auth_token_file \"%V\" holds an"
-                           " empty token", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    lcf->auth_token.data = p;
-    lcf->auth_token.len = last - p;
-
-    return NGX_CONF_OK;
-
-failed:
-
-    (void) ngx_close_file(file.fd);
-
-    return NGX_CONF_ERROR;
-}
-
-
-/*
- * NGX_OK when X-Auth-Token equals the token.  The comparison takes the same
- * time wherever the first difference is (it always walks the whole
- * configured token); only the length of the configured token can be timed.
- * Neither value is ever logged.
- */
-static ngx_int_t
-ngx_http_compensation_check_token(ngx_http_request_t *r, ngx_str_t *token)
-{
-    size_t            i;
-    ngx_uint_t        diff, n;
-    ngx_str_t        *given;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    given = NULL;
-    n = 0;
-
-    /* exactly one X-Auth-Token header */
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-Auth-Token") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Auth-Token",
-                               sizeof("X-Auth-Token") - 1) == 0)
-        {
-            given = &h[i].value;
-            n++;
-        }
-    }
-
-    if (n != 1) {
-        return NGX_DECLINED;
-    }
-
-    diff = given->len ^ token->len;
-
-    for (i = 0; i < token->len; i++) {
-        diff |= (ngx_uint_t) (token->data[i]
-                              ^ (i < given->len ? given->data[i] : 0));
-    }
-
-    return diff == 0 ? NGX_OK : NGX_DECLINED;
-}
-
-
 static ngx_int_t
 ngx_http_compensation_handler(ngx_http_request_t *r)
 {
     ngx_int_t                           rc;
     ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_loc_conf_t   *lcf;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_ctx_t));
+    /* the access phase may have routed the request already (auth.c) */
+
+    ctx = ngx_http_compensation_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_compensation_module);
+    if (ctx->route == NULL) {
+        rc = ngx_http_compensation_route(r, ctx);
 
-    rc = ngx_http_compensation_route(r, ctx);
-
-    if (rc != NGX_OK || ctx->route == NULL) {
-        /* no route: the router has answered 404 or 405 itself */
-        return rc;
-    }
-
-    /* the one authentication check: every route flagged "mutating" */
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    if (ctx->route->mutating
-        && lcf->auth_token.len
-        && ngx_http_compensation_check_token(r, &lcf->auth_token) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "compensation: missing or wrong X-Auth-Token for"
-                      " %V %V", &r->method_name, &r->uri);
-
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK || ctx->route == NULL) {
+            /* no route: the router has answered 404 or 405 itself */
             return rc;
         }
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_UNAUTHORIZED, "Unauthorized",
-                   "This route requires a valid X-Auth-Token header.");
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);

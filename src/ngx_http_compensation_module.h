@@ -98,7 +98,16 @@ typedef struct {
     ngx_str_t                 auth_token;      /* compensation_auth_token[_
                                                   file]; unset: data NULL,
                                                   empty: no token needed */
+    ngx_str_t                 read_token;      /* compensation_read_token[_
+                                                  file]: the same, reads */
 } ngx_http_compensation_loc_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                api;             /* the server has a
+                                                  compensation_api location:
+                                                  its own errors are JSON */
+} ngx_http_compensation_srv_conf_t;
 
 
 typedef struct ngx_http_compensation_route_s  ngx_http_compensation_route_t;
@@ -125,6 +134,12 @@ typedef struct {
     unsigned                               sse:1;
     /* the command facade: no path id, the body's "id" may name it */
     unsigned                               facade:1;
+    /* the access phase refused the X-Auth-Token (auth.c) */
+    unsigned                               token_refused:1;
+    /* nginx's own error response replaced by JSON (errors.c) */
+    unsigned                               special_sent:1;
+    const char                            *special_code;
+    const char                            *special_msg;
 } ngx_http_compensation_ctx_t;
 
 
@@ -151,8 +166,24 @@ extern ngx_module_t  ngx_http_compensation_module;
 /* router */
 ngx_int_t ngx_http_compensation_route(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t *ctx);
+ngx_int_t ngx_http_compensation_route_match(ngx_http_request_t *r,
+    ngx_http_compensation_ctx_t *ctx, ngx_uint_t *methods);
+ngx_http_compensation_ctx_t *ngx_http_compensation_get_ctx(
+    ngx_http_request_t *r);
+
+/* X-Auth-Token (auth.c) */
+char *ngx_http_compensation_token_post(ngx_conf_t *cf, void *post,
+    void *data);
+char *ngx_http_compensation_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_compensation_auth_init(ngx_conf_t *cf);
+
+/* JSON for nginx's own error responses (errors.c) */
+ngx_int_t ngx_http_compensation_errors_init(ngx_conf_t *cf);
 
 /* responses */
+ngx_int_t ngx_http_compensation_error_header(ngx_http_request_t *r,
+    const char *code);
 cf_buf_t *ngx_http_compensation_text_buffer(void);
 void ngx_http_compensation_text_buffer_free(void);
 ngx_int_t ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,

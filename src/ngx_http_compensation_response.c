@@ -11,8 +11,6 @@
 
 
 static void ngx_http_compensation_json_decref(void *data);
-static ngx_int_t ngx_http_compensation_error_header(ngx_http_request_t *r,
-    const char *code);
 static ngx_buf_t *ngx_http_compensation_dump(ngx_http_request_t *r,
     json_t *json);
 
@@ -73,7 +71,8 @@ ngx_http_compensation_strdup(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
-static ngx_int_t
+/* Wow-Error-Code: code (a static string) */
+ngx_int_t
 ngx_http_compensation_error_header(ngx_http_request_t *r, const char *code)
 {
     ngx_table_elt_t  *h;

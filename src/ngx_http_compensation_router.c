@@ -18,9 +18,10 @@
 /*
  * The last field of every entry is "mutating": 1 for a route that writes
  * (a command, a snapshot regeneration, a sink delivery, anything that is not
- * a read or a query).  When compensation_auth_token is set, the module's
- * handler answers 401 to a mutating route without the right X-Auth-Token
- * (ngx_http_compensation_module.c).  A new route that writes MUST set it.
+ * a read or a query).  When compensation_auth_token is set, the access
+ * phase answers 401 to a mutating route without the right X-Auth-Token;
+ * compensation_read_token guards the other routes that use the store
+ * (ngx_http_compensation_auth.c).  A new route that writes MUST set it.
  */
 #define MUTATING  1
 #define READ_ONLY 0
@@ -235,14 +236,39 @@ ngx_http_compensation_entries(void)
 }
 
 
+/* the request's ctx, created on first use (the access phase or the handler) */
+ngx_http_compensation_ctx_t *
+ngx_http_compensation_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_compensation_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_compensation_module);
+    }
+
+    return ctx;
+}
+
+
+/*
+ * Finds the route of r without answering: CF_ROUTE_FOUND (ctx filled in),
+ * CF_ROUTE_NOT_ALLOWED (*methods: those the path takes) or not found.
+ */
 ngx_int_t
-ngx_http_compensation_route(ngx_http_request_t *r,
-    ngx_http_compensation_ctx_t *ctx)
+ngx_http_compensation_route_match(ngx_http_request_t *r,
+    ngx_http_compensation_ctx_t *ctx, ngx_uint_t *methods)
 {
     u_char                               *p;
     size_t                                prefix;
     unsigned                              accept;
-    ngx_int_t                             i, rc, found;
+    ngx_int_t                             i, found;
     cf_route_match_t                      m;
     ngx_http_core_loc_conf_t             *clcf;
     const ngx_http_compensation_route_t  *best;
@@ -289,6 +315,27 @@ ngx_http_compensation_route(ngx_http_request_t *r,
             ctx->aggregate_id = ctx->vars[0];
         }
 
+    } else if (found == CF_ROUTE_NOT_ALLOWED && methods != NULL) {
+        *methods = m.methods;
+    }
+
+    return found;
+}
+
+
+/* finds the route of r; answers 404 or 405 itself when there is none */
+ngx_int_t
+ngx_http_compensation_route(ngx_http_request_t *r,
+    ngx_http_compensation_ctx_t *ctx)
+{
+    ngx_int_t   rc, found;
+    ngx_uint_t  methods;
+
+    methods = 0;
+
+    found = ngx_http_compensation_route_match(r, ctx, &methods);
+
+    if (found == CF_ROUTE_FOUND) {
         return NGX_OK;
     }
 
@@ -299,7 +346,7 @@ ngx_http_compensation_route(ngx_http_request_t *r,
     }
 
     if (found == CF_ROUTE_NOT_ALLOWED) {
-        return ngx_http_compensation_method_not_allowed(r, m.methods);
+        return ngx_http_compensation_method_not_allowed(r, methods);
     }
 
     return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,

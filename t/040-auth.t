@@ -279,3 +279,221 @@ b
 --- must_die
 --- error_log
 "compensation_auth_token_file" directive is duplicate
+
+
+
+=== TEST 13: a 4,096-byte token plus its line end is accepted, and the file may go on after the first line
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file ../html/t.txt;
+        compensation_api;
+    }
+--- user_files eval
+[['t.txt', ('k' x 4096) . "\r\n" . ('# a comment' x 1000) . "\n"]]
+--- request eval
+[($::CREATE) x 2]
+--- more_headers eval
+["$::CT\n$::ID\nX-Auth-Token: " . ('k' x 4095), "$::CT\n$::ID\nX-Auth-Token: " . ('k' x 4096)]
+--- error_code eval
+[401, 200]
+
+
+
+=== TEST 14: a 4,097-byte token is refused by name
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file ../html/t.txt;
+        compensation_api;
+    }
+--- user_files eval
+[['t.txt', ('k' x 4097) . "\n"]]
+--- must_die
+--- error_log
+the token is longer than 4096 bytes
+
+
+
+=== TEST 15: a token with a NUL byte (which no HTTP header can carry) is refused
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_auth_token_file ../html/t.txt;
+        compensation_api;
+    }
+--- user_files eval
+[['t.txt', "abc\0def\n"]]
+--- must_die
+--- error_log
+cannot be sent in an HTTP header
+
+
+
+=== TEST 16: other control bytes in a token file are refused too (read token file as well)
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_read_token_file ../html/t.txt;
+        compensation_api;
+    }
+--- user_files eval
+[['t.txt', "abc\x01def\x7f\n"]]
+--- must_die
+--- error_log eval
+qr/"compensation_read_token_file" "[^"]+": the token holds a control character/
+
+
+
+=== TEST 17: an inline token that starts with a blank could never match: refused
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_auth_token " tok";
+--- must_die
+--- error_log
+the token starts or ends with a blank
+
+
+
+=== TEST 18: compensation_read_token: reads of the store need the read or the write token; writes only the write token; health, metadata and documents stay open
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_auth_token wtok;
+    compensation_read_token rtok;
+--- request eval
+["GET /execution_failed/x1/state",
+ "GET /execution_failed/x1/state",
+ "GET /execution_failed/x1/state",
+ "POST /execution_failed/snapshot/count\n{}",
+ "POST /execution_failed/snapshot/count\n{}",
+ "GET /execution_failed/x1/event/1/2",
+ "GET /execution_failed/x1/state",
+ $::CREATE,
+ "GET /actuator/health",
+ "GET /wow/metadata",
+ "GET /v3/api-docs"]
+--- more_headers eval
+["", "X-Auth-Token: rtok", "X-Auth-Token: wtok", "$::CT", "$::CT\nX-Auth-Token: rtok",
+ "", "X-Auth-Token: rtok\nX-Auth-Token: rtok",
+ "$::CT\n$::ID\nX-Auth-Token: rtok", "", "", ""]
+--- error_code eval
+[401, 404, 404, 401, 200, 401, 401, 401, 200, 200, 200]
+--- response_body_like eval
+[$::UNAUTH, qr/NotFound/, qr/NotFound/, $::UNAUTH, qr/^\d+$/, $::UNAUTH, $::UNAUTH, $::UNAUTH,
+ qr/UP/, qr/./, qr/openapi/]
+
+
+
+=== TEST 19: a read token alone (from a file) leaves writes open
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+--- config
+    location / {
+        compensation_read_token_file ../html/r.txt;
+        compensation_api;
+    }
+--- user_files
+>>> r.txt
+read-only-7
+--- request eval
+[$::CREATE, "GET /execution_failed/x1/state", "GET /execution_failed/x1/state"]
+--- more_headers eval
+["$::CT\n$::ID", "", "X-Auth-Token: read-only-7"]
+--- error_code eval
+[200, 401, 200]
+
+
+
+=== TEST 20: satisfy any: allow 127.0.0.1 lets a request without a token through
+--- config
+    location / {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        compensation_api;
+    }
+--- request eval
+$::CREATE
+--- more_headers eval
+"$::CT\n$::ID"
+--- error_code: 200
+
+
+
+=== TEST 21: satisfy any with deny all: the token alone grants access, no token is 401 JSON
+--- config
+    location / {
+        satisfy any;
+        deny all;
+        compensation_api;
+    }
+--- request eval
+[$::CREATE, $::CREATE]
+--- more_headers eval
+["$::CT\n$::ID", "$::CT\n$::ID\n$::A"]
+--- error_code eval
+[401, 200]
+--- response_headers eval
+["Wow-Error-Code: Unauthorized", "Wow-Error-Code: Ok"]
+--- response_body_like eval
+[$::UNAUTH, qr/"errorCode":"Ok"/]
+
+
+
+=== TEST 22: satisfy all (the default) with deny: the right token is not enough, 403 Forbidden in JSON
+--- config
+    location / {
+        deny all;
+        compensation_api;
+    }
+--- request eval
+$::CREATE
+--- more_headers eval
+"$::CT\n$::ID\n$::A"
+--- error_code: 403
+--- response_headers
+Wow-Error-Code: Forbidden
+Content-Type: application/json
+--- response_body_like eval
+qr/\A\{"errorCode":"Forbidden","errorMsg":"[^"]+","succeeded":false\}\z/
+--- error_log
+access forbidden by rule
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 23: auth_request composes: a refusing subrequest is 403 even with the token; an accepting one still needs the token (satisfy all) or not (satisfy any)
+--- config
+    location = /auth-no { internal; return 403; }
+    location = /auth-ok { internal; return 204; }
+    location /no/ {
+        auth_request /auth-no;
+        compensation_api;
+    }
+    location /all/ {
+        auth_request /auth-ok;
+        compensation_api;
+    }
+    location /any/ {
+        satisfy any;
+        auth_request /auth-ok;
+        compensation_api;
+    }
+--- request eval
+["PUT /no/execution_failed/x1/recover\n{}",
+ "PUT /all/execution_failed/x1/recover\n{}",
+ "PUT /all/execution_failed/x1/recover\n{}",
+ "PUT /any/execution_failed/x1/recover\n{}"]
+--- more_headers eval
+["$::CT\n$::A", "$::CT", "$::CT\n$::A", "$::CT"]
+--- error_code eval
+[403, 401, 404, 404]
+--- response_headers eval
+["Wow-Error-Code: Forbidden", "Wow-Error-Code: Unauthorized", "Wow-Error-Code: NotFound",
+ "Wow-Error-Code: NotFound"]

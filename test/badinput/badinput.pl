@@ -12,6 +12,8 @@
 #
 #   - every valid request succeeded;
 #   - no hostile request got a 500 (a server fault);
+#   - every error answer (4xx, 5xx) is JSON (ErrorInfo or CommandResult)
+#     with Wow-Error-Code, nginx's own (413, 400, 414, ...) included;
 #   - the worker pids are those of the start (no worker died);
 #   - error.log has no "exited on signal" and no [alert]/[crit]/[emerg].
 #
@@ -178,7 +180,8 @@ sub connect_ {
                                  PeerPort => $o{port}, Timeout => 10);
 }
 
-# sends raw bytes, reads the response until close; (status, body) or ()
+# sends raw bytes, reads the response until close; (status, body, head)
+# or ()
 sub exchange {
     my ($raw, %opt) = @_;
     my $s = connect_() or return ();
@@ -200,8 +203,8 @@ sub exchange {
     close $s;
     return () unless $resp =~ m{^HTTP/1\.\d (\d{3})};
     my $st = $1;
-    my (undef, $body) = split /\r\n\r\n/, $resp, 2;
-    return ($st, $body // '');
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    return ($st, $body // '', $head);
 }
 
 sub req {
@@ -452,9 +455,17 @@ sub attacker {
     for (1 .. $n) {
         my ($kind, $raw, %opt) = hostile();
         $kinds{$kind}++;
-        my ($s, $body) = exchange($raw, %opt);
+        my ($s, $body, $head) = exchange($raw, %opt);
         $s //= 'none';
         $st{$s}++;
+        # an error answer that is not JSON with Wow-Error-Code (nginx's HTML
+        # page); commands answer a CommandResult, the rest an ErrorInfo
+        push @fault, ("$kind: $s not JSON " . substr($body // '', 0, 120)
+                      . ' <- ' . substr((split /\r\n/, $raw)[0] // '', 0, 100))
+                     =~ s/[\r\n]+/ /gr
+            if $s =~ /^[45]/ && @fault < 20
+               && (($head // '') !~ /^Wow-Error-Code: \S/mi
+                   || ($body // '') !~ /^\{"(errorCode|id)":"/);
         push @fault, ("$kind: $s " . substr($body // '', 0, 200)
                       . ' <- ' . substr((split /\r\n/, $raw)[0] // '', 0, 100))
                      =~ s/[\r\n]+/ /gr
@@ -531,6 +542,7 @@ sub verify {
     note("answers: " . join(', ', map { "$_: $st{$_}" } sort keys %st));
 
     for (grep { /: 500 / } @faults) { push @err, "server fault: $_" }
+    for (grep { /: \d+ not JSON / } @faults) { push @err, "not JSON: $_" }
 
     my @w = sort { $a <=> $b } workers($master);
     push @err, "workers changed: @workers0 -> @w" if "@w" ne "@workers0";
