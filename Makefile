@@ -12,7 +12,14 @@
 #   make check-memory  the Test::Nginx suites under valgrind
 #   make prove-asan  the Test::Nginx suites with the module built with
 #                ASan and UBSan (build-asan/), loaded into Debian's nginx
+#   make memory  a worker's peak RSS under concurrent large reads, within
+#                64 MB of idle (test/memory/reads.pl; part of make test)
 #   make bench   benchmarks against their ceilings (docs/benchmarks.md)
+#   make deb     the Debian package libnginx-mod-http-compensation into
+#                build/deb (docs/packaging.md); make test-deb installs it,
+#                runs nginx from it and purges it (part of make test)
+#   make test-real-test-nginx TEST_NGINX_LIB=<test-nginx>/lib
+#                the t/ suite under openresty's Test::Nginx (docs/testing.md)
 #   make check-generator  Wow's client generator (built from its source,
 #                FETCHER_GENERATOR=.../dist/cli.js) on GET /v3/api-docs
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
@@ -39,8 +46,8 @@ BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
         build-asan prove-asan \
-        crash badinput hardening bench check-generator \
-        fuzz fuzz-deps fuzz-build
+        crash badinput hardening memory bench check-generator \
+        fuzz fuzz-deps fuzz-build deb deb-deps test-deb test-real-test-nginx
 
 all: build
 
@@ -62,15 +69,19 @@ $(BUILD)/.configured: config $(wildcard src/*.c)
 	    || { tail -n 20 $(BUILD)/configure.log; exit 1; }
 	@touch $@
 
-# the OpenAPI asset, compiled in as a string (ngx_http_compensation_openapi.c)
+# the OpenAPI asset, compiled in as a string (ngx_http_compensation_openapi.c):
+# config writes it into the build directory at configure time, this rewrites
+# it when the asset changes
 OPENAPI_JSON := src/ngx_http_compensation_openapi.json
-OPENAPI_H    := src/ngx_http_compensation_openapi_json.h
+OPENAPI_GEN   = perl scripts/json2c.pl ngx_http_compensation_openapi_json \
+                    < $(OPENAPI_JSON) > $@.tmp && mv $@.tmp $@
 
-$(OPENAPI_H): $(OPENAPI_JSON) scripts/json2c.pl
-	perl scripts/json2c.pl ngx_http_compensation_openapi_json \
-	    < $(OPENAPI_JSON) > $@.tmp && mv $@.tmp $@
+$(BUILD)/ngx_http_compensation_openapi_json.h: $(OPENAPI_JSON) \
+        scripts/json2c.pl $(BUILD)/.configured
+	$(OPENAPI_GEN)
 
-$(MODULE): $(BUILD)/.configured $(SOURCES) $(OPENAPI_H)
+$(MODULE): $(BUILD)/.configured $(SOURCES) \
+        $(BUILD)/ngx_http_compensation_openapi_json.h
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(MODULE)
 
@@ -96,7 +107,12 @@ $(ASAN_BUILD)/.configured: config $(wildcard src/*.c)
 	    || { tail -n 20 $(ASAN_BUILD)/configure.log; exit 1; }
 	@touch $@
 
-$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES) $(OPENAPI_H)
+$(ASAN_BUILD)/ngx_http_compensation_openapi_json.h: $(OPENAPI_JSON) \
+        scripts/json2c.pl $(ASAN_BUILD)/.configured
+	$(OPENAPI_GEN)
+
+$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES) \
+        $(ASAN_BUILD)/ngx_http_compensation_openapi_json.h
 	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(ASAN_MODULE)
 
@@ -131,7 +147,33 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads prove-asan hardening
+test: deps build unit prove prove-threads prove-asan hardening memory test-deb
+
+# the Debian package (debian/, docs/packaging.md): built with dpkg-buildpackage
+# from a copy of the tracked and untracked-but-not-ignored files under
+# $(DEB_DIR), so that the source tree gets no build artefact; the .deb, its
+# .buildinfo and .changes land in $(DEB_DIR)
+DEB_DIR ?= $(BUILD)/deb
+
+deb-deps:
+	@scripts/install-deps.sh deb
+
+deb: deb-deps
+	@scripts/build-deb.sh $(DEB_DIR)
+
+# builds the package, installs it with dpkg -i, runs nginx from it, purges it
+# (test/deb/test-deb.sh; the system's nginx package is left as it was)
+test-deb: deb
+	TEST_NGINX_PORT=$${TEST_NGINX_PORT:-1984} test/deb/test-deb.sh $(DEB_DIR)
+
+# the t/ suite under openresty's Test::Nginx (docs/testing.md, "The real
+# Test::Nginx"): make test-real-test-nginx TEST_NGINX_LIB=/path/to/test-nginx/lib
+test-real-test-nginx: build
+	@test -n "$(TEST_NGINX_LIB)" && test -f "$(TEST_NGINX_LIB)/Test/Nginx/Socket.pm" \
+	    || { echo "TEST_NGINX_LIB=<test-nginx checkout>/lib is required" \
+	              "(docs/testing.md)" >&2; exit 2; }
+	@scripts/install-deps.sh real-test-nginx
+	PERL5LIB=$(TEST_NGINX_LIB):$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
 fuzz-deps:
 	@scripts/install-deps.sh fuzz
@@ -152,6 +194,11 @@ crash: build
 	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS)
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
 	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS) --thread-pool
+
+# 250 executions with 900 KB stack traces, concurrent reads of every large
+# kind: each worker's VmHWM within 64 MB of its idle RSS (about 25 s)
+memory: build
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/memory/reads.pl
 
 badinput: build
 	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/badinput/badinput.pl \
@@ -178,6 +225,6 @@ check-generator: build
 	test/check-generator.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) t/servroot $(OPENAPI_H)
+	rm -rf $(BUILD) $(ASAN_BUILD) t/servroot
 	-$(MAKE) -C test/unit clean
 	-$(MAKE) -C fuzz clean

@@ -90,7 +90,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char                 eb[256];
     cf_id_gen_t          ids;
-    cf_store_options_t   opts = { 0, 1000, 0, 0, 0, 0 };
+    cf_store_options_t   opts = { .busy_timeout_ms = 1000 };
 
     fz_store = cf_store_open(":memory:", &opts, eb, sizeof(eb));
     if (fz_store == NULL) {

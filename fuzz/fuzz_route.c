@@ -204,6 +204,11 @@ fz_check(const cf_route_entry_t *routes, size_t nroutes, unsigned method,
         FZ_ASSERT(prefix == strlen(loc) || prefix == strlen(loc) - 1);
     }
 
+    /* a location named after the routes starts with '/' and a segment */
+    if (cf_route_names_routes(routes, nroutes, loc, strlen(loc))) {
+        FZ_ASSERT(strlen(loc) >= 2 && loc[0] == '/' && loc[1] != '/');
+    }
+
     path = uri + prefix;
     len = urilen - prefix;
 

@@ -5,6 +5,12 @@
 #   scripts/install-deps.sh         build, run and test (make test)
 #   scripts/install-deps.sh fuzz    clang and libFuzzer (make fuzz)
 #   scripts/install-deps.sh bench   wrk and the sqlite3 shell (make bench)
+#   scripts/install-deps.sh deb     debhelper, nginx-dev's dh_nginx, lintian
+#                                   (make deb, make test-deb)
+#   scripts/install-deps.sh real-test-nginx
+#                                   the Perl modules openresty's Test::Nginx
+#                                   loads beyond the project harness's
+#                                   (make test-real-test-nginx; optional)
 set -euo pipefail
 
 # `install-deps.sh fuzz`: only what the libFuzzer targets need (make fuzz);
@@ -14,12 +20,20 @@ if [ "${1:-}" = fuzz ]; then
               perl)
 elif [ "${1:-}" = bench ]; then
     packages=(wrk sqlite3 curl gcc libsqlite3-dev)
+elif [ "${1:-}" = deb ]; then
+    packages=(debhelper dpkg-dev lintian nginx nginx-dev libjansson-dev
+              libsqlite3-dev curl)
+elif [ "${1:-}" = real-test-nginx ]; then
+    packages=(libtest-base-perl libtext-diff-perl libtest-longstring-perl
+              liblist-moreutils-perl liburi-perl libhttp-message-perl
+              libclone-perl libipc-run-perl)
 else
 packages=(
     nginx nginx-dev libjansson-dev libsqlite3-dev sqlite3
     gcc make perl
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl
+    prometheus      # promtool: t/025-metrics.t checks /actuator/prometheus
 )
 fi
 

@@ -5,11 +5,13 @@
  */
 
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -25,6 +27,10 @@ struct cf_checkpointer_s {
     int               stopping;
     int               unsynced;     /* 4 failed: the guard is still held */
     long              runs;
+    long              truncates;    /* TRUNCATE checkpoints that worked */
+    int               bound;        /* WAL frames: TRUNCATE from here */
+    int               wal_frames;   /* in the WAL after the last run */
+    int               idle_pending; /* a run since the last idle truncate */
     sqlite3          *guard;        /* holds the WAL during a checkpoint */
     sqlite3          *copy;         /* synchronous=OFF: copies only */
 };
@@ -34,6 +40,19 @@ static void *cf_checkpointer_main(void *data);
 static void cf_checkpointer_run(cf_checkpointer_t *ck);
 static int cf_checkpointer_sync(sqlite3 *db, int which);
 static void cf_checkpointer_free(cf_checkpointer_t *ck);
+static int cf_checkpointer_truncate(cf_checkpointer_t *ck, int wait_ms);
+
+
+/*
+ * How long a TRUNCATE checkpoint waits for the readers that still see the
+ * frames it must drop: readers hold a snapshot for one event-loop iteration
+ * or one query, and those that start meanwhile read the database file alone
+ * (the WAL is all copied), so the wait ends once the older ones are gone.
+ * Writers wait behind it for as long (their busy timeout covers it).
+ */
+#define CF_CHECKPOINT_TRUNCATE_WAIT_MS  200
+/* no wake for this long: the load allows the WAL file to be truncated */
+#define CF_CHECKPOINT_IDLE_MS           1000
 
 
 cf_checkpointer_t *
@@ -131,6 +150,28 @@ cf_checkpointer_stop(cf_checkpointer_t *ck)
 }
 
 
+void
+cf_checkpointer_set_bound(cf_checkpointer_t *ck, int frames)
+{
+    pthread_mutex_lock(&ck->mutex);
+    ck->bound = frames;
+    pthread_mutex_unlock(&ck->mutex);
+}
+
+
+long
+cf_checkpointer_truncates(cf_checkpointer_t *ck)
+{
+    long  n;
+
+    pthread_mutex_lock(&ck->mutex);
+    n = ck->truncates;
+    pthread_mutex_unlock(&ck->mutex);
+
+    return n;
+}
+
+
 long
 cf_checkpointer_runs(cf_checkpointer_t *ck)
 {
@@ -147,13 +188,36 @@ cf_checkpointer_runs(cf_checkpointer_t *ck)
 static void *
 cf_checkpointer_main(void *data)
 {
+    int                 idle;
+    struct timespec     ts;
     cf_checkpointer_t  *ck = data;
 
     for ( ;; ) {
         pthread_mutex_lock(&ck->mutex);
 
+        idle = 0;
+
         while (!ck->wanted && !ck->stopping) {
-            pthread_cond_wait(&ck->cond, &ck->mutex);
+
+            if (!ck->idle_pending || ck->unsynced) {
+                pthread_cond_wait(&ck->cond, &ck->mutex);
+                continue;
+            }
+
+            /*
+             * commits came since the last truncate (the last ones may not
+             * have woken us): truncate the WAL once they pause
+             */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += CF_CHECKPOINT_IDLE_MS / 1000;
+
+            if (pthread_cond_timedwait(&ck->cond, &ck->mutex, &ts)
+                == ETIMEDOUT
+                && !ck->wanted && !ck->stopping)
+            {
+                idle = 1;
+                break;
+            }
         }
 
         if (ck->stopping) {
@@ -164,7 +228,15 @@ cf_checkpointer_main(void *data)
         ck->wanted = 0;
         pthread_mutex_unlock(&ck->mutex);
 
+        if (idle) {
+            /* tried once per pause: a reader that stays is not waited for */
+            (void) cf_checkpointer_truncate(ck, CF_CHECKPOINT_TRUNCATE_WAIT_MS);
+            ck->idle_pending = 0;
+            continue;
+        }
+
         cf_checkpointer_run(ck);
+        ck->idle_pending = 1;
 
         pthread_mutex_lock(&ck->mutex);
         ck->runs++;
@@ -181,7 +253,7 @@ cf_checkpointer_main(void *data)
 static void
 cf_checkpointer_run(cf_checkpointer_t *ck)
 {
-    int  log, backfilled;
+    int  log, backfilled, bound;
 
     if (ck->unsynced) {
         if (cf_checkpointer_sync(ck->copy, SQLITE_FCNTL_FILE_POINTER) != 0) {
@@ -206,9 +278,16 @@ cf_checkpointer_run(cf_checkpointer_t *ck)
     }
 
     /* 3: never waits; copies up to the frames every reader can see */
+    log = -1;
+    backfilled = -1;
+
     (void) sqlite3_wal_checkpoint_v2(ck->copy, NULL,
                                      SQLITE_CHECKPOINT_PASSIVE, &log,
                                      &backfilled);
+
+    if (log > 0) {
+        ck->wal_frames = log;
+    }
 
     /* 4 */
     if (cf_checkpointer_sync(ck->copy, SQLITE_FCNTL_FILE_POINTER) != 0) {
@@ -222,6 +301,58 @@ done:
     if (!sqlite3_get_autocommit(ck->guard)) {
         (void) sqlite3_exec(ck->guard, "COMMIT;", NULL, NULL, NULL);
     }
+
+    /*
+     * 6: past the bound, start the WAL over now.  The writers try that
+     * too (cf_store_wal_restart), but never wait: under a sustained read
+     * load, readers of several workers overlap, one of them always holds
+     * a snapshot older than the last commit, and the WAL grew past the
+     * bound for as long as the reads went on (82-84 MB for a 64 MB bound)
+     */
+    pthread_mutex_lock(&ck->mutex);
+    bound = ck->bound;
+    pthread_mutex_unlock(&ck->mutex);
+
+    if (bound > 0 && ck->wal_frames >= bound) {
+        (void) cf_checkpointer_truncate(ck, CF_CHECKPOINT_TRUNCATE_WAIT_MS);
+    }
+}
+
+
+/*
+ * A TRUNCATE checkpoint on the guard connection, whose syncs are SQLite's
+ * (synchronous=FULL): it copies what is left, syncs the database file, and
+ * only then empties the WAL file.  It waits at most wait_ms for the write
+ * lock and for the readers that still use the WAL.  0, or -1: not now.
+ */
+static int
+cf_checkpointer_truncate(cf_checkpointer_t *ck, int wait_ms)
+{
+    int  rc, log, backfilled;
+
+    if (ck->unsynced) {
+        return -1;
+    }
+
+    sqlite3_busy_timeout(ck->guard, wait_ms);
+
+    rc = sqlite3_wal_checkpoint_v2(ck->guard, NULL,
+                                   SQLITE_CHECKPOINT_TRUNCATE, &log,
+                                   &backfilled);
+
+    sqlite3_busy_timeout(ck->guard, 0);
+
+    if (rc != SQLITE_OK) {
+        return -1;
+    }
+
+    ck->wal_frames = 0;
+
+    pthread_mutex_lock(&ck->mutex);
+    ck->truncates++;
+    pthread_mutex_unlock(&ck->mutex);
+
+    return 0;
 }
 
 

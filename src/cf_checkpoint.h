@@ -16,7 +16,11 @@
  *   3. a PASSIVE checkpoint on a connection with synchronous=OFF: it copies
  *      those frames into the database file and syncs nothing;
  *   4. a sync of the database file;
- *   5. the end of the guard's transaction.
+ *   5. the end of the guard's transaction;
+ *   6. when the WAL holds the bound's frames or more, a TRUNCATE checkpoint
+ *      with SQLite's own syncs that waits up to 200 ms for older readers;
+ *      and once no wake came for a second after a run, the same to
+ *      truncate the WAL file while the load allows it.
  * Until 4 is done the copied pages may not be on disk, but their frames are
  * (2) and stay in the WAL (1): after a power loss, recovery indexes them
  * again and the next checkpoint copies them again.  Plain C and pthreads,
@@ -48,6 +52,14 @@ void cf_checkpointer_wake(cf_checkpointer_t *ck);
 void cf_checkpointer_stop(cf_checkpointer_t *ck);
 /* checkpoints done so far (tests) */
 long cf_checkpointer_runs(cf_checkpointer_t *ck);
+/*
+ * The WAL bound, in frames (0: none): a run that leaves at least that many
+ * frames in the WAL then starts it over with a TRUNCATE checkpoint, which
+ * waits briefly for the readers that still use the WAL (step 6 below).
+ */
+void cf_checkpointer_set_bound(cf_checkpointer_t *ck, int frames);
+/* TRUNCATE checkpoints that succeeded (tests) */
+long cf_checkpointer_truncates(cf_checkpointer_t *ck);
 
 
 #endif /* _CF_CHECKPOINT_H_INCLUDED_ */

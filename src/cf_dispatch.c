@@ -346,6 +346,10 @@ cf_claims_free(cf_claim_t *claims, size_t n)
 }
 
 
+
+/* the metrics' counter of ended operations (cf_dispatch_set_observer) */
+static void  (*cf_dispatch_observer)(const char *state);
+
 int
 cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
     const char *result, int64_t now)
@@ -374,7 +378,22 @@ cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
         return -1;
     }
 
-    return sqlite3_changes(db) ? 0 : CF_DISPATCH_NOT_FOUND;
+    if (sqlite3_changes(db) == 0) {
+        return CF_DISPATCH_NOT_FOUND;
+    }
+
+    if (cf_dispatch_observer) {
+        cf_dispatch_observer(state);
+    }
+
+    return 0;
+}
+
+
+void
+cf_dispatch_set_observer(void (*observer)(const char *state))
+{
+    cf_dispatch_observer = observer;
 }
 
 

@@ -87,6 +87,10 @@ void cf_claims_free(cf_claim_t *claims, size_t n);
 int cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
     const char *result, int64_t now);
 
+/* called with the state of every operation cf_dispatch_finish ended (the
+ * metrics' counter); one per process, set at configuration */
+void cf_dispatch_set_observer(void (*observer)(const char *state));
+
 /* queues a Pending operation for the retry action; CF_DISPATCH_BUSY when
  * the execution has an active one */
 int cf_dispatch_enqueue(sqlite3 *db, const char *execution_id, int64_t now,

@@ -123,5 +123,15 @@ int cf_query_count(sqlite3 *db, const cf_query_t *q, int64_t *count,
 json_t *cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
     char *errbuf, size_t errlen);
 
+/*
+ * The same documents one at a time, as the statement yields them: cb takes
+ * each document's reference and returns 0 (go on), 1 (stop) or -1 (out of
+ * memory).  0: every row; 1: stopped by cb; -1: error (errbuf filled).
+ */
+typedef int (*cf_query_doc_pt)(void *data, json_t *doc);
+
+int cf_query_each(sqlite3 *db, const cf_query_t *q, int state_only,
+    cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen);
+
 
 #endif /* _CF_QUERY_H_INCLUDED_ */

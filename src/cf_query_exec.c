@@ -543,24 +543,24 @@ failed:
 }
 
 
-json_t *
-cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
-    char *errbuf, size_t errlen)
+/*
+ * Calls cb with each document of q's answer, in order, as it is read from
+ * the statement (cb takes the reference): no list of every document is
+ * built.  0: done; 1: cb stopped it (cb returned non-zero); -1: errbuf.
+ */
+int
+cf_query_each(sqlite3 *db, const cf_query_t *q, int state_only,
+    cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen)
 {
-    int            rc;
-    json_t        *list, *doc, *state;
+    int            rc, stop;
+    json_t        *doc, *state;
     sqlite3_stmt  *s;
 
     if (cf_query_prepare(db, q, 0, &s, errbuf, errlen) != 0) {
-        return NULL;
+        return -1;
     }
 
-    list = json_array();
-    if (list == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        sqlite3_finalize(s);
-        return NULL;
-    }
+    stop = 0;
 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 
@@ -586,27 +586,68 @@ cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
             state = state ? json_incref(state) : json_object();
             json_decref(doc);
             doc = state;
+
+            if (doc == NULL) {
+                snprintf(errbuf, errlen, "out of memory");
+                goto failed;
+            }
         }
 
-        if (doc == NULL || json_array_append_new(list, doc) != 0) {
+        stop = cb(data, doc);
+
+        if (stop < 0) {
             snprintf(errbuf, errlen, "out of memory");
             goto failed;
         }
+
+        if (stop) {
+            break;
+        }
     }
 
-    if (rc != SQLITE_DONE) {
+    if (!stop && rc != SQLITE_DONE) {
         snprintf(errbuf, errlen, "querying failed: %s", sqlite3_errmsg(db));
         goto failed;
     }
 
     sqlite3_finalize(s);
 
-    return list;
+    return stop ? 1 : 0;
 
 failed:
 
     sqlite3_finalize(s);
-    json_decref(list);
 
-    return NULL;
+    return -1;
+}
+
+
+static int
+cf_query_append(void *data, json_t *doc)
+{
+    return json_array_append_new(data, doc) == 0 ? 0 : -1;
+}
+
+
+json_t *
+cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
+    char *errbuf, size_t errlen)
+{
+    json_t  *list;
+
+    list = json_array();
+    if (list == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+
+    if (cf_query_each(db, q, state_only, cf_query_append, list, errbuf,
+                      errlen)
+        != 0)
+    {
+        json_decref(list);
+        return NULL;
+    }
+
+    return list;
 }

@@ -211,6 +211,43 @@ cf_route_prefix(const char *uri, size_t len, const char *loc, size_t loclen)
 
 
 int
+cf_route_names_routes(const cf_route_entry_t *routes, size_t n,
+    const char *loc, size_t loclen)
+{
+    size_t       i, seg;
+    const char  *p;
+
+    if (loclen < 2 || loc[0] != '/') {
+        return 0;
+    }
+
+    for (seg = 1; seg < loclen && loc[seg] != '/'; seg++) { /* void */ }
+
+    seg--;      /* the first segment's length, without its '/' */
+
+    if (seg == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = routes[i].pattern;
+
+        if (p == NULL || p[0] != '/') {
+            continue;
+        }
+
+        if (strncmp(p + 1, loc + 1, seg) == 0
+            && (p[seg + 1] == '/' || p[seg + 1] == '\0'))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
 cf_route_id_valid(const char *id, size_t len, size_t max)
 {
     size_t  i, n;

@@ -65,6 +65,16 @@ int cf_route_find(const cf_route_entry_t *routes, size_t n, unsigned accept,
 size_t cf_route_prefix(const char *uri, size_t len, const char *loc,
     size_t loclen);
 
+/*
+ * 1 when the location name loc begins with a whole path segment that also
+ * begins one of the n routes ("/execution_failed/", "/wow",
+ * "/actuator/prometheus"): the location is named after the routes, so the
+ * router must see the whole URI, not strip the name off.  0 for "/" and
+ * for every other name.
+ */
+int cf_route_names_routes(const cf_route_entry_t *routes, size_t n,
+    const char *loc, size_t loclen);
+
 /* 1 when an aggregate id from a path or header is usable: 1 to max bytes of
  * well-formed UTF-8 without control characters */
 int cf_route_id_valid(const char *id, size_t len, size_t max);

@@ -54,6 +54,7 @@ struct cf_store_s {
     int              wal_restart;       /* wanted before our next write */
     int              wal_restart_after; /* WAL frames: no retry before */
     int              wal_restarts;      /* RESTART checkpoints that worked */
+    int              wal_restart_wait_ms;
     cf_checkpointer_t *checkpointer;    /* NULL: checkpoints in the hook */
     char             errmsg[256];
 };
@@ -239,6 +240,7 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
     st->wal_restart_frames = opts->wal_restart_frames > 0
                              ? opts->wal_restart_frames
                              : CF_WAL_RESTART_FRAMES;
+    st->wal_restart_wait_ms = opts->wal_restart_wait_ms;
     sqlite3_wal_hook(st->db, cf_store_wal_hook, st);
 
     /* journal_mode=WAL is persistent; the others are per connection */
@@ -463,14 +465,23 @@ cf_store_wal_restart(cf_store_t *st)
 {
     int  log, backfilled, limit;
 
-    /* no wait: the busy handler gives up at once */
+    /*
+     * No wait on an event loop: the busy handler gives up at once.  A
+     * connection off the event loop (the store thread) waits a little for
+     * the readers still on the WAL: under a sustained read load of several
+     * workers one of them always is, and a RESTART that never waits never
+     * succeeds.  Waiting, it also truncates the file (TRUNCATE).
+     */
     limit = st->busy_limit_ms;
-    st->busy_limit_ms = 0;
+    st->busy_limit_ms = st->wal_restart_wait_ms;
 
     log = -1;
     backfilled = -1;
 
-    if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_RESTART,
+    if (sqlite3_wal_checkpoint_v2(st->db, NULL,
+                                  st->wal_restart_wait_ms
+                                  ? SQLITE_CHECKPOINT_TRUNCATE
+                                  : SQLITE_CHECKPOINT_RESTART,
                                   &log, &backfilled)
         == SQLITE_OK)
     {
@@ -500,6 +511,10 @@ void
 cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
 {
     st->checkpointer = ck;
+
+    if (ck) {
+        cf_checkpointer_set_bound(ck, st->wal_restart_frames);
+    }
 }
 
 

@@ -38,6 +38,9 @@ typedef struct {
     /* checkpoint policy (cf_store.c), in WAL frames; 0: the defaults */
     int          wal_checkpoint_frames;
     int          wal_restart_frames;
+    /* how long the restart before a write may wait for readers (then a
+     * TRUNCATE checkpoint); 0: never waits (a connection of an event loop) */
+    int          wal_restart_wait_ms;
 } cf_store_options_t;
 
 

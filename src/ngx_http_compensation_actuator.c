@@ -20,6 +20,7 @@ static const struct {
     { "self", "", 0 },
     { "health", "/health", 0 },
     { "health-path", "/health/{*path}", 1 },
+    { "prometheus", "/prometheus", 0 },
     { "cosid", "/cosid", 0 },
     { "cosid-name", "/cosid/{name}", 1 },
     { "cosidGenerator", "/cosidGenerator", 0 },

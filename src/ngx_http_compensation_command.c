@@ -482,6 +482,12 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
                       out->err.code, out->err.msg);
     }
 
+    if (cf_error_is_ok(&out->err) && out->committed && !out->at_gateway) {
+        /* compensation_notify: posted now, sent after this reply */
+        ngx_http_compensation_notify_command(r, pc->cmd.type,
+                                             out->aggregate_id, NULL);
+    }
+
     if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0) {
         /* a wait timeout answers a plain ErrorInfo (spec 3.3) */
         rc = ngx_http_compensation_send_error(r, &out->err);

@@ -18,11 +18,9 @@
 
 
 typedef struct {
-    ngx_http_request_t   *r;
-    json_t               *list;       /* JSON answer */
-    ngx_chain_t          *first;      /* SSE answer */
-    ngx_chain_t         **last;
-    cf_error_t           *err;
+    ngx_http_compensation_body_t   body;
+    ngx_uint_t                     sse;
+    cf_error_t                    *err;
 } ngx_http_compensation_event_load_t;
 
 
@@ -34,6 +32,9 @@ typedef struct {
     json_t               *extra;      /* compensation headers */
     int64_t               only;       /* emit only this version; 0: all */
     ngx_uint_t            kind;       /* CF_KIND_EVENT or CF_KIND_STATE_EVENT */
+    size_t                size;       /* bytes of docs so far */
+    size_t                max;        /* compensation_read_max_size */
+    unsigned              too_large:1;
     cf_error_t           *err;
 } ngx_http_compensation_docs_t;
 
@@ -106,35 +107,42 @@ ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
 
     cf_error_init(&err);
 
-    el.r = r;
-    el.list = sse ? NULL : json_array();
-    el.first = NULL;
-    el.last = &el.first;
+    /* each stream is written into the body as it is read (a budget) */
+    ngx_http_compensation_body_init(r, &el.body);
+    el.sse = sse;
     el.err = &err;
 
-    if (!sse && el.list == NULL) {
+    if (!sse && ngx_http_compensation_body_add(&el.body, (u_char *) "[", 1)
+                != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (cf_store_each_stream(mcf->store, id, head, tail,
                              ngx_http_compensation_event_doc, &el, &err)
-        < 0)
+        < 0
+        && !el.body.too_large)
     {
-        json_decref(el.list);
         rc = ngx_http_compensation_internal_error(r,
                  "loading event streams", &err);
         cf_error_free(&err);
         return rc;
     }
 
-    if (sse) {
-        return ngx_http_compensation_send_event_sse(r, el.first);
+    cf_error_free(&err);
+
+    if (!sse && !el.body.too_large
+        && ngx_http_compensation_body_add(&el.body, (u_char *) "]", 1)
+           == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, el.list);
-    json_decref(el.list);
+    if (sse && el.body.size == 0) {
+        return ngx_http_compensation_send_event_sse(r, NULL);
+    }
 
-    return rc;
+    return ngx_http_compensation_body_send(&el.body, sse);
 
 bad:
 
@@ -150,7 +158,7 @@ static int
 ngx_http_compensation_event_doc(void *data, const cf_stream_view_t *row)
 {
     json_t                              *doc;
-    ngx_chain_t                         *cl;
+    ngx_int_t                            rc;
     ngx_http_compensation_event_load_t  *el = data;
 
     doc = cf_stream_to_json(row, 1, NULL);
@@ -158,23 +166,38 @@ ngx_http_compensation_event_doc(void *data, const cf_stream_view_t *row)
         goto nomem;
     }
 
-    if (el->list) {
-        if (json_array_append_new(el->list, doc) != 0) {
-            goto nomem;
+    if (el->sse) {
+        rc = ngx_http_compensation_body_add(&el->body, (u_char *) "id:", 3);
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_compensation_body_add(&el->body,
+                                                (u_char *) row->id,
+                                                ngx_strlen(row->id));
         }
 
-        return 0;
+        if (rc == NGX_OK) {
+            rc = ngx_http_compensation_body_add_json(&el->body,
+                                                     "\nevent:message\ndata:",
+                                                     doc, "\n\n");
+        }
+
+    } else {
+        rc = ngx_http_compensation_body_add_json(&el->body,
+                                                 el->body.n ? "," : "", doc,
+                                                 "");
     }
 
-    cl = ngx_http_compensation_sse_event(el->r, row->id, "message", doc);
     json_decref(doc);
 
-    if (cl == NULL) {
-        goto nomem;
+    if (rc == NGX_DECLINED) {
+        /* over the budget: the caller answers the error naming it */
+        cf_error_set(el->err, CF_E_ILLEGAL_ARGUMENT, "too large");
+        return -1;
     }
 
-    *el->last = cl;
-    el->last = &cl->next;
+    if (rc != NGX_OK) {
+        goto nomem;
+    }
 
     return 0;
 
@@ -259,7 +282,20 @@ ngx_http_compensation_push_doc(ngx_http_compensation_docs_t *d, json_t *doc)
         return NGX_ERROR;
     }
 
-    return ngx_http_compensation_json_text(d->r->pool, doc, s);
+    if (ngx_http_compensation_json_text(d->r->pool, doc, s) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* what a batch holds is bounded as a read's body is */
+    if (d->max && d->size + s->len > d->max) {
+        d->docs.nelts--;
+        d->too_large = 1;
+        return NGX_DECLINED;
+    }
+
+    d->size += s->len;
+
+    return NGX_OK;
 }
 
 
@@ -297,6 +333,11 @@ ngx_http_compensation_collect(void *data, const cf_stream_view_t *row)
 
     rc = ngx_http_compensation_push_doc(d, doc);
     json_decref(doc);
+
+    if (rc == NGX_DECLINED) {
+        cf_error_set(d->err, CF_E_ILLEGAL_ARGUMENT, "too large");
+        return -1;
+    }
 
     if (rc != NGX_OK) {
         cf_error_set(d->err, CF_E_INTERNAL, "out of memory");
@@ -385,6 +426,9 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
                        : NULL;
     d.only = 0;
     d.kind = CF_KIND_STATE_EVENT;
+    d.size = 0;
+    d.max = mcf->read_max_size;
+    d.too_large = 0;
 
     json_decref(function);
 
@@ -409,6 +453,29 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
                                       ngx_http_compensation_collect, &d,
                                       &err);
             cf_aggregate_free(&d.agg);
+        }
+
+        if (rc < 0 && d.too_large) {
+            /*
+             * the documents would pass compensation_read_max_size: the
+             * batch ends before this aggregate, whose cursor the answer
+             * gives; alone over it, it is refused
+             */
+            d.docs.nelts = i ? rs->ends[i - 1] : 0;
+            cf_error_free(&err);
+
+            if (i == 0) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "compensation: the state events of \"%s\""
+                              " exceed compensation_read_max_size (%uz"
+                              " bytes)", ids[i], d.max);
+                cf_error_set(&rs->first, CF_E_ILLEGAL_ARGUMENT,
+                             "The state events of %s exceed %zu bytes"
+                             " (compensation_read_max_size).", ids[i],
+                             d.max);
+            }
+
+            break;
         }
 
         if (rc < 0) {
@@ -697,6 +764,9 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
     d.extra = ngx_http_compensation_target_header(target_id, function);
     d.only = version;
     d.kind = kind;
+    d.size = 0;
+    d.max = 0;              /* one document */
+    d.too_large = 0;
     d.err = &err;
 
     if (d.extra == NULL

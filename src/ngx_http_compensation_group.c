@@ -87,6 +87,8 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
 
     thread_opts = *opts;
     thread_opts.temp_store_memory = 1;
+    /* off the event loop: the restart before a write may wait for readers */
+    thread_opts.wal_restart_wait_ms = 200;
 
     st = cf_store_open((char *) mcf->store_path.data, &thread_opts, errbuf,
                        sizeof(errbuf));
@@ -353,6 +355,8 @@ ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
         busy = ngx_min(busy, pc->busy);
         n++;
     }
+
+    ngx_http_compensation_metrics_group(n);
 
     if (n == 1 || !run->grouped) {
         /* alone, or group commit off: a plain transaction per command */

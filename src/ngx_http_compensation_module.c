@@ -141,6 +141,13 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       offsetof(ngx_http_compensation_loc_conf_t, sink),
       NULL },
 
+    { ngx_string("compensation_notify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_compensation_notify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("compensation_auth_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -167,6 +174,20 @@ static ngx_command_t  ngx_http_compensation_commands[] = {
       ngx_http_compensation_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_compensation_loc_conf_t, read_token),
+      NULL },
+
+    { ngx_string("compensation_read_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, read_max_size),
+      NULL },
+
+    { ngx_string("compensation_read_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_compensation_main_conf_t, read_memory),
       NULL },
 
     { ngx_string("compensation_query_max_list_size"),
@@ -282,6 +303,8 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
     mcf->busy_timeout = NGX_CONF_UNSET_MSEC;
     mcf->mmap_size = NGX_CONF_UNSET;
     mcf->group_commit = NGX_CONF_UNSET;
+    mcf->read_max_size = NGX_CONF_UNSET_SIZE;
+    mcf->read_memory = NGX_CONF_UNSET_SIZE;
     mcf->q_max_list_size = NGX_CONF_UNSET;
     mcf->q_max_page_size = NGX_CONF_UNSET;
     mcf->q_max_page_window = NGX_CONF_UNSET;
@@ -309,6 +332,19 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(mcf->group_commit, 1);
 
+    ngx_conf_init_size_value(mcf->read_max_size, 8 * 1024 * 1024);
+    ngx_conf_init_size_value(mcf->read_memory, 32 * 1024 * 1024);
+
+    if (mcf->read_max_size < 1024
+        || mcf->read_memory < mcf->read_max_size)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_read_max_size must be at least 1k,"
+                           " and compensation_read_memory at least"
+                           " compensation_read_max_size");
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -322,6 +358,12 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mcf->store_path.data
         && ngx_http_compensation_id_conf(cf, mcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->store_path.data
+        && ngx_http_compensation_metrics_conf(cf, mcf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -346,6 +388,7 @@ ngx_http_compensation_create_loc_conf(ngx_conf_t *cf)
 
     lcf->api = NGX_CONF_UNSET;
     lcf->max_body_size = NGX_CONF_UNSET_SIZE;
+    lcf->notify = NGX_CONF_UNSET_PTR;
 
     return lcf;
 }
@@ -362,6 +405,7 @@ ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               1024 * 1024);
     ngx_conf_merge_str_value(conf->sink, prev->sink, "");
+    ngx_conf_merge_ptr_value(conf->notify, prev->notify, NULL);
     ngx_conf_merge_str_value(conf->auth_token, prev->auth_token, "");
     ngx_conf_merge_str_value(conf->read_token, prev->read_token, "");
 
@@ -388,6 +432,10 @@ static ngx_int_t
 ngx_http_compensation_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_compensation_auth_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_compensation_metrics_postconf(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -757,6 +805,9 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);
+
+    ngx_http_compensation_metrics_init_process(mcf);
+
     if (mcf == NULL || mcf->store_path.data == NULL) {
         return NGX_OK;
     }

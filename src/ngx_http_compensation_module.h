@@ -41,6 +41,7 @@ typedef struct {
     ngx_int_t                 machine_node;    /* compensation_machine_id;
                                                   NGX_CONF_UNSET: pid */
     ngx_shm_zone_t           *cosid_zone;      /* slot leases, generators */
+    ngx_shm_zone_t           *metrics_zone;    /* counters (metrics.c) */
     cf_retry_spec_t           default_spec;
     ngx_flag_t                default_spec_set;
 
@@ -54,6 +55,10 @@ typedef struct {
     ngx_flag_t                q_allow_match_all;
     ngx_str_t                 q_zone;          /* NUL-terminated or empty */
     cf_query_limits_t         query_limits;
+
+    /* read budgets (compensation_read_max_size, _read_memory) */
+    size_t                    read_max_size;
+    size_t                    read_memory;
 
     /* compensation_scheduler, compensation_target (scheduler.c) */
     ngx_http_compensation_sched_conf_t  *scheduler;
@@ -91,10 +96,15 @@ typedef struct {
 } ngx_http_compensation_main_conf_t;
 
 
+typedef struct ngx_http_compensation_notify_conf_s
+    ngx_http_compensation_notify_conf_t;
+
 typedef struct {
     ngx_flag_t                api;
     size_t                    max_body_size;
     ngx_str_t                 sink;            /* compensation_sink uri */
+    ngx_http_compensation_notify_conf_t  *notify;  /* compensation_notify;
+                                                  NULL: off */
     ngx_str_t                 auth_token;      /* compensation_auth_token[_
                                                   file]; unset: data NULL,
                                                   empty: no token needed */
@@ -184,6 +194,30 @@ ngx_int_t ngx_http_compensation_errors_init(ngx_conf_t *cf);
 /* responses */
 ngx_int_t ngx_http_compensation_error_header(ngx_http_request_t *r,
     const char *code);
+
+/* a response body written in chunks under a budget (response.c) */
+typedef struct {
+    ngx_http_request_t       *r;
+    ngx_chain_t              *head;
+    ngx_chain_t             **last;
+    ngx_buf_t                *buf;             /* the chunk being filled */
+    size_t                    size;
+    size_t                    max;             /* compensation_read_max_
+                                                  size */
+    ngx_uint_t                n;               /* documents added */
+    unsigned                  too_large:1;
+} ngx_http_compensation_body_t;
+
+void ngx_http_compensation_body_init(ngx_http_request_t *r,
+    ngx_http_compensation_body_t *body);
+ngx_int_t ngx_http_compensation_body_add(ngx_http_compensation_body_t *body,
+    const u_char *data, size_t len);
+ngx_int_t ngx_http_compensation_body_add_json(
+    ngx_http_compensation_body_t *body, const char *prefix, json_t *doc,
+    const char *suffix);
+ngx_int_t ngx_http_compensation_body_send(ngx_http_compensation_body_t *body,
+    ngx_uint_t sse);
+size_t ngx_http_compensation_held_bytes(void);
 cf_buf_t *ngx_http_compensation_text_buffer(void);
 void ngx_http_compensation_text_buffer_free(void);
 ngx_int_t ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
@@ -270,6 +304,17 @@ ngx_int_t ngx_http_compensation_sink_post(ngx_http_request_t *r,
     ngx_str_t *doc, const char *kind,
     ngx_http_compensation_sink_done_pt done, void *data);
 
+/* the same to another location (the notifications') */
+ngx_int_t ngx_http_compensation_sink_post_to(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *doc, const char *kind,
+    ngx_http_compensation_sink_done_pt done, void *data);
+
+/* notifications (ngx_http_compensation_notify.c) */
+char *ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_compensation_notify_command(ngx_http_request_t *r,
+    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight);
+
 /*
  * Sends docs[0..n) one after another to the sink and then calls done with
  * the number delivered (all, or up to the first failure).  The caller
@@ -297,6 +342,19 @@ ngx_int_t ngx_http_compensation_cosid_generate_handler(
 ngx_int_t ngx_http_compensation_openapi_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_openapi_init(ngx_conf_t *cf,
     ngx_http_compensation_main_conf_t *mcf);
+
+/* metrics (ngx_http_compensation_metrics.c): the zone, the route and the
+ * counters other files feed; every hook is one atomic add */
+ngx_int_t ngx_http_compensation_metrics_conf(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
+ngx_int_t ngx_http_compensation_metrics_postconf(ngx_conf_t *cf);
+ngx_int_t ngx_http_compensation_prometheus_handler(ngx_http_request_t *r);
+void ngx_http_compensation_metrics_init_process(
+    ngx_http_compensation_main_conf_t *mcf);
+void ngx_http_compensation_metrics_group(ngx_uint_t n);
+void ngx_http_compensation_metrics_dispatch_start(json_t *state,
+    int64_t now);
+void ngx_http_compensation_metrics_sink(const char *kind, ngx_uint_t ok);
 
 /* the whole request body (NGX_DECLINED: over compensation_max_body_size)
  * and whether its Content-Type is JSON (NGX_OK) */

@@ -5,7 +5,8 @@
  *
  * The operations, schemas, responses, parameters and request bodies are a
  * static asset, src/ngx_http_compensation_openapi.json, compiled in (the
- * Makefile turns it into ngx_http_compensation_openapi_json.h).  They are
+ * module's config turns it into ngx_http_compensation_openapi_json.h in the
+ * build directory, which is on the include path).  They are
  * shaped as a Wow server's, so that Wow's client generator resolves the
  * aggregate from them.  The paths are the router's own table
  * (ngx_http_compensation_route_table()): each route takes the asset's
@@ -281,6 +282,7 @@ ngx_http_compensation_oas_operation(const ngx_http_compensation_route_t *route)
                            "#/components/schemas/wow.command.CommandResult"));
 
     } else if (route->handler == ngx_http_compensation_global_id_handler
+               || route->handler == ngx_http_compensation_prometheus_handler
                || (route->handler
                    == ngx_http_compensation_cosid_generate_handler
                    && ngx_strstr(route->pattern, "String")))

@@ -12,6 +12,12 @@
 
 
 typedef struct {
+    ngx_http_compensation_body_t   body;
+    ngx_uint_t                     sse;
+} ngx_http_compensation_query_body_t;
+
+
+typedef struct {
     cf_query_store_t   store;
     cf_query_kind_t    kind;
     ngx_uint_t         state_only;
@@ -22,8 +28,8 @@ static ngx_int_t ngx_http_compensation_query_start(ngx_http_request_t *r,
     ngx_uint_t sse_allowed);
 static void ngx_http_compensation_query_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_query_run(ngx_http_request_t *r);
-static ngx_int_t ngx_http_compensation_query_send_sse(ngx_http_request_t *r,
-    json_t *list);
+static int ngx_http_compensation_query_first(void *data, json_t *doc);
+static int ngx_http_compensation_query_doc(void *data, json_t *doc);
 
 
 /* the route of the request, by its handler */
@@ -135,8 +141,8 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
 {
     char                                      errbuf[512];
     char                                     *owner;
-    u_char                                   *p;
-    json_t                                   *body, *list, *out;
+    u_char                                   *p, head[64];
+    json_t                                   *body, *out;
     int64_t                                   total;
     ngx_int_t                                 rc;
     ngx_str_t                                 raw, *v;
@@ -145,6 +151,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     cf_query_t                                q;
     json_error_t                              jerr;
     ngx_http_compensation_ctx_t              *ctx;
+    ngx_http_compensation_query_body_t        qb;
     ngx_http_compensation_main_conf_t        *mcf;
     const ngx_http_compensation_query_route_t *qr;
 
@@ -231,42 +238,39 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     }
 
     db = cf_store_db(mcf->store);
-    out = NULL;
-    list = NULL;
-    total = 0;
 
-    if (qr->kind == CF_QUERY_COUNT || qr->kind == CF_QUERY_PAGED) {
+    if (qr->kind == CF_QUERY_COUNT) {
         if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
+
+        cf_query_free(&q);
+
+        out = json_integer(total);
+        if (out == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
+        json_decref(out);
+
+        return rc;
     }
 
-    if (qr->kind != CF_QUERY_COUNT) {
-        list = cf_query_rows(db, &q, (int) qr->state_only, errbuf,
-                             sizeof(errbuf));
-        if (list == NULL) {
+    if (qr->kind == CF_QUERY_SINGLE) {
+        out = NULL;
+
+        if (cf_query_each(db, &q, (int) qr->state_only,
+                          ngx_http_compensation_query_first, &out, errbuf,
+                          sizeof(errbuf))
+            < 0)
+        {
             goto failed;
         }
-    }
 
-    cf_query_free(&q);
+        cf_query_free(&q);
 
-    switch (qr->kind) {
-
-    case CF_QUERY_COUNT:
-        out = json_integer(total);
-        break;
-
-    case CF_QUERY_PAGED:
-        out = json_pack("{s:I, s:o}", "total", (json_int_t) total,
-                        "list", list);
-        list = NULL;
-        break;
-
-    case CF_QUERY_SINGLE:
-        if (json_array_size(list) == 0) {
-            json_decref(list);
-
+        if (out == NULL) {
             return ngx_http_compensation_send_error_code(r,
                        NGX_HTTP_NOT_FOUND, CF_E_NOT_FOUND,
                        "No %s matches the query.",
@@ -274,31 +278,59 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
                                                       : "event stream");
         }
 
-        out = json_incref(json_array_get(list, 0));
-        break;
+        rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
+        json_decref(out);
 
-    default:
-        if (ctx->sse) {
-            rc = ngx_http_compensation_query_send_sse(r, list);
-            json_decref(list);
-            return rc;
-        }
-
-        out = list;
-        list = NULL;
-        break;
+        return rc;
     }
 
-    json_decref(list);
+    /*
+     * Lists: each document is written into the body as the statement
+     * yields it, the bytes cf_json_write gives the whole list
+     */
 
-    if (out == NULL) {
+    ngx_http_compensation_body_init(r, &qb.body);
+    qb.sse = ctx->sse;
+
+    if (qr->kind == CF_QUERY_PAGED) {
+        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+            goto failed;
+        }
+
+        p = ngx_sprintf(head, "{\"total\":%L,\"list\":[", total);
+
+    } else {
+        p = ngx_cpymem(head, "[", 1);
+    }
+
+    if (!qb.sse
+        && ngx_http_compensation_body_add(&qb.body, head, p - head)
+           == NGX_ERROR)
+    {
+        cf_query_free(&q);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
-    json_decref(out);
+    if (!qb.body.too_large
+        && cf_query_each(db, &q, (int) qr->state_only,
+                         ngx_http_compensation_query_doc, &qb, errbuf,
+                         sizeof(errbuf))
+           < 0)
+    {
+        goto failed;
+    }
 
-    return rc;
+    cf_query_free(&q);
+
+    if (!qb.sse
+        && ngx_http_compensation_body_add(&qb.body, (u_char *) "]}",
+                                          qr->kind == CF_QUERY_PAGED ? 2 : 1)
+           == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_compensation_body_send(&qb.body, qb.sse);
 
 failed:
 
@@ -306,7 +338,6 @@ failed:
                   "compensation: query failed: %s", errbuf);
 
     cf_query_free(&q);
-    json_decref(list);
 
     return ngx_http_compensation_send_error_code(r,
                NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
@@ -314,61 +345,47 @@ failed:
 }
 
 
-/* one "data:<document>" event per document, as a Flux is streamed */
-static ngx_int_t
-ngx_http_compensation_query_send_sse(ngx_http_request_t *r, json_t *list)
+/* SINGLE: keeps the first document */
+static int
+ngx_http_compensation_query_first(void *data, json_t *doc)
 {
-    size_t        i;
-    json_t       *doc;
-    ngx_str_t     text;
-    ngx_buf_t    *b;
-    ngx_chain_t  *head, **last, *cl;
+    json_t  **out = data;
 
-    head = NULL;
-    last = &head;
+    *out = doc;
 
-    json_array_foreach(list, i, doc) {
-        if (ngx_http_compensation_json_text(r->pool, doc, &text) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    return 1;
+}
 
-        b = ngx_create_temp_buf(r->pool, text.len + sizeof("data:\n\n") - 1);
-        if (b == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
 
-        b->last = ngx_cpymem(b->last, "data:", 5);
-        b->last = ngx_cpymem(b->last, text.data, text.len);
-        *b->last++ = '\n';
-        *b->last++ = '\n';
+/*
+ * LIST, PAGED: one document into the body, after a comma, or as one
+ * "data:<document>" event of a stream (as a Flux is streamed).  Stops the
+ * statement once the body is over its budget.
+ */
+static int
+ngx_http_compensation_query_doc(void *data, json_t *doc)
+{
+    ngx_int_t                           rc;
+    ngx_http_compensation_query_body_t  *qb = data;
 
-        cl = ngx_alloc_chain_link(r->pool);
-        if (cl == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (qb->sse) {
+        rc = ngx_http_compensation_body_add_json(&qb->body, "data:", doc,
+                                                 "\n\n");
 
-        cl->buf = b;
-        cl->next = NULL;
-        *last = cl;
-        last = &cl->next;
+    } else {
+        rc = ngx_http_compensation_body_add_json(&qb->body,
+                                                 qb->body.n ? "," : "", doc,
+                                                 "");
     }
 
-    if (head == NULL) {
-        /* no documents: an empty stream */
-        b = ngx_calloc_buf(r->pool);
-        cl = ngx_alloc_chain_link(r->pool);
+    json_decref(doc);
 
-        if (b == NULL || cl == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        b->sync = 1;
-        cl->buf = b;
-        cl->next = NULL;
-        head = cl;
+    if (rc == NGX_ERROR) {
+        return -1;
     }
 
-    return ngx_http_compensation_send_sse(r, CF_OK, head);
+    /* over budget: body_send answers the error that names it */
+    return rc == NGX_DECLINED ? 1 : 0;
 }
 
 

@@ -13,6 +13,9 @@
 static void ngx_http_compensation_json_decref(void *data);
 static ngx_buf_t *ngx_http_compensation_dump(ngx_http_request_t *r,
     json_t *json);
+static ngx_int_t ngx_http_compensation_hold(ngx_http_request_t *r,
+    size_t size);
+static ngx_int_t ngx_http_compensation_send_busy(ngx_http_request_t *r);
 
 
 static void
@@ -190,6 +193,13 @@ ngx_http_compensation_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_compensation_hold(r, b->last - b->pos);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? ngx_http_compensation_send_busy(r)
+                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -221,8 +231,16 @@ ngx_int_t
 ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     const char *error_code, u_char *data, size_t len)
 {
+    ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    rc = ngx_http_compensation_hold(r, len);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? ngx_http_compensation_send_busy(r)
+                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
@@ -393,6 +411,13 @@ ngx_http_compensation_send_sse(ngx_http_request_t *r, const char *error_code,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_compensation_hold(r, (size_t) len);
+
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? ngx_http_compensation_send_busy(r)
+                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     last->buf->last_buf = (r == r->main) ? 1 : 0;
     last->buf->last_in_chain = 1;
 
@@ -524,4 +549,292 @@ ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
             return &h[i].value;
         }
     }
+}
+
+
+/*
+ * Read budgets.  A response body that lists documents is written into
+ * fixed-size chunks as its documents are read, never as one tree of all of
+ * them, and refused (400) once it would exceed compensation_read_max_size.
+ * Every body of NGX_HTTP_COMPENSATION_HELD_MIN bytes or more counts against
+ * the worker's compensation_read_memory until its request is freed; a body
+ * that would exceed it is answered 503 instead.  Smaller bodies are not
+ * counted: they are bounded by the connections a worker accepts.
+ */
+
+#define NGX_HTTP_COMPENSATION_CHUNK     65536
+#define NGX_HTTP_COMPENSATION_HELD_MIN  65536
+
+
+/* bytes of response bodies held by this worker's requests */
+static size_t  ngx_http_compensation_held;
+
+
+static void
+ngx_http_compensation_unhold(void *data)
+{
+    size_t  *size = data;
+
+    ngx_http_compensation_held -= *size;
+}
+
+
+/*
+ * Counts size bytes against the worker's read memory until r's pool is
+ * freed.  NGX_DECLINED: over the budget (nothing counted).
+ */
+static ngx_int_t
+ngx_http_compensation_hold(ngx_http_request_t *r, size_t size)
+{
+    size_t                             *held;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (size < NGX_HTTP_COMPENSATION_HELD_MIN) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    if (ngx_http_compensation_held + size > mcf->read_memory) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "compensation: a response of %uz bytes refused:"
+                      " %uz bytes of responses are held, the worker's"
+                      " compensation_read_memory is %uz",
+                      size, ngx_http_compensation_held, mcf->read_memory);
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(size_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    held = cln->data;
+    *held = size;
+    cln->handler = ngx_http_compensation_unhold;
+
+    ngx_http_compensation_held += size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_send_busy(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_SERVICE_UNAVAILABLE, CF_E_INTERNAL,
+               "The worker holds as many responses as"
+               " compensation_read_memory allows; retry later.");
+}
+
+
+size_t
+ngx_http_compensation_held_bytes(void)
+{
+    return ngx_http_compensation_held;
+}
+
+
+void
+ngx_http_compensation_body_init(ngx_http_request_t *r,
+    ngx_http_compensation_body_t *body)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    ngx_memzero(body, sizeof(ngx_http_compensation_body_t));
+
+    body->r = r;
+    body->last = &body->head;
+    body->max = mcf->read_max_size;
+}
+
+
+/* NGX_DECLINED: the body would exceed its budget (nothing added) */
+ngx_int_t
+ngx_http_compensation_body_add(ngx_http_compensation_body_t *body,
+    const u_char *data, size_t len)
+{
+    size_t        n;
+    ngx_chain_t  *cl;
+
+    if (body->size + len > body->max) {
+        body->too_large = 1;
+        return NGX_DECLINED;
+    }
+
+    while (len) {
+
+        if (body->buf == NULL || body->buf->last == body->buf->end) {
+            cl = ngx_alloc_chain_link(body->r->pool);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->buf = ngx_create_temp_buf(body->r->pool,
+                                          NGX_HTTP_COMPENSATION_CHUNK);
+            if (cl->buf == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->next = NULL;
+            *body->last = cl;
+            body->last = &cl->next;
+            body->buf = cl->buf;
+        }
+
+        n = ngx_min(len, (size_t) (body->buf->end - body->buf->last));
+        body->buf->last = ngx_cpymem(body->buf->last, data, n);
+        data += n;
+        len -= n;
+        body->size += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/* prefix, the compact text of doc, suffix; NGX_DECLINED: over budget */
+ngx_int_t
+ngx_http_compensation_body_add_json(ngx_http_compensation_body_t *body,
+    const char *prefix, json_t *doc, const char *suffix)
+{
+    size_t      plen, slen;
+    cf_buf_t   *text;
+    ngx_int_t   rc;
+
+    text = ngx_http_compensation_text_buffer();
+    cf_json_write(text, doc);
+
+    if (text->failed) {
+        return NGX_ERROR;
+    }
+
+    plen = ngx_strlen(prefix);
+    slen = ngx_strlen(suffix);
+
+    if (body->size + plen + text->len + slen > body->max) {
+        body->too_large = 1;
+        rc = NGX_DECLINED;
+
+    } else {
+        rc = ngx_http_compensation_body_add(body, (u_char *) prefix, plen);
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_compensation_body_add(body, (u_char *) text->data,
+                                                text->len);
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_compensation_body_add(body, (u_char *) suffix,
+                                                slen);
+        }
+    }
+
+    /* one huge document should not pin its size forever */
+    if (text->cap > 1024 * 1024) {
+        cf_buf_free(text);
+    }
+
+    body->n++;
+
+    return rc;
+}
+
+
+/*
+ * Sends the body as application/json (or text/event-stream) with 200 and
+ * Wow-Error-Code Ok; a body that grew too large is answered with the error
+ * that names its directive.
+ */
+ngx_int_t
+ngx_http_compensation_body_send(ngx_http_compensation_body_t *body,
+    ngx_uint_t sse)
+{
+    ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = body->r;
+
+    if (body->too_large) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "compensation: a response would exceed"
+                      " compensation_read_max_size (%uz bytes)", body->max);
+
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT,
+                   "The response would exceed %uz bytes"
+                   " (compensation_read_max_size): ask for fewer or smaller"
+                   " documents (a lower limit, a projection).", body->max);
+    }
+
+    rc = ngx_http_compensation_hold(r, body->size);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_compensation_send_busy(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (body->head == NULL) {
+        /* an empty body: one buffer to carry last_buf */
+        b = ngx_calloc_buf(r->pool);
+        cl = ngx_alloc_chain_link(r->pool);
+
+        if (b == NULL || cl == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->sync = 1;
+        cl->buf = b;
+        cl->next = NULL;
+        body->head = cl;
+        body->buf = b;
+    }
+
+    body->buf->last_buf = (r == r->main) ? 1 : 0;
+    body->buf->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = body->size;
+
+    if (sse) {
+        ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_compensation_error_header(r, CF_OK) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, body->head);
 }

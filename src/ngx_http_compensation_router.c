@@ -170,6 +170,10 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
            ngx_http_compensation_cosid_generate_handler,
            "Actuator web endpoint 'cosidStringGenerator-name'"),
 
+    GLOBAL(NGX_HTTP_GET, "/actuator/prometheus",
+           ngx_http_compensation_prometheus_handler,
+           "Actuator web endpoint 'prometheus'"),
+
     GLOBAL(NGX_HTTP_GET, "/v3/api-docs", ngx_http_compensation_openapi_handler,
            "OpenAPI document of every route"),
 
@@ -258,24 +262,18 @@ ngx_http_compensation_get_ctx(ngx_http_request_t *r)
 
 
 /*
- * Finds the route of r without answering: CF_ROUTE_FOUND (ctx filled in),
- * CF_ROUTE_NOT_ALLOWED (*methods: those the path takes) or not found.
+ * The path the routes are matched against.  The API sits below the location
+ * prefix: strip it, keep its '/'.  A location named after the routes
+ * ("location /execution_failed/", beside a dashboard at "/") serves them at
+ * their own paths.
  */
-ngx_int_t
-ngx_http_compensation_route_match(ngx_http_request_t *r,
-    ngx_http_compensation_ctx_t *ctx, ngx_uint_t *methods)
+static void
+ngx_http_compensation_route_path(ngx_http_request_t *r, ngx_str_t *path)
 {
-    u_char                               *p;
-    size_t                                prefix;
-    unsigned                              accept;
-    ngx_int_t                             i, found;
-    cf_route_match_t                      m;
-    ngx_http_core_loc_conf_t             *clcf;
-    const ngx_http_compensation_route_t  *best;
+    size_t                     prefix;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    /* the API sits below the location prefix: strip it, keep its '/' */
 
     prefix = 0;
 
@@ -283,11 +281,36 @@ ngx_http_compensation_route_match(ngx_http_request_t *r,
     if (clcf->regex == NULL)
 #endif
     {
-        prefix = cf_route_prefix((char *) r->uri.data, r->uri.len,
-                                 (char *) clcf->name.data, clcf->name.len);
+        if (!cf_route_names_routes(ngx_http_compensation_entries(),
+                                   NGX_HTTP_COMPENSATION_NROUTES,
+                                   (char *) clcf->name.data, clcf->name.len))
+        {
+            prefix = cf_route_prefix((char *) r->uri.data, r->uri.len,
+                                     (char *) clcf->name.data,
+                                     clcf->name.len);
+        }
     }
 
-    p = r->uri.data + prefix;
+    path->data = r->uri.data + prefix;
+    path->len = r->uri.len - prefix;
+}
+
+
+/*
+ * Finds the route of r without answering: CF_ROUTE_FOUND (ctx filled in),
+ * CF_ROUTE_NOT_ALLOWED (*methods: those the path takes) or not found.
+ */
+ngx_int_t
+ngx_http_compensation_route_match(ngx_http_request_t *r,
+    ngx_http_compensation_ctx_t *ctx, ngx_uint_t *methods)
+{
+    unsigned                              accept;
+    ngx_str_t                             path;
+    ngx_int_t                             i, found;
+    cf_route_match_t                      m;
+    const ngx_http_compensation_route_t  *best;
+
+    ngx_http_compensation_route_path(r, &path);
 
     accept = (unsigned) r->method;
 
@@ -296,8 +319,8 @@ ngx_http_compensation_route_match(ngx_http_request_t *r,
     }
 
     found = cf_route_find(ngx_http_compensation_entries(),
-                       NGX_HTTP_COMPENSATION_NROUTES, accept, (char *) p,
-                       r->uri.len - prefix, &m);
+                       NGX_HTTP_COMPENSATION_NROUTES, accept,
+                       (char *) path.data, path.len, &m);
 
     if (found == CF_ROUTE_FOUND) {
         best = &ngx_http_compensation_routes[m.index];
@@ -307,7 +330,7 @@ ngx_http_compensation_route_match(ngx_http_request_t *r,
         ctx->nvars = m.nvars;
 
         for (i = 0; i < m.nvars; i++) {
-            ctx->vars[i].data = p + m.vars[i].off;
+            ctx->vars[i].data = path.data + m.vars[i].off;
             ctx->vars[i].len = m.vars[i].len;
         }
 
@@ -329,6 +352,7 @@ ngx_http_compensation_route(ngx_http_request_t *r,
     ngx_http_compensation_ctx_t *ctx)
 {
     ngx_int_t   rc, found;
+    ngx_str_t   path;
     ngx_uint_t  methods;
 
     methods = 0;
@@ -349,9 +373,13 @@ ngx_http_compensation_route(ngx_http_request_t *r,
         return ngx_http_compensation_method_not_allowed(r, methods);
     }
 
+    /* the path the routes were matched against, not the URI: below a
+     * prefix the URI names a route that exists */
+    ngx_http_compensation_route_path(r, &path);
+
     return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
                CF_E_NOT_FOUND, "No route for %V %V.", &r->method_name,
-               &r->uri);
+               &path);
 }
 
 

@@ -91,6 +91,8 @@ struct ngx_http_compensation_batch_s {
     size_t                                 next;
     ngx_uint_t                             pending;
     ngx_http_compensation_call_t          *calls;
+    ngx_uint_t                             notifying;  /* notifications
+                                                          in flight */
     ngx_event_t                            check;
     unsigned                               warned:1;
 };
@@ -594,7 +596,9 @@ ngx_http_compensation_batch_pump(ngx_http_compensation_batch_t *b)
         return;
     }
 
-    if (b->next == b->n) {
+    /* notifications (background subrequests of r) end before r is freed;
+     * each one posts r when it ends, which comes back here */
+    if (b->next == b->n && b->notifying == 0) {
         ngx_http_compensation_batch_destroy(b);
     }
 }
@@ -857,6 +861,10 @@ ngx_http_compensation_call_start(ngx_http_compensation_batch_t *b,
     }
 
     prepared = 1;
+
+    ngx_http_compensation_metrics_dispatch_start(state, now);
+    ngx_http_compensation_notify_command(b->r, CF_CMD_PREPARE_COMPENSATION,
+                                         claim->execution_id, &b->notifying);
 
     body = json_pack("{s:s, s:O}", "id", claim->execution_id,
                      "function", fn);
@@ -1154,6 +1162,11 @@ ngx_http_compensation_call_result(ngx_http_compensation_call_t *call,
                           " applying the success of \"%s\" failed: %s: %s",
                           claim->execution_id, err.code, err.msg);
             cf_error_free(&err);
+
+        } else {
+            ngx_http_compensation_notify_command(call->batch->r,
+                CF_CMD_APPLY_EXECUTION_SUCCESS, claim->execution_id,
+                &call->batch->notifying);
         }
 
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
@@ -1223,6 +1236,11 @@ ngx_http_compensation_call_result(ngx_http_compensation_call_t *call,
                       " applying the failure of \"%s\" failed: %s: %s",
                       claim->execution_id, err.code, err.msg);
         cf_error_free(&err);
+
+    } else {
+        ngx_http_compensation_notify_command(call->batch->r,
+            CF_CMD_APPLY_EXECUTION_FAILED, claim->execution_id,
+            &call->batch->notifying);
     }
 
     ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation: execution"

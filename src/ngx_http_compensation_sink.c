@@ -18,6 +18,7 @@ typedef struct {
     ngx_http_request_t                    *r;        /* the main request */
     ngx_http_compensation_sink_done_pt     done;
     void                                  *data;
+    const char                            *kind;
     unsigned                               fired:1;
 } ngx_http_compensation_sink_post_t;
 
@@ -44,19 +45,31 @@ ngx_int_t
 ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     const char *kind, ngx_http_compensation_sink_done_pt done, void *data)
 {
-    ngx_buf_t                          *b;
-    ngx_chain_t                        *cl;
-    ngx_table_elt_t                    *h;
-    ngx_http_request_t                 *sr;
-    ngx_http_post_subrequest_t         *ps;
-    ngx_http_compensation_loc_conf_t   *lcf;
-    ngx_http_compensation_sink_post_t  *post;
+    ngx_http_compensation_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
 
     if (lcf->sink.len == 0) {
         return NGX_DECLINED;
     }
+
+    return ngx_http_compensation_sink_post_to(r, &lcf->sink, doc, kind, done,
+                                              data);
+}
+
+
+/* doc must live as long as r's pool */
+ngx_int_t
+ngx_http_compensation_sink_post_to(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *doc, const char *kind, ngx_http_compensation_sink_done_pt done,
+    void *data)
+{
+    ngx_buf_t                          *b;
+    ngx_chain_t                        *cl;
+    ngx_table_elt_t                    *h;
+    ngx_http_request_t                 *sr;
+    ngx_http_post_subrequest_t         *ps;
+    ngx_http_compensation_sink_post_t  *post;
 
     post = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_sink_post_t));
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
@@ -70,17 +83,18 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     post->r = r->main;
     post->done = done;
     post->data = data;
+    post->kind = kind;
 
     ps->handler = ngx_http_compensation_sink_finished;
     ps->data = post;
 
-    if (ngx_http_subrequest(r, &lcf->sink, NULL, &sr, ps,
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: cannot start a subrequest to the"
-                      " sink \"%V\"", &lcf->sink);
+                      " sink \"%V\"", uri);
         return NGX_ERROR;
     }
 
@@ -102,7 +116,7 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
 
     sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     if (sr->request_body == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     sr->request_body->bufs = cl;
@@ -116,7 +130,7 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
-        return NGX_ERROR;
+        goto failed;
     }
 
     sr->headers_in.content_length_n = doc->len;
@@ -124,7 +138,7 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
 
     h = ngx_list_push(&sr->headers_in.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     h->hash = 1;
@@ -135,7 +149,7 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
 
     h = ngx_list_push(&sr->headers_in.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     h->hash = 1;
@@ -145,6 +159,14 @@ ngx_http_compensation_sink_post(ngx_http_request_t *r, ngx_str_t *doc,
     h->lowcase_key = (u_char *) "wow-sink-kind";
 
     return NGX_OK;
+
+failed:
+
+    /* the subrequest still runs, but its end is not reported: the caller
+     * takes this NGX_ERROR as the only outcome */
+    post->fired = 1;
+
+    return NGX_ERROR;
 }
 
 
@@ -175,6 +197,8 @@ ngx_http_compensation_sink_finished(ngx_http_request_t *sr, void *data,
                       "compensation: the sink \"%V\" answered %ui (rc %i)",
                       &sr->uri, status, rc);
     }
+
+    ngx_http_compensation_metrics_sink(post->kind, ok);
 
     post->done(post->r, post->data, ok, status);
 

@@ -333,7 +333,7 @@ ngx_http_compensation_time_state_handler(ngx_http_request_t *r)
 typedef struct {
     cf_aggregate_t   agg;
     int64_t          from;          /* the first version with an element */
-    json_t          *list;
+    ngx_http_compensation_body_t   body;    /* written as replayed */
     cf_error_t      *err;
 } ngx_http_compensation_tracing_t;
 
@@ -406,10 +406,12 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
     }
 
     t.from = from;
-    t.list = json_array();
     t.err = &err;
+    ngx_http_compensation_body_init(r, &t.body);
 
-    if (t.list == NULL) {
+    if (ngx_http_compensation_body_add(&t.body, (u_char *) "[", 1)
+        != NGX_OK)
+    {
         cf_aggregate_free(&t.agg);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -420,21 +422,26 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
         && cf_store_each_stream(mcf->store, id, 1, to,
                                 ngx_http_compensation_tracing_stream, &t,
                                 &err)
-           < 0)
+           < 0
+        && !t.body.too_large)
     {
         rc = ngx_http_compensation_internal_error(r, "tracing", &err);
         cf_error_free(&err);
         cf_aggregate_free(&t.agg);
-        json_decref(t.list);
         return rc;
     }
 
+    cf_error_free(&err);
     cf_aggregate_free(&t.agg);
 
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, t.list);
-    json_decref(t.list);
+    if (!t.body.too_large
+        && ngx_http_compensation_body_add(&t.body, (u_char *) "]", 1)
+           == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return rc;
+    return ngx_http_compensation_body_send(&t.body, 0);
 }
 
 
@@ -442,6 +449,7 @@ static int
 ngx_http_compensation_tracing_stream(void *data, const cf_stream_view_t *row)
 {
     json_t                           *doc;
+    ngx_int_t                         rc;
     ngx_http_compensation_tracing_t  *t = data;
 
     if (cf_stream_apply(&t->agg, row, t->err) != 0) {
@@ -454,7 +462,22 @@ ngx_http_compensation_tracing_stream(void *data, const cf_stream_view_t *row)
 
     doc = cf_state_event_to_json(row, &t->agg, NULL);
 
-    if (doc == NULL || json_array_append_new(t->list, doc) != 0) {
+    if (doc == NULL) {
+        cf_error_set(t->err, CF_E_INTERNAL, "out of memory");
+        return -1;
+    }
+
+    rc = ngx_http_compensation_body_add_json(&t->body,
+                                             t->body.n ? "," : "", doc, "");
+    json_decref(doc);
+
+    if (rc == NGX_DECLINED) {
+        /* over the budget: the handler answers the error naming it */
+        cf_error_set(t->err, CF_E_ILLEGAL_ARGUMENT, "too large");
+        return -1;
+    }
+
+    if (rc != NGX_OK) {
         cf_error_set(t->err, CF_E_INTERNAL, "out of memory");
         return -1;
     }

@@ -3,7 +3,16 @@
 #
 #   PERL5LIB=t/lib TEST_NGINX_BINARY=/usr/sbin/nginx prove -v t/000-harness.t
 
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
+use Compensation::Harness;
+
+# this file checks the in-tree harness itself (its parser, its failures)
+if (Compensation::Harness::in_tree_harness()) {
+    plan('no_plan');
+} else {
+    plan(skip_all => 'tests the in-tree harness t/lib/Test/Nginx, not '
+                     . "openresty's Test::Nginx");
+}
 
 use File::Temp ();
 use IO::Socket::INET ();
@@ -60,6 +69,7 @@ add_block_preprocessor(sub {
     open my $fh, '>', $file or die $!;
     print {$fh} <<"_EOT_";
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;
 no_shuffle();
 my \$kill;
 add_block_preprocessor(sub {
@@ -145,6 +155,43 @@ GET /nope.html
 --- request
 GET /t
 --- ignore_response
+
+=== TEST 8: error_log is checked after each request
+--- config
+    location = /t { return 200 "x"; }
+--- request eval
+["GET /nope.html", "GET /t"]
+--- error_code eval
+[404, 200]
+--- error_log
+nope.html
+
+=== TEST 9: no_error_log is checked after each request
+--- config
+    location = /t { return 200 "x"; }
+--- request eval
+["GET /nope.html", "GET /t"]
+--- error_code eval
+[404, 200]
+--- no_error_log
+[error]
+
+=== TEST 10: log_has without the line
+--- config
+    location = /t { return 200 "x"; }
+--- request eval
+["GET /nope.html", "GET /t"]
+--- error_code eval
+[404, 200]
+--- response_body_like eval
+[qr/404/, ::log_has(qr/x/, 'open() "', [qr/open\\(\\)/, 2])]
+
+=== TEST 11: one expectation for several requests
+--- config
+    location = /t { return 200 "x"; }
+--- request eval
+["GET /t", "GET /t"]
+--- response_body: x
 _EOT_
     close $fh;
 
@@ -172,6 +219,15 @@ _EOT_
         [ 'TEST 6: must_die that starts - nginx should have failed to start',
           'must_die without failure fails' ],
         [ 'TEST 7: single process crash - nginx (pid',      'dead nginx fails the test' ],
+        # like Test::Nginx: error-log checks after each request, on its lines
+        [ 'TEST 8: error_log is checked after each request - pattern "nope.html" '
+          . 'matches a line in error.log (last req)',
+          'error_log pattern missing from the last request\'s lines fails' ],
+        [ 'TEST 9: no_error_log is checked after each request - pattern "[error]" '
+          . 'should not match any line in error.log but matches line',
+          'no_error_log pattern in the first request\'s lines fails' ],
+        [ 'TEST 10: log_has without the line - response_body_like',
+          '::log_has fails on a count of log lines that is not there' ],
     );
     for my $e (@expect) {
         my ($needle, $label) = @$e;
@@ -179,6 +235,14 @@ _EOT_
         ok($hit, "negative self-test: $label")
             or diag("nested output:\n$out");
     }
+    like($out, qr/^ok \d+ - TEST 8: [^\n]*"nope\.html" matches a line in error\.log \(req 0\)$/m,
+         'negative self-test: error_log passes on the request that logged it');
+    like($out, qr/^not ok \d+ - TEST 9: [^\n]*\(req 0\)$/m,
+         'negative self-test: no_error_log failure names its request');
+    like($out, qr/error\.log lacks exactly 2 lines matching .*\(found 1\)/,
+         'negative self-test: ::log_has names what the log lacks');
+    like($out, qr/TEST 11: one expectation for several requests - You asked for many requests, the expected results should be arrays as well/,
+         'negative self-test: a single expectation for several requests bails out');
     unlike($out, qr/^ok \d+ - TEST 1: wrong body - response_body/m,
            'negative self-test: wrong body is not reported as ok');
     ok(!-e "$dir/servroot/logs/nginx.pid"
@@ -221,10 +285,10 @@ hello
 [200, 201, 404]
 --- response_body_like eval
 [qr/^a$/m, qr/^b$/m, qr/404 Not Found/]
---- response_headers_like
-Server: nginx/[\d.]+
---- error_log
-missing.txt
+--- response_headers_like eval
+["Server: nginx/[\\d.]+", "Server: nginx/[\\d.]+", "Server: nginx/[\\d.]+"]
+--- no_error_log
+[alert]
 
 
 
@@ -300,7 +364,7 @@ ok
 hello <!--# echo var="nothing" default="world" -->
 --- config
     location ~ \.shtml$ {
-        root $TEST_NGINX_HTML_DIR;
+        root $TEST_NGINX_SERVER_ROOT/html;
         ssi on;
         ssi_types text/plain;
     }
@@ -338,11 +402,11 @@ unknown directive "no_such_directive"
 
 === TEST 10: master process with 2 workers
 --- use_master
---- skip_eval: 7: $ENV{TEST_NGINX_USE_VALGRIND}
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- config
     location = /pid { return 200 "pid=$pid\n"; }
---- request eval
-["GET /pid", "GET /pid", "GET /pid"]
+--- request
+GET /pid
 --- response_body_like: ^pid=\d+$
 --- grep_error_log eval
 qr/start worker process(?= \d)/
@@ -472,3 +536,31 @@ t
 --- no_error_log
 [debug]
 [info]
+
+
+
+=== TEST 20: error_log after each request of an array, on its own lines
+--- config
+--- request eval
+["GET /nope1.html", "GET /nope2.html"]
+--- error_code eval
+[404, 404]
+--- error_log eval
+qr/open\(\) "[^"]*nope\d\.html" failed/
+--- no_error_log
+[alert]
+
+
+
+=== TEST 21: ::log_has: a line of an earlier request, a count of lines
+--- config
+    location = /t { return 200 "x"; }
+--- request eval
+["GET /nope1.html", "GET /nope2.html", "GET /t"]
+--- error_code eval
+[404, 404, 200]
+--- response_body_like eval
+[qr/404/, qr/404/,
+ ::log_has(qr/\Ax\z/, 'nope1.html', [qr/open\(\) "[^"]*nope\d\.html" failed/, 2])]
+--- no_error_log
+[alert]

@@ -17,6 +17,7 @@
 # nginx is stopped after one block and started again for the next.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 use JSON::PP ();
 
 no_root_location();
@@ -193,13 +194,11 @@ qr/compensation: apply_retry_spec on "c1": \w+/
 ["^200\$", "^(?:200|409)\$", "^200\$", "^200\$"]
 --- response_body_like eval
 [::ok_re('onCreate', 1, agg => 'c1'),
- qr/"name":"(?:onApplyRetrySpec"\},"errorCode":"Ok"|process"\},"errorCode":"CommandExpectVersionConflict")/,
+ ::log_has(qr/"name":"(?:onApplyRetrySpec"\},"errorCode":"Ok"|process"\},"errorCode":"CommandExpectVersionConflict")/,
+           [qr/compensation: apply_retry_spec on "c1": \w+/, 8],
+           [qr/compensation: apply_retry_spec on "c1": CommandExpectVersionConflict\b/, 8]),
  ::ok_re('onMarkRecoverable', 3, agg => 'c1'),
  ::exact(::state_json(id => 'c1', retrySpec => ::spec_json(5, 1, 1), recoverable => 'RECOVERABLE'))]
---- grep_error_log eval
-qr/compensation: apply_retry_spec on "c1": \w+/
---- grep_error_log_out eval
-qq{compensation: apply_retry_spec on "c1": CommandExpectVersionConflict\n} x 8
 --- no_error_log
 [error]
 [alert]
@@ -218,11 +217,10 @@ qq{compensation: apply_retry_spec on "c1": CommandExpectVersionConflict\n} x 8
 --- error_code_like eval
 ["^(?:200|409)\$", "^200\$", "^200\$"]
 --- response_body_like eval
-[qr/"aggregateId":"c1"/, ::exact(::state_json(id => 'c1')), ::ok_re('onPrepare', 2, agg => 'c1')]
---- grep_error_log eval
-qr/compensation: create_execution_failed on "c1": \w+/
---- grep_error_log_out eval
-qq{compensation: create_execution_failed on "c1": CommandExpectVersionConflict\n} x 8
+[::log_has(qr/"aggregateId":"c1"/,
+           [qr/compensation: create_execution_failed on "c1": \w+/, 8],
+           [qr/compensation: create_execution_failed on "c1": CommandExpectVersionConflict\b/, 8]),
+ ::exact(::state_json(id => 'c1')), ::ok_re('onPrepare', 2, agg => 'c1')]
 --- no_error_log
 [error]
 [alert]
@@ -244,12 +242,10 @@ qq{compensation: create_execution_failed on "c1": CommandExpectVersionConflict\n
 ["^200\$", "^(?:200|400)\$", "^200\$"]
 --- response_body_like eval
 [::ok_re('onCreate', 1, agg => 'c1'),
- qr/"requestId":"once".*"errorCode":"(?:Ok|DuplicateRequestId)"/,
+ ::log_has(qr/"requestId":"once".*"errorCode":"(?:Ok|DuplicateRequestId)"/,
+           [qr/compensation: apply_retry_spec on "c1": \w+/, 8],
+           [qr/compensation: apply_retry_spec on "c1": DuplicateRequestId\b/, 8]),
  ::ok_re('onMarkRecoverable', 3, agg => 'c1')]
---- grep_error_log eval
-qr/compensation: apply_retry_spec on "c1": \w+/
---- grep_error_log_out eval
-qq{compensation: apply_retry_spec on "c1": DuplicateRequestId\n} x 8
 --- no_error_log
 [error]
 [alert]

@@ -6,6 +6,7 @@
 # (make prove-threads); this file checks what is particular to it.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 use IO::Select ();
 use IO::Socket::INET ();
 

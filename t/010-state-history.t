@@ -138,3 +138,20 @@ __DATA__
        ::check(sub { $_[0] eq '[' . join(',', @::Elements[$f - 1 .. $t - 1]) . ']' }) }
      @::Windows),
  qr/\A\[\]\z/]
+
+
+
+=== TEST 5: compensation_read_max_size: a tracing over it is refused with 400 naming it; a window under it answers
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_read_max_size 4k;
+--- request eval
+[::create_req(), map({ ::change_req($_) } 1 .. 6),
+ "GET $::U/state/tracing?limit=1", "GET $::U/state/tracing"]
+--- more_headers eval
+[$::H, map({ $::CT } 1 .. 6), "", ""]
+--- error_code eval
+[200, (200) x 6, 200, 400]
+--- response_body_like eval
+[(qr/.*/s) x 7, ::versions(7),
+ qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 4096 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/]

@@ -3,6 +3,7 @@
 # BatchResult cursor paged over more rows than one batch.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 use JSON::PP ();
 use re 'eval';
 
@@ -90,7 +91,7 @@ __DATA__
 [qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/,
  ::then_sql(::keep('s'), "UPDATE snapshot SET state = '{broken' WHERE aggregate_id = 'x1'"),
  ::same('s'),
- ::error_re('InternalServerError'), qr/\A\z/,
+ ::log_has(::error_re('InternalServerError'), 'the snapshot row of "x1" is damaged'), qr/\A\z/,
  ::then_sql(::check(sub { index($_[0], '"version":2,') > 0 && index($_[0], ',"state":' . $::K{s} . '}') > 0 }),
             "DELETE FROM snapshot"),
  ::error_re('NotFound'), qr/\A\z/,
@@ -98,8 +99,6 @@ __DATA__
 --- no_error_log
 [alert]
 [crit]
---- error_log
-the snapshot row of "x1" is damaged
 
 
 
@@ -124,3 +123,25 @@ the snapshot row of "x1" is damaged
  qr/"aggregateId":"a5","version":1,/, qr/"aggregateId":"a7","version":1,/,
  ::error_re('IllegalArgument'), ::error_re('IllegalArgument'), ::error_re('IllegalArgument'),
  ::error_re('MethodNotAllowed')]
+
+
+
+=== TEST 5: compensation_read_memory: a response that alone exceeds the worker's budget is answered 503 with Retry-After; smaller ones are served
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_read_max_size 1k;
+    compensation_read_memory 64k;
+--- request eval
+my $big = ::create_req();
+$big =~ s/"stackTrace":"x"/'"stackTrace":"' . ('s' x 100000) . '"'/e;
+[$big, "GET $::U/state", "GET $::U/snapshot", "GET $::U/state/1",
+ "PUT $::U/mark_recoverable\n{\"recoverable\":\"RECOVERABLE\"}"]
+--- more_headers eval
+[$::H, "", "", "", $::CT]
+--- error_code eval
+[200, 503, 503, 503, 200]
+--- response_body_like eval
+[qr/.*/s, (qr/^\{"errorCode":"InternalServerError","errorMsg":"The worker holds as many responses as compensation_read_memory allows; retry later.","succeeded":false\}$/) x 3, qr/"succeeded":true/]
+--- response_headers eval
+["Wow-Error-Code: Ok", ("Retry-After: 1\nWow-Error-Code: InternalServerError") x 3,
+ "Wow-Error-Code: Ok"]

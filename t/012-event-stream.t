@@ -70,3 +70,20 @@ __DATA__
 [qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/,
  qr/\Aid:($::ID15)\nevent:message\ndata:$::S1\n\nid:($::ID15)\nevent:message\ndata:$::S2\n\n\z/,
  qr/\A\z/, ::error_re('NotAcceptable')]
+
+
+
+=== TEST 4: compensation_read_max_size: streams over it are refused with 400 naming it, JSON and SSE; a range under it answers
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_read_max_size 4k;
+--- request eval
+[::create_req(), map({ ::change_req($_) } 1 .. 6),
+ "GET $::U/event/1/2", "GET $::U/event/1/7", "GET $::U/event/1/7"]
+--- more_headers eval
+[$::H, map({ $::CT } 1 .. 6), "", "", "Accept: text/event-stream"]
+--- error_code eval
+[200, (200) x 6, 200, 400, 400]
+--- response_body_like eval
+my $e = qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 4096 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/;
+[(qr/.*/s) x 7, qr/^\[$::S1,$::S2\]$/, $e, $e]

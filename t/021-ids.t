@@ -12,6 +12,7 @@
 # increasing.  It runs in a few seconds.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 
 no_root_location();
 no_shuffle();
@@ -115,12 +116,10 @@ qr/\A([0-9A-Za-z]{8})([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ abs(::dec($1) - $::NO
 --- request eval
 ["GET /wow/id/global", "GET /actuator/cosid/cosid"]
 --- response_body_like eval
-[qr/\A[0-9A-Za-z]{8}([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ ::dec($1) == 5120 || ::dec($1) == 5121 })|(*FAIL))/,
+[::log_has(qr/\A[0-9A-Za-z]{8}([0-9A-Za-z]{4})[0-9A-Za-z]{3}\z(?(?{ ::dec($1) == 5120 || ::dec($1) == 5121 })|(*FAIL))/,
+           'CosId machine id 5120 (slot 0, node 5)',
+           'CosId machine id 5121 (slot 1, node 5)'),
  qr/"machineId":512[01],/]
---- wait: 1
---- error_log
-CosId machine id 5120 (slot 0, node 5)
-CosId machine id 5121 (slot 1, node 5)
 
 
 

@@ -3,6 +3,7 @@
 # DOWN), health components, CosId's generator registry and generators.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 
 no_root_location();
 no_shuffle();
@@ -31,7 +32,8 @@ add_block_preprocessor(sub {
 sub links {
     my $base = shift;
     my @l = (['self', '', 0], ['health', '/health', 0],
-             ['health-path', '/health/{*path}', 1], ['cosid', '/cosid', 0],
+             ['health-path', '/health/{*path}', 1],
+             ['prometheus', '/prometheus', 0], ['cosid', '/cosid', 0],
              ['cosid-name', '/cosid/{name}', 1],
              ['cosidGenerator', '/cosidGenerator', 0],
              ['cosidGenerator-name', '/cosidGenerator/{name}', 1],
@@ -152,10 +154,10 @@ Host: gw.local
 --- error_code eval
 [200, 404, 404, 200, 404, 200]
 --- response_body_like eval
-[qr/\A\{"kind":"Radix62CosIdGenerator",/, qr/"errorCode":"NotFound"/, qr/"errorCode":"NotFound"/,
+[::log_has(qr/\A\{"kind":"Radix62CosIdGenerator",/,
+           'id generator "cosid" removed from the actuator registry'),
+ qr/"errorCode":"NotFound"/, qr/"errorCode":"NotFound"/,
  qr/\A\{"__share__":\{[^{}]*\{[^{}]*\}\}\}\z/, qr/"errorCode":"NotFound"/, qr/\A[0-9A-Za-z]{15}\z/]
---- error_log
-id generator "cosid" removed from the actuator registry
 
 
 

@@ -39,8 +39,8 @@ __DATA__
 ::codes(200, 200, 200)
 --- response_body eval
 ::bodies('3', '5', '3')
---- response_headers
-Wow-Error-Code: Ok
+--- response_headers eval
+[map { "Wow-Error-Code: Ok" } @{ ::codes(200, 200, 200) }]
 
 
 
@@ -186,3 +186,50 @@ Wow-Error-Code: Ok
 --- response_body_like eval
 ::bodies(qr/^\{"total":3,"list":\[\{"id":"\w+","version":1\},\{"id":"\w+","version":2\},\{"id":"\w+","version":3\}\]\}$/,
          qr/^\{"total":\d+,"list":\[\{"id":"\w+","version":\d+\}\]\}$/)
+
+
+
+=== TEST 10: bodies of several 64 KB chunks are the bytes of one compact JSON text: list, paged, SSE
+--- request eval
+my @big = map { ::create("big$_", stack => ($_ x 40000)) } 1 .. 4;
+my $q = '{"condition":{"operator":"IDS","value":["big1","big2","big3","big4"]},"projection":{"include":["state.error.stackTrace"]},"sort":[{"field":"aggregateId","direction":"ASC"}]}';
+[ (map { $_->[0] } @::SEED), (map { $_->[0] } @big),
+  "POST /execution_failed/snapshot/list/state\n$q",
+  "POST /execution_failed/snapshot/paged/state\n$q",
+  "POST /execution_failed/snapshot/list/state\n$q" ]
+--- more_headers eval
+my @big = map { ::create("big$_") } 1 .. 4;
+[ (map { $_->[1] } @::SEED), (map { $_->[1] } @big),
+  "Content-Type: application/json", "Content-Type: application/json",
+  "Content-Type: application/json\nAccept: text/event-stream" ]
+--- error_code eval
+[ (map { 200 } @::SEED), 200, 200, 200, 200, 200, 200, 200 ]
+--- response_body eval
+my @docs = map { '{"error":{"stackTrace":"' . ($_ x 40000) . '"}}' } 1 .. 4;
+[ (map { qr/.*/s } @::SEED), (map { qr/.*/s } 1 .. 4),
+  '[' . CORE::join(',', @docs) . ']',
+  '{"total":4,"list":[' . CORE::join(',', @docs) . ']}',
+  CORE::join('', map { "data:$_\n\n" } @docs) ]
+
+
+
+=== TEST 11: compensation_read_max_size: a list over it is refused with 400 naming the directive; under it, the same list answers
+--- http_config
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_read_max_size 1k;
+--- request eval
+::reqs(['snapshot/list', '{"condition":{"operator":"ALL"},"projection":{"include":["aggregateId"]},"sort":[{"field":"aggregateId","direction":"ASC"}]}'],
+       ['snapshot/count', '{"operator":"ALL"}'],
+       ['snapshot/paged', '{"condition":{"operator":"ALL"}}'],
+       ['event/list', '{"condition":{"operator":"ALL"},"limit":100}'],
+       ['snapshot/list/state', '{"condition":{"operator":"ALL"}}'],
+       ['snapshot/list', '{"condition":{"operator":"ALL"},"limit":1000}'])
+--- more_headers eval
+[ @{::heads(4)}, "Content-Type: application/json\nAccept: text/event-stream",
+  "Content-Type: application/json" ]
+--- error_code eval
+::codes(200, 200, 400, 400, 400, 400)
+--- response_body_like eval
+my $e = qr/^\{"errorCode":"IllegalArgument","errorMsg":"The response would exceed 1024 bytes \(compensation_read_max_size\): [^"]*","succeeded":false\}$/;
+::bodies(qr/^\[\{"aggregateId":"q1"\},\{"aggregateId":"q2"\},\{"aggregateId":"q3"\},\{"aggregateId":"q4"\},\{"aggregateId":"q5"\}\]$/,
+         qr/^5$/, $e, $e, $e, $e)

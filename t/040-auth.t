@@ -6,6 +6,7 @@
 # reads and POST queries do not.  The token is never logged by the module.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # ::log_has
 
 no_root_location();
 no_shuffle();
@@ -164,8 +165,10 @@ $::UNAUTH
 ["$::CT\n$::ID\nX-Auth-Token: wrong-$::Tok", "$::CT\n$::ID\n$::A"]
 --- error_code eval
 [401, 200]
---- error_log
-missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed
+--- response_body_like eval
+[::log_has(qr/"errorCode":"Unauthorized"/,
+           'missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed'),
+ qr/"errorCode":"Ok"/]
 --- no_error_log eval
 ["[error]", "[alert]", "[crit]",
  qr/^(?!.*http header: "X-Auth-Token: ).*\Q$::Tok\E/]
@@ -177,7 +180,7 @@ missing or wrong X-Auth-Token for POST /execution_failed/create_execution_failed
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/token.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/token.txt;
         compensation_api;
     }
 --- user_files
@@ -238,7 +241,7 @@ $::CREATE
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/nope.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/nope.txt;
         compensation_api;
     }
 --- must_die
@@ -252,7 +255,7 @@ nope.txt" failed
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 --- config
     location / {
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/empty.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/empty.txt;
         compensation_api;
     }
 --- user_files
@@ -270,7 +273,7 @@ qr/holds an empty token|must hold a token of 1 to 4096 bytes/
 --- config
     location / {
         compensation_auth_token a;
-        compensation_auth_token_file $TEST_NGINX_HTML_DIR/t.txt;
+        compensation_auth_token_file $TEST_NGINX_SERVER_ROOT/html/t.txt;
         compensation_api;
     }
 --- user_files

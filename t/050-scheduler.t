@@ -4,6 +4,7 @@
 # state ("--- poll", t/lib/README.md); nothing asserts timing.
 
 use Test::Nginx::Socket 'no_plan';
+use Compensation::Harness;    # --- poll blocks: skipped under openresty's Test::Nginx
 use re 'eval';
 
 no_root_location();

@@ -38,6 +38,7 @@ extern const cf_test_t  cf_tests_query[];
 extern const cf_test_t  cf_tests_dispatch[];
 extern const cf_test_t  cf_tests_route[];
 extern const cf_test_t  cf_tests_json[];
+extern const cf_test_t  cf_tests_notify[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

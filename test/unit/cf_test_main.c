@@ -26,6 +26,7 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_dispatch,
     cf_tests_route,
     cf_tests_json,
+    cf_tests_notify,
     NULL
 };
 

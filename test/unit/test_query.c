@@ -301,7 +301,7 @@ test_exec(void)
     cf_query_t      q;
     cf_error_t      err;
     cf_query_limits_t  lim;
-    cf_store_options_t opts = { 0, 1000, 0, 0, 0, 0 };
+    cf_store_options_t opts = { .busy_timeout_ms = 1000 };
 
     CHECK(mkdtemp(dir) != NULL);
     snprintf(path, sizeof(path), "%s/q.db", dir);

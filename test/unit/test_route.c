@@ -132,6 +132,23 @@ test_prefix_and_ids(void)
     CHECK_INT(cf_route_prefix("/other/x", 8, "/api/", 5), 0);
     CHECK_INT(cf_route_prefix("/x", 2, "", 0), 0);
 
+    /* locations named after the routes keep the whole URI */
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/execution_failed/",
+                                    18), 1);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/execution_failed",
+                                    17), 1);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/actuator/health",
+                                    16), 1);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/", 1), 0);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "", 0), 0);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/compensation/", 14),
+              0);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/execution", 10), 0);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/execution_failedx/",
+                                    19), 0);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "/actuator", 9), 1);
+    CHECK_INT(cf_route_names_routes(routes, NROUTES, "//", 2), 0);
+
     CHECK_INT(cf_route_id_valid("abc", 3, 256), 1);
     CHECK_INT(cf_route_id_valid("", 0, 256), 0);
     CHECK_INT(cf_route_id_valid("a\tb", 3, 256), 0);

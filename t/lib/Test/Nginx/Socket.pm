@@ -27,6 +27,10 @@ use Test::Nginx::Util qw(
 
 our $VERSION = '0.01';
 
+# Set only by this in-tree harness: t/lib/Compensation/Harness.pm tells it
+# apart from openresty's Test::Nginx with it.
+our $IN_TREE = 1;
+
 our @EXPORT = (qw(
     run_tests run_test error_log_data access_log_data add_cleanup_handler
 ), @Test::Nginx::Util::EXPORT);
@@ -36,9 +40,27 @@ my @CleanupHandlers;
 
 sub add_cleanup_handler ($) { push @CleanupHandlers, shift }
 
-# Lines of the current block's error.log (array ref), like Test::Nginx.
+# error.log position of the last check: like Test::Nginx, each error-log
+# check of a block (one after every request but the last, one at the end)
+# reads only the lines written since the previous one, unless
+# check_accum_error_log() (or TEST_NGINX_CHECK_ACCUM_ERR_LOG) is set.
+my $ErrLogPos = 0;
+
+# Test::Nginx's pause before reading the log (lines of the log phase come
+# after the response): 3 x TEST_NGINX_SLEEP (0.015 s)
+my $LogSleep = 3 * ($ENV{TEST_NGINX_SLEEP} || 0.015);
+
+# Lines of error.log since the previous check (array ref), then the position
+# moves to the end: the semantics of Test::Nginx's error_log_data().
 sub error_log_data () {
-    return [ read_log_lines(0) ];
+    Time::HiRes::sleep($LogSleep);
+    if ($Test::Nginx::Util::CheckAccumErrLog) {
+        return [ read_log_lines(0) ];
+    }
+    my $size = log_size();
+    my @lines = read_log_lines($ErrLogPos);
+    $ErrLogPos = $size if $size > $ErrLogPos;
+    return \@lines;
 }
 
 sub access_log_data () {
@@ -208,6 +230,13 @@ sub _run_block {
         return;
     }
 
+    if (defined _v($block, 'poll') && !$INC{'Compensation/Harness.pm'}) {
+        bail_out("$name - a block with --- poll needs 'use Compensation::Harness;' "
+                 . "in its file, so that openresty's Test::Nginx skips it with a "
+                 . "reason instead of passing it without the polls "
+                 . "(t/lib/README.md)");
+    }
+
     my ($started, $msg) = start_nginx();
     if (!$started) {
         Test::More::fail("$name - nginx failed to start");
@@ -222,18 +251,20 @@ sub _run_block {
         return;
     }
     my $pid = nginx_pid();
+    $ErrLogPos = 0;
 
-    _run_requests($block, $name, $rep);
+    # like Test::Nginx: after each request but the last, --- wait then the
+    # error-log checks on that request's lines; after the last one (and the
+    # polls), --- wait then the checks on the lines left
+    my $multi = _run_requests($block, $name, $rep);
     _run_polls($block, $name);
 
-    if (defined(my $w = parse_time(_v($block, 'wait')))) {
-        Time::HiRes::sleep($w) if $w > 0;
-    }
+    _sleep_wait($block);
 
     _check_tcp_query($block, $name);
 
-    my @lines = read_log_lines(0);
-    _check_error_log($block, $name, \@lines, $rep);
+    _check_error_log($block, $name, error_log_data(), $rep,
+                     $multi ? ' (last req)' : '');
 
     my $alive = nginx_is_running();
     my $pre_stop = log_size();
@@ -263,6 +294,13 @@ sub _run_block {
     stop_tcp_server();
 }
 
+sub _sleep_wait {
+    my $block = shift;
+    if (defined(my $w = parse_time(_v($block, 'wait')))) {
+        Time::HiRes::sleep($w) if $w > 0;
+    }
+}
+
 sub _run_must_die {
     my ($block, $name, $rep) = @_;
 
@@ -289,6 +327,31 @@ sub _idx {
     return ref $v eq 'ARRAY' ? $v->[$i] : $v;
 }
 
+# An expected value for response $i, as Test::Nginx picks it: with several
+# requests (an array of requests, or pipelined_requests) every check section
+# must be an array ref with one element per response; with one request an
+# array ref gives its first element.
+sub _pick {
+    my ($name, $v, $i, $multi) = @_;
+    return undef unless defined $v;
+    if ($multi) {
+        return $v->[$i] if ref $v eq 'ARRAY';
+        bail_out("$name - You asked for many requests, the expected results "
+                 . "should be arrays as well.");
+    }
+    return ref $v eq 'ARRAY' ? $v->[0] : $v;
+}
+
+# --- more_headers as an array ref: one element per request, a missing one is
+# an error (Test::Nginx bails out too)
+sub _more_headers_for {
+    my ($name, $more, $i) = @_;
+    return $more unless ref $more eq 'ARRAY';
+    bail_out("$name - --- more_headers lacks data for request $i")
+        unless defined $more->[$i];
+    return $more->[$i];
+}
+
 # Returns a list of { chunks => [...], heads => [bool...], n => responses }.
 sub _build_requests {
     my ($block, $name) = @_;
@@ -297,7 +360,7 @@ sub _build_requests {
 
     my $build = sub {
         my ($req, $i, $conn) = @_;
-        my $mh = _idx($more, $i);
+        my $mh = _more_headers_for($name, $more, $i);
         my ($raw, $head) = eval {
             build_request(expand_env($req, $name), expand_env($mh, $name), $conn)
         };
@@ -361,7 +424,8 @@ sub _build_requests {
 sub _run_requests {
     my ($block, $name, $rep) = @_;
     my @reqs = _build_requests($block, $name);
-    return unless @reqs;
+    # a block that is not must_die needs a request, as in Test::Nginx
+    bail_out("$name - request empty") unless @reqs;
 
     my $timeout = parse_time(_v($block, 'timeout'));
     $timeout = $Test::Nginx::Util::Timeout unless defined $timeout;
@@ -401,12 +465,18 @@ sub _run_requests {
                     Test::More::diag("WARNING: $name - unexpected extra bytes "
                                      . "after the response$sfx: \"$l\"");
                 }
-                _check_response($block, $name, $res, $raw_headers, $ridx, $sfx);
+                _check_response($block, $name, $res, $raw_headers, $ridx, $sfx,
+                                $multi);
             }
             $raw = defined $left ? $left : '';
+            if ($ridx < $total - 1) {
+                _sleep_wait($block);
+                _check_error_log($block, $name, error_log_data(), $rep, $sfx);
+            }
             $ridx++;
         }
     }
+    return $multi;
 }
 
 # Project extension (not in Test::Nginx): "--- poll eval" is an array ref of
@@ -467,27 +537,27 @@ sub _run_polls {
 # ---------------------------------------------------------------------------
 
 sub _check_response {
-    my ($block, $name, $res, $raw_headers, $i, $sfx) = @_;
+    my ($block, $name, $res, $raw_headers, $i, $sfx, $multi) = @_;
     my $code = $res && defined $res->code ? $res->code : '';
+    my $pick = sub { _pick($name, _v($block, shift), $i, $multi) };
     $raw_headers = '' unless defined $raw_headers;
     my $port = $Test::Nginx::Util::ServerPort;
 
     # status
     if (defined _v($block, 'error_code_like')) {
-        my $pat = _trim(_idx(_v($block, 'error_code_like'), $i));
+        my $pat = _trim($pick->('error_code_like'));
         Test::More::like($code, ref $pat ? $pat : qr/$pat/sm,
                          "$name - status code ok$sfx");
     } else {
-        my $exp = defined _v($block, 'error_code') ? _trim(_idx(_v($block, 'error_code'), $i)) : 200;
+        my $exp = defined _v($block, 'error_code') ? _trim($pick->('error_code')) : 200;
         $exp = '' unless defined $exp;
         Test::More::is($code, $exp, "$name - status code ok$sfx");
     }
 
     # raw headers
     for my $sec (qw(raw_response_headers_like raw_response_headers_unlike)) {
-        my $v = $block->$sec;
-        next unless defined $v;
-        my $pat = _idx($v, $i);
+        next unless defined _v($block, $sec);
+        my $pat = $pick->($sec);
         next unless defined $pat;
         my $re = ref $pat ? $pat : qr/$pat/s;
         if ($sec =~ /unlike/) {
@@ -498,8 +568,8 @@ sub _check_response {
     }
 
     # headers
-    if (defined(my $v = _v($block, 'response_headers'))) {
-        for my $h (_parse_expected_headers(_idx($v, $i))) {
+    if (defined _v($block, 'response_headers')) {
+        for my $h (_parse_expected_headers($pick->('response_headers'))) {
             my ($k, $val) = @$h;
             if (!defined $val) {
                 Test::More::unlike($raw_headers, qr/^\s*\Q$k\E\s*:/mi,
@@ -512,8 +582,8 @@ sub _check_response {
                            "$name - header $k ok$sfx");
         }
     }
-    if (defined(my $v = _v($block, 'response_headers_like'))) {
-        for my $h (_parse_expected_headers(_idx($v, $i))) {
+    if (defined _v($block, 'response_headers_like')) {
+        for my $h (_parse_expected_headers($pick->('response_headers_like'))) {
             my ($k, $val) = @$h;
             $val = '' unless defined $val;
             $val =~ s/\$ServerPort\b/$port/g;
@@ -527,7 +597,7 @@ sub _check_response {
     my $content = $res ? $res->content : '';
     $content = '' unless defined $content;
     if (defined _v($block, 'response_body')) {
-        my $exp = _idx(_v($block, 'response_body'), $i);
+        my $exp = $pick->('response_body');
         if (ref $exp eq 'Regexp') {
             Test::More::like($content, $exp, "$name - response_body - like$sfx");
         } elsif (defined $exp) {
@@ -536,7 +606,7 @@ sub _check_response {
         }
     } elsif (defined _v($block, 'response_body_like') || defined _v($block, 'response_body_unlike')) {
         my $like = defined _v($block, 'response_body_like');
-        my $pat = _idx($like ? _v($block, 'response_body_like') : _v($block, 'response_body_unlike'), $i);
+        my $pat = $pick->($like ? 'response_body_like' : 'response_body_unlike');
         if (defined $pat) {
             if (!ref $pat) {
                 $pat =~ s/\$ServerPort\b/$port/g;
@@ -631,10 +701,11 @@ sub _value_contains {
 
 # error_log / no_error_log / grep_error_log against @$lines
 sub _check_error_log {
-    my ($block, $name, $lines, $rep) = @_;
+    my ($block, $name, $lines, $rep, $sfx) = @_;
+    $sfx = '' unless defined $sfx;
 
     _check_patterns($name, $lines, _v($block, 'error_log'), _v($block, 'no_error_log'),
-                    'error.log');
+                    'error.log', $sfx);
 
     my $g = _v($block, 'grep_error_log');
     if (defined $g) {
@@ -651,9 +722,9 @@ sub _check_error_log {
             }
         }
         if (ref $exp eq 'Regexp') {
-            Test::More::like($out, $exp, "$name - grep_error_log_out");
+            Test::More::like($out, $exp, "$name - grep_error_log_out$sfx");
         } else {
-            _is_string($out, defined $exp ? $exp : '', "$name - grep_error_log_out");
+            _is_string($out, defined $exp ? $exp : '', "$name - grep_error_log_out$sfx");
         }
     }
 }
@@ -661,12 +732,13 @@ sub _check_error_log {
 # One assertion per pattern: each of $yes must match some line, none of
 # $no may match any line.
 sub _check_patterns {
-    my ($name, $lines, $yes, $no, $where) = @_;
+    my ($name, $lines, $yes, $no, $where, $sfx) = @_;
+    $sfx = '' unless defined $sfx;
 
     for my $pat (_patterns($yes)) {
         my $found = grep { _line_matches($_, $pat) } @$lines;
         Test::More::ok($found, "$name - pattern \"" . _fmt($pat)
-                               . "\" matches a line in $where");
+                               . "\" matches a line in $where$sfx");
     }
 
     for my $pat (_patterns($no)) {
@@ -674,11 +746,11 @@ sub _check_patterns {
         if (@m) {
             Test::More::fail("$name - pattern \"" . _fmt($pat) . "\" should not "
                              . "match any line in $where but matches line \""
-                             . _fmt($m[0]) . "\"");
+                             . _fmt($m[0]) . "\"$sfx");
             Test::More::diag("also matches: $_") for @m[1 .. ($#m < 4 ? $#m : 4)];
         } else {
             Test::More::pass("$name - pattern \"" . _fmt($pat)
-                             . "\" does not match a line in $where");
+                             . "\" does not match a line in $where$sfx");
         }
     }
 }

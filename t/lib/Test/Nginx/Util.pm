@@ -57,7 +57,7 @@ our $RepeatEach    = 1;
 our $NoShuffle     = $ENV{TEST_NGINX_NO_SHUFFLE} || 0;
 our $NoLongString  = 0;
 our $NoRootLocation = 0;
-our $CheckAccumErrLog = 0;
+our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG} || 0;
 our $ConfigPreamble = '';
 our $Timeout       = $ENV{TEST_NGINX_TIMEOUT} || 3;
 our $UseValgrind   = $ENV{TEST_NGINX_USE_VALGRIND};
@@ -67,10 +67,11 @@ our @BlockPreprocessors;
 
 our $PollInterval  = 0.01;    # seconds between polls of pid files, ports...
 
-# Exported to configuration sections as $TEST_NGINX_SERVER_PORT etc.
+# Exported to configuration sections as $TEST_NGINX_SERVER_PORT and
+# $TEST_NGINX_SERVER_ROOT, the two Test::Nginx defines (the html directory is
+# $TEST_NGINX_SERVER_ROOT/html)
 $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
-$ENV{TEST_NGINX_HTML_DIR}    = $HtmlDir;
 
 our @EXPORT = qw(
     repeat_each master_on master_off master_process_enabled workers
@@ -163,8 +164,9 @@ sub env_to_nginx (@) {
     push @EnvToNginx, @_;
 }
 
+# Like Test::Nginx, the preprocessor added last runs first.
 sub add_block_preprocessor (&) {
-    push @BlockPreprocessors, shift;
+    unshift @BlockPreprocessors, shift;
 }
 
 sub bail_out (@) {
