@@ -133,6 +133,7 @@ stop:
 	@scripts/run.sh stop
 
 unit:
+	test/lint.sh
 	$(MAKE) -C test/unit check
 
 prove: build
@@ -141,7 +142,7 @@ prove: build
 # the command suites again, every command in the store thread
 # (compensation_thread_pool default; t/lib/Compensation/Commands.pm)
 THREAD_FILES ?= t/001-create.t t/002-commands.t t/003-state-machine.t \
-                t/004-headers.t t/006-workers.t
+                t/004-headers.t t/006-workers.t t/043-store-health.t
 
 prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \

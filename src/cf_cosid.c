@@ -5,6 +5,15 @@
  */
 
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include "cf_cosid.h"
 
 
@@ -29,28 +38,32 @@ cf_cosid_machine_id(int32_t node, uint32_t slot, int64_t pid)
 
 
 int
-cf_cosid_slot_claim(int32_t *slots, uint32_t n, int32_t pid,
-    int (*alive)(int32_t pid))
+cf_cosid_slot_claim(cf_cosid_lease_t *slots, uint32_t n, int32_t pid,
+    uint64_t start, int (*alive)(int32_t pid, uint64_t start))
 {
     uint32_t  i;
 
     for (i = 0; i < n; i++) {
-        if (slots[i] == pid) {
+        if (slots[i].pid == pid) {
+            /* ours, or left by a dead process whose pid we now have */
+            slots[i].start = start;
             return (int) i;
         }
     }
 
     for (i = 0; i < n; i++) {
-        if (slots[i] == 0) {
-            slots[i] = pid;
+        if (slots[i].pid == 0) {
+            slots[i].pid = pid;
+            slots[i].start = start;
             return (int) i;
         }
     }
 
     /* a process that died without releasing its slot (a crash) */
     for (i = 0; i < n; i++) {
-        if (!alive(slots[i])) {
-            slots[i] = pid;
+        if (!alive(slots[i].pid, slots[i].start)) {
+            slots[i].pid = pid;
+            slots[i].start = start;
             return (int) i;
         }
     }
@@ -60,15 +73,127 @@ cf_cosid_slot_claim(int32_t *slots, uint32_t n, int32_t pid,
 
 
 void
-cf_cosid_slot_release(int32_t *slots, uint32_t n, int32_t pid)
+cf_cosid_slot_release(cf_cosid_lease_t *slots, uint32_t n, int32_t pid)
 {
     uint32_t  i;
 
     for (i = 0; i < n; i++) {
-        if (slots[i] == pid) {
-            slots[i] = 0;
+        if (slots[i].pid == pid) {
+            slots[i].pid = 0;
+            slots[i].start = 0;
         }
     }
+}
+
+
+int
+cf_cosid_parse_stat(const char *text, size_t len, uint64_t *start)
+{
+    int          field;
+    uint64_t     v;
+    const char  *p, *last;
+
+    /* "pid (comm) state ...": comm may hold blanks and ')' itself */
+    last = text + len;
+
+    for (p = last; p > text && p[-1] != ')'; p--) { /* void */ }
+
+    if (p == text) {
+        return -1;
+    }
+
+    /* after ')' come fields 3 (state), 4, ...: the start time is 22 */
+    field = 2;
+
+    while (p < last) {
+        while (p < last && *p == ' ') {
+            p++;
+        }
+
+        if (p == last) {
+            return -1;
+        }
+
+        field++;
+
+        if (field == 22) {
+            v = 0;
+
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+
+            while (p < last && *p >= '0' && *p <= '9') {
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10) {
+                    return -1;
+                }
+
+                v = v * 10 + (uint64_t) (*p - '0');
+                p++;
+            }
+
+            *start = v;
+            return 0;
+        }
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+    }
+
+    return -1;
+}
+
+
+int
+cf_cosid_pid_start(int32_t pid, uint64_t *start)
+{
+    int      fd;
+    char     path[32], buf[1024];
+    ssize_t  n;
+
+    if (pid <= 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return -1;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+
+    if (n <= 0) {
+        return -1;
+    }
+
+    return cf_cosid_parse_stat(buf, (size_t) n, start);
+}
+
+
+int
+cf_cosid_lease_alive(int32_t pid, uint64_t start)
+{
+    uint64_t     now;
+    struct stat  sb;
+
+    if (pid <= 0) {
+        return 0;
+    }
+
+    if (cf_cosid_pid_start(pid, &now) == 0) {
+        return start == 0 || now == start;
+    }
+
+    if (stat("/proc/self/stat", &sb) == 0) {
+        /* /proc works: the pid does not exist */
+        return 0;
+    }
+
+    return kill((pid_t) pid, 0) == 0 || errno == EPERM;
 }
 
 

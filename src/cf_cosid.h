@@ -15,8 +15,10 @@
  *
  *   - with a node id n (several hosts sharing a store): n * 1024 + slot,
  *     where slot (0..1023) is leased by the worker from a table in this
- *     nginx's shared memory, keyed by pid and reclaimed only when its pid is
- *     gone.  Node ids 0..14429 (CF_COSID_MAX_NODE); each nginx needs its own.
+ *     nginx's shared memory, keyed by pid and the process's start time and
+ *     reclaimed only when that process is gone (its pid alone may have been
+ *     reused by another process since).  Node ids 0..14429
+ *     (CF_COSID_MAX_NODE); each nginx needs its own.
  */
 
 
@@ -45,16 +47,34 @@
 /* the machine id of a node's slot, or of a pid when node < 0 */
 uint32_t cf_cosid_machine_id(int32_t node, uint32_t slot, int64_t pid);
 
+/* a slot's holder: a process is its pid and its start time */
+typedef struct {
+    int32_t      pid;              /* 0: free */
+    uint64_t     start;            /* clock ticks after boot; 0: unknown */
+} cf_cosid_lease_t;
+
 /*
- * Leases a slot of a table of n pids (0: free) to pid: its own slot if it
- * has one, else a free slot, else one whose pid is no longer alive (alive()
- * returns 0 for a pid that does not exist).  The caller holds the table's
+ * Leases a slot of a table of n leases to the process (pid, start): its own
+ * slot if it has one, else a free slot, else one whose holder is no longer
+ * alive (alive(pid, start) returns 0 when no process with that pid and
+ * start time exists: cf_cosid_lease_alive).  The caller holds the table's
  * lock.  Returns the slot, or -1 when every slot belongs to a live process.
  */
-int cf_cosid_slot_claim(int32_t *slots, uint32_t n, int32_t pid,
-    int (*alive)(int32_t pid));
+int cf_cosid_slot_claim(cf_cosid_lease_t *slots, uint32_t n, int32_t pid,
+    uint64_t start, int (*alive)(int32_t pid, uint64_t start));
 /* frees pid's slot; never touches another pid's */
-void cf_cosid_slot_release(int32_t *slots, uint32_t n, int32_t pid);
+void cf_cosid_slot_release(cf_cosid_lease_t *slots, uint32_t n, int32_t pid);
+
+/*
+ * 1 when the process pid exists and started at start (a start of 0 is not
+ * compared), from /proc/<pid>/stat; without /proc, kill(pid, 0) decides.
+ * A pid reused by another process since is not alive.
+ */
+int cf_cosid_lease_alive(int32_t pid, uint64_t start);
+/* the start time of process pid (/proc/<pid>/stat): 0, or -1 */
+int cf_cosid_pid_start(int32_t pid, uint64_t *start);
+/* the start time (field 22) from the text of a /proc/<pid>/stat: 0, -1 */
+int cf_cosid_parse_stat(const char *text, size_t len, uint64_t *start);
 
 
 typedef struct {

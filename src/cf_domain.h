@@ -50,6 +50,7 @@
 #define CF_E_DELETED_AGGREGATE          "IllegalAccessDeletedAggregate"
 #define CF_E_OWNER_AGGREGATE            "IllegalAccessOwnerAggregate"
 #define CF_E_INTERNAL                   "InternalServerError"
+#define CF_E_SERVICE_UNAVAILABLE        "ServiceUnavailable"
 
 
 typedef struct {

@@ -42,6 +42,7 @@ static const cf_error_status_t  cf_error_statuses[] = {
     { CF_E_DELETED_AGGREGATE,         410 },
     { CF_E_OWNER_AGGREGATE,           403 },
     { CF_E_INTERNAL,                  500 },
+    { CF_E_SERVICE_UNAVAILABLE,       503 },
     { NULL,                           0 }
 };
 

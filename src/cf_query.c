@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "cf_query.h"
+#include "cf_tz.h"
 
 
 #define CF_Q_SHORT_LIST     16        /* IN lists up to this use "?, ?" */
@@ -1172,9 +1173,9 @@ cf_q_leaf_in(cf_qc_t *c, cf_q_ref_t *r, json_t *list)
 /* --- time zones (spec 4.2 time operators) -------------------------------- */
 
 typedef struct {
-    int          fixed;       /* a fixed offset, in offset */
-    long         offset;      /* seconds east of UTC */
-    const char  *name;        /* an IANA name; NULL: the process's zone */
+    int            fixed;     /* a fixed offset, in offset */
+    long           offset;    /* seconds east of UTC */
+    const char    *name;      /* an IANA name; NULL: the process's zone */
 } cf_q_zone_t;
 
 
@@ -1236,10 +1237,8 @@ cf_q_zone_offset(const char *p, long *off)
 static int
 cf_q_zone_parse(const char *zone, cf_q_zone_t *z)
 {
-    char         path[sizeof(CF_Q_ZONEINFO) + CF_QUERY_MAX_ZONE_LEN];
     size_t       len;
     const char  *p;
-    struct stat  sb;
 
     memset(z, 0, sizeof(cf_q_zone_t));
 
@@ -1296,9 +1295,8 @@ cf_q_zone_parse(const char *zone, cf_q_zone_t *z)
         }
     }
 
-    snprintf(path, sizeof(path), "%s%s", CF_Q_ZONEINFO, zone);
-
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    /* a readable TZif file: loaded once per process and kept (cf_tz.c) */
+    if (cf_tz_zone(CF_Q_ZONEINFO, zone) == NULL) {
         return -1;
     }
 
@@ -1318,94 +1316,54 @@ cf_query_zone_valid(const char *zone)
 
 
 /*
- * TZ is switched for the computation and restored right after, on the event
- * loop, so nginx's own log times never see the request's zone.  The only
- * other thread of a worker, the store thread (compensation_thread_pool),
- * never reads the environment: its SQLite connection keeps temporary data
- * in memory (temp_store=MEMORY), and nothing else it runs calls getenv()
- * or the time-zone functions.
+ * Local times come from the zone's own rules (cf_tz.c: its TZif file, read
+ * once per process), never from switching TZ for libc's local-time calls:
+ * that changes process-wide state which nginx's log times and every other
+ * thread read.
  */
-typedef struct {
-    char  *saved;
-    int    had;
-    int    switched;
-} cf_q_tz_t;
-
-
-static int
-cf_q_tz_push(const cf_q_zone_t *z, cf_q_tz_t *tz)
-{
-    const char  *old;
-
-    memset(tz, 0, sizeof(cf_q_tz_t));
-
-    if (z->fixed || z->name == NULL) {
-        return 0;
-    }
-
-    old = getenv("TZ");
-
-    if (old) {
-        tz->had = 1;
-        tz->saved = strdup(old);
-        if (tz->saved == NULL) {
-            return -1;
-        }
-    }
-
-    if (setenv("TZ", z->name, 1) != 0) {
-        free(tz->saved);
-        return -1;
-    }
-
-    tzset();
-    tz->switched = 1;
-
-    return 0;
-}
-
-
-static void
-cf_q_tz_pop(cf_q_tz_t *tz)
-{
-    if (!tz->switched) {
-        return;
-    }
-
-    if (tz->had) {
-        setenv("TZ", tz->saved, 1);
-        free(tz->saved);
-
-    } else {
-        unsetenv("TZ");
-    }
-
-    tzset();
-}
-
-
 static int
 cf_q_breakdown(const cf_q_zone_t *z, time_t t, struct tm *tm)
 {
+    const cf_tz_t  *tz;
+
     if (z->fixed) {
         t += z->offset;
         return gmtime_r(&t, tm) ? 0 : -1;
     }
 
-    return localtime_r(&t, tm) ? 0 : -1;
+    tz = cf_tz_zone(CF_Q_ZONEINFO, z->name);
+    if (tz == NULL) {
+        return -1;
+    }
+
+    t += cf_tz_offset(tz, (int64_t) t);
+
+    return gmtime_r(&t, tm) ? 0 : -1;
 }
 
 
-static time_t
-cf_q_compose(const cf_q_zone_t *z, struct tm *tm)
+static int
+cf_q_compose(const cf_q_zone_t *z, struct tm *tm, time_t *t)
 {
+    time_t          local;
+    const cf_tz_t  *tz;
+
+    /* timegm() normalizes the fields (a day 0, a month 13) */
+    local = timegm(tm);
+
     if (z->fixed) {
-        return timegm(tm) - z->offset;
+        *t = local - z->offset;
+        return 0;
     }
 
-    tm->tm_isdst = -1;
+    tz = cf_tz_zone(CF_Q_ZONEINFO, z->name);
+    if (tz == NULL) {
+        return -1;
+    }
 
-    return mktime(tm);
+    *t = (time_t) cf_tz_utc(tz, (int64_t) local);
+
+    return 0;
 }
 
 
@@ -1427,17 +1385,15 @@ cf_q_local_start(const char *zone, int64_t now_ms, int what, int64_t shift,
 {
     time_t       t;
     struct tm    tm, st;
-    cf_q_tz_t    tz;
     cf_q_zone_t  z;
 
-    if (cf_q_zone_parse(zone, &z) != 0 || cf_q_tz_push(&z, &tz) != 0) {
+    if (cf_q_zone_parse(zone, &z) != 0) {
         return -1;
     }
 
     if (cf_q_breakdown(&z, (time_t) cf_q_floor_div(now_ms, 1000), &tm)
         != 0)
     {
-        cf_q_tz_pop(&tz);
         return -1;
     }
 
@@ -1462,11 +1418,7 @@ cf_q_local_start(const char *zone, int64_t now_ms, int what, int64_t shift,
         break;
     }
 
-    t = cf_q_compose(&z, &st);
-
-    cf_q_tz_pop(&tz);
-
-    if (t == (time_t) -1 && st.tm_year != 69) {
+    if (cf_q_compose(&z, &st, &t) != 0) {
         return -1;
     }
 
@@ -1508,15 +1460,13 @@ cf_q_format(const char *zone, int64_t ms, const char *pat, char *out,
     char        *o, *end;
     const char  *p;
     struct tm    tm;
-    cf_q_tz_t    tz;
     cf_q_zone_t  z;
 
-    if (cf_q_zone_parse(zone, &z) != 0 || cf_q_tz_push(&z, &tz) != 0) {
+    if (cf_q_zone_parse(zone, &z) != 0) {
         return -1;
     }
 
     n = cf_q_breakdown(&z, (time_t) cf_q_floor_div(ms, 1000), &tm);
-    cf_q_tz_pop(&tz);
 
     if (n != 0) {
         return -1;

@@ -16,6 +16,8 @@ static int cf_service_run(cf_store_t *st, cf_id_gen_t *ids,
     cf_prepared_t *pre);
 static int cf_service_decide(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, const char *aggregate_id, cf_prepared_t *d);
+static int cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out,
+    int rc, const char *what);
 
 
 static void
@@ -220,17 +222,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
     if (rc != 0) {
         out->at_gateway = 1;
 
-        if (rc == CF_STORE_BUSY) {
-            cf_error_set(&out->err, CF_E_REQUEST_TIMEOUT,
-                         "The store is busy: the command could not be"
-                         " processed within the wait timeout.");
-            ret = 0;
-
-        } else {
-            cf_error_set(&out->err, CF_E_INTERNAL, "store: %s",
-                         cf_store_errmsg(st));
-            ret = -1;
-        }
+        ret = cf_service_store_failed(st, out, rc, "");
 
         if (pre) {
             cf_prepared_free(pre);
@@ -251,9 +243,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
             cf_error_set(&out->err, CF_E_DUPLICATE_REQUEST_ID,
                          "Duplicate request ID[%s].", out->request_id);
         } else {
-            cf_error_set(&out->err, CF_E_INTERNAL, "store: %s",
-                         cf_store_errmsg(st));
-            ret = -1;
+            ret = cf_service_store_failed(st, out, -1, "");
         }
 
         goto rollback;
@@ -329,18 +319,14 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
             break;
 
         default:
-            cf_error_set(&out->err, CF_E_INTERNAL, "store: %s",
-                         cf_store_errmsg(st));
-            ret = -1;
+            ret = cf_service_store_failed(st, out, -1, "");
         }
 
         goto rollback;
     }
 
     if (cf_store_save_snapshot(st, &d->agg, in->now) != 0) {
-        cf_error_set(&out->err, CF_E_INTERNAL, "store: %s",
-                     cf_store_errmsg(st));
-        ret = -1;
+        ret = cf_service_store_failed(st, out, -1, "");
         goto rollback;
     }
 
@@ -351,11 +337,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
             (void) cf_store_rollback_to(st);
         }
 
-        cf_error_set(&out->err,
-                     rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
-                                         : CF_E_INTERNAL,
-                     "store: commit failed: %s", cf_store_errmsg(st));
-        ret = rc == CF_STORE_BUSY ? 0 : -1;
+        ret = cf_service_store_failed(st, out, rc, "commit failed: ");
         cf_prepared_free(d);
         return ret;
     }
@@ -414,16 +396,7 @@ cf_service_not_run(cf_store_t *st, cf_id_gen_t *ids,
 
     out->at_gateway = 1;
 
-    if (rc == CF_STORE_BUSY) {
-        cf_error_set(&out->err, CF_E_REQUEST_TIMEOUT,
-                     "The store is busy: the command could not be"
-                     " processed within the wait timeout.");
-        return 0;
-    }
-
-    cf_error_set(&out->err, CF_E_INTERNAL, "store: %s", cf_store_errmsg(st));
-
-    return -1;
+    return cf_service_store_failed(st, out, rc, "");
 }
 
 
@@ -440,9 +413,39 @@ cf_service_commit_failed(cf_store_t *st, cf_exec_output_t *out, int rc)
     out->committed = 0;
     out->version--;          /* the version before the command */
 
-    cf_error_set(&out->err,
-                 rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT : CF_E_INTERNAL,
-                 "store: commit failed: %s", cf_store_errmsg(st));
+    return cf_service_store_failed(st, out, rc, "commit failed: ");
+}
 
-    return rc == CF_STORE_BUSY ? 0 : -1;
+
+/*
+ * A store failure as the command's answer (0, or -1 for an internal
+ * error): busy is a timeout (the wait ran out); a store file that was
+ * deleted or replaced is 503, whether nothing was written (BEGIN) or the
+ * write went into the lost file (COMMIT): never acknowledged either way.
+ */
+static int
+cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out, int rc,
+    const char *what)
+{
+    out->store_rc = cf_store_errcode(st);
+
+    if (rc == CF_STORE_BUSY) {
+        out->store_rc = 0;
+        cf_error_set(&out->err, CF_E_REQUEST_TIMEOUT,
+                     "The store is busy: the command could not be"
+                     " processed within the wait timeout.");
+        return 0;
+    }
+
+    if (rc == CF_STORE_REPLACED) {
+        cf_error_set(&out->err, CF_E_SERVICE_UNAVAILABLE,
+                     "The compensation store file was deleted or replaced"
+                     " while open: writes are refused.");
+        return 0;
+    }
+
+    cf_error_set(&out->err, CF_E_INTERNAL, "store: %s%s", what,
+                 cf_store_errmsg(st));
+
+    return -1;
 }

@@ -45,6 +45,8 @@ typedef struct {
     char                    request_id[CF_ID_BUF];
     int64_t                 version;         /* after the command, or the
                                                 current one; -1 unknown */
+    int                     store_rc;        /* a store failure: SQLite's
+                                                extended code, else 0 */
 } cf_exec_output_t;
 
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "cf_store.h"
 #include "cf_bind.h"
 
@@ -56,6 +58,13 @@ struct cf_store_s {
     int              wal_restarts;      /* RESTART checkpoints that worked */
     int              wal_restart_wait_ms;
     cf_checkpointer_t *checkpointer;    /* NULL: checkpoints in the hook */
+    int              errcode;           /* extended code of the last error */
+    int              replaced;          /* the file left its path: sticky */
+    int              wal_known;         /* wal_dev, wal_ino are set */
+    dev_t            wal_dev;           /* the WAL this connection has open */
+    ino_t            wal_ino;
+    char            *path;
+    char            *wal_path;
     char             errmsg[256];
 };
 
@@ -202,6 +211,9 @@ static int cf_store_busy(void *data, int count);
 static int cf_store_wal_hook(void *data, sqlite3 *db, const char *name,
     int frames);
 static void cf_store_wal_restart(cf_store_t *st);
+static void cf_store_note_wal(cf_store_t *st);
+static int cf_store_which_unique(cf_store_t *st,
+    const cf_stream_row_t *row);
 
 
 cf_store_t *
@@ -218,10 +230,23 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
         return NULL;
     }
 
-    /* NOMUTEX: one connection per process, used by one thread at a time */
+    st->path = strdup(path);
+    st->wal_path = malloc(strlen(path) + sizeof("-wal"));
+    if (st->path == NULL || st->wal_path == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto failed;
+    }
+
+    sprintf(st->wal_path, "%s-wal", path);
+
+    /*
+     * NOMUTEX: one connection per process, used by one thread at a time.
+     * Without create: a missing file is an error, not a fresh empty store
+     * beside the one the other processes still write (cf_store.h).
+     */
     rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                         | SQLITE_OPEN_NOMUTEX, NULL);
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+                         | (opts->no_create ? 0 : SQLITE_OPEN_CREATE), NULL);
     if (rc != SQLITE_OK) {
         snprintf(errbuf, errlen, "sqlite3_open_v2(\"%s\") failed: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -263,9 +288,8 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
     }
 
     /*
-     * No temporary files: SQLite looks up their directory with getenv(),
-     * which must not run in the store thread while the event loop switches
-     * TZ for a query (cf_query.c)
+     * No temporary files: a statement journal per SAVEPOINT otherwise, and
+     * SQLite would look up their directory with getenv()
      */
     if (opts->temp_store_memory
         && sqlite3_exec(st->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL)
@@ -306,6 +330,9 @@ cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
         }
     }
 
+    /* the WAL the schema's transactions opened (cf_store_check_file) */
+    cf_store_note_wal(st);
+
     return st;
 
 failed:
@@ -337,6 +364,8 @@ cf_store_close(cf_store_t *st)
     cf_buf_free(&st->text[0]);
     cf_buf_free(&st->text[1]);
 
+    free(st->path);
+    free(st->wal_path);
     free(st);
 }
 
@@ -618,8 +647,10 @@ cf_store_migrate(cf_store_t *st, char **msg)
 static void
 cf_store_set_error(cf_store_t *st, const char *what)
 {
+    st->errcode = sqlite3_extended_errcode(st->db);
+
     snprintf(st->errmsg, sizeof(st->errmsg), "%s: %s (%d)", what,
-             sqlite3_errmsg(st->db), sqlite3_extended_errcode(st->db));
+             sqlite3_errmsg(st->db), st->errcode);
 }
 
 
@@ -650,6 +681,12 @@ cf_store_exec(cf_store_t *st, cf_sql_id_t id)
 int
 cf_store_begin_immediate(cf_store_t *st)
 {
+    /* nothing more is written into a file known to be no longer the
+     * store (cf_store_commit checks) */
+    if (st->replaced) {
+        return CF_STORE_REPLACED;
+    }
+
     if (st->wal_restart && sqlite3_get_autocommit(st->db)) {
         cf_store_wal_restart(st);
     }
@@ -670,9 +707,22 @@ cf_store_commit(cf_store_t *st)
         if (!sqlite3_get_autocommit(st->db)) {
             (void) cf_store_exec(st, CF_SQL_ROLLBACK);
         }
+
+        return rc;
     }
 
-    return rc;
+    /*
+     * Committed, but into the file at the path?  Checked after the COMMIT
+     * so that a file deleted during the transaction is seen too: the
+     * caller must not acknowledge the write.
+     */
+    if (cf_store_check_file(st) != 0) {
+        return CF_STORE_REPLACED;
+    }
+
+    st->errcode = 0;
+
+    return 0;
 }
 
 
@@ -1353,8 +1403,7 @@ cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
         if (rc == SQLITE_CONSTRAINT_UNIQUE
             || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         {
-            ret = strstr(sqlite3_errmsg(st->db), "request_id")
-                  ? CF_STORE_DUPLICATE_REQ : CF_STORE_VERSION_TAKEN;
+            ret = cf_store_which_unique(st, row);
 
         } else if ((rc & 0xff) == SQLITE_BUSY) {
             ret = CF_STORE_BUSY;
@@ -1366,6 +1415,47 @@ cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
 
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+
+    return ret;
+}
+
+
+/*
+ * Which unique constraint an event stream row broke, from the rows, not
+ * from SQLite's error text: the (aggregate_id, request_id) one when the
+ * aggregate already has the request id, else (aggregate_id, version) or the
+ * stream id (a conflict either way).  In the failed write's transaction, so
+ * under the same lock.  Rare: prepared on the spot.
+ */
+static int
+cf_store_which_unique(cf_store_t *st, const cf_stream_row_t *row)
+{
+    int            rc, ret;
+    sqlite3_stmt  *s;
+
+    ret = CF_STORE_VERSION_TAKEN;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM event_stream"
+                           " WHERE aggregate_id = ?1 AND request_id = ?2",
+                           -1, &s, NULL)
+        != SQLITE_OK)
+    {
+        return ret;
+    }
+
+    if (sqlite3_bind_text(s, 1, row->aggregate_id, -1, SQLITE_STATIC)
+        == SQLITE_OK
+        && sqlite3_bind_text(s, 2, row->request_id, -1, SQLITE_STATIC)
+           == SQLITE_OK)
+    {
+        rc = sqlite3_step(s);
+
+        if (rc == SQLITE_ROW) {
+            ret = CF_STORE_DUPLICATE_REQ;
+        }
+    }
+
+    sqlite3_finalize(s);
 
     return ret;
 }
@@ -1582,5 +1672,88 @@ cf_store_read_release(cf_store_t *st)
 {
     if (!sqlite3_get_autocommit(st->db)) {
         (void) cf_store_exec(st, CF_SQL_COMMIT);
+    }
+}
+
+
+/*
+ * The open database file and its WAL are still the files at their paths:
+ * SQLite's SQLITE_FCNTL_HAS_MOVED compares the inode of the open database
+ * file with a stat() of its path (deleted: the stat fails; replaced:
+ * another inode).  SQLite opens the WAL without the inode record that
+ * needs, so the WAL's identity is taken by a stat() of its path when the
+ * connection has just opened it (cf_store_note_wal) and compared with a
+ * stat() here: SQLite deletes a WAL only when its last connection closes,
+ * never while this one is open.  Two stat() calls.  Once replaced, always
+ * replaced: what was written since went into a file nobody opens again.
+ */
+int
+cf_store_check_file(cf_store_t *st)
+{
+    int            moved;
+    const char    *which;
+    struct stat    sb;
+
+    if (st->replaced) {
+        return CF_STORE_REPLACED;
+    }
+
+    moved = 0;
+    which = NULL;
+
+    if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
+        == SQLITE_OK
+        && moved)
+    {
+        which = "database file";
+
+    } else if (!st->wal_known) {
+        cf_store_note_wal(st);
+
+    } else if (stat(st->wal_path, &sb) != 0
+               || sb.st_ino != st->wal_ino || sb.st_dev != st->wal_dev)
+    {
+        which = "WAL file";
+    }
+
+    if (which == NULL) {
+        return 0;
+    }
+
+    st->replaced = 1;
+    st->errcode = SQLITE_CANTOPEN;
+
+    snprintf(st->errmsg, sizeof(st->errmsg), "the %s of \"%s\" was deleted"
+             " or replaced while open: writes are refused until a restart"
+             " or reload", which, st->path);
+
+    return CF_STORE_REPLACED;
+}
+
+
+int
+cf_store_errcode(cf_store_t *st)
+{
+    return st->errcode;
+}
+
+
+const char *
+cf_store_path(cf_store_t *st)
+{
+    return st->path;
+}
+
+
+/* the identity of the WAL this connection has open: its path's, now */
+static void
+cf_store_note_wal(cf_store_t *st)
+{
+    struct stat  sb;
+
+    if (stat(st->wal_path, &sb) == 0) {
+        st->wal_dev = sb.st_dev;
+        st->wal_ino = sb.st_ino;
+        st->wal_known = 1;
     }
 }

@@ -26,6 +26,7 @@
 #define CF_STORE_BUSY            2    /* lock not obtained in time */
 #define CF_STORE_VERSION_TAKEN   3    /* unique (aggregate_id, version) */
 #define CF_STORE_DUPLICATE_REQ   4    /* request id already used */
+#define CF_STORE_REPLACED        5    /* the open file left its path */
 
 
 typedef struct cf_store_s  cf_store_t;
@@ -41,6 +42,10 @@ typedef struct {
     /* how long the restart before a write may wait for readers (then a
      * TRUNCATE checkpoint); 0: never waits (a connection of an event loop) */
     int          wal_restart_wait_ms;
+    /* a missing file is an error (the nginx workers: only the master
+     * creates the store, so that a worker never writes a fresh file while
+     * the others write a deleted one) */
+    int          no_create;
 } cf_store_options_t;
 
 
@@ -100,6 +105,20 @@ int cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
 
 /* quick liveness check for health endpoints and tests: 0 or -1 */
 int cf_store_ping(cf_store_t *st);
+
+/*
+ * 0 while the open database file and its WAL are the files at the store's
+ * path; CF_STORE_REPLACED (sticky, errmsg names the file) once either was
+ * deleted or replaced.  Two stat() calls.  cf_store_commit checks it after
+ * each COMMIT: a transaction that committed into a replaced file returns
+ * CF_STORE_REPLACED and must not be acknowledged; cf_store_begin_immediate
+ * refuses (CF_STORE_REPLACED) once it is known.
+ */
+int cf_store_check_file(cf_store_t *st);
+/* the SQLite extended result code of the last error (0: the last commit
+ * worked); SQLITE_CANTOPEN once replaced */
+int cf_store_errcode(cf_store_t *st);
+const char *cf_store_path(cf_store_t *st);
 
 /* the connection, for read-only query modules (cf_query) that prepare
  * their own statements; never used to write outside the functions above */

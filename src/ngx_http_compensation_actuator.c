@@ -4,8 +4,10 @@
  * with its links and the health endpoints.  CosId's endpoints are in
  * ngx_http_compensation_id.c.
  *
- * Health has two components: "db", the store answering a query
- * (cf_store_ping), and "ping", this worker answering at all.  DOWN is 503.
+ * Health has two components: "db", the store (DOWN while this worker has
+ * no connection, the file was deleted or replaced, writes fail for a cause
+ * that outlasts them, or a query fails; the cause in "details"), and
+ * "ping", this worker answering at all.  DOWN is 503.
  */
 
 
@@ -33,7 +35,10 @@ static const struct {
 
 static ngx_int_t ngx_http_compensation_json_only(ngx_http_request_t *r,
     ngx_int_t *rc);
-static const char *ngx_http_compensation_db_status(ngx_http_request_t *r);
+static const char *ngx_http_compensation_db_status(ngx_http_request_t *r,
+    const char **cause);
+static json_t *ngx_http_compensation_db_component(const char *db,
+    const char *cause);
 
 
 /* discards the body; NGX_OK when JSON is acceptable, else the 406 sent */
@@ -162,28 +167,44 @@ ngx_http_compensation_actuator_handler(ngx_http_request_t *r)
 }
 
 
+/* "UP", or "DOWN" with *cause set (the store's health, module.c) */
 static const char *
-ngx_http_compensation_db_status(ngx_http_request_t *r)
+ngx_http_compensation_db_status(ngx_http_request_t *r, const char **cause)
 {
     ngx_http_compensation_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
+    *cause = ngx_http_compensation_store_down(mcf, r->connection->log);
+
+    if (*cause == NULL) {
+        return "UP";
+    }
+
     if (mcf->store == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "compensation: health: this worker has no store"
-                      " connection");
-        return "DOWN";
-    }
+                      " connection: %s", *cause);
 
-    if (cf_store_ping(mcf->store) != 0) {
+    } else {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "compensation: health: the store does not answer: %s",
-                      cf_store_errmsg(mcf->store));
-        return "DOWN";
+                      "compensation: health: the store is DOWN: %s", *cause);
     }
 
-    return "UP";
+    return "DOWN";
+}
+
+
+/* {"status":db} or, when DOWN, {"status":"DOWN","details":{"error":cause}} */
+static json_t *
+ngx_http_compensation_db_component(const char *db, const char *cause)
+{
+    if (cause == NULL) {
+        return json_pack("{s:s}", "status", db);
+    }
+
+    return json_pack("{s:s, s:{s:s}}", "status", db, "details", "error",
+                     cause);
 }
 
 
@@ -198,7 +219,7 @@ ngx_http_compensation_health_handler(ngx_http_request_t *r)
     json_t                       *doc;
     ngx_int_t                     rc;
     ngx_uint_t                    up;
-    const char                   *db;
+    const char                   *db, *cause;
     ngx_http_compensation_ctx_t  *ctx;
 
     if (ngx_http_compensation_json_only(r, &rc) != NGX_OK) {
@@ -208,21 +229,22 @@ ngx_http_compensation_health_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
 
     if (ctx->nvars == 0) {
-        db = ngx_http_compensation_db_status(r);
+        db = ngx_http_compensation_db_status(r, &cause);
         up = (db[0] == 'U');
 
-        doc = json_pack("{s:s, s:{s:{s:s}, s:{s:s}}}",
+        doc = json_pack("{s:s, s:{s:o, s:{s:s}}}",
                         "status", db,
                         "components",
-                            "db", "status", db,
+                            "db", ngx_http_compensation_db_component(db,
+                                                                     cause),
                             "ping", "status", "UP");
 
     } else if (ctx->vars[0].len == 2
                && ngx_strncmp(ctx->vars[0].data, "db", 2) == 0)
     {
-        db = ngx_http_compensation_db_status(r);
+        db = ngx_http_compensation_db_status(r, &cause);
         up = (db[0] == 'U');
-        doc = json_pack("{s:s}", "status", db);
+        doc = ngx_http_compensation_db_component(db, cause);
 
     } else if (ctx->vars[0].len == 4
                && ngx_strncmp(ctx->vars[0].data, "ping", 4) == 0)

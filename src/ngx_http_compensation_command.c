@@ -94,8 +94,6 @@ static ngx_int_t ngx_http_compensation_facade_id(ngx_http_request_t *r,
     json_t *body, char **id, cf_error_t *err);
 static ngx_int_t ngx_http_compensation_parse_headers(ngx_http_request_t *r,
     ngx_http_compensation_cmd_headers_t *ch, cf_error_t *err);
-static ngx_int_t ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max,
-    int64_t *out);
 static void ngx_http_compensation_result(cf_buf_t *b, const char *id,
     const cf_exec_output_t *out, const char *stage,
     const ngx_http_compensation_fn_t *fn, int64_t version, int64_t now);
@@ -319,7 +317,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
     pc->cmd = cmd;
     pc->now = ngx_http_compensation_now_ms();
 
-    in = &pc->pending.in;
+    in = &pc->pending.exec.in;
     in->command = &pc->cmd;
     in->aggregate_id = pc->aggregate_id;
     in->request_id = pc->request_id;
@@ -339,12 +337,7 @@ ngx_http_compensation_command_run(ngx_http_request_t *r, ngx_uint_t *queued)
         return NGX_DONE;
     }
 
-    cf_store_set_busy_timeout(mcf->store, (int) pc->pending.busy);
-
-    pc->pending.rc = cf_service_execute(mcf->store, &mcf->ids, in,
-                                        &pc->pending.out);
-
-    cf_store_set_busy_timeout(mcf->store, (int) mcf->busy_timeout);
+    ngx_http_compensation_group_run(mcf, &pc->pending);
 
     return ngx_http_compensation_command_reply(&pc->pending);
 }
@@ -446,9 +439,14 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
 
     pc = (ngx_http_compensation_cmd_t *) pending;   /* its first member */
     r = pending->r;
-    out = &pending->out;
+    out = &pending->exec.out;
 
     pending->queued = 0;
+
+    ngx_http_compensation_store_outcome(
+        ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                            ngx_http_compensation_module),
+        r ? r->connection->log : ngx_cycle->log, out);
 
     if (r == NULL) {
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
@@ -462,11 +460,15 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
         return NGX_DONE;
     }
 
-    if (pending->rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: %s on \"%s\" failed: %s",
-                      cf_command_info(pc->cmd.type)->name, out->aggregate_id,
-                      out->err.msg);
+    if (pending->exec.rc != 0) {
+        /* a store failure was logged (once per interval) by store_outcome */
+        if (out->store_rc == 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "compensation: %s on \"%s\" failed: %s",
+                          cf_command_info(pc->cmd.type)->name,
+                          out->aggregate_id, out->err.msg);
+        }
+
         cf_command_free(&pc->cmd);
         cf_error_free(&out->err);
 
@@ -488,8 +490,11 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
                                              out->aggregate_id, NULL);
     }
 
-    if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0) {
-        /* a wait timeout answers a plain ErrorInfo (spec 3.3) */
+    if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0
+        || ngx_strcmp(out->err.code, CF_E_SERVICE_UNAVAILABLE) == 0)
+    {
+        /* a wait timeout answers a plain ErrorInfo (spec 3.3), and so
+         * does a store that refuses writes (503) */
         rc = ngx_http_compensation_send_error(r, &out->err);
 
     } else {
@@ -683,36 +688,6 @@ ngx_http_compensation_json_content_type(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_compensation_parse_int(ngx_str_t *v, int64_t max, int64_t *out)
-{
-    u_char   *p;
-    int64_t   n;
-
-    if (v->len == 0 || v->len > 19) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (p = v->data; p < v->data + v->len; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    if (n > max) {
-        return NGX_ERROR;
-    }
-
-    *out = n;
-
-    return NGX_OK;
-}
-
-
 #define ngx_http_compensation_is(h, s)                                        \
     ((h)->key.len == sizeof(s) - 1                                            \
      && ngx_strncasecmp((h)->key.data, (u_char *) s, sizeof(s) - 1) == 0)
@@ -794,8 +769,7 @@ ngx_http_compensation_parse_headers(ngx_http_request_t *r,
             || (ngx_http_compensation_is(&h[i], "Command-Wait-Timout")
                 && !timeout_set))
         {
-            if (ngx_http_compensation_parse_int(v, NGX_MAX_INT32_VALUE, &n)
-                != NGX_OK)
+            if (cf_int_parse(v->data, v->len, NGX_MAX_INT32_VALUE, &n) != 0)
             {
                 cf_error_add_binding(err,
                                      (char *) ngx_http_compensation_strdup(
@@ -811,8 +785,7 @@ ngx_http_compensation_parse_headers(ngx_http_request_t *r,
         }
 
         if (ngx_http_compensation_is(&h[i], "Command-Aggregate-Version")) {
-            if (ngx_http_compensation_parse_int(v, NGX_MAX_INT32_VALUE, &n)
-                != NGX_OK)
+            if (cf_int_parse(v->data, v->len, NGX_MAX_INT32_VALUE, &n) != 0)
             {
                 cf_error_add_binding(err, "Command-Aggregate-Version",
                                      "must be a non-negative integer");

@@ -92,12 +92,12 @@ ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
 
     v = &ctx->vars[1];
-    if (ngx_http_compensation_parse_int64(v->data, v->len, &head) != NGX_OK) {
+    if (cf_int_parse(v->data, v->len, INT64_MAX, &head) != 0) {
         goto bad;
     }
 
     v = &ctx->vars[2];
-    if (ngx_http_compensation_parse_int64(v->data, v->len, &tail) != NGX_OK
+    if (cf_int_parse(v->data, v->len, INT64_MAX, &tail) != 0
         || tail < head)
     {
         goto bad;
@@ -379,7 +379,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     v = &ctx->vars[1];
 
-    if (ngx_http_compensation_parse_int64(v->data, v->len, &limit) != NGX_OK
+    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
         || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
     {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
@@ -668,8 +668,8 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
 
     v = &ctx->vars[1];
 
-    if (ngx_http_compensation_parse_int64(v->data, v->len, &version)
-        != NGX_OK || version < 1)
+    if (cf_int_parse(v->data, v->len, INT64_MAX, &version)
+        != 0 || version < 1)
     {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
                    CF_E_ILLEGAL_ARGUMENT,

@@ -2,15 +2,19 @@
 /*
  * ngx_compensation: running commands against the store (issue 7).
  *
+ * The nginx side of the store executor: the group-commit algorithm itself
+ * (deciding before the lock, BEGIN, savepoints, deadlines, commit failures)
+ * is cf_exec.c; this file only hands its queue to the event loop or to the
+ * store thread, and the answers back to the requests.
+ *
  * Group commit (compensation_group_commit).  The commands whose bodies
  * complete in one event-loop iteration of a worker are queued; a posted
  * event (run after every I/O event of the iteration) executes them under one
  * BEGIN IMMEDIATE, each in its own savepoint, so one command's failure rolls
  * back only its own work.  No reply leaves before the COMMIT that contains
- * it: a 200 still means "committed".  Per command, idempotency, the
- * expected-version check and the errors are those of cf_service_execute;
- * the lock wait of the group is the shortest wait any of its commands
- * allows.
+ * it: a 200 still means "committed".  Each command's deadline is set when it
+ * is queued (Command-Wait-Timeout, bounded by
+ * compensation_store_busy_timeout).
  *
  * The store thread (compensation_thread_pool).  The group runs in a thread
  * of an nginx thread pool, on a second connection of the worker that only
@@ -27,20 +31,15 @@
 
 /* one group and where it runs */
 typedef struct {
-    cf_store_t    *store;
-    cf_id_gen_t   *ids;
-    ngx_msec_t     busy_timeout;
-    ngx_flag_t     grouped;        /* one transaction for all */
-    ngx_queue_t    group;          /* ngx_http_compensation_pending_t */
+    cf_exec_t         exec;
+    cf_exec_queue_t   group;
 } ngx_http_compensation_group_run_t;
 
 
 static void ngx_http_compensation_group_flush(ngx_event_t *ev);
-static void ngx_http_compensation_group_take(ngx_queue_t *from,
-    ngx_queue_t *to);
-static void ngx_http_compensation_group_execute(
-    ngx_http_compensation_group_run_t *run);
-static void ngx_http_compensation_group_reply(ngx_queue_t *group);
+static void ngx_http_compensation_group_exec(
+    ngx_http_compensation_main_conf_t *mcf, cf_exec_t *ex);
+static void ngx_http_compensation_group_reply(cf_exec_queue_t *group);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_compensation_group_post(
     ngx_http_compensation_main_conf_t *mcf);
@@ -72,7 +71,7 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_group_run_t  *run;
 #endif
 
-    ngx_queue_init(&mcf->group);
+    cf_exec_queue_init(&mcf->group);
 
     ev = &mcf->group_event;
     ev->handler = ngx_http_compensation_group_flush;
@@ -110,11 +109,9 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     }
 
     run = task->ctx;
-    run->store = st;
-    run->ids = &mcf->ids;
-    run->busy_timeout = mcf->busy_timeout;
-    run->grouped = mcf->group_commit;
-    ngx_queue_init(&run->group);
+    ngx_http_compensation_group_exec(mcf, &run->exec);
+    run->exec.store = st;
+    cf_exec_queue_init(&run->group);
 
     task->handler = ngx_http_compensation_group_thread;
     task->event.handler = ngx_http_compensation_group_done;
@@ -147,8 +144,8 @@ ngx_http_compensation_group_exit_process(
 
     run = mcf->thread_task->ctx;
 
-    cf_store_close(run->store);
-    run->store = NULL;
+    cf_store_close(run->exec.store);
+    run->exec.store = NULL;
     mcf->thread_task = NULL;
 #endif
 }
@@ -168,12 +165,36 @@ ngx_http_compensation_group_queued(ngx_http_compensation_main_conf_t *mcf)
 }
 
 
-/* the reference read_client_request_body took is kept until the reply */
+/* the executor of the event loop's connection */
+static void
+ngx_http_compensation_group_exec(ngx_http_compensation_main_conf_t *mcf,
+    cf_exec_t *ex)
+{
+    ngx_memzero(ex, sizeof(cf_exec_t));
+
+    ex->store = mcf->store;
+    ex->ids = &mcf->ids;
+    ex->busy_timeout_ms = (int) mcf->busy_timeout;
+    ex->grouped = mcf->group_commit ? 1 : 0;
+}
+
+
+/*
+ * The reference read_client_request_body took is kept until the reply.
+ * The command's deadline starts now: waiting in the queue behind the store
+ * thread counts as waiting for the store.
+ */
 void
 ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_pending_t *pc)
 {
-    ngx_queue_insert_tail(&mcf->group, &pc->queue);
+    cf_exec_t  ex;
+
+    ngx_http_compensation_group_exec(mcf, &ex);
+
+    pc->exec.deadline = cf_exec_deadline(&ex, (int64_t) pc->busy);
+
+    cf_exec_queue_push(&mcf->group, &pc->exec);
 
     if (!mcf->group_event.posted) {
         ngx_post_event(&mcf->group_event, &ngx_posted_events);
@@ -181,15 +202,37 @@ ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
 }
 
 
+/* group commit off and no store thread: the command runs here and now */
+void
+ngx_http_compensation_group_run(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_pending_t *pc)
+{
+    cf_exec_t        ex;
+    cf_exec_queue_t  one;
+
+    ngx_http_compensation_group_exec(mcf, &ex);
+
+    pc->exec.deadline = cf_exec_deadline(&ex, (int64_t) pc->busy);
+
+    cf_exec_queue_init(&one);
+    cf_exec_queue_push(&one, &pc->exec);
+
+    cf_exec_run(&ex, &one);
+
+    ngx_http_compensation_metrics_group(1);
+}
+
+
 static void
 ngx_http_compensation_group_flush(ngx_event_t *ev)
 {
-    ngx_http_compensation_group_run_t   run;
+    cf_exec_t                           ex;
+    cf_exec_queue_t                     group;
     ngx_http_compensation_main_conf_t  *mcf;
 
     mcf = ev->data;
 
-    if (ngx_queue_empty(&mcf->group)) {
+    if (cf_exec_queue_empty(&mcf->group)) {
         return;
     }
 
@@ -208,13 +251,11 @@ ngx_http_compensation_group_flush(ngx_event_t *ev)
     }
 #endif
 
-    run.store = mcf->store;
-    run.ids = &mcf->ids;
-    run.busy_timeout = mcf->busy_timeout;
-    run.grouped = mcf->group_commit;
+    ngx_http_compensation_group_exec(mcf, &ex);
 
     /* take the group: commands queued while it runs form the next one */
-    ngx_http_compensation_group_take(&mcf->group, &run.group);
+    cf_exec_queue_init(&group);
+    cf_exec_queue_move(&mcf->group, &group);
 
     /*
      * The state reads' transaction of this iteration ends now: a checkpoint
@@ -225,8 +266,8 @@ ngx_http_compensation_group_flush(ngx_event_t *ev)
         cf_store_read_release(mcf->read_store);
     }
 
-    ngx_http_compensation_group_execute(&run);
-    ngx_http_compensation_group_reply(&run.group);
+    cf_exec_run(&ex, &group);
+    ngx_http_compensation_group_reply(&group);
 }
 
 
@@ -239,7 +280,7 @@ ngx_http_compensation_group_post(ngx_http_compensation_main_conf_t *mcf)
 
     run = mcf->thread_task->ctx;
 
-    ngx_http_compensation_group_take(&mcf->group, &run->group);
+    cf_exec_queue_move(&mcf->group, &run->group);
 
     if (ngx_thread_task_post(mcf->thread_pool, mcf->thread_task) == NGX_OK) {
         if (!mcf->thread_hold.timer_set) {
@@ -250,7 +291,7 @@ ngx_http_compensation_group_post(ngx_http_compensation_main_conf_t *mcf)
     }
 
     /* give the group back (nothing was queued meanwhile: same thread) */
-    ngx_http_compensation_group_take(&run->group, &mcf->group);
+    cf_exec_queue_move(&run->group, &mcf->group);
 
     return NGX_ERROR;
 }
@@ -260,7 +301,11 @@ ngx_http_compensation_group_post(ngx_http_compensation_main_conf_t *mcf)
 static void
 ngx_http_compensation_group_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_compensation_group_execute(data);
+    ngx_http_compensation_group_run_t  *run;
+
+    run = data;
+
+    cf_exec_run(&run->exec, &run->group);
 }
 
 
@@ -268,17 +313,18 @@ ngx_http_compensation_group_thread(void *data, ngx_log_t *log)
 static void
 ngx_http_compensation_group_done(ngx_event_t *ev)
 {
-    ngx_queue_t                         group;
+    cf_exec_queue_t                     group;
     ngx_http_compensation_group_run_t  *run;
     ngx_http_compensation_main_conf_t  *mcf;
 
     mcf = ev->data;
     run = mcf->thread_task->ctx;
 
-    ngx_http_compensation_group_take(&run->group, &group);
+    cf_exec_queue_init(&group);
+    cf_exec_queue_move(&run->group, &group);
     ngx_http_compensation_group_reply(&group);
 
-    if (ngx_queue_empty(&mcf->group)) {
+    if (cf_exec_queue_empty(&mcf->group)) {
         if (mcf->thread_hold.timer_set) {
             ngx_del_timer(&mcf->thread_hold);
         }
@@ -314,161 +360,26 @@ ngx_http_compensation_group_hold(ngx_event_t *ev)
 #endif
 
 
-/* moves every element of from to to (initialized), leaving from empty */
 static void
-ngx_http_compensation_group_take(ngx_queue_t *from, ngx_queue_t *to)
+ngx_http_compensation_group_reply(cf_exec_queue_t *group)
 {
-    if (ngx_queue_empty(from)) {
-        ngx_queue_init(to);
-        return;
-    }
-
-    *to = *from;
-    to->next->prev = to;
-    to->prev->next = to;
-
-    ngx_queue_init(from);
-}
-
-
-/* runs a group on its connection; touches no nginx object but the queue */
-static void
-ngx_http_compensation_group_execute(ngx_http_compensation_group_run_t *run)
-{
-    int                               rc, lost, prepared;
-    ngx_msec_t                        busy;
     ngx_uint_t                        n;
-    cf_store_t                       *st;
-    ngx_queue_t                      *q, *group;
-    ngx_http_compensation_pending_t  *pc;
-
-    st = run->store;
-    group = &run->group;
-
-    busy = run->busy_timeout;
-    n = 0;
-
-    for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-        busy = ngx_min(busy, pc->busy);
-        n++;
-    }
-
-    ngx_http_compensation_metrics_group(n);
-
-    if (n == 1 || !run->grouped) {
-        /* alone, or group commit off: a plain transaction per command */
-        for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-             q = ngx_queue_next(q))
-        {
-            pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-            cf_store_set_busy_timeout(st, (int) pc->busy);
-            pc->rc = cf_service_execute(st, run->ids, &pc->in, &pc->out);
-        }
-
-        cf_store_set_busy_timeout(st, (int) run->busy_timeout);
-        return;
-    }
-
-    /*
-     * Decide the commands first, outside the write lock: this overlaps with
-     * the other workers' groups, and under the lock only the writes and a
-     * version check remain (cf_service_prepare)
-     */
-    prepared = cf_store_read_hold(st) == 0;
-
-    for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-        if (prepared) {
-            cf_service_prepare(st, run->ids, &pc->in, &pc->pre);
-
-        } else {
-            memset(&pc->pre, 0, sizeof(cf_prepared_t));
-            cf_error_init(&pc->pre.err);
-        }
-    }
-
-    cf_store_read_release(st);
-
-    cf_store_set_busy_timeout(st, (int) busy);
-
-    rc = cf_store_begin_immediate(st);
-
-    if (rc != 0) {
-        for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-             q = ngx_queue_next(q))
-        {
-            pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-            cf_prepared_free(&pc->pre);
-            pc->rc = cf_service_not_run(st, run->ids, &pc->in, &pc->out, rc);
-        }
-
-        cf_store_set_busy_timeout(st, (int) run->busy_timeout);
-        return;
-    }
-
-    lost = 0;
-
-    for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-        if (lost) {
-            cf_prepared_free(&pc->pre);
-            pc->rc = cf_service_not_run(st, run->ids, &pc->in, &pc->out, -1);
-            continue;
-        }
-
-        pc->rc = cf_service_execute_grouped(st, run->ids, &pc->in, &pc->out,
-                                            &pc->pre);
-
-        if (!cf_store_in_transaction(st)) {
-            /* SQLite ended the transaction (an I/O error, disk full):
-             * everything this group wrote so far is gone */
-            lost = 1;
-        }
-    }
-
-    rc = lost ? -1 : cf_store_commit(st);
-
-    cf_store_set_busy_timeout(st, (int) run->busy_timeout);
-
-    if (rc == 0) {
-        return;
-    }
-
-    for (q = ngx_queue_head(group); q != ngx_queue_sentinel(group);
-         q = ngx_queue_next(q))
-    {
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
-
-        if (pc->rc == 0 && pc->out.committed) {
-            pc->rc = cf_service_commit_failed(st, &pc->out, rc);
-        }
-    }
-}
-
-
-static void
-ngx_http_compensation_group_reply(ngx_queue_t *group)
-{
-    ngx_queue_t                      *q;
+    cf_exec_cmd_t                    *ec;
     ngx_connection_t                 *c;
     ngx_http_request_t               *r;
     ngx_http_compensation_pending_t  *pc;
 
-    while (!ngx_queue_empty(group)) {
-        q = ngx_queue_head(group);
-        ngx_queue_remove(q);
+    n = 0;
 
-        pc = ngx_queue_data(q, ngx_http_compensation_pending_t, queue);
+    for ( ;; ) {
+        ec = cf_exec_queue_pop(group);
+        if (ec == NULL) {
+            break;
+        }
+
+        n++;
+
+        pc = (ngx_http_compensation_pending_t *) ec;    /* its first member */
         r = pc->r;
 
         if (r == NULL) {
@@ -481,5 +392,9 @@ ngx_http_compensation_group_reply(ngx_queue_t *group)
 
         ngx_http_finalize_request(r, pc->reply(pc));
         ngx_http_run_posted_requests(c);
+    }
+
+    if (n) {
+        ngx_http_compensation_metrics_group(n);
     }
 }

@@ -33,13 +33,12 @@ static const char  *ngx_http_compensation_gen_names[] = {
 typedef struct {
     ngx_slab_pool_t     *shpool;
     ngx_atomic_t         removed;           /* bit per generator */
-    int32_t              slots[CF_COSID_SLOTS];
+    cf_cosid_lease_t     slots[CF_COSID_SLOTS];
 } ngx_http_compensation_cosid_shm_t;
 
 
 static ngx_int_t ngx_http_compensation_cosid_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static int ngx_http_compensation_pid_alive(int32_t pid);
 static ngx_http_compensation_cosid_shm_t *ngx_http_compensation_cosid_shm(
     ngx_http_compensation_main_conf_t *mcf);
 static ngx_int_t ngx_http_compensation_gen_lookup(ngx_http_request_t *r,
@@ -150,23 +149,13 @@ ngx_http_compensation_cosid_shm(ngx_http_compensation_main_conf_t *mcf)
 }
 
 
-static int
-ngx_http_compensation_pid_alive(int32_t pid)
-{
-    if (pid <= 0) {
-        return 0;
-    }
-
-    return kill((pid_t) pid, 0) == 0 || ngx_errno == NGX_EPERM;
-}
-
-
 ngx_int_t
 ngx_http_compensation_id_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf)
 {
     int                                 slot;
     uint32_t                            machine;
+    uint64_t                            start;
     ngx_http_compensation_cosid_shm_t  *sh;
 
     sh = ngx_http_compensation_cosid_shm(mcf);
@@ -175,9 +164,14 @@ ngx_http_compensation_id_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    /* the lease names this process, not only its pid: a pid is reused */
+    if (cf_cosid_pid_start((int32_t) ngx_pid, &start) != 0) {
+        start = 0;
+    }
+
     ngx_shmtx_lock(&sh->shpool->mutex);
     slot = cf_cosid_slot_claim(sh->slots, CF_COSID_SLOTS, (int32_t) ngx_pid,
-                               ngx_http_compensation_pid_alive);
+                               start, cf_cosid_lease_alive);
     ngx_shmtx_unlock(&sh->shpool->mutex);
 
     if (slot < 0) {
@@ -284,7 +278,7 @@ ngx_http_compensation_send_text(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_compensation_id_count(ngx_http_request_t *r, ngx_uint_t *count)
 {
-    ngx_int_t  n;
+    int64_t    n;
     ngx_str_t  v;
 
     *count = 1;
@@ -297,9 +291,10 @@ ngx_http_compensation_id_count(ngx_http_request_t *r, ngx_uint_t *count)
         return NGX_OK;
     }
 
-    n = ngx_atoi(v.data, v.len);
-
-    if (n < 1 || n > NGX_HTTP_COMPENSATION_MAX_ID_COUNT) {
+    if (cf_int_parse(v.data, v.len, NGX_HTTP_COMPENSATION_MAX_ID_COUNT, &n)
+        != 0
+        || n < 1)
+    {
         return NGX_DECLINED;
     }
 

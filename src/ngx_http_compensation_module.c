@@ -10,6 +10,14 @@
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
+#include "cf_tz.h"
+
+
+/* a worker without its store opens it again after this long (ms) */
+#define NGX_HTTP_COMPENSATION_STORE_RETRY          1000
+
+/* identical store failures: one log line per this many ms, with a count */
+#define NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL   10000
 
 
 static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
@@ -28,6 +36,12 @@ static ngx_int_t ngx_http_compensation_init_module(ngx_cycle_t *cycle);
 static char *ngx_http_compensation_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf);
+static void ngx_http_compensation_store_retry(ngx_event_t *ev);
+static void ngx_http_compensation_store_unusable(
+    ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log,
+    const char *errbuf);
 static void ngx_http_compensation_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_compensation_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_compensation_handler(ngx_http_request_t *r);
@@ -793,8 +807,7 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 {
-    char                                errbuf[512];
-    cf_store_options_t                  opts;
+    ngx_int_t                           rc;
     ngx_http_compensation_main_conf_t  *mcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -814,33 +827,78 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     mcf->log = cycle->log;
 
+    ngx_http_compensation_router_init(cycle->log);
+
     /* the CosId machine id: the pid, or a node's leased slot */
     if (ngx_http_compensation_id_init_process(cycle, mcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
+    /* empty until the store is attached: nothing is queued without it */
+    cf_exec_queue_init(&mcf->group);
+
+    mcf->store_retry.handler = ngx_http_compensation_store_retry;
+    mcf->store_retry.data = mcf;
+    mcf->store_retry.log = cycle->log;
+    mcf->store_retry.cancelable = 1;
+
+    rc = ngx_http_compensation_store_attach(cycle, mcf);
+
+    if (rc == NGX_DECLINED) {
+        /* keep the worker: other servers it serves must not go down */
+        ngx_add_timer(&mcf->store_retry, NGX_HTTP_COMPENSATION_STORE_RETRY);
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Opens this worker's connections to the store and starts what needs them:
+ * NGX_OK, NGX_DECLINED when the store is not usable (logged, store NULL:
+ * the API answers 503), NGX_ERROR.  Without SQLITE_OPEN_CREATE: the master
+ * creates the file (init_module), so that a worker started after the file
+ * was deleted does not write a fresh one beside the deleted file the other
+ * workers still write; it retries instead (store_retry).
+ */
+static ngx_int_t
+ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    char                errbuf[512];
+    cf_store_options_t  opts;
+
     ngx_http_compensation_store_options(mcf, &opts);
+    opts.no_create = 1;
 
     mcf->store = cf_store_open((char *) mcf->store_path.data, &opts, errbuf,
                                sizeof(errbuf));
 
     if (mcf->store == NULL) {
-        /* keep the worker: other servers it serves must not go down */
-        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "compensation_store \"%V\" is not usable, the API"
-                      " answers 503: %s", &mcf->store_path, errbuf);
+        ngx_http_compensation_store_unusable(mcf, cycle->log, errbuf);
+        return NGX_DECLINED;
+    }
 
-    } else if (cf_query_schema(cf_store_db(mcf->store), errbuf,
-                               sizeof(errbuf))
-               != 0)
+    if (cf_query_schema(cf_store_db(mcf->store), errbuf, sizeof(errbuf))
+        != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "compensation_store \"%V\": creating the query"
-                      " indexes failed, the API answers 503: %s",
-                      &mcf->store_path, errbuf);
+        ngx_http_compensation_store_unusable(mcf, cycle->log, errbuf);
         cf_store_close(mcf->store);
         mcf->store = NULL;
+        return NGX_DECLINED;
     }
+
+    if (mcf->fault_count) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "compensation_store \"%V\" is usable again after %ui"
+                      " failed attempts to open it", &mcf->store_path,
+                      mcf->fault_count);
+    }
+
+    mcf->fault_rc = 0;
+    mcf->fault_count = 0;
+    mcf->fault_unlogged = 0;
 
     /*
      * Checkpoints whose syncs stall no event loop (cf_checkpoint.h), where
@@ -848,7 +906,7 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
      * off the event loop, and there, as with one transaction per command,
      * the extra thread made the p99 worse (docs/benchmarks.md).
      */
-    if (mcf->store && mcf->group_commit && mcf->thread_pool == NULL) {
+    if (mcf->group_commit && mcf->thread_pool == NULL) {
         mcf->checkpointer = cf_checkpointer_start(
                                 (char *) mcf->store_path.data, errbuf,
                                 sizeof(errbuf));
@@ -863,21 +921,19 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    if (mcf->store) {
-        /* the state read's connection (ngx_http_compensation_state.c) */
-        mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
-                                        errbuf, sizeof(errbuf));
-        if (mcf->read_store == NULL) {
-            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                          "compensation_store \"%V\": opening the state"
-                          " read's connection failed, state reads use the"
-                          " main one: %s", &mcf->store_path, errbuf);
-        }
-
-        mcf->read_release.handler = ngx_http_compensation_read_release;
-        mcf->read_release.data = mcf;
-        mcf->read_release.log = cycle->log;
+    /* the state read's connection (ngx_http_compensation_state.c) */
+    mcf->read_store = cf_store_open((char *) mcf->store_path.data, &opts,
+                                    errbuf, sizeof(errbuf));
+    if (mcf->read_store == NULL) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "compensation_store \"%V\": opening the state"
+                      " read's connection failed, state reads use the"
+                      " main one: %s", &mcf->store_path, errbuf);
     }
+
+    mcf->read_release.handler = ngx_http_compensation_read_release;
+    mcf->read_release.data = mcf;
+    mcf->read_release.log = cycle->log;
 
     /* the command queue, and the store thread's connection */
     if (ngx_http_compensation_group_init_process(cycle, mcf, &opts)
@@ -888,6 +944,201 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 
     /* the operations table, and the scheduler timer in worker 0 */
     return ngx_http_compensation_scheduler_init_process(cycle, mcf);
+}
+
+
+/*
+ * A worker without its store opens it again each second, by itself: a
+ * store that was missing, locked or unreadable at start works once it is
+ * back, without a reload.  Failures are logged once per interval.
+ */
+static void
+ngx_http_compensation_store_retry(ngx_event_t *ev)
+{
+    ngx_int_t                           rc;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit || mcf->store) {
+        return;
+    }
+
+    rc = ngx_http_compensation_store_attach((ngx_cycle_t *) ngx_cycle, mcf);
+
+    if (rc == NGX_DECLINED) {
+        ngx_add_timer(ev, NGX_HTTP_COMPENSATION_STORE_RETRY);
+        return;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                      "compensation_store \"%V\": starting the store's"
+                      " consumers failed", &mcf->store_path);
+    }
+}
+
+
+/* a failed open: the first one, then one line per interval with a count */
+static void
+ngx_http_compensation_store_unusable(ngx_http_compensation_main_conf_t *mcf,
+    ngx_log_t *log, const char *errbuf)
+{
+    mcf->fault_count++;
+    mcf->fault_rc = SQLITE_CANTOPEN;
+    ngx_cpystrn(mcf->fault_msg, (u_char *) errbuf, sizeof(mcf->fault_msg));
+
+    if (mcf->fault_count > 1
+        && ngx_current_msec - mcf->fault_logged
+           < NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL)
+    {
+        mcf->fault_unlogged++;
+        return;
+    }
+
+    if (mcf->fault_count == 1) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "compensation_store \"%V\" is not usable, the API"
+                      " answers 503 and the worker retries: %s",
+                      &mcf->store_path, errbuf);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "compensation_store \"%V\" is still not usable after"
+                      " %ui attempts (%ui since the last line): %s",
+                      &mcf->store_path, mcf->fault_count,
+                      mcf->fault_unlogged + 1, errbuf);
+    }
+
+    mcf->fault_logged = ngx_current_msec;
+    mcf->fault_unlogged = 0;
+}
+
+
+/*
+ * The outcome of one write, on the event loop.  A store failure that
+ * outlasts the transaction (disk full, a read-only or unwritable file, an
+ * I/O error, a damaged or replaced file) makes the health DOWN until a
+ * write commits again.  Identical failures are logged once per interval
+ * with their count, not once each.
+ */
+void
+ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
+    ngx_log_t *log, const cf_exec_output_t *out)
+{
+    if (out->store_rc == 0) {
+        if (out->committed && mcf->fault_rc && mcf->store) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "compensation_store \"%V\": writes work again"
+                          " after %ui failed writes", &mcf->store_path,
+                          mcf->fault_count);
+            mcf->fault_rc = 0;
+            mcf->fault_count = 0;
+            mcf->fault_unlogged = 0;
+        }
+
+        return;
+    }
+
+    if (ngx_http_compensation_store_replaced(mcf, log) != NGX_OK) {
+        /* logged once as [crit]; the failures are counted */
+        mcf->fault_count++;
+        return;
+    }
+
+    switch (out->store_rc & 0xff) {
+
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        break;
+
+    default:
+        /* an error of this write alone: not the store's health */
+        ngx_log_error(NGX_LOG_ERR, log, 0, "compensation: a write on \"%s\""
+                      " failed: %s", out->aggregate_id, out->err.msg);
+        return;
+    }
+
+    mcf->fault_count++;
+
+    if (mcf->fault_rc == out->store_rc
+        && ngx_current_msec - mcf->fault_logged
+           < NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL)
+    {
+        mcf->fault_unlogged++;
+        return;
+    }
+
+    if (mcf->fault_rc == out->store_rc) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "compensation_store \"%V\": writes fail, %ui times"
+                      " since the last line: %s", &mcf->store_path,
+                      mcf->fault_unlogged + 1, out->err.msg);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "compensation_store \"%V\": writes fail, health is"
+                      " DOWN until one works (repeats are logged once per"
+                      " %ui s with a count): %s", &mcf->store_path,
+                      (ngx_uint_t) NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL
+                      / 1000, out->err.msg);
+    }
+
+    mcf->fault_rc = out->store_rc;
+    mcf->fault_logged = ngx_current_msec;
+    mcf->fault_unlogged = 0;
+    ngx_cpystrn(mcf->fault_msg, (u_char *) out->err.msg,
+                sizeof(mcf->fault_msg));
+}
+
+
+/* NGX_OK while the open store file is the one at the path */
+ngx_int_t
+ngx_http_compensation_store_replaced(ngx_http_compensation_main_conf_t *mcf,
+    ngx_log_t *log)
+{
+    if (mcf->store == NULL || cf_store_check_file(mcf->store) == 0) {
+        return NGX_OK;
+    }
+
+    if (!mcf->replaced_logged) {
+        mcf->replaced_logged = 1;
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "compensation_store \"%V\": %s",
+                      &mcf->store_path, cf_store_errmsg(mcf->store));
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* why the store is DOWN for this worker, or NULL when it is UP */
+const char *
+ngx_http_compensation_store_down(ngx_http_compensation_main_conf_t *mcf,
+    ngx_log_t *log)
+{
+    if (mcf->store == NULL) {
+        return mcf->fault_rc ? (const char *) mcf->fault_msg
+                             : "this worker has no store connection";
+    }
+
+    if (ngx_http_compensation_store_replaced(mcf, log) != NGX_OK) {
+        return cf_store_errmsg(mcf->store);
+    }
+
+    if (mcf->fault_rc) {
+        return (const char *) mcf->fault_msg;
+    }
+
+    if (cf_store_ping(mcf->store) != 0) {
+        return cf_store_errmsg(mcf->store);
+    }
+
+    return NULL;
 }
 
 
@@ -941,6 +1192,7 @@ static void
 ngx_http_compensation_exit_master(ngx_cycle_t *cycle)
 {
     ngx_http_compensation_text_buffer_free();
+    cf_tz_cache_free();
 }
 
 
@@ -950,6 +1202,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     ngx_http_compensation_main_conf_t  *mcf;
 
     ngx_http_compensation_text_buffer_free();
+    cf_tz_cache_free();
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_compensation_module);

@@ -19,8 +19,10 @@
 #include "cf_domain.h"
 #include "cf_store.h"
 #include "cf_service.h"
+#include "cf_exec.h"
 #include "cf_query.h"
 #include "cf_cosid.h"
+#include "cf_int.h"
 
 
 #define NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE  406
@@ -75,9 +77,23 @@ typedef struct {
     cf_snowflake_t            snowflake;       /* the "__share__" generator */
     ngx_log_t                *log;
 
+    /*
+     * The store's health as this worker's writes meet it (module.c): the
+     * SQLite code of the failing writes (0: they work), for health and for
+     * a log line per interval instead of one per failure
+     */
+    int                       fault_rc;
+    ngx_uint_t                fault_count;     /* failures since fault_rc */
+    ngx_uint_t                fault_unlogged;  /* not in a log line yet */
+    ngx_msec_t                fault_logged;    /* the last line's time */
+    u_char                    fault_msg[256];
+    unsigned                  replaced_logged:1;
+    ngx_event_t               store_retry;     /* timer: opens the store
+                                                  again while it is NULL */
+
     /* group commit (compensation_group_commit), per worker */
     ngx_flag_t                group_commit;
-    ngx_queue_t               group;           /* commands waiting */
+    cf_exec_queue_t           group;           /* commands waiting */
     ngx_event_t               group_event;     /* posted: runs the group */
 
 #if (NGX_THREADS)
@@ -284,8 +300,6 @@ ngx_int_t ngx_http_compensation_event_paged_handler(ngx_http_request_t *r);
 /* shared by the history routes (ngx_http_compensation_state.c) */
 ngx_int_t ngx_http_compensation_read_prelude(ngx_http_request_t *r,
     ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc);
-ngx_int_t ngx_http_compensation_parse_int64(u_char *p, size_t len,
-    int64_t *out);
 ngx_int_t ngx_http_compensation_internal_error(ngx_http_request_t *r,
     const char *what, cf_error_t *err);
 void ngx_http_compensation_read_release(ngx_event_t *ev);
@@ -369,6 +383,8 @@ ngx_int_t ngx_http_compensation_send_text(ngx_http_request_t *r,
  * document */
 const ngx_http_compensation_route_t *ngx_http_compensation_route_table(
     void);
+/* builds the matcher's table: once per process, at its start */
+void ngx_http_compensation_router_init(ngx_log_t *log);
 
 /* ids (ngx_http_compensation_id.c) */
 char *ngx_http_compensation_machine_id(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -391,13 +407,9 @@ typedef struct ngx_http_compensation_pending_s
     ngx_http_compensation_pending_t;
 
 struct ngx_http_compensation_pending_s {
-    ngx_queue_t                queue;
+    cf_exec_cmd_t              exec;           /* first: the executor's */
     ngx_http_request_t        *r;
-    cf_exec_input_t            in;
-    cf_exec_output_t           out;
-    cf_prepared_t              pre;            /* decided before the lock */
-    ngx_msec_t                 busy;           /* its lock wait */
-    int                        rc;             /* cf_service's */
+    ngx_msec_t                 busy;           /* its wait: its deadline */
     unsigned                   queued:1;       /* in a group until reply */
     ngx_int_t                (*reply)(ngx_http_compensation_pending_t *pc);
 };
@@ -410,10 +422,26 @@ ngx_uint_t ngx_http_compensation_group_queued(
     ngx_http_compensation_main_conf_t *mcf);
 void ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_pending_t *pc);
+void ngx_http_compensation_group_run(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_pending_t *pc);
 
 /* shared by handlers */
 ngx_http_compensation_main_conf_t *ngx_http_compensation_store_conf(
     ngx_http_request_t *r);
+
+/*
+ * The store's health (ngx_http_compensation_module.c): every write's
+ * outcome goes to store_outcome; store_replaced checks that the open file is
+ * still the one at the path (logs [crit] once when not); store_down is the
+ * cause of a DOWN health, or NULL.
+ */
+void ngx_http_compensation_store_outcome(
+    ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log,
+    const cf_exec_output_t *out);
+ngx_int_t ngx_http_compensation_store_replaced(
+    ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log);
+const char *ngx_http_compensation_store_down(
+    ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log);
 ngx_int_t ngx_http_compensation_check_id(ngx_http_request_t *r,
     ngx_str_t *id);
 

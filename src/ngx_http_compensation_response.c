@@ -44,16 +44,20 @@ ngx_http_compensation_json_cleanup(ngx_pool_t *pool, json_t *json)
 }
 
 
+/*
+ * The wall clock in ms, read for the caller alone: updating nginx's time here
+ * would move nginx's cached time and ngx_current_msec, the base of every
+ * timer, under the event loop in the middle of a handler.  A clock read
+ * costs a vDSO call; ids stay unique through their sequence (cf_id_next).
+ */
 int64_t
 ngx_http_compensation_now_ms(void)
 {
-    ngx_time_t  *tp;
+    struct timeval  tv;
 
-    /* the cached time is enough: ids stay unique through the sequence */
-    ngx_time_update();
-    tp = ngx_timeofday();
+    ngx_gettimeofday(&tv);
 
-    return (int64_t) tp->sec * 1000 + tp->msec;
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 

@@ -212,20 +212,19 @@ static ngx_int_t ngx_http_compensation_method_not_allowed(
 #endif
 
 
-/* the matcher's view of the table (cf_route.h), built once per process */
+/*
+ * The matcher's view of the table (cf_route.h), built by each process at
+ * its start (init_process), never by a request
+ */
 static cf_route_entry_t
     ngx_http_compensation_route_entries[NGX_HTTP_COMPENSATION_NROUTES];
 
 
-static const cf_route_entry_t *
-ngx_http_compensation_entries(void)
+void
+ngx_http_compensation_router_init(ngx_log_t *log)
 {
     ngx_uint_t                            i;
     const ngx_http_compensation_route_t  *route;
-
-    if (ngx_http_compensation_route_entries[0].pattern) {
-        return ngx_http_compensation_route_entries;
-    }
 
     for (i = 0; i < NGX_HTTP_COMPENSATION_NROUTES; i++) {
         route = &ngx_http_compensation_routes[i];
@@ -236,7 +235,9 @@ ngx_http_compensation_entries(void)
         ngx_http_compensation_route_entries[i].command = (int) route->command;
     }
 
-    return ngx_http_compensation_route_entries;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "compensation: route table of %ui routes built",
+                   (ngx_uint_t) NGX_HTTP_COMPENSATION_NROUTES);
 }
 
 
@@ -281,7 +282,7 @@ ngx_http_compensation_route_path(ngx_http_request_t *r, ngx_str_t *path)
     if (clcf->regex == NULL)
 #endif
     {
-        if (!cf_route_names_routes(ngx_http_compensation_entries(),
+        if (!cf_route_names_routes(ngx_http_compensation_route_entries,
                                    NGX_HTTP_COMPENSATION_NROUTES,
                                    (char *) clcf->name.data, clcf->name.len))
         {
@@ -318,7 +319,7 @@ ngx_http_compensation_route_match(ngx_http_request_t *r,
         accept |= NGX_HTTP_GET;
     }
 
-    found = cf_route_find(ngx_http_compensation_entries(),
+    found = cf_route_find(ngx_http_compensation_route_entries,
                        NGX_HTTP_COMPENSATION_NROUTES, accept,
                        (char *) path.data, path.len, &m);
 

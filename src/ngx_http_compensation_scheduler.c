@@ -1301,6 +1301,8 @@ ngx_http_compensation_sched_command(ngx_http_compensation_main_conf_t *mcf,
 
     rc = cf_service_execute(mcf->store, &mcf->ids, &in, &out);
 
+    ngx_http_compensation_store_outcome(mcf, ngx_cycle->log, &out);
+
     json_decref(header);
     cf_command_free(&cmd);
 
@@ -1355,15 +1357,15 @@ static ngx_int_t ngx_http_compensation_fabric_error(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_compensation_api_version(ngx_str_t *v)
 {
-    ngx_int_t  minor;
+    int64_t  minor;
 
     if (v->len < 3 || v->len > 4 || v->data[0] != '6' || v->data[1] != '.') {
         return NGX_DECLINED;
     }
 
-    minor = ngx_atoi(v->data + 2, v->len - 2);
-
-    if (minor == NGX_ERROR || minor > NGX_HTTP_COMPENSATION_RUNTIME_MINOR
+    if (cf_int_parse(v->data + 2, v->len - 2,
+                     NGX_HTTP_COMPENSATION_RUNTIME_MINOR, &minor)
+        != 0
         || (v->len == 4 && v->data[2] == '0'))
     {
         return NGX_DECLINED;
@@ -1656,7 +1658,7 @@ ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
     int                                 rc, force;
     char                                state[16], op_id[CF_UUID_LEN + 1];
     ngx_str_t                           v;
-    ngx_int_t                           n;
+    int64_t                             n;
     ngx_http_compensation_main_conf_t  *mcf;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -1720,9 +1722,7 @@ ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "timeout", sizeof("timeout") - 1, &v)
         == NGX_OK)
     {
-        n = ngx_atoi(v.data, v.len);
-
-        if (v.len > 10 || n == NGX_ERROR || n < 1 || n > 4294967295LL) {
+        if (cf_int_parse(v.data, v.len, 4294967295LL, &n) != 0 || n < 1) {
             return ngx_http_compensation_fabric_error(r,
                        NGX_HTTP_BAD_REQUEST, "FABRIC_E_INVALID_ARGUMENT",
                        "timeout must be an integer from 1 to 4294967295.");

@@ -157,7 +157,7 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     v = &ctx->vars[1];
 
-    if (ngx_http_compensation_parse_int64(v->data, v->len, &limit) != NGX_OK
+    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
         || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
     {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,

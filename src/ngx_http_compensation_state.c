@@ -73,37 +73,6 @@ ngx_http_compensation_read_prelude(ngx_http_request_t *r,
 }
 
 
-/* a non-negative decimal integer without sign, overflow-checked */
-ngx_int_t
-ngx_http_compensation_parse_int64(u_char *p, size_t len, int64_t *out)
-{
-    u_char   *last;
-    int64_t   n;
-
-    if (len == 0 || len > 19) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-
-    for (last = p + len; p < last; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-
-        if (n > (INT64_MAX - (*p - '0')) / 10) {
-            return NGX_ERROR;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    *out = n;
-
-    return NGX_OK;
-}
-
-
 /* logs the detail, answers 500 "Unexpected server error" (spec 3.4) */
 ngx_int_t
 ngx_http_compensation_internal_error(ngx_http_request_t *r,
@@ -268,9 +237,9 @@ ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     v = &ctx->vars[1];
 
-    if (ngx_http_compensation_parse_int64(v->data, v->len,
-                                          version < 0 ? &max_time : &version)
-        != NGX_OK)
+    if (cf_int_parse(v->data, v->len, INT64_MAX,
+                     version < 0 ? &max_time : &version)
+        != 0)
     {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
                    CF_E_ILLEGAL_ARGUMENT,
@@ -500,7 +469,7 @@ ngx_http_compensation_tracing_arg(ngx_http_request_t *r, const char *name,
         return NGX_OK;
     }
 
-    if (ngx_http_compensation_parse_int64(v.data, v.len, value) != NGX_OK
+    if (cf_int_parse(v.data, v.len, INT64_MAX, value) != 0
         || *value < min)
     {
         cf_error_add_binding(err, name,

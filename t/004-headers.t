@@ -28,7 +28,7 @@ our $MARK_U = "PUT /execution_failed/x1/mark_recoverable\n{\"recoverable\":\"UNR
 
 run_tests();
 
-# --- the stored event-stream header of the last block (TEST 20) ------------
+# --- the stored event-stream header of the last block (TEST 21) ------------
 
 SKIP: {
     my $db = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/c.db";
@@ -341,7 +341,26 @@ $::H
 
 
 
-=== TEST 20: the stored event-stream header (checked with sqlite3 after run_tests; must stay the last block)
+=== TEST 20: an integer header that overflows 64 bits is 400, not a version check turned off; nothing written
+--- request eval
+[::create_req(), "PUT $::U/prepare_compensation", "PUT $::U/prepare_compensation",
+ "PUT $::U/prepare_compensation", "PUT $::U/prepare_compensation"]
+--- more_headers eval
+[$::H, "Command-Aggregate-Version: 9999999999999999999",
+ "Command-Aggregate-Version: 18446744073709551617",
+ "Command-Wait-Timeout: 9999999999999999999", "Command-Aggregate-Version: 1"]
+--- error_code eval
+[200, 400, 400, 400, 200]
+--- response_body_like eval
+[::ok_re('onCreate', 1),
+ ::error_re('IllegalArgument', undef, 'Command-Aggregate-Version'),
+ ::error_re('IllegalArgument', undef, 'Command-Aggregate-Version'),
+ ::error_re('IllegalArgument', undef, 'Command-Wait-Timeout'),
+ ::ok_re('onPrepare', 2)]
+
+
+
+=== TEST 21: the stored event-stream header (checked with sqlite3 after run_tests; must stay the last block)
 --- request eval
 [::create_req(), "PUT /execution_failed/h1/prepare_compensation",
  "PUT /execution_failed/h1/prepare_compensation",

@@ -494,3 +494,13 @@ qr/\[emerg\].*"compensation_store_mmap_size" directive invalid value/
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 33: the route table is built when the worker starts, before its first request, never by a request
+--- request
+GET /nope
+--- error_code: 404
+--- grep_error_log eval: qr/compensation: route table of \d+ routes built|http request line: "GET \/nope HTTP\/1\.1"/
+--- grep_error_log_out eval
+qr/\Acompensation: route table of \d+ routes built\nhttp request line: "GET \/nope HTTP\/1\.1"\n\z/

@@ -49,9 +49,10 @@ sub hold_write_lock {
     return $sq;
 }
 
-# sends a create of aggregate $id on a new connection, without reading
+# sends a create of aggregate $id (with the header line $extra) on a new
+# connection, without reading
 sub send_create {
-    my $id = shift;
+    my ($id, $extra) = @_;
     my $body = ::create_body();
     my $s = IO::Socket::INET->new(
         PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
@@ -59,6 +60,7 @@ sub send_create {
     print $s "POST /execution_failed/create_execution_failed HTTP/1.1\r\n"
              . "Host: localhost\r\nContent-Type: application/json\r\n"
              . "Command-Aggregate-Id: $id\r\nConnection: close\r\n"
+             . ($extra ? "$extra\r\n" : "")
              . "Content-Length: " . length($body) . "\r\n\r\n$body";
     # it is in the thread once the (one) worker has read it
     Time::HiRes::sleep(0.3);
@@ -141,6 +143,30 @@ sub shutdown_timeout_beside_waiting_write {
     Test::More::is($write // '', '', "the connection was closed unanswered");
 
     return "GET /execution_failed/o1/state";
+}
+
+# Per-command deadlines: a create waits for the lock in the thread; two more
+# queue behind it, one allowing 200 ms, one 10 s.  Once the lock is free they
+# run as the thread's next group: the first one's deadline passed while it
+# was queued (408, nothing written), its neighbour is not affected (before,
+# the group's wait was the shortest of its commands' and both ran).
+sub deadline_passed_in_queue {
+    my $sq = hold_write_lock(2);
+    my @s = (send_create('d1'),
+             send_create('d2', 'Command-Wait-Timeout: 200'),
+             send_create('d3', 'Command-Wait-Timeout: 10000'));
+    my @r = map { my $s = $_; local $/; <$s> // '' } @s;
+    close $sq;
+
+    Test::More::like($r[0], qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
+                     "the create in the thread commits");
+    Test::More::like($r[1],
+                     qr{\AHTTP/1\.1 408 .*Wow-Error-Code: RequestTimeout}s,
+                     "the create whose deadline passed in the queue is 408");
+    Test::More::like($r[2], qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
+                     "... and its neighbour in the group commits");
+
+    return "GET /execution_failed/d2/state";
 }
 
 run_tests();
@@ -250,3 +276,16 @@ GET /actuator/health
 [[\&::shutdown_timeout_beside_waiting_write, qr/"id":"o1"/]]
 --- error_log
 compensation: create_execution_failed on "o1" ran after its request was closed: Ok
+
+
+
+=== TEST 9: a command whose deadline passed while queued is 408 and writes nothing; its group's neighbour commits
+--- main_config eval: $::ThreadMainConfig
+--- http_config eval: $::ThreadHttpConfig
+--- request eval
+["GET /actuator/health", "GET /execution_failed/d3/state"]
+--- error_code eval
+[200, 404]
+--- poll eval
+[[\&::deadline_passed_in_queue, qr/"errorCode":"NotFound"/, undef, 404],
+ ["GET /execution_failed/d3/state", qr/"id":"d3"/, undef, 200]]

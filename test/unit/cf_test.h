@@ -39,6 +39,9 @@ extern const cf_test_t  cf_tests_dispatch[];
 extern const cf_test_t  cf_tests_route[];
 extern const cf_test_t  cf_tests_json[];
 extern const cf_test_t  cf_tests_notify[];
+extern const cf_test_t  cf_tests_int[];
+extern const cf_test_t  cf_tests_tz[];
+extern const cf_test_t  cf_tests_exec[];
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

@@ -27,6 +27,9 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_route,
     cf_tests_json,
     cf_tests_notify,
+    cf_tests_int,
+    cf_tests_tz,
+    cf_tests_exec,
     NULL
 };
 

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cf_test.h"
 #include "cf_cosid.h"
@@ -106,44 +107,60 @@ test_cosid_machine_ids(void)
 
 
 static int  t_dead_pid;
+static uint64_t  t_start_of_102;
 
+/* 102 may be alive with another start time: its pid was reused */
 static int
-t_alive(int32_t pid)
+t_alive(int32_t pid, uint64_t start)
 {
-    return pid != t_dead_pid;
+    if (pid == t_dead_pid) {
+        return 0;
+    }
+
+    return pid != 102 || t_start_of_102 == 0 || start == t_start_of_102;
 }
 
 
 static void
 test_cosid_slots(void)
 {
-    int32_t  slots[4];
+    cf_cosid_lease_t  slots[4];
 
     memset(slots, 0, sizeof(slots));
     t_dead_pid = -1;
+    t_start_of_102 = 0;
 
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 100, t_alive), 0);
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 101, t_alive), 1);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 100, 7, t_alive), 0);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 101, 7, t_alive), 1);
     /* a process asking again keeps its slot */
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 100, t_alive), 0);
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 102, t_alive), 2);
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 103, t_alive), 3);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 100, 7, t_alive), 0);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 102, 8, t_alive), 2);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 103, 9, t_alive), 3);
     /* full of live processes: refused, never shared */
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 104, t_alive), -1);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 104, 9, t_alive), -1);
 
     /* a released slot is reused */
     cf_cosid_slot_release(slots, 4, 101);
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 104, t_alive), 1);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 104, 9, t_alive), 1);
+
+    /* pid 102 exists again, but as another process (pid reuse): its old
+     * lease is reclaimed */
+    t_start_of_102 = 50;
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 106, 60, t_alive), 2);
+    CHECK_INT(slots[2].pid, 106);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 107, 60, t_alive), -1);
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 102, 50, t_alive), -1);
 
     /* a crashed process's slot is reclaimed, a live one's is not */
-    t_dead_pid = 102;
-    CHECK_INT(cf_cosid_slot_claim(slots, 4, 105, t_alive), 2);
-    CHECK_INT(slots[0], 100);
-    CHECK_INT(slots[3], 103);
+    t_dead_pid = 106;
+    CHECK_INT(cf_cosid_slot_claim(slots, 4, 105, 61, t_alive), 2);
+    CHECK_INT(slots[0].pid, 100);
+    CHECK_INT(slots[3].pid, 103);
+    CHECK_INT(slots[2].start, 61);
 
     /* releasing an unknown pid changes nothing */
     cf_cosid_slot_release(slots, 4, 999);
-    CHECK_INT(slots[0] + slots[1] + slots[2] + slots[3],
+    CHECK_INT(slots[0].pid + slots[1].pid + slots[2].pid + slots[3].pid,
               100 + 104 + 105 + 103);
 }
 
@@ -265,11 +282,51 @@ test_bi_options(void)
 }
 
 
+
+/* the start time in /proc/<pid>/stat, and liveness that survives pid reuse */
+static void
+test_cosid_proc_start(void)
+{
+    uint64_t     start, again;
+    const char  *line;
+
+    line = "4242 (nginx: worker) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2"
+           " 0 0 20 0 1 0 987654 12345 67 18446744073709551615\n";
+    CHECK_INT(cf_cosid_parse_stat(line, strlen(line), &start), 0);
+    CHECK(start == 987654);
+
+    /* a comm with ") " inside it: the last ')' ends it */
+    line = "7 (a) b) c) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 31337 1 2";
+    CHECK_INT(cf_cosid_parse_stat(line, strlen(line), &start), 0);
+    CHECK(start == 31337);
+
+    line = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1";
+    CHECK_INT(cf_cosid_parse_stat(line, strlen(line), &start), -1);
+    line = "7 x S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 31337";
+    CHECK_INT(cf_cosid_parse_stat(line, strlen(line), &start), -1);
+    line = "7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99999999999999999999";
+    CHECK_INT(cf_cosid_parse_stat(line, strlen(line), &start), -1);
+
+    /* this process: alive with its start time, not with another one */
+    CHECK_INT(cf_cosid_pid_start((int32_t) getpid(), &start), 0);
+    CHECK(start > 0);
+    CHECK_INT(cf_cosid_pid_start((int32_t) getpid(), &again), 0);
+    CHECK(again == start);
+    CHECK_INT(cf_cosid_lease_alive((int32_t) getpid(), start), 1);
+    CHECK_INT(cf_cosid_lease_alive((int32_t) getpid(), 0), 1);
+    CHECK_INT(cf_cosid_lease_alive((int32_t) getpid(), start + 1), 0);
+    CHECK_INT(cf_cosid_lease_alive(0, 0), 0);
+    /* beyond pid_max: no such process */
+    CHECK_INT(cf_cosid_lease_alive(0x7ffffff0, 0), 0);
+}
+
 const cf_test_t  cf_tests_cosid[] = {
     { "cosid: 1,000,000 ids of two generators, interleaved, all unique",
       test_cosid_two_generators_unique },
     { "cosid: machine ids of pids and node slots", test_cosid_machine_ids },
     { "cosid: slot leases, reclaimed only from dead pids", test_cosid_slots },
+    { "cosid: a lease's process is its pid and start time (pid reuse)",
+      test_cosid_proc_start },
     { "cosid: SnowflakeId layout and radix-62 form", test_cosid_snowflake },
     { "wait: signal validation", test_wait_signal },
     { "bi: options validated, script shapes", test_bi_options },

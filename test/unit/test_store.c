@@ -1556,6 +1556,159 @@ done:
 }
 
 
+/*
+ * A store whose file (or WAL) is deleted or replaced while open refuses
+ * writes and never reports one as committed (issue 20, item 2); a missing
+ * file is not created with no_create.
+ */
+static void
+test_store_replaced(void)
+{
+    int                 i;
+    char                wal[128], other[128];
+    FILE               *fp;
+    cf_t_env_t          env;
+    cf_store_t         *st;
+    cf_exec_output_t    out;
+    cf_store_options_t  opts;
+    char                errbuf[256];
+
+    for (i = 0; i < 3; i++) {
+        if (!CHECK(cf_t_env_open(&env) == 0)) {
+            return;
+        }
+
+        CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                           cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out),
+                  0);
+        CHECK(out.committed);
+        cf_error_free(&out.err);
+        CHECK_INT(cf_store_check_file(env.st), 0);
+
+        snprintf(wal, sizeof(wal), "%s-wal", env.path);
+        snprintf(other, sizeof(other), "%s.new", env.path);
+
+        if (i == 0) {
+            /* the database file deleted */
+            CHECK_INT(unlink(env.path), 0);
+
+        } else if (i == 1) {
+            /* the WAL deleted */
+            CHECK_INT(unlink(wal), 0);
+
+        } else {
+            /* another file renamed over the path (a restored copy) */
+            fp = fopen(other, "w");
+            if (CHECK(fp != NULL)) {
+                fclose(fp);
+            }
+            CHECK_INT(rename(other, env.path), 0);
+        }
+
+        if (!CHECK_INT(cf_store_check_file(env.st), CF_STORE_REPLACED)) {
+            printf("#   case %d\n", i);
+        }
+        CHECK(strstr(cf_store_errmsg(env.st), env.path) != NULL);
+
+        /* refused before anything is written: 503, not committed */
+        CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a2",
+                           cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out),
+                  0);
+        CHECK_STR(out.err.code, CF_E_SERVICE_UNAVAILABLE);
+        CHECK_INT(cf_error_http_status(out.err.code), 503);
+        CHECK(!out.committed);
+        cf_error_free(&out.err);
+
+        cf_t_env_close(&env);
+    }
+
+    /* deleted during the transaction: the COMMIT is not acknowledged */
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+    CHECK_INT(sqlite3_exec(cf_store_db(env.st), "PRAGMA user_version = 7",
+                           NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(unlink(env.path), 0);
+    CHECK_INT(cf_store_commit(env.st), CF_STORE_REPLACED);
+    CHECK_INT(cf_store_errcode(env.st), SQLITE_CANTOPEN);
+
+    /* no_create: a missing file is an error, not a fresh store */
+    cf_t_options(&opts);
+    opts.no_create = 1;
+    st = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+    CHECK(st == NULL);
+    CHECK(access(env.path, F_OK) != 0);
+    cf_store_close(st);
+
+    cf_t_env_close(&env);
+}
+
+
+/* a unique violation is classified by the rows, not by SQLite's text */
+static void
+test_store_unique_violations(void)
+{
+    cf_t_env_t       env;
+    json_t          *header, *body;
+    cf_stream_row_t  row;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    header = json_object();
+    body = json_object();
+
+    memset(&row, 0, sizeof(row));
+    row.id = "s1";
+    row.aggregate_id = "a1";
+    row.owner_id = "";
+    row.version = 1;
+    row.request_id = "r1";
+    row.command_id = "c1";
+    row.header = header;
+    row.event_id = "e1";
+    row.event_name = "execution_failed_created";
+    row.event_body_type = "t";
+    row.event_body = body;
+    row.create_time = CF_T_EXECUTE_AT;
+
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+    CHECK_INT(cf_store_append(env.st, &row), 0);
+
+    /* (aggregate_id, version) taken */
+    row.id = "s2";
+    row.request_id = "r2";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_VERSION_TAKEN);
+
+    /* (aggregate_id, request_id) taken, even with a new version */
+    row.version = 2;
+    row.request_id = "r1";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_DUPLICATE_REQ);
+
+    /* a request id that is an index's name in SQLite's text, on another
+     * aggregate: no duplicate there */
+    row.aggregate_id = "a2";
+    row.version = 1;
+    row.request_id = "request_id";
+    CHECK_INT(cf_store_append(env.st, &row), 0);
+
+    /* the stream id (primary key) taken: a conflict */
+    row.id = "s1";
+    row.aggregate_id = "a3";
+    row.request_id = "r3";
+    CHECK_INT(cf_store_append(env.st, &row), CF_STORE_VERSION_TAKEN);
+
+    CHECK_INT(cf_store_commit(env.st), 0);
+
+    json_decref(header);
+    json_decref(body);
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: resource tags in the snapshot; a version 1 file is migrated",
@@ -1588,5 +1741,9 @@ const cf_test_t  cf_tests_store[] = {
       test_store_checkpointer },
     { "store: signals sent to the process skip the checkpointer's thread",
       test_store_checkpointer_signals },
+    { "store: a deleted or replaced file or WAL refuses writes, unacked",
+      test_store_replaced },
+    { "store: unique violations classified by the rows, not SQLite's text",
+      test_store_unique_violations },
     { NULL, NULL }
 };
