@@ -20,6 +20,8 @@
 #                runs nginx from it and purges it (part of make test)
 #   make test-real-test-nginx TEST_NGINX_LIB=<test-nginx>/lib
 #                the t/ suite under openresty's Test::Nginx (docs/testing.md)
+#   make check-generator  Wow's client generator (built from its source,
+#                FETCHER_GENERATOR=.../dist/cli.js) on GET /v3/api-docs
 #   make fuzz    install clang, run each libFuzzer target FUZZ_TIME seconds
 #                (fuzz/; not part of make test, whose `make unit` replays
 #                the seed corpora and the crash regressions with gcc)
@@ -44,7 +46,7 @@ BADINPUT_REQUESTS ?= 3000
 
 .PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
         build-asan prove-asan \
-        crash badinput hardening memory bench \
+        crash badinput hardening memory bench check-generator \
         fuzz fuzz-deps fuzz-build deb deb-deps test-deb test-real-test-nginx
 
 all: build
@@ -67,7 +69,19 @@ $(BUILD)/.configured: config $(wildcard src/*.c)
 	    || { tail -n 20 $(BUILD)/configure.log; exit 1; }
 	@touch $@
 
-$(MODULE): $(BUILD)/.configured $(SOURCES)
+# the OpenAPI asset, compiled in as a string (ngx_http_compensation_openapi.c):
+# config writes it into the build directory at configure time, this rewrites
+# it when the asset changes
+OPENAPI_JSON := src/ngx_http_compensation_openapi.json
+OPENAPI_GEN   = perl scripts/json2c.pl ngx_http_compensation_openapi_json \
+                    < $(OPENAPI_JSON) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/ngx_http_compensation_openapi_json.h: $(OPENAPI_JSON) \
+        scripts/json2c.pl $(BUILD)/.configured
+	$(OPENAPI_GEN)
+
+$(MODULE): $(BUILD)/.configured $(SOURCES) \
+        $(BUILD)/ngx_http_compensation_openapi_json.h
 	$(MAKE) -f $(BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(MODULE)
 
@@ -93,7 +107,12 @@ $(ASAN_BUILD)/.configured: config $(wildcard src/*.c)
 	    || { tail -n 20 $(ASAN_BUILD)/configure.log; exit 1; }
 	@touch $@
 
-$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES)
+$(ASAN_BUILD)/ngx_http_compensation_openapi_json.h: $(OPENAPI_JSON) \
+        scripts/json2c.pl $(ASAN_BUILD)/.configured
+	$(OPENAPI_GEN)
+
+$(ASAN_MODULE): $(ASAN_BUILD)/.configured $(SOURCES) \
+        $(ASAN_BUILD)/ngx_http_compensation_openapi_json.h
 	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $(NGINX_SRC) modules
 	@test -f $(ASAN_MODULE)
 
@@ -200,6 +219,11 @@ check-memory: deps build
 bench: deps build
 	@scripts/install-deps.sh bench
 	bench/bench.sh
+
+# optional: Wow's client generator, built from its source, on our document
+# (docs/testing.md, "Wow's client generator"); not part of make test
+check-generator: build
+	test/check-generator.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) t/servroot

@@ -22,6 +22,8 @@ static int cf_bind_enum(json_t *v, const cf_field_t *f, const char *name,
     json_t **out, cf_error_t *err);
 static int cf_bind_binding_errors(json_t *v, const char *name, json_t **out,
     cf_error_t *err);
+static int cf_bind_tags(json_t *v, const char *name, json_t **out,
+    cf_error_t *err);
 static int cf_bind_default(const cf_field_t *f, json_t *dst, cf_error_t *err);
 static int cf_bind_oom(cf_error_t *err);
 static const char *cf_bind_str(json_t *obj, const char *key);
@@ -211,6 +213,9 @@ cf_bind_value(json_t *v, const cf_field_t *f, const char *name,
 
     case CF_FT_BINDING_ERRORS:
         return cf_bind_binding_errors(v, name, out, err);
+
+    case CF_FT_TAGS:
+        return cf_bind_tags(v, name, out, err);
     }
 
     cf_error_add_binding(err, name, "has an unknown type");
@@ -409,6 +414,114 @@ cf_bind_binding_errors(json_t *v, const char *name, json_t **out,
     }
 
     *out = arr;
+
+    return 0;
+}
+
+
+/*
+ * ABAC tags (Wow's AbacTags, Map<String, List<String>>): an object whose
+ * values are arrays of strings.  Keys keep their order; a key or a value is
+ * any string a string field takes (Wow filters none of them either).
+ */
+static int
+cf_bind_tags(json_t *v, const char *name, json_t **out, cf_error_t *err)
+{
+    int          rc;
+    char         key_name[256], item_name[300];
+    size_t       i;
+    json_t      *dst, *values, *arr, *item, *bound;
+    const char  *key;
+
+    if (!json_is_object(v)) {
+        cf_error_add_binding(err, name, "must be an object");
+        return -1;
+    }
+
+    if (json_object_size(v) > CF_BIND_MAX_TAGS) {
+        cf_error_add_binding(err, name, "must have at most %d keys",
+                             CF_BIND_MAX_TAGS);
+        return -1;
+    }
+
+    dst = json_object();
+    if (dst == NULL) {
+        return cf_bind_oom(err);
+    }
+
+    rc = 0;
+
+    json_object_foreach(v, key, values) {
+        cf_bind_name(key_name, name, key);
+
+        if (strlen(key) > CF_BIND_MAX_STRING) {
+            cf_error_add_binding(err, name, "keys must be at most %d bytes"
+                                 " long", CF_BIND_MAX_STRING);
+            rc = -1;
+            continue;
+        }
+
+        if (!json_is_array(values)) {
+            cf_error_add_binding(err, key_name,
+                                 "must be an array of strings");
+            rc = -1;
+            continue;
+        }
+
+        if (json_array_size(values) > CF_BIND_MAX_TAGS) {
+            cf_error_add_binding(err, key_name, "must have at most %d values",
+                                 CF_BIND_MAX_TAGS);
+            rc = -1;
+            continue;
+        }
+
+        arr = json_array();
+        if (arr == NULL) {
+            rc = cf_bind_oom(err);
+            break;
+        }
+
+        json_array_foreach(values, i, item) {
+            snprintf(item_name, sizeof(item_name), "%.250s[%zu]", key_name,
+                     i);
+
+            if (cf_bind_string(item, CF_BIND_MAX_STRING, item_name, &bound,
+                               err)
+                != 0)
+            {
+                rc = -1;
+                continue;
+            }
+
+            if (json_array_append_new(arr, bound) != 0) {
+                json_decref(arr);
+                arr = NULL;
+                rc = cf_bind_oom(err);
+                break;
+            }
+        }
+
+        if (arr == NULL) {
+            break;
+        }
+
+        if (rc != 0) {
+            json_decref(arr);       /* only the binding errors matter now */
+            continue;
+        }
+
+        if (json_object_set_new(dst, key, arr) != 0) {
+            rc = cf_bind_oom(err);
+            break;
+        }
+    }
+
+    if (rc != 0) {
+        json_decref(dst);
+        return -1;
+    }
+
+    *out = dst;
 
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #define CF_BIND_MAX_STRING  65536        /* bytes, any string field */
 #define CF_BIND_MAX_TEXT    1048576      /* bytes, stack traces */
+#define CF_BIND_MAX_TAGS    1024         /* keys, and values per key */
 
 
 typedef enum {
@@ -29,7 +30,8 @@ typedef enum {
     CF_FT_RECOVERABLE,
     CF_FT_STATUS,
     CF_FT_OBJECT,
-    CF_FT_BINDING_ERRORS        /* array of {name, msg}; omitted when empty */
+    CF_FT_BINDING_ERRORS,       /* array of {name, msg}; omitted when empty */
+    CF_FT_TAGS                  /* ABAC tags: {key: [string, ...]} */
 } cf_field_type_t;
 
 

@@ -26,6 +26,7 @@ static int cf_ascii_casecmp(const char *a, const char *b);
 
 #define CF_API_PREFIX      "me.ahoo.wow.compensation.api."
 #define CF_COMMAND_PREFIX  "me.ahoo.wow.api.command."
+#define CF_ABAC_PREFIX     "me.ahoo.wow.api.abac."
 
 
 /* the server default of spec 1.5 when the caller has none */
@@ -52,7 +53,9 @@ static const cf_command_info_t  cf_commands[CF_CMD__COUNT] = {
     { CF_CMD_DELETE_AGGREGATE, "delete_aggregate",
       CF_COMMAND_PREFIX "DefaultDeleteAggregate", "onDelete", 0, 0 },
     { CF_CMD_RECOVER_AGGREGATE, "recover_aggregate",
-      CF_COMMAND_PREFIX "DefaultRecoverAggregate", "onRecover", 0, 0 }
+      CF_COMMAND_PREFIX "DefaultRecoverAggregate", "onRecover", 0, 0 },
+    { CF_CMD_APPLY_RESOURCE_TAGS, "apply_resource_tags",
+      CF_ABAC_PREFIX "DefaultApplyResourceTags", "onApplyResourceTags", 0, 0 }
 };
 
 
@@ -89,6 +92,12 @@ static const cf_field_t  cf_fields_cmd_empty[] = {
     { NULL,          CF_FT_STRING,      0, NULL, NULL }
 };
 
+/* DefaultApplyResourceTags(tags: AbacTags): tags are required */
+static const cf_field_t  cf_fields_cmd_tags[] = {
+    { "tags",        CF_FT_TAGS,        0, NULL, NULL },
+    { NULL,          CF_FT_STRING,      0, NULL, NULL }
+};
+
 static const cf_field_t *const  cf_command_fields[CF_CMD__COUNT] = {
     cf_fields_cmd_create,
     cf_fields_cmd_empty,
@@ -99,7 +108,8 @@ static const cf_field_t *const  cf_command_fields[CF_CMD__COUNT] = {
     cf_fields_function,
     cf_fields_cmd_recoverable,
     cf_fields_cmd_empty,
-    cf_fields_cmd_empty
+    cf_fields_cmd_empty,
+    cf_fields_cmd_tags
 };
 
 
@@ -419,6 +429,12 @@ cf_command_handle(const cf_aggregate_t *agg, json_t *body,
     case CF_CMD_RECOVER_AGGREGATE:
         ev->type = CF_EV_AGGREGATE_RECOVERED;
         ev->body = json_object();
+        break;
+
+    case CF_CMD_APPLY_RESOURCE_TAGS:
+        /* no precondition: the tags replace the aggregate's, as they are */
+        ev->type = CF_EV_RESOURCE_TAGS_APPLIED;
+        ev->body = json_deep_copy(body);
         break;
 
     default:

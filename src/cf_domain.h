@@ -192,7 +192,14 @@ typedef struct {
     char        *operator_;
     int64_t      first_event_time;
     int64_t      event_time;
+    json_t      *tags;              /* ABAC resource tags (spec 2.9 [HEAD]):
+                                       {key: [value, ...]}, owned; NULL
+                                       until tags are applied (= {}) */
 } cf_aggregate_t;
+
+/* the space id of newer servers' snapshots and streams: always "", the
+ * module has no spaces (spec 5.1 [HEAD]) */
+#define CF_SPACE_ID          ""
 
 /* id is copied; everything else empty/zero, owner "" */
 int cf_aggregate_init(cf_aggregate_t *agg, const char *id);
@@ -211,15 +218,17 @@ typedef enum {
     CF_EV_RECOVERABLE_MARKED,
     CF_EV_AGGREGATE_DELETED,
     CF_EV_AGGREGATE_RECOVERED,
+    CF_EV_RESOURCE_TAGS_APPLIED,
     CF_EV__COUNT
 } cf_event_type_t;
 
 /* "execution_failed_created", ..., "default_aggregate_deleted",
- * "default_aggregate_recovered" */
+ * "default_aggregate_recovered", "default_resource_tags_applied" */
 const char *cf_event_name(cf_event_type_t t);
 /* "me.ahoo.wow.compensation.api.ExecutionFailedCreated", ...,
  * "me.ahoo.wow.api.event.DefaultAggregateDeleted",
- * "me.ahoo.wow.api.event.DefaultAggregateRecovered" */
+ * "me.ahoo.wow.api.event.DefaultAggregateRecovered",
+ * "me.ahoo.wow.api.abac.DefaultResourceTagsApplied" */
 const char *cf_event_body_type(cf_event_type_t t);
 int cf_event_parse_name(const char *name, cf_event_type_t *out);
 
@@ -259,16 +268,20 @@ typedef enum {
     CF_CMD_MARK_RECOVERABLE,
     CF_CMD_DELETE_AGGREGATE,
     CF_CMD_RECOVER_AGGREGATE,
+    CF_CMD_APPLY_RESOURCE_TAGS,     /* PUT {id}/tags, spec 2.9 [HEAD] */
     CF_CMD__COUNT
 } cf_command_type_t;
 
 typedef struct {
     cf_command_type_t  type;
     const char        *name;         /* snake_case: "prepare_compensation",
-                                        "delete_aggregate", "recover_aggregate" */
+                                        "delete_aggregate", "recover_aggregate",
+                                        "apply_resource_tags" */
     const char        *type_name;    /* fully qualified class name; delete and
                                         recover: me.ahoo.wow.api.command.
-                                        DefaultDeleteAggregate / RecoverAggregate */
+                                        DefaultDeleteAggregate / RecoverAggregate;
+                                        tags: me.ahoo.wow.api.abac.
+                                        DefaultApplyResourceTags */
     const char        *handler;      /* processor function name, "onPrepare" */
     unsigned           is_create:1;
     unsigned           body_required:1;   /* only create */

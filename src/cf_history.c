@@ -28,8 +28,9 @@ cf_stream_to_json(const cf_stream_view_t *row, int with_size,
         return NULL;
     }
 
-    doc = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:I,"
-                    " s:o, s:I}",
+    /* [HEAD] shape: spaceId after ownerId (spec 5.2) */
+    doc = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s,"
+                    " s:I, s:o, s:I}",
                     "id", row->id,
                     "contextName", CF_CONTEXT_NAME,
                     "aggregateName", CF_AGGREGATE_NAME,
@@ -37,6 +38,7 @@ cf_stream_to_json(const cf_stream_view_t *row, int with_size,
                     "aggregateId", row->aggregate_id,
                     "tenantId", row->tenant_id,
                     "ownerId", row->owner_id,
+                    "spaceId", CF_SPACE_ID,
                     "commandId", row->command_id,
                     "requestId", row->request_id,
                     "version", (json_int_t) row->version,
@@ -73,12 +75,15 @@ cf_state_event_to_json(const cf_stream_view_t *row,
 
     state = cf_state_to_json(&agg->state);
 
+    /* [HEAD] shape: the tags after the state (spec 5.3) */
     if (state == NULL
         || json_object_set_new(doc, "firstOperator",
                json_string(agg->first_operator ? agg->first_operator : ""))
         || json_object_set_new(doc, "firstEventTime",
                                json_integer(agg->first_event_time))
         || json_object_set_new(doc, "state", state)
+        || json_object_set_new(doc, "tags",
+               agg->tags ? json_deep_copy(agg->tags) : json_object())
         || json_object_set_new(doc, "deleted", json_boolean(agg->deleted)))
     {
         /* json_object_set_new consumes state even on failure */
@@ -90,10 +95,11 @@ cf_state_event_to_json(const cf_stream_view_t *row,
 }
 
 
+/* [HEAD] shape: spaceId after ownerId, tags before deleted (spec 5.1) */
 json_t *
 cf_snapshot_to_json(const cf_snapshot_row_t *row)
 {
-    json_t  *state;
+    json_t  *state, *tags;
 
     state = cf_json_loads(row->state, 0, NULL);
 
@@ -102,12 +108,21 @@ cf_snapshot_to_json(const cf_snapshot_row_t *row)
         return NULL;
     }
 
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I,"
-                     " s:I, s:I, s:b, s:o}",
+    tags = cf_json_loads(row->tags ? row->tags : "{}", 0, NULL);
+
+    if (!json_is_object(tags)) {
+        json_decref(tags);
+        json_decref(state);
+        return NULL;
+    }
+
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s,"
+                     " s:I, s:I, s:I, s:o, s:b, s:o}",
                      "contextName", CF_CONTEXT_NAME,
                      "aggregateName", CF_AGGREGATE_NAME,
                      "tenantId", row->tenant_id,
                      "ownerId", row->owner_id,
+                     "spaceId", CF_SPACE_ID,
                      "aggregateId", row->aggregate_id,
                      "version", (json_int_t) row->version,
                      "eventId", row->event_id,
@@ -116,6 +131,7 @@ cf_snapshot_to_json(const cf_snapshot_row_t *row)
                      "firstEventTime", (json_int_t) row->first_event_time,
                      "eventTime", (json_int_t) row->event_time,
                      "snapshotTime", (json_int_t) row->snapshot_time,
+                     "tags", tags,
                      "deleted", row->deleted,
                      "state", state);
 }

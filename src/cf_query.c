@@ -80,8 +80,10 @@ static const cf_q_field_t  cf_q_snapshot_fields[] = {
     { "aggregateName", "'" CF_AGGREGATE_NAME "'", NULL, CF_K_STR, 0, 1 },
     { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 1 },
     { "ownerId", "owner_id", NULL, CF_K_STR, 0, 1 },
-    { "spaceId", NULL, NULL, CF_K_MISSING, 0, 1 },
-    { "tags", NULL, NULL, CF_K_MISSING, 0, 1 },
+    /* [HEAD]: no spaces here, every spaceId is ""; the tags are whole
+     * objects (conditions on "tags.<key>" are not served) */
+    { "spaceId", "''", NULL, CF_K_STR, 0, 1 },
+    { "tags", "tags", NULL, CF_K_OBJ, 0, 0 },
     { "version", "version", NULL, CF_K_INT, 0, 0 },
     { "eventId", "event_id", NULL, CF_K_STR, 0, 0 },
     { "firstOperator", "first_operator", NULL, CF_K_STR, 0, 0 },
@@ -156,7 +158,7 @@ static const cf_q_field_t  cf_q_event_fields[] = {
     { "aggregateId", "aggregate_id", NULL, CF_K_STR, 0, 0 },
     { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 0 },
     { "ownerId", "owner_id", NULL, CF_K_STR, 0, 0 },
-    { "spaceId", NULL, NULL, CF_K_MISSING, 0, 0 },
+    { "spaceId", "''", NULL, CF_K_STR, 0, 0 },
     { "commandId", "command_id", NULL, CF_K_STR, 0, 0 },
     { "requestId", "request_id", NULL, CF_K_STR, 0, 0 },
     { "version", "version", NULL, CF_K_INT, 0, 0 },
@@ -3056,7 +3058,7 @@ cf_query_sql(const cf_query_t *q, int count)
         cf_sb_add(&sb, q->store == CF_QUERY_SNAPSHOT
                   ? "SELECT aggregate_id, tenant_id, owner_id, version,"
                     " event_id, first_operator, operator, first_event_time,"
-                    " event_time, state, snapshot_time, deleted"
+                    " event_time, state, snapshot_time, deleted, tags"
                     " FROM snapshot WHERE rowid IN (SELECT rowid FROM"
                     " snapshot WHERE "
                   : "SELECT id, header, aggregate_id, tenant_id, owner_id,"

@@ -284,6 +284,7 @@ cf_query_snapshot_doc(sqlite3_stmt *s)
     row.state = (char *) cf_query_text(s, 9);
     row.snapshot_time = sqlite3_column_int64(s, 10);
     row.deleted = sqlite3_column_int(s, 11) != 0;
+    row.tags = (char *) cf_query_text(s, 12);
 
     return cf_snapshot_to_json(&row);
 }

@@ -25,6 +25,7 @@ static char *cf_strdup(const char *s);
 
 #define CF_API_PREFIX    "me.ahoo.wow.compensation.api."
 #define CF_EVENT_PREFIX  "me.ahoo.wow.api.event."
+#define CF_ABAC_PREFIX   "me.ahoo.wow.api.abac."
 
 
 static const cf_field_t  cf_fields_state[] = {
@@ -83,6 +84,11 @@ static const cf_field_t  cf_fields_ev_empty[] = {
     { NULL,          CF_FT_STRING,      0, NULL, NULL }
 };
 
+static const cf_field_t  cf_fields_ev_tags[] = {
+    { "tags",        CF_FT_TAGS,        0, NULL, NULL },
+    { NULL,          CF_FT_STRING,      0, NULL, NULL }
+};
+
 
 static const cf_event_info_t  cf_events[CF_EV__COUNT] = {
     { "execution_failed_created",
@@ -102,7 +108,9 @@ static const cf_event_info_t  cf_events[CF_EV__COUNT] = {
     { "default_aggregate_deleted",
       CF_EVENT_PREFIX "DefaultAggregateDeleted", cf_fields_ev_empty },
     { "default_aggregate_recovered",
-      CF_EVENT_PREFIX "DefaultAggregateRecovered", cf_fields_ev_empty }
+      CF_EVENT_PREFIX "DefaultAggregateRecovered", cf_fields_ev_empty },
+    { "default_resource_tags_applied",
+      CF_ABAC_PREFIX "DefaultResourceTagsApplied", cf_fields_ev_tags }
 };
 
 
@@ -422,6 +430,7 @@ cf_aggregate_free(cf_aggregate_t *agg)
     free(agg->last_stream_id);
     free(agg->first_operator);
     free(agg->operator_);
+    json_decref(agg->tags);
 
     memset(agg, 0, sizeof(*agg));
 }
@@ -609,6 +618,12 @@ cf_aggregate_apply(cf_aggregate_t *agg, const cf_stream_meta_t *meta,
 
     case CF_EV_AGGREGATE_RECOVERED:
         agg->deleted = 0;
+        break;
+
+    case CF_EV_RESOURCE_TAGS_APPLIED:
+        /* the event's tags replace the aggregate's (Wow's sourcing) */
+        json_decref(agg->tags);
+        agg->tags = json_incref(json_object_get(n, "tags"));
         break;
 
     default:

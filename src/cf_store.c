@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cf_store.h"
+#include "cf_bind.h"
 
 
 #define CF_SCHEMA_RETRIES     200     /* x 10 ms: other workers at startup */
@@ -81,7 +82,7 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     "SELECT 1 FROM event_stream WHERE request_id = ?1 LIMIT 1",
 
     "SELECT version, event_id, owner_id, first_operator, operator,"
-    " first_event_time, event_time, deleted, state"
+    " first_event_time, event_time, deleted, state, tags"
     " FROM snapshot WHERE aggregate_id = ?1",
 
     "INSERT INTO event_stream (id, aggregate_id, tenant_id, owner_id,"
@@ -91,9 +92,9 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     "INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
     " event_id, first_operator, operator, first_event_time, event_time,"
     " snapshot_time, deleted, state, status, recoverable, is_retryable,"
-    " is_below_retry_threshold, retries, next_retry_at, timeout_at)"
+    " is_below_retry_threshold, retries, next_retry_at, timeout_at, tags)"
     " VALUES (?1, '" CF_TENANT_ID "', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     " ON CONFLICT (aggregate_id) DO UPDATE SET"
     " owner_id = excluded.owner_id, version = excluded.version,"
     " event_id = excluded.event_id, first_operator = excluded.first_operator,"
@@ -106,7 +107,7 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " is_retryable = excluded.is_retryable,"
     " is_below_retry_threshold = excluded.is_below_retry_threshold,"
     " retries = excluded.retries, next_retry_at = excluded.next_retry_at,"
-    " timeout_at = excluded.timeout_at",
+    " timeout_at = excluded.timeout_at, tags = excluded.tags",
 
     "SELECT count(*) FROM sqlite_master",
 
@@ -116,7 +117,7 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " ORDER BY version",
 
     "SELECT version, event_id, tenant_id, owner_id, first_operator, operator,"
-    " first_event_time, event_time, snapshot_time, deleted, state"
+    " first_event_time, event_time, snapshot_time, deleted, state, tags"
     " FROM snapshot WHERE aggregate_id = ?1",
 
     /* the unique (aggregate_id, version) index gives the order */
@@ -145,7 +146,8 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
 
 
 /*
- * Schema version 1.  Unique (aggregate_id, version) is the optimistic lock of
+ * Schema version 2 (1 had no snapshot.tags: cf_store_migrate adds it).
+ * Unique (aggregate_id, version) is the optimistic lock of
  * the event store; unique (aggregate_id, request_id) and the request_id index
  * make Command-Request-Id idempotent.  The snapshot keeps the state document
  * plus the columns the scheduler and the dashboard filter on.
@@ -186,11 +188,18 @@ static const char cf_schema_sql[] =
     " is_below_retry_threshold INTEGER,"
     " retries INTEGER,"
     " next_retry_at INTEGER,"
-    " timeout_at INTEGER);"
-    "PRAGMA user_version = 1;";
+    " timeout_at INTEGER,"
+    " tags TEXT NOT NULL DEFAULT '{}');";
+
+
+/* the ABAC tags of newer servers (spec 2.9 [HEAD]) on a version 1 file */
+static const char cf_migrate_tags_sql[] =
+    "ALTER TABLE snapshot ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';";
 
 
 static int cf_store_create_schema(cf_store_t *st);
+static int cf_tags_from_text(cf_aggregate_t *agg, const char *text);
+static int cf_store_migrate(cf_store_t *st, char **msg);
 static int cf_store_exec(cf_store_t *st, cf_sql_id_t id);
 static void cf_store_set_error(cf_store_t *st, const char *what);
 static const char *cf_column_text(sqlite3_stmt *s, int col);
@@ -565,6 +574,10 @@ cf_store_create_schema(cf_store_t *st)
             rc = sqlite3_exec(st->db, cf_schema_sql, NULL, NULL, &msg);
 
             if (rc == SQLITE_OK) {
+                rc = cf_store_migrate(st, &msg);
+            }
+
+            if (rc == SQLITE_OK) {
                 rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
                 if (rc == SQLITE_OK) {
                     return 0;
@@ -591,6 +604,43 @@ cf_store_create_schema(cf_store_t *st)
 
     cf_store_set_error(st, "schema (still locked after retries)");
     return -1;
+}
+
+
+/*
+ * Brings a file of an older schema version to the current one, inside the
+ * schema transaction: version 1 lacks snapshot.tags (every row then has
+ * the tags {}, as an aggregate that never had tags applied).
+ */
+static int
+cf_store_migrate(cf_store_t *st, char **msg)
+{
+    int            rc, has_tags;
+    sqlite3_stmt  *s;
+
+    rc = sqlite3_prepare_v2(st->db,
+                            "SELECT 1 FROM pragma_table_info('snapshot')"
+                            " WHERE name = 'tags'", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    rc = sqlite3_step(s);
+    has_tags = (rc == SQLITE_ROW);
+    sqlite3_finalize(s);
+
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return rc;
+    }
+
+    if (!has_tags) {
+        rc = sqlite3_exec(st->db, cf_migrate_tags_sql, NULL, NULL, msg);
+        if (rc != SQLITE_OK) {
+            return rc;
+        }
+    }
+
+    return sqlite3_exec(st->db, "PRAGMA user_version = 2;", NULL, NULL, msg);
 }
 
 
@@ -783,6 +833,10 @@ cf_store_load(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
         }
 
         json_decref(state);
+
+        if (ok && cf_tags_from_text(agg, cf_column_text(s, 9)) != 0) {
+            ok = 0;
+        }
 
         if (ok) {
             agg->version = sqlite3_column_int64(s, 0);
@@ -1030,6 +1084,46 @@ cf_store_latest_version(cf_store_t *st, const char *aggregate_id,
 }
 
 
+/* the snapshot's tags column into agg->tags; -1 for a damaged column */
+static int
+cf_tags_from_text(cf_aggregate_t *agg, const char *text)
+{
+    json_t      *tags, *bound;
+    cf_error_t   err;
+
+    static const cf_field_t  fields[] = {
+        { "tags", CF_FT_TAGS,   0, NULL, NULL },
+        { NULL,   CF_FT_STRING, 0, NULL, NULL }
+    };
+
+    tags = cf_json_loads(text, 0, NULL);
+    if (tags == NULL) {
+        return -1;
+    }
+
+    bound = json_pack("{s:o}", "tags", tags);
+    if (bound == NULL) {
+        return -1;
+    }
+
+    cf_error_init(&err);
+
+    /* the same binder as the event's: a stored value is input too */
+    if (cf_bind_object(bound, fields, "", &tags, &err) != 0) {
+        cf_error_free(&err);
+        json_decref(bound);
+        return -1;
+    }
+
+    json_decref(bound);
+    json_decref(agg->tags);
+    agg->tags = json_incref(json_object_get(tags, "tags"));
+    json_decref(tags);
+
+    return agg->tags ? 0 : -1;
+}
+
+
 int
 cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
     cf_snapshot_row_t *out)
@@ -1058,13 +1152,14 @@ cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
         out->first_operator = cf_strdup(cf_column_text(s, 4));
         out->operator_ = cf_strdup(cf_column_text(s, 5));
         out->state = cf_strdup(cf_column_text(s, 10));
+        out->tags = cf_strdup(cf_column_text(s, 11));
 
         ret = 0;
 
         if (out->aggregate_id == NULL || out->event_id == NULL
             || out->tenant_id == NULL || out->owner_id == NULL
             || out->first_operator == NULL || out->operator_ == NULL
-            || out->state == NULL)
+            || out->state == NULL || out->tags == NULL)
         {
             snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
             cf_snapshot_row_free(out);
@@ -1096,6 +1191,7 @@ cf_snapshot_row_free(cf_snapshot_row_t *row)
     free(row->first_operator);
     free(row->operator_);
     free(row->state);
+    free(row->tags);
 
     memset(row, 0, sizeof(cf_snapshot_row_t));
 }
@@ -1408,6 +1504,19 @@ cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
     sqlite3_bind_int64(s, 16, sv->retry_state.retries);
     sqlite3_bind_int64(s, 17, sv->retry_state.next_retry_at);
     sqlite3_bind_int64(s, 18, sv->retry_state.timeout_at);
+
+    if (agg->tags == NULL || json_object_size(agg->tags) == 0) {
+        sqlite3_bind_text(s, 19, "{}", 2, SQLITE_STATIC);
+
+    } else {
+        cf_buf_reset(&st->text[1]);
+        cf_json_write(&st->text[1], agg->tags);
+
+        if (cf_bind_text(st, s, 19, &st->text[1]) != 0) {
+            sqlite3_clear_bindings(s);
+            return -1;
+        }
+    }
 
     rc = sqlite3_step(s);
 

@@ -190,6 +190,7 @@ typedef struct {
     char        *first_operator;
     char        *operator_;
     char        *state;
+    char        *tags;              /* the ABAC tags' JSON text */
     int64_t      version;
     int64_t      first_event_time;
     int64_t      event_time;

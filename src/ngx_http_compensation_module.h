@@ -104,6 +104,11 @@ typedef struct {
                                                   worker for the thread */
 #endif
     ngx_flag_t                thread_pool_set;
+
+    /* GET /v3/api-docs, built once per configuration: the document's
+     * text before and after the server URL (openapi.c) */
+    ngx_str_t                 openapi_head;
+    ngx_str_t                 openapi_tail;
 } ngx_http_compensation_main_conf_t;
 
 
@@ -237,6 +242,8 @@ ngx_int_t ngx_http_compensation_send_json(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, json_t *json);
 ngx_int_t ngx_http_compensation_send_raw(ngx_http_request_t *r,
     ngx_uint_t status, const char *error_code, u_char *data, size_t len);
+ngx_int_t ngx_http_compensation_send_chain(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error_code, ngx_chain_t *out, size_t len);
 ngx_int_t ngx_http_compensation_send_error(ngx_http_request_t *r,
     cf_error_t *err);
 ngx_int_t ngx_http_compensation_send_error_code(ngx_http_request_t *r,
@@ -347,6 +354,8 @@ ngx_int_t ngx_http_compensation_cosid_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_cosid_generate_handler(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_compensation_openapi_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_compensation_openapi_init(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf);
 
 /* metrics (ngx_http_compensation_metrics.c): the zone, the route and the
  * counters other files feed; every hook is one atomic add */

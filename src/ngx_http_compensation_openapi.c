@@ -1,23 +1,37 @@
 
 /*
- * ngx_compensation: "GET /v3/api-docs", an OpenAPI 3 document of every
- * route, generated from the router's own table (ngx_http_compensation_
- * route_table()) on each request, so that it cannot drift from what is
- * served.
+ * ngx_compensation: "GET /v3/api-docs", an OpenAPI 3.1 document of every
+ * route.
+ *
+ * The operations, schemas, responses, parameters and request bodies are a
+ * static asset, src/ngx_http_compensation_openapi.json, compiled in (the
+ * module's config turns it into ngx_http_compensation_openapi_json.h in the
+ * build directory, which is on the include path).  They are
+ * shaped as a Wow server's, so that Wow's client generator resolves the
+ * aggregate from them.  The paths are the router's own table
+ * (ngx_http_compensation_route_table()): each route takes the asset's
+ * operation for its method and path, or a generic one built here when the
+ * asset has none, and a path of the asset that is not routed is left out,
+ * so the document lists exactly what is served.  The document is built once
+ * per configuration (init_main_conf); a request only adds the server URL.
  */
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_openapi_json.h"
 
 
-static json_t *ngx_http_compensation_oas_operation(ngx_http_request_t *r,
+/* stands for the server URL in the built text; split out there */
+#define NGX_HTTP_COMPENSATION_OAS_SERVER  "@ngx_compensation_server_url@"
+
+
+static json_t *ngx_http_compensation_oas_operation(
     const ngx_http_compensation_route_t *route);
 static json_t *ngx_http_compensation_oas_path(const char *pattern);
 static const char *ngx_http_compensation_oas_method(ngx_uint_t method);
 static const char *ngx_http_compensation_oas_tag(const char *pattern);
 static json_t *ngx_http_compensation_oas_content(const char **types,
     json_t *schema);
-static json_t *ngx_http_compensation_oas_components(void);
 
 
 /* the command headers of spec 3.2, as header parameters */
@@ -116,9 +130,12 @@ ngx_http_compensation_oas_content(const char **types, json_t *schema)
 }
 
 
+/*
+ * a generic operation, for a route the asset does not describe: its path
+ * parameters, the command headers, and the module's own result shapes
+ */
 static json_t *
-ngx_http_compensation_oas_operation(ngx_http_request_t *r,
-    const ngx_http_compensation_route_t *route)
+ngx_http_compensation_oas_operation(const ngx_http_compensation_route_t *route)
 {
     u_char        id[256], *p, *last;
     json_t       *op, *params, *param, *ok, *body, *responses;
@@ -262,7 +279,7 @@ ngx_http_compensation_oas_operation(ngx_http_request_t *r,
     if (command_like) {
         ok = ngx_http_compensation_oas_content(cmd_types,
                  json_pack("{s:s}", "$ref",
-                           "#/components/schemas/CommandResult"));
+                           "#/components/schemas/wow.command.CommandResult"));
 
     } else if (route->handler == ngx_http_compensation_global_id_handler
                || route->handler == ngx_http_compensation_prometheus_handler
@@ -290,7 +307,7 @@ ngx_http_compensation_oas_operation(ngx_http_request_t *r,
                           "default", "description",
                           "An error: ErrorInfo, its code in Wow-Error-Code",
                           "content", "application/json", "schema", "$ref",
-                          "#/components/schemas/ErrorInfo");
+                          "#/components/schemas/wow.api.DefaultErrorInfo");
 
     op = json_pack("{s:[s], s:s, s:s, s:o, s:o}",
                    "tags", ngx_http_compensation_oas_tag(route->pattern),
@@ -325,50 +342,145 @@ ngx_http_compensation_oas_operation(ngx_http_request_t *r,
 }
 
 
-static json_t *
-ngx_http_compensation_oas_components(void)
+ngx_int_t
+ngx_http_compensation_openapi_init(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf)
 {
-    return json_pack("{s:{"
-                     "s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
-                     " s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
-                     " s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s},"
-                     " s:{s:s}, s:{s:s}}},"
-                     "s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}}}",
-                     "schemas",
-                     "CommandResult", "type", "object", "properties",
-                     "id", "type", "string",
-                     "waitCommandId", "type", "string",
-                     "stage", "type", "string",
-                     "contextName", "type", "string",
-                     "aggregateName", "type", "string",
-                     "tenantId", "type", "string",
-                     "aggregateId", "type", "string",
-                     "aggregateVersion", "type", "integer",
-                     "requestId", "type", "string",
-                     "commandId", "type", "string",
-                     "function", "type", "object",
-                     "errorCode", "type", "string",
-                     "errorMsg", "type", "string",
-                     "bindingErrors", "type", "array",
-                     "result", "type", "object",
-                     "signalTime", "type", "integer",
-                     "ErrorInfo", "type", "object", "properties",
-                     "errorCode", "type", "string",
-                     "errorMsg", "type", "string",
-                     "bindingErrors", "type", "array",
-                     "succeeded", "type", "boolean");
+    char                                 *text, *mark;
+    json_t                               *doc, *apaths, *paths, *item, *op;
+    json_t                               *path, *server;
+    const char                           *method;
+    json_error_t                          jerr;
+    const ngx_http_compensation_route_t  *route;
+
+    doc = json_loads(ngx_http_compensation_openapi_json, 0, &jerr);
+
+    if (doc == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation: the compiled-in OpenAPI document"
+                           " is not JSON: %s (line %d)", jerr.text,
+                           jerr.line);
+        return NGX_ERROR;
+    }
+
+    apaths = json_object_get(doc, "paths");
+    paths = json_object();
+    text = NULL;
+
+    if (paths == NULL) {
+        goto failed;
+    }
+
+    for (route = ngx_http_compensation_route_table(); route->pattern;
+         route++)
+    {
+        method = ngx_http_compensation_oas_method(route->method);
+        path = ngx_http_compensation_oas_path(route->pattern);
+
+        if (method == NULL || path == NULL) {
+            json_decref(path);
+            goto failed;
+        }
+
+        item = json_object_get(paths, json_string_value(path));
+
+        if (item == NULL) {
+            item = json_object();
+
+            if (json_object_set_new(paths, json_string_value(path), item)
+                != 0)
+            {
+                json_decref(path);
+                goto failed;
+            }
+        }
+
+        op = json_object_get(json_object_get(apaths,
+                                             json_string_value(path)),
+                             method);
+        json_decref(path);
+
+        if (op != NULL) {
+            json_incref(op);
+
+        } else {
+            op = ngx_http_compensation_oas_operation(route);
+        }
+
+        if (op == NULL || json_object_set_new(item, method, op) != 0) {
+            goto failed;
+        }
+    }
+
+    server = json_pack("[{s:s, s:s}]", "url", NGX_HTTP_COMPENSATION_OAS_SERVER,
+                       "description", "the location serving"
+                       " compensation_api");
+
+    if (json_object_set_new(doc, "paths", paths) != 0) {
+        paths = NULL;
+        json_decref(server);
+        goto failed;
+    }
+
+    paths = NULL;
+
+    if (server == NULL || json_object_set_new(doc, "servers", server) != 0) {
+        goto failed;
+    }
+
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text == NULL) {
+        goto failed;
+    }
+
+    mark = ngx_strstr(text, NGX_HTTP_COMPENSATION_OAS_SERVER);
+    if (mark == NULL) {
+        goto failed;
+    }
+
+    mcf->openapi_head.len = mark - text;
+    mcf->openapi_head.data = ngx_pnalloc(cf->pool, mcf->openapi_head.len);
+
+    mark += sizeof(NGX_HTTP_COMPENSATION_OAS_SERVER) - 1;
+
+    mcf->openapi_tail.len = ngx_strlen(mark);
+    mcf->openapi_tail.data = ngx_pnalloc(cf->pool, mcf->openapi_tail.len);
+
+    if (mcf->openapi_head.data == NULL || mcf->openapi_tail.data == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(mcf->openapi_head.data, text, mcf->openapi_head.len);
+    ngx_memcpy(mcf->openapi_tail.data, mark, mcf->openapi_tail.len);
+
+    free(text);
+    json_decref(doc);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "compensation: building the OpenAPI document failed");
+    free(text);
+    json_decref(paths);
+    json_decref(doc);
+
+    return NGX_ERROR;
 }
 
 
 ngx_int_t
 ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
 {
-    json_t                               *doc, *paths, *item, *op, *path;
-    ngx_int_t                             rc;
-    ngx_str_t                             server;
-    ngx_uint_t                            sse;
-    const char                           *method;
-    const ngx_http_compensation_route_t  *route;
+    u_char                             *p;
+    size_t                              len;
+    ngx_int_t                           rc;
+    ngx_str_t                           server;
+    ngx_buf_t                          *b[3];
+    ngx_uint_t                          i, sse;
+    ngx_chain_t                         out[3];
+    ngx_http_compensation_main_conf_t  *mcf;
 
     rc = ngx_http_discard_request_body(r);
 
@@ -382,46 +494,7 @@ ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
                    "The acceptable media type is application/json.");
     }
 
-    paths = json_object();
-    if (paths == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    for (route = ngx_http_compensation_route_table(); route->pattern;
-         route++)
-    {
-        method = ngx_http_compensation_oas_method(route->method);
-        path = ngx_http_compensation_oas_path(route->pattern);
-
-        if (method == NULL || path == NULL) {
-            json_decref(path);
-            json_decref(paths);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        item = json_object_get(paths, json_string_value(path));
-
-        if (item == NULL) {
-            item = json_object();
-
-            if (json_object_set_new(paths, json_string_value(path), item)
-                != 0)
-            {
-                json_decref(path);
-                json_decref(paths);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        json_decref(path);
-
-        op = ngx_http_compensation_oas_operation(r, route);
-
-        if (op == NULL || json_object_set_new(item, method, op) != 0) {
-            json_decref(paths);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
     /* the routes sit below the location's prefix */
 
@@ -433,22 +506,35 @@ ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
         ngx_str_set(&server, "/");
     }
 
-    doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s%}], s:o, s:o}",
-                    "openapi", "3.0.1",
-                    "info", "title", "Wow-Compensation",
-                    "description", "The Wow compensation service"
-                    " (execution_failed) served by nginx",
-                    "version", CF_EVENT_REVISION,
-                    "servers", "url", (char *) server.data, server.len,
-                    "paths", paths,
-                    "components", ngx_http_compensation_oas_components());
+    len = server.len + ngx_escape_json(NULL, server.data, server.len);
 
-    if (doc == NULL) {
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, doc);
-    json_decref(doc);
+    ngx_escape_json(p, server.data, server.len);
 
-    return rc;
+    for (i = 0; i < 3; i++) {
+        b[i] = ngx_calloc_buf(r->pool);
+        if (b[i] == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b[i]->memory = 1;
+        out[i].buf = b[i];
+        out[i].next = (i < 2) ? &out[i + 1] : NULL;
+    }
+
+    b[0]->pos = mcf->openapi_head.data;
+    b[0]->last = b[0]->pos + mcf->openapi_head.len;
+    b[1]->pos = p;
+    b[1]->last = p + len;
+    b[2]->pos = mcf->openapi_tail.data;
+    b[2]->last = b[2]->pos + mcf->openapi_tail.len;
+    b[2]->last_buf = (r == r->main) ? 1 : 0;
+    b[2]->last_in_chain = 1;
+
+    return ngx_http_compensation_send_chain(r, NGX_HTTP_OK, CF_OK, out,
+               mcf->openapi_head.len + len + mcf->openapi_tail.len);
 }

@@ -257,6 +257,23 @@ ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_compensation_send_chain(r, status, error_code, &out, len);
+}
+
+
+/*
+ * sends a JSON text made of the buffers of "out" (len bytes in all, the
+ * last buffer marked last_buf/last_in_chain by the caller)
+ */
+ngx_int_t
+ngx_http_compensation_send_chain(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error_code, ngx_chain_t *out, size_t len)
+{
+    ngx_int_t  rc;
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -273,10 +290,7 @@ ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_output_filter(r, out);
 }
 
 

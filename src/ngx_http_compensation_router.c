@@ -58,6 +58,8 @@ static const ngx_http_compensation_route_t  ngx_http_compensation_routes[] = {
         CF_CMD_DELETE_AGGREGATE, "Delete aggregate"),
     CMD(NGX_HTTP_PUT, "/execution_failed/{id}/recover",
         CF_CMD_RECOVER_AGGREGATE, "Recover deleted aggregate"),
+    CMD(NGX_HTTP_PUT, "/execution_failed/{id}/tags",
+        CF_CMD_APPLY_RESOURCE_TAGS, "Apply ABAC Resource Tags"),
 
     { NGX_HTTP_GET, "/execution_failed/{id}/state",
       ngx_http_compensation_state_handler, -1, "Load State Aggregate",

@@ -293,11 +293,14 @@ ngx_http_compensation_metadata_handler(ngx_http_request_t *r)
         goto failed;
     }
 
-    /* the aggregate's own commands and events; delete and recover are the
-     * framework's generic ones, declared by no bounded context */
+    /* the aggregate's own commands and events; delete, recover and the
+     * resource tags are the framework's generic ones, declared by no
+     * bounded context */
 
     for (i = 0; i < CF_CMD__COUNT; i++) {
-        if (i == CF_CMD_DELETE_AGGREGATE || i == CF_CMD_RECOVER_AGGREGATE) {
+        if (i == CF_CMD_DELETE_AGGREGATE || i == CF_CMD_RECOVER_AGGREGATE
+            || i == CF_CMD_APPLY_RESOURCE_TAGS)
+        {
             continue;
         }
 
@@ -310,7 +313,9 @@ ngx_http_compensation_metadata_handler(ngx_http_request_t *r)
     }
 
     for (i = 0; i < CF_EV__COUNT; i++) {
-        if (i == CF_EV_AGGREGATE_DELETED || i == CF_EV_AGGREGATE_RECOVERED) {
+        if (i == CF_EV_AGGREGATE_DELETED || i == CF_EV_AGGREGATE_RECOVERED
+            || i == CF_EV_RESOURCE_TAGS_APPLIED)
+        {
             continue;
         }
 

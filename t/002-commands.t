@@ -672,3 +672,58 @@ $::CT
 --- response_body_like eval
 [::ok_re('onCreate', 1), ::error_re('UnsupportedMediaType'), ::ok_re('onPrepare', 2),
  ::state_re(status => 'PREPARED', retryState => ::rs_re(retries => 1, min => 180, to => 120))]
+
+
+
+=== TEST 37: PUT {id}/tags (apply ABAC resource tags): event default_resource_tags_applied; the snapshot carries the tags and spaceId; new tags replace the old; the state is unchanged
+--- request eval
+[::create_req(), "PUT $::U/tags\n{\"tags\":{\"dept\":[\"eng\",\"pm\"],\"role\":[\"admin\"]},\"x\":1}",
+ "GET $::U/snapshot", "PUT $::U/tags\n{\"tags\":{\"dept\":[\"ops\"]}}", "GET $::U/snapshot",
+ "GET $::U/event/2/3", "GET $::U/state"]
+--- more_headers eval
+$::H
+--- error_code eval
+[200, 200, 200, 200, 200, 200, 200]
+--- response_body_like eval
+[::ok_re('onCreate', 1), ::ok_re('onApplyResourceTags', 2),
+ qr/\A\{[^{]*"ownerId":"","spaceId":"","aggregateId":"x1","version":2,[^{]*"tags":\{"dept":\["eng","pm"\],"role":\["admin"\]\},"deleted":false,"state":\{/,
+ ::ok_re('onApplyResourceTags', 3),
+ qr/\A\{[^{]*"version":3,[^{]*"tags":\{"dept":\["ops"\]\},"deleted":false,"state":\{/,
+ qr/\A\[\{[^\n]*"ownerId":"","spaceId":"",[^\n]*"version":2,"body":\[\{"id":"$::ID15","name":"default_resource_tags_applied","revision":"0.0.1","bodyType":"me.ahoo.wow.api.abac.DefaultResourceTagsApplied","body":\{"tags":\{"dept":\["eng","pm"\],"role":\["admin"\]\}\}\}\][^\n]*"version":3,"body":\[\{[^\n]*"body":\{"tags":\{"dept":\["ops"\]\}\}\}\]/,
+ ::state_re()]
+
+
+
+=== TEST 38: tags: a missing or malformed map is 400 with binding errors; unknown id 404; another owner 403; deleted 410; the facade takes the command too
+--- request eval
+[::create_req(), "PUT $::U/tags", "PUT $::U/tags\n{\"tags\":{\"a\":\"b\",\"c\":[1]}}",
+ "PUT /execution_failed/nope/tags\n{\"tags\":{}}", "PUT $::U/tags\n{\"tags\":{}}",
+ "POST /wow/command/send\n{\"tags\":{\"k\":[\"v\"]}}", "DELETE $::U",
+ "PUT $::U/tags\n{\"tags\":{}}"]
+--- more_headers eval
+["$::H", "$::H", "$::H", "$::H", "$::H\nCommand-Owner-Id: someone",
+ "$::H\nCommand-Type: me.ahoo.wow.api.abac.DefaultApplyResourceTags\nCommand-Aggregate-Name: execution_failed",
+ "$::H", "$::H"]
+--- error_code eval
+[200, 400, 400, 404, 403, 200, 200, 410]
+--- response_headers eval
+["Wow-Error-Code: Ok", "Wow-Error-Code: IllegalArgument", "Wow-Error-Code: IllegalArgument",
+ "Wow-Error-Code: NotFound", "Wow-Error-Code: IllegalAccessOwnerAggregate", "Wow-Error-Code: Ok",
+ "Wow-Error-Code: Ok", "Wow-Error-Code: IllegalAccessDeletedAggregate"]
+--- response_body_like eval
+[::ok_re('onCreate', 1), ::error_re('IllegalArgument', undef, 'tags'),
+ ::error_re('IllegalArgument', undef, 'tags.a', 'tags.c[0]'),
+ ::result_re(agg => 'nope', code => 'NotFound', msg => 'nope is not initialized.', fn => 'process', version => 'null'),
+ ::fail_re('IllegalAccessOwnerAggregate', undef, 'process'),
+ ::ok_re('onApplyResourceTags', 2), ::ok_re('onDelete', 3),
+ ::fail_re('IllegalAccessDeletedAggregate', undef, 'process')]
+
+
+
+=== TEST 39: GET on the tags route is 405 with Allow: PUT
+--- request
+GET /execution_failed/x1/tags
+--- error_code: 405
+--- response_headers
+Allow: PUT
+Wow-Error-Code: MethodNotAllowed

@@ -57,8 +57,8 @@ __DATA__
  ::keep('s1'), ::keep('s2'), ::keep('s3'), ::same('s3'), ::same('s3'),
  ::check(sub {
     my $b = shift;
-    my @s = map { '"state":' . $::K{$_} . ',"deleted":false}' } qw(s1 s2 s3);
-    return 0 unless $b =~ /\A\[\{"id":"[0-9A-Za-z]{15}","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*\},"aggregateId":"x1","tenantId":"\(0\)","ownerId":"","commandId":"[0-9A-Za-z]{15}","requestId":"[0-9A-Za-z]{15}","version":1,"body":\[\{"id":"[0-9A-Za-z]{15}","name":"execution_failed_created","revision":"0.0.1","bodyType":"me.ahoo.wow.compensation.api.ExecutionFailedCreated","body":\{.*?\}\}\],"createTime":\d{13},"firstOperator":"","firstEventTime":\d{13},"state":/;
+    my @s = map { '"state":' . $::K{$_} . ',"tags":{},"deleted":false}' } qw(s1 s2 s3);
+    return 0 unless $b =~ /\A\[\{"id":"[0-9A-Za-z]{15}","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*\},"aggregateId":"x1","tenantId":"\(0\)","ownerId":"","spaceId":"","commandId":"[0-9A-Za-z]{15}","requestId":"[0-9A-Za-z]{15}","version":1,"body":\[\{"id":"[0-9A-Za-z]{15}","name":"execution_failed_created","revision":"0.0.1","bodyType":"me.ahoo.wow.compensation.api.ExecutionFailedCreated","body":\{.*?\}\}\],"createTime":\d{13},"firstOperator":"","firstEventTime":\d{13},"state":/;
     my $p = 0;
     for my $s (@s) { my $i = index($b, $s, $p); return 0 if $i < 0; $p = $i + 1 }
     return 1;

@@ -53,7 +53,7 @@ __DATA__
 --- response_body_like eval
 [qr/"aggregateVersion":1,/, qr/"aggregateVersion":2,/, ::keep('s'),
  ::check(sub {
-    $_[0] =~ /\A\{"contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"\(0\)","ownerId":"","aggregateId":"x1","version":2,"eventId":"$::ID15","firstOperator":"","operator":"","firstEventTime":(\d{13}),"eventTime":(\d{13}),"snapshotTime":(\d{13}),"deleted":false,"state":(\{.*\})\}\z/
+    $_[0] =~ /\A\{"contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"\(0\)","ownerId":"","spaceId":"","aggregateId":"x1","version":2,"eventId":"$::ID15","firstOperator":"","operator":"","firstEventTime":(\d{13}),"eventTime":(\d{13}),"snapshotTime":(\d{13}),"tags":\{\},"deleted":false,"state":(\{.*\})\}\z/
     && $1 <= $2 && $4 eq $::K{s}
  }),
  qr/\A\z/,
@@ -74,7 +74,7 @@ __DATA__
 --- response_body_like eval
 [::error_re('NotFound'), ::error_re('NotFound'), qr/"aggregateVersion":1,/,
  qr/"aggregateVersion":2,/, ::error_re('NotFound'), qr/\A\z/, ::error_re('NotFound'),
- qr/"aggregateVersion":3,/, qr/"version":3,.*"deleted":false,"state":/]
+ qr/"aggregateVersion":3,/, qr/"version":3,.*"tags":\{\},"deleted":false,"state":/]
 
 
 

@@ -15,7 +15,7 @@ our $ID15 = '[0-9A-Za-z]{15}';
 
 sub stream_re {
     my ($v, $name, $type) = @_;
-    '\{"id":"' . $ID15 . '","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*\},"aggregateId":"x1","tenantId":"\(0\)","ownerId":"","commandId":"' . $ID15 . '","requestId":"' . $ID15 . '","version":' . $v . ',"body":\[\{"id":"' . $ID15 . '","name":"' . $name . '","revision":"0.0.1","bodyType":"' . quotemeta($type) . '","body":\{.*?\}\}\],"createTime":\d{13},"size":1\}';
+    '\{"id":"' . $ID15 . '","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*\},"aggregateId":"x1","tenantId":"\(0\)","ownerId":"","spaceId":"","commandId":"' . $ID15 . '","requestId":"' . $ID15 . '","version":' . $v . ',"body":\[\{"id":"' . $ID15 . '","name":"' . $name . '","revision":"0.0.1","bodyType":"' . quotemeta($type) . '","body":\{.*?\}\}\],"createTime":\d{13},"size":1\}';
 }
 
 our $S1 = stream_re(1, 'execution_failed_created', 'me.ahoo.wow.compensation.api.ExecutionFailedCreated');

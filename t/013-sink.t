@@ -86,7 +86,7 @@ __DATA__
     for my $k (1, 2) {
         my $l = $l[$k - 1];
         return 0 unless $l =~ /\Astate_event application\/json \{"id":"$::ID15","contextName":"compensation-service","aggregateName":"execution_failed","header":\{[^{}]*"compensate.id":"$::ID15","compensate.context":"wow","compensate.processor":"ResendStateEventHandler","compensate.function":"Resend"\},"aggregateId":"x1",.*"version":$k,/;
-        return 0 unless index($l, '"state":' . $::K{"s$k"} . ',"deleted":false}') > 0;
+        return 0 unless index($l, '"state":' . $::K{"s$k"} . ',"tags":{},"deleted":false}') > 0;
     }
     return 1;
  }),
@@ -121,7 +121,7 @@ __DATA__
     return @l == 2
         && $l[0] =~ /\Aevent_stream application\/json \{"id":"$::ID15",.*"compensate.id":"t1","compensate.context":"order-service","compensate.processor":"P","compensate.function":"n"\},"aggregateId":"x1",.*"version":2,"body":\[\{[^\n]*"createTime":\d{13}\}\z/
         && $l[1] =~ /\Astate_event application\/json \{.*"compensate.id":"$::ID15","compensate.context":"order-service".*"version":1,/
-        && index($l[1], '"state":' . $::K{s1} . ',"deleted":false}') > 0;
+        && index($l[1], '"state":' . $::K{s1} . ',"tags":{},"deleted":false}') > 0;
  }),
  qr/\A\{"errorCode":"IllegalArgument","errorMsg":"Unsupported FunctionKind:COMMAND",/,
  ::error_re('NotFound'), ::error_re('IllegalArgument'),

@@ -50,7 +50,7 @@ __DATA__
  ::timed('tracing, 1000 elements', ::check(sub {
     my $a = eval { JSON::PP::decode_json($_[0]) } or return 0;
     return @$a == 1000 && $a->[999]{version} == 1000
-        && index($_[0], '"state":' . $::K{s1000} . ',"deleted":false}]') > 0;
+        && index($_[0], '"state":' . $::K{s1000} . ',"tags":{},"deleted":false}]') > 0;
  })),
  ::timed('tracing, limit=10', ::versions(991 .. 1000)),
  ::timed('tracing, headVersion=990', ::versions(990 .. 1000)),

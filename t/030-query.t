@@ -507,13 +507,13 @@ __DATA__
 --- response_body eval
 ::bodies('[]')
 
-=== TEST 49: {"field":"spaceId","operator":"NULL"}
+=== TEST 49: {"field":"spaceId","operator":"NULL"}: every snapshot has spaceId "" ([HEAD] shape), none is null
 --- request eval
-::reqs(::ids_query(q{{"field":"spaceId","operator":"NULL"}}))
+::reqs(::ids_query(q{{"field":"spaceId","operator":"NULL"}}), ::ids_query(q{{"field":"spaceId","operator":"EQ","value":""}}), ::ids_query(q{{"field":"tags","operator":"EQ","value":{}}}))
 --- more_headers eval
-::heads(1)
+::heads(3)
 --- error_code eval
-::codes(200)
+::codes(200, 200, 200)
 --- response_body eval
-::bodies('[{"aggregateId":"q1"},{"aggregateId":"q2"},{"aggregateId":"q3"},{"aggregateId":"q4"},{"aggregateId":"q5"}]')
+::bodies('[]', '[{"aggregateId":"q1"},{"aggregateId":"q2"},{"aggregateId":"q3"},{"aggregateId":"q4"},{"aggregateId":"q5"}]', '[{"aggregateId":"q1"},{"aggregateId":"q2"},{"aggregateId":"q3"},{"aggregateId":"q4"},{"aggregateId":"q5"}]')
 

@@ -64,7 +64,7 @@ __DATA__
 --- error_code eval
 ::codes(200)
 --- response_body_like eval
-::bodies(qr/^\{"total":1,"list":\[\{"contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"\(0\)","ownerId":"","aggregateId":"q1","version":1,"eventId":"[0-9A-Za-z]+","firstOperator":"","operator":"","firstEventTime":\d+,"eventTime":\d+,"snapshotTime":\d+,"deleted":false\}\]\}$/)
+::bodies(qr/^\{"total":1,"list":\[\{"contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"\(0\)","ownerId":"","spaceId":"","aggregateId":"q1","version":1,"eventId":"[0-9A-Za-z]+","firstOperator":"","operator":"","firstEventTime":\d+,"eventTime":\d+,"snapshotTime":\d+,"tags":\{\},"deleted":false\}\]\}$/)
 
 
 

@@ -154,7 +154,7 @@ $::UNAUTH
 --- error_code eval
 [404, 404, 200, 200, 200, 200, 200, 200]
 --- response_body_unlike eval
-[(qr/Unauthorized/) x 8]
+[(qr/"errorCode":"Unauthorized"/) x 8]
 
 
 

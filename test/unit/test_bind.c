@@ -120,6 +120,65 @@ bind_fail(cf_command_type_t type, const char *text, const char *name,
 
 
 static void
+test_bind_tags(void)
+{
+    int     i;
+    char   *big;
+    size_t  n;
+
+    BIND_OK(CF_CMD_APPLY_RESOURCE_TAGS,
+            "{\"tags\":{\"dept\":[\"eng\",\"pm\"],\"role\":[],"
+            "\"\":[\"*\"]},\"x\":1}",
+            "{\"tags\":{\"dept\":[\"eng\",\"pm\"],\"role\":[],"
+            "\"\":[\"*\"]}}");
+    BIND_OK(CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{}}", "{\"tags\":{}}");
+
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, NULL, "tags", "must not be null");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, "{}", "tags", "must not be null");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":null}", "tags",
+              "must not be null");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":[]}", "tags",
+              "must be an object");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{\"a\":\"b\"}}",
+              "tags.a", "must be an array of strings");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{\"a\":[\"b\",1]}}",
+              "tags.a[1]", "must be a string");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS,
+              "{\"tags\":{\"a\":[\"b\\u0000c\"]}}",
+              "tags.a[0]", "must not contain NUL characters");
+    /* every bad key is reported, not only the first */
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS,
+              "{\"tags\":{\"a\":1,\"b\":[null]}}", "tags.b[0]",
+              "must be a string");
+
+    /* at most 1024 keys, 1024 values per key */
+    n = 16 + 12 * 1100;
+    big = malloc(n);
+    if (!CHECK(big != NULL)) {
+        return;
+    }
+
+    strcpy(big, "{\"tags\":{");
+    for (i = 0; i < 1025; i++) {
+        sprintf(big + strlen(big), "%s\"k%d\":[]", i ? "," : "", i);
+    }
+    strcat(big, "}}");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, big, "tags",
+              "must have at most 1024 keys");
+
+    strcpy(big, "{\"tags\":{\"k\":[");
+    for (i = 0; i < 1025; i++) {
+        strcat(big, i ? ",\"v\"" : "\"v\"");
+    }
+    strcat(big, "]}}");
+    BIND_FAIL(CF_CMD_APPLY_RESOURCE_TAGS, big, "tags.k",
+              "must have at most 1024 values");
+
+    free(big);
+}
+
+
+static void
 test_command_table(void)
 {
     int                       i;
@@ -148,10 +207,13 @@ test_command_table(void)
         { "delete_aggregate",
           "me.ahoo.wow.api.command.DefaultDeleteAggregate", "onDelete" },
         { "recover_aggregate",
-          "me.ahoo.wow.api.command.DefaultRecoverAggregate", "onRecover" }
+          "me.ahoo.wow.api.command.DefaultRecoverAggregate", "onRecover" },
+        { "apply_resource_tags",
+          "me.ahoo.wow.api.abac.DefaultApplyResourceTags",
+          "onApplyResourceTags" }
     };
 
-    CHECK_INT(CF_CMD__COUNT, 10);
+    CHECK_INT(CF_CMD__COUNT, 11);
 
     for (i = 0; i < CF_CMD__COUNT; i++) {
         info = cf_command_info((cf_command_type_t) i);
@@ -716,5 +778,6 @@ const cf_test_t  cf_tests_bind[] = {
       test_bind_limits },
     { "bind: the other commands' bodies", test_bind_bodies },
     { "bind: deeply nested input", test_bind_deep_nesting },
+    { "bind: apply_resource_tags (ABAC tags)", test_bind_tags },
     { NULL, NULL }
 };

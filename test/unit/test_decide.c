@@ -210,6 +210,7 @@ test_generic_checks(void)
                   : i == 4 ? "{\"executeAt\":1,\"error\":{\"errorCode\":"
                              "\"a\",\"errorMsg\":\"b\",\"stackTrace\":"
                              "\"c\"}}"
+                  : i == CF_CMD_APPLY_RESOURCE_TAGS ? "{\"tags\":{}}"
                   : NULL, T0, CF_E_NOT_FOUND,
                   "ghost is not initialized.", 0);
     }
@@ -290,7 +291,8 @@ test_delete_recover(void)
         "{\"functionKind\":\"EVENT\",\"contextName\":\"c\","
         "\"processorName\":\"p\",\"name\":\"n\"}",
         "{\"recoverable\":\"RECOVERABLE\"}",
-        NULL, NULL
+        NULL, NULL,
+        "{\"tags\":{\"dept\":[\"eng\"]}}"
     };
 
     cf_t_created(&agg);
@@ -787,6 +789,50 @@ test_event_bodies(void)
 }
 
 
+static void
+test_resource_tags(void)
+{
+    char            *s;
+    cf_aggregate_t   agg;
+
+    cf_t_created(&agg);
+    CHECK(agg.tags == NULL);
+
+    /* any state: FAILED here; the event carries the tags as bound */
+    EXEC_OK(&agg, CF_CMD_APPLY_RESOURCE_TAGS,
+            "{\"tags\":{\"dept\":[\"eng\",\"pm\"]},\"x\":1}", T0);
+    CHECK_INT(agg.version, 2);
+    s = cf_t_dump(agg.tags);
+    CHECK_STR(s, "{\"dept\":[\"eng\",\"pm\"]}");
+    free(s);
+    CHECK_INT(agg.state.status, CF_STATUS_FAILED);
+
+    /* the next tags replace the former ones; {} clears them */
+    EXEC_OK(&agg, CF_CMD_APPLY_RESOURCE_TAGS,
+            "{\"tags\":{\"role\":[\"admin\"]}}", T0);
+    s = cf_t_dump(agg.tags);
+    CHECK_STR(s, "{\"role\":[\"admin\"]}");
+    free(s);
+    EXEC_OK(&agg, CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{}}", T0);
+    s = cf_t_dump(agg.tags);
+    CHECK_STR(s, "{}");
+    free(s);
+
+    /* a bad body is refused before the handler */
+    EXEC_FAIL(&agg, CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{\"a\":\"b\"}}",
+              T0, CF_E_ILLEGAL_ARGUMENT, NULL, -1);
+
+    /* owner 403, deleted 410 */
+    EXEC_CTX(&agg, CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{}}", T0, -1,
+             "someone", CF_E_OWNER_AGGREGATE, 0);
+    EXEC_OK(&agg, CF_CMD_DELETE_AGGREGATE, NULL, T0);
+    EXEC_FAIL(&agg, CF_CMD_APPLY_RESOURCE_TAGS, "{\"tags\":{}}", T0,
+              CF_E_DELETED_AGGREGATE, NULL, 0);
+
+    cf_aggregate_free(&agg);
+}
+
+
 const cf_test_t  cf_tests_decide[] = {
     { "decide: create, chosen spec drives the retry state ([HEAD])",
       test_create },
@@ -806,5 +852,7 @@ const cf_test_t  cf_tests_decide[] = {
     { "decide: change_function and mark_recoverable preconditions",
       test_function_and_recoverable },
     { "decide: event bodies on the wire", test_event_bodies },
+    { "decide: apply_resource_tags (generic checks, event, sourcing)",
+      test_resource_tags },
     { NULL, NULL }
 };

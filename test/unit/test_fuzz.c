@@ -314,7 +314,8 @@ test_fuzz_decide(void)
         "{\"functionKind\":\"EVENT\",\"contextName\":\"c\","
         "\"processorName\":\"p\",\"name\":\"n\"}",
         "{\"recoverable\":\"RECOVERABLE\"}",
-        NULL, NULL
+        NULL, NULL,
+        "{\"tags\":{\"dept\":[\"eng\",\"pm\"]}}"
     };
 
     r.s = 42;

@@ -342,7 +342,8 @@ test_events_table(void)
         "execution_failed_created", "compensation_prepared",
         "execution_success_applied", "execution_failed_applied",
         "retry_spec_applied", "function_changed", "recoverable_marked",
-        "default_aggregate_deleted", "default_aggregate_recovered"
+        "default_aggregate_deleted", "default_aggregate_recovered",
+        "default_resource_tags_applied"
     };
 
     static const char *const  types[] = {
@@ -354,10 +355,11 @@ test_events_table(void)
         "me.ahoo.wow.compensation.api.FunctionChanged",
         "me.ahoo.wow.compensation.api.RecoverableMarked",
         "me.ahoo.wow.api.event.DefaultAggregateDeleted",
-        "me.ahoo.wow.api.event.DefaultAggregateRecovered"
+        "me.ahoo.wow.api.event.DefaultAggregateRecovered",
+        "me.ahoo.wow.api.abac.DefaultResourceTagsApplied"
     };
 
-    CHECK_INT(CF_EV__COUNT, 9);
+    CHECK_INT(CF_EV__COUNT, 10);
 
     for (i = 0; i < CF_EV__COUNT; i++) {
         CHECK_STR(cf_event_name((cf_event_type_t) i), names[i]);
@@ -476,6 +478,9 @@ test_apply_damaged(void)
         { CF_EV_RECOVERABLE_MARKED, "{\"recoverable\":null}" },
         { CF_EV_AGGREGATE_DELETED, "[]" },
         { CF_EV_AGGREGATE_RECOVERED, "7" },
+        { CF_EV_RESOURCE_TAGS_APPLIED, "{}" },
+        { CF_EV_RESOURCE_TAGS_APPLIED, "{\"tags\":[\"a\"]}" },
+        { CF_EV_RESOURCE_TAGS_APPLIED, "{\"tags\":{\"a\":[1]}}" },
         /* created twice */
         { CF_EV_EXECUTION_FAILED_CREATED, NULL },
         { (cf_event_type_t) CF_EV__COUNT, "{}" },

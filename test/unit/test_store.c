@@ -302,6 +302,97 @@ test_store_create_and_load(void)
 
 
 static void
+test_store_tags(void)
+{
+    char               *text;
+    cf_t_env_t          env;
+    cf_error_t          err;
+    cf_aggregate_t      agg;
+    cf_exec_output_t    out;
+    cf_snapshot_row_t   row;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_sql_int(&env, "PRAGMA user_version"), 2);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "a1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT tags = '{}' FROM snapshot"), 1);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_APPLY_RESOURCE_TAGS, "a1",
+                       "{\"tags\":{\"dept\":[\"eng\",\"pm\"]}}", NULL, -1,
+                       CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.version, 2);
+    cf_error_free(&out.err);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT tags = '{\"dept\":[\"eng\",\"pm\"]}'"
+                                 " FROM snapshot"), 1);
+
+    /* loaded from the snapshot row: the tags come back */
+    cf_error_init(&err);
+    CHECK_INT(cf_aggregate_init(&agg, "a1"), 0);
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    text = cf_t_dump(agg.tags);
+    CHECK_STR(text, "{\"dept\":[\"eng\",\"pm\"]}");
+    free(text);
+    cf_aggregate_free(&agg);
+
+    CHECK_INT(cf_store_read_snapshot(env.st, "a1", &row), 0);
+    CHECK_STR(row.tags, "{\"dept\":[\"eng\",\"pm\"]}");
+    cf_snapshot_row_free(&row);
+
+    /* a damaged tags column is rebuilt from the events */
+    cf_t_sql_exec(&env, "UPDATE snapshot SET tags = '[1'");
+    CHECK_INT(cf_aggregate_init(&agg, "a1"), 0);
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    text = cf_t_dump(agg.tags);
+    CHECK_STR(text, "{\"dept\":[\"eng\",\"pm\"]}");
+    free(text);
+    cf_aggregate_free(&agg);
+
+    /* a file of schema version 1 (no tags column) gets it on open */
+    cf_store_close(env.st);
+    cf_t_sql_exec(&env, "ALTER TABLE snapshot DROP COLUMN tags");
+    cf_t_sql_exec(&env, "PRAGMA user_version = 1");
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM"
+                                 " pragma_table_info('snapshot')"
+                                 " WHERE name = 'tags'"), 0);
+
+    cf_t_options(&opts);
+    env.st = cf_t_connect(&env, &opts);
+    if (!CHECK(env.st != NULL)) {
+        cf_error_free(&err);
+        return;
+    }
+
+    CHECK_INT(cf_t_sql_int(&env, "PRAGMA user_version"), 2);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT tags = '{}' FROM snapshot"), 1);
+
+    /* the snapshot says {} now: a snapshot is what a load starts from */
+    CHECK_INT(cf_aggregate_init(&agg, "a1"), 0);
+    CHECK_INT(cf_store_load(env.st, &agg, &err), 0);
+    CHECK_INT(agg.version, 2);
+    cf_aggregate_free(&agg);
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_APPLY_RESOURCE_TAGS, "a1",
+                       "{\"tags\":{\"r\":[\"x\"]}}", NULL, -1,
+                       CF_T_EXECUTE_AT, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT tags = '{\"r\":[\"x\"]}'"
+                                 " FROM snapshot"), 1);
+
+    cf_error_free(&err);
+    cf_t_env_close(&env);
+}
+
+
+static void
 test_store_failed_command_writes_nothing(void)
 {
     cf_t_env_t        env;
@@ -1620,6 +1711,8 @@ test_store_unique_violations(void)
 
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
+    { "store: resource tags in the snapshot; a version 1 file is migrated",
+      test_store_tags },
     { "store: a failed command writes nothing",
       test_store_failed_command_writes_nothing },
     { "store: Command-Request-Id is idempotent",
