@@ -14,6 +14,8 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_auth.h"
+#include "ngx_http_compensation_router.h"
 #include "cf_route.h"
 
 

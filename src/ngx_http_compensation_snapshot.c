@@ -7,6 +7,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_snapshot.h"
 #include "cf_history.h"
 
 
@@ -157,13 +160,12 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     v = &ctx->vars[1];
 
-    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
-        || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
+    if (ngx_http_compensation_path_int(r, v, "limit", 1,
+                                       NGX_HTTP_COMPENSATION_MAX_BATCH,
+                                       &limit, &rc)
+        != NGX_OK)
     {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT,
-                   "limit must be an integer from 1 to %d, not \"%V\".",
-                   NGX_HTTP_COMPENSATION_MAX_BATCH, v);
+        return rc;
     }
 
     mcf = ngx_http_compensation_store_conf(r);
