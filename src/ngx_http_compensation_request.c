@@ -450,9 +450,24 @@ ngx_str_t *
 ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
     size_t len)
 {
+    return ngx_http_compensation_headers(r, name, len, NULL);
+}
+
+
+ngx_str_t *
+ngx_http_compensation_headers(ngx_http_request_t *r, const char *name,
+    size_t len, ngx_uint_t *n)
+{
     ngx_uint_t        i;
+    ngx_str_t        *first;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
+
+    first = NULL;
+
+    if (n) {
+        *n = 0;
+    }
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -461,7 +476,7 @@ ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                return NULL;
+                return first;
             }
 
             part = part->next;
@@ -472,7 +487,15 @@ ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
         if (h[i].key.len == len
             && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
         {
-            return &h[i].value;
+            if (n == NULL) {
+                return &h[i].value;
+            }
+
+            if (first == NULL) {
+                first = &h[i].value;
+            }
+
+            (*n)++;
         }
     }
 }

@@ -81,9 +81,12 @@ ngx_int_t ngx_http_compensation_path_int(ngx_http_request_t *r, ngx_str_t *v,
 ngx_int_t ngx_http_compensation_accepts(ngx_http_request_t *r,
     ngx_uint_t sse_allowed, ngx_uint_t *sse);
 
-/* the first request header of that name (case-insensitive), or NULL */
+/* the first request header of that name (case-insensitive), or NULL;
+ * headers() also counts them all (*n) */
 ngx_str_t *ngx_http_compensation_header(ngx_http_request_t *r,
     const char *name, size_t len);
+ngx_str_t *ngx_http_compensation_headers(ngx_http_request_t *r,
+    const char *name, size_t len, ngx_uint_t *n);
 
 
 #endif /* _NGX_HTTP_COMPENSATION_REQUEST_H_INCLUDED_ */
