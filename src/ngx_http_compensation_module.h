@@ -166,8 +166,6 @@ typedef struct {
 } ngx_http_compensation_ctx_t;
 
 
-
-
 extern ngx_module_t  ngx_http_compensation_module;
 
 
