@@ -15,8 +15,6 @@
 #include "cf_history.h"
 
 
-#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
-
 #define NGX_HTTP_COMPENSATION_SINK_NOT_CONFIGURED  "SinkNotConfigured"
 #define NGX_HTTP_COMPENSATION_SINK_FAILED          "SinkDeliveryFailed"
 
@@ -363,7 +361,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
     json_t                             *function;
     int64_t                             limit;
     ngx_int_t                           rc;
-    ngx_str_t                          *v, name;
+    ngx_str_t                           name;
     cf_error_t                          err;
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_docs_t        d;
@@ -371,18 +369,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
     ngx_http_compensation_loc_conf_t   *lcf;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
-        != NGX_OK)
-    {
-        return rc;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (ngx_http_compensation_path_int(r, v, "limit", 1,
-                                       NGX_HTTP_COMPENSATION_MAX_BATCH,
-                                       &limit, &rc)
+    if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
     {
         return rc;
@@ -393,6 +380,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
         return ngx_http_compensation_no_sink(r);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     mcf = ngx_http_compensation_store_conf(r);
 
     rs = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_resend_t));

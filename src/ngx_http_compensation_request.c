@@ -317,6 +317,24 @@ ngx_http_compensation_read_prelude(ngx_http_request_t *r,
 
 
 ngx_int_t
+ngx_http_compensation_batch_prelude(ngx_http_request_t *r, char **after,
+    int64_t *limit, ngx_int_t *rc)
+{
+    ngx_http_compensation_ctx_t  *ctx;
+
+    if (ngx_http_compensation_read_prelude(r, 0, NULL, after, rc) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+
+    return ngx_http_compensation_path_int(r, &ctx->vars[1], "limit", 1,
+                                          NGX_HTTP_COMPENSATION_MAX_BATCH,
+                                          limit, rc);
+}
+
+
+ngx_int_t
 ngx_http_compensation_path_id(ngx_http_request_t *r, ngx_str_t *v,
     char **id, ngx_int_t *rc)
 {

@@ -58,6 +58,16 @@ ngx_int_t ngx_http_compensation_read_prelude(ngx_http_request_t *r,
     ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc);
 
 /*
+ * The start of a batch route (POST .../{cursor}/{limit}): a read prelude
+ * whose {id} is the cursor, and a limit of 1 to
+ * NGX_HTTP_COMPENSATION_MAX_BATCH.  NGX_OK; otherwise NGX_DECLINED and *rc.
+ */
+#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
+
+ngx_int_t ngx_http_compensation_batch_prelude(ngx_http_request_t *r,
+    char **after, int64_t *limit, ngx_int_t *rc);
+
+/*
  * The aggregate id of the path: NGX_OK with *id (pool memory; id NULL:
  * only checked); otherwise NGX_DECLINED, the 400 sent and *rc.
  */

@@ -14,8 +14,6 @@
 
 
 /* the largest {limit} of a batch route: one request blocks its worker */
-#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
-
 
 static ngx_int_t ngx_http_compensation_send_empty(ngx_http_request_t *r);
 
@@ -146,23 +144,10 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
     json_t                             *res;
     int64_t                             limit;
     ngx_int_t                           rc;
-    ngx_str_t                          *v;
     cf_error_t                          err, first;
-    ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
-        != NGX_OK)
-    {
-        return rc;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (ngx_http_compensation_path_int(r, v, "limit", 1,
-                                       NGX_HTTP_COMPENSATION_MAX_BATCH,
-                                       &limit, &rc)
+    if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
     {
         return rc;
