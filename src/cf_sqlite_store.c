@@ -313,11 +313,16 @@ failed:
 static void
 cf_sqlite_close(cf_store_t *store)
 {
+    int                 i;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int  i;
 
     if (st == NULL) {
         return;
+    }
+
+    /* before the connection: its statements would keep it open */
+    if (st->dispatch) {
+        cf_sqlite_dispatch_close(st->dispatch);
     }
 
     for (i = 0; i < CF_SQL__COUNT; i++) {
@@ -677,8 +682,8 @@ cf_sqlite_begin_immediate(cf_store_t *store)
 static int
 cf_sqlite_commit(cf_store_t *store)
 {
+    int                 rc;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int  rc;
 
     rc = cf_sqlite_exec(st, CF_SQL_COMMIT);
 
@@ -837,10 +842,10 @@ cf_sqlite_read_release(cf_store_t *store)
 static int
 cf_sqlite_check_file(cf_store_t *store)
 {
+    int                 moved;
+    const char         *which;
+    struct stat         sb;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            moved;
-    const char    *which;
-    struct stat    sb;
 
     if (st->replaced) {
         return CF_STORE_REPLACED;

@@ -68,6 +68,7 @@ struct cf_sqlite_store_s {
     int              wal_known;         /* wal_dev, wal_ino are set */
     dev_t            wal_dev;           /* the WAL this connection has open */
     ino_t            wal_ino;
+    cf_dispatch_t   *dispatch;          /* cf_sqlite_dispatch.c's own */
     char            *path;
     char            *wal_path;
     char             errmsg[256];

@@ -26,9 +26,9 @@ static int cf_sqlite_which_unique(cf_sqlite_store_t *st,
 int
 cf_sqlite_request_id_exists(cf_store_t *store, const char *request_id)
 {
+    int                 rc;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc;
-    sqlite3_stmt  *s;
 
     s = st->stmt[CF_SQL_REQUEST_EXISTS];
     sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
@@ -97,12 +97,12 @@ cf_replace_str(char **dst, const char *src)
 int
 cf_sqlite_load(cf_store_t *store, cf_aggregate_t *agg, cf_error_t *err)
 {
+    int                 rc, ok;
+    const char         *text;
+    json_t             *state;
+    sqlite3_stmt       *s;
+    json_error_t        jerr;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc, ok;
-    const char    *text;
-    json_t        *state;
-    sqlite3_stmt  *s;
-    json_error_t   jerr;
 
     s = st->stmt[CF_SQL_LOAD_SNAPSHOT];
     sqlite3_bind_text(s, 1, agg->state.id, -1, SQLITE_STATIC);
@@ -185,10 +185,10 @@ cf_sqlite_each_stream(cf_store_t *store, const char *aggregate_id,
     int64_t head, int64_t tail, cf_stream_cb_pt cb, void *data,
     cf_error_t *err)
 {
+    int                 rc, ret, n;
+    sqlite3_stmt       *s;
+    cf_stream_view_t    row;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int                rc, ret, n;
-    sqlite3_stmt      *s;
-    cf_stream_view_t   row;
 
     s = st->stmt[CF_SQL_EACH_STREAM];
     sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
@@ -259,9 +259,9 @@ int
 cf_sqlite_latest_version(cf_store_t *store, const char *aggregate_id,
     int64_t *version, cf_error_t *err)
 {
+    int                 rc;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc;
-    sqlite3_stmt  *s;
 
     s = st->stmt[CF_SQL_LATEST_VERSION];
     sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
@@ -328,9 +328,9 @@ int
 cf_sqlite_read_snapshot(cf_store_t *store, const char *aggregate_id,
     cf_snapshot_row_t *out)
 {
+    int                 rc, ret;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc, ret;
-    sqlite3_stmt  *s;
 
     memset(out, 0, sizeof(cf_snapshot_row_t));
 
@@ -386,11 +386,11 @@ int
 cf_sqlite_scan_ids(cf_store_t *store, const char *after_id, int64_t limit,
     char ***ids, size_t *n)
 {
+    int                 rc;
+    char              **a, **na, *id;
+    size_t              cap, len;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc;
-    char         **a, **na, *id;
-    size_t         cap, len;
-    sqlite3_stmt  *s;
 
     *ids = NULL;
     *n = 0;
@@ -474,10 +474,10 @@ cf_bind_text(cf_sqlite_store_t *st, sqlite3_stmt *s, int col, cf_buf_t *b)
 int
 cf_sqlite_append(cf_store_t *store, const cf_stream_row_t *row)
 {
+    int                 rc, ret;
+    cf_buf_t           *b;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc, ret;
-    cf_buf_t      *b;
-    sqlite3_stmt  *s;
 
     s = st->stmt[CF_SQL_APPEND];
 
@@ -585,10 +585,10 @@ int
 cf_sqlite_save_snapshot(cf_store_t *store, const cf_aggregate_t *agg,
     int64_t snapshot_time)
 {
+    int                 rc;
+    sqlite3_stmt       *s;
+    const cf_state_t   *sv;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int               rc;
-    sqlite3_stmt     *s;
-    const cf_state_t *sv;
 
     sv = &agg->state;
 
@@ -668,11 +668,11 @@ cf_sqlite_state_text(cf_store_t *store, const char *aggregate_id,
     void *(*alloc)(void *data, size_t size), void *data, char **text,
     size_t *len)
 {
+    int                 rc, ret;
+    size_t              n;
+    const char         *p;
+    sqlite3_stmt       *s;
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
-    int            rc, ret;
-    size_t         n;
-    const char    *p;
-    sqlite3_stmt  *s;
 
     s = st->stmt[CF_SQL_STATE_TEXT];
     sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
