@@ -14,7 +14,8 @@
  * table: the replay and snapshot regeneration (cf_replay.c), the query
  * documents' projection (cf_query_project.c), the dispatch observer and
  * end states (cf_dispatch.c), the metrics' rollup arithmetic
- * (cf_metrics.c). *
+ * (cf_metrics.c).
+ *
  * A new backend is a file (or a few) defining its table, every pointer set
  * but the optional WAL ones, plus its sources and library in `config`; the
  * PostgreSQL one is found by name (cf_pg_store_backend, below).  Its query
