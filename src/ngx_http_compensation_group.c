@@ -27,6 +27,8 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_group.h"
+#include "ngx_http_compensation_metrics.h"
 
 
 /* one group and where it runs */

@@ -18,6 +18,8 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_response.h"
 #include "cf_metrics.h"
 #include "cf_dispatch.h"
 

@@ -8,6 +8,17 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_auth.h"
+#include "ngx_http_compensation_errors.h"
+#include "ngx_http_compensation_group.h"
+#include "ngx_http_compensation_id.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_notify.h"
+#include "ngx_http_compensation_openapi.h"
+#include "ngx_http_compensation_query.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_router.h"
+#include "ngx_http_compensation_state.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
 #include "cf_tz.h"

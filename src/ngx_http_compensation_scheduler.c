@@ -25,6 +25,10 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_notify.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_dispatch.h"
 

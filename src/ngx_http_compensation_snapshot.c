@@ -7,12 +7,13 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_snapshot.h"
 #include "cf_history.h"
 
 
 /* the largest {limit} of a batch route: one request blocks its worker */
-#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
-
 
 static ngx_int_t ngx_http_compensation_send_empty(ngx_http_request_t *r);
 
@@ -143,27 +144,13 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
     json_t                             *res;
     int64_t                             limit;
     ngx_int_t                           rc;
-    ngx_str_t                          *v;
     cf_error_t                          err, first;
-    ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
+    if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
     {
         return rc;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
-        || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
-    {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT,
-                   "limit must be an integer from 1 to %d, not \"%V\".",
-                   NGX_HTTP_COMPENSATION_MAX_BATCH, v);
     }
 
     mcf = ngx_http_compensation_store_conf(r);
