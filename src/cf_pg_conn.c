@@ -12,6 +12,7 @@
 #include <inttypes.h>
 
 #include "cf_pg.h"
+#include "cf_dsn.h"
 
 
 static const cf_pg_stmt_t  cf_pg_tx[] = {
@@ -32,14 +33,6 @@ static const cf_pg_stmt_t  cf_pg_tx[] = {
 };
 
 
-static const char  *cf_pg_keywords[] = {
-    "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
-    "service", "connect_timeout", "sslmode", "sslrootcert", "sslcert",
-    "sslkey", "application_name", "options", "target_session_attrs",
-    NULL
-};
-
-
 static void cf_pg_scrub(const char *secret, char *msg);
 static char *cf_pg_guess_secret(const char *dsn);
 static int cf_pg_reconnect(cf_pg_store_t *st);
@@ -48,46 +41,6 @@ static void cf_pg_result_error(cf_pg_store_t *st, PGresult *res,
 static void cf_pg_describe(cf_pg_store_t *st);
 static void cf_pg_notice(void *arg, const char *message);
 static void cf_pg_chomp(char *s);
-
-
-int
-cf_pg_dsn_is_pg(const char *dsn)
-{
-    size_t        n;
-    const char  **k;
-
-    if (strncmp(dsn, "postgresql://", 13) == 0
-        || strncmp(dsn, "postgres://", 11) == 0)
-    {
-        return 1;
-    }
-
-    while (*dsn == ' ' || *dsn == '\t') {
-        dsn++;
-    }
-
-    for (n = 0; (dsn[n] >= 'a' && dsn[n] <= 'z') || dsn[n] == '_'; n++) {
-        /* the keyword */
-    }
-
-    if (n == 0) {
-        return 0;
-    }
-
-    for (k = cf_pg_keywords; *k; k++) {
-        if (strlen(*k) == n && strncmp(*k, dsn, n) == 0) {
-            dsn += n;
-
-            while (*dsn == ' ' || *dsn == '\t') {
-                dsn++;
-            }
-
-            return *dsn == '=';
-        }
-    }
-
-    return 0;
-}
 
 
 cf_pg_store_t *

@@ -34,6 +34,7 @@
 
 #include "cf_store.h"
 #include "cf_dispatch.h"
+#include "cf_dsn.h"           /* cf_dsn_is_postgresql */
 
 
 #define CF_PG_SCHEMA_VERSION  1
@@ -41,13 +42,6 @@
 
 typedef struct cf_pg_store_s  cf_pg_store_t;
 
-
-/*
- * 1 when dsn names a PostgreSQL database rather than a SQLite file: a
- * postgresql:// or postgres:// URI, or libpq's keyword form (a known
- * keyword, then "=").
- */
-int cf_pg_dsn_is_pg(const char *dsn);
 
 /*
  * Connects, checks the server (UTF8 database), creates or migrates the

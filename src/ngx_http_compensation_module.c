@@ -11,6 +11,7 @@
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
 #include "cf_tz.h"
+#include "cf_dsn.h"
 
 
 /* a worker without its store opens it again after this long (ms) */
@@ -482,6 +483,21 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len == 0) {
         return "requires a file path";
+    }
+
+    /*
+     * The PostgreSQL store (src/cf_pg_*.c) has no nginx side yet: its work
+     * must run off the event loop, reads included.  Refused here, before
+     * the value is taken for a file path; the value may hold a password,
+     * so it is not quoted.  The parser NUL-terminates every argument.
+     */
+    if (cf_dsn_is_postgresql((const char *) value[1].data)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_store names a PostgreSQL database:"
+                           " this version of the module serves SQLite"
+                           " stores only, the PostgreSQL store is not wired"
+                           " into nginx yet (docs/postgresql.md)");
+        return NGX_CONF_ERROR;
     }
 
     mcf->store_path = value[1];
