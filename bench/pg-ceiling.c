@@ -11,10 +11,15 @@
  * (cf_pg_store_open creates or migrates it) before measuring.  The JSON
  * texts are those of bench/ceiling.c.
  *
- *   pg-ceiling [-p connections] [-d seconds] [-g group] DSN
+ *   pg-ceiling [-p connections] [-d seconds] [-g group] [-m store] DSN
  *
  * -p: processes, one connection each, writing concurrently;
- * -g: commands per transaction (a SAVEPOINT each when > 1).
+ * -g: commands per transaction (a SAVEPOINT each when > 1);
+ * -m store: instead, a create as the service runs it through the store
+ *     (cf_pg_store.h): BEGIN, the request id check, the load (the snapshot
+ *     row locked, then the streams), bind, decide and apply the create,
+ *     append, the snapshot upsert, COMMIT: what nginx will do per command
+ *     but HTTP, with its extra round trips (-g is ignored).
  * Prints "CEILING <tx/s> <p50 us> <p99 us>" (commands per second summed
  * over the connections; latency of one transaction, or one group).
  *
@@ -282,11 +287,156 @@ worker(const char *dsn, int proc, double seconds, int group, int64_t *count,
 }
 
 
+static const char  create_body[] =
+    "{\"eventId\":{\"id\":\"0U2mSzz10001001\","
+    "\"aggregateId\":{\"contextName\":\"order-service\","
+    "\"aggregateName\":\"order\",\"aggregateId\":\"0U2mSz9k0001000\","
+    "\"tenantId\":\"(0)\"},\"version\":1},"
+    "\"function\":{\"functionKind\":\"EVENT\","
+    "\"contextName\":\"order-service\","
+    "\"processorName\":\"OrderProjector\",\"name\":\"onOrderCreated\"},"
+    "\"error\":{\"errorCode\":\"BadRequest\",\"errorMsg\":\"boom\","
+    "\"stackTrace\":\"java.lang.IllegalStateException\"},"
+    "\"executeAt\":1719800000000}";
+
+
+static int
+store_worker(const char *dsn, int proc, double seconds, int64_t *count,
+    int64_t *lat, int64_t *nlat)
+{
+    int                  h, rc;
+    char                 id[64], ev[64], req[64], errbuf[512];
+    json_t              *body, *header;
+    int64_t              t0, t1, end, n;
+    cf_error_t           err;
+    cf_event_t           event;
+    cf_command_t         cmd;
+    cf_pg_store_t       *st;
+    cf_aggregate_t       agg;
+    cf_stream_row_t      row;
+    cf_decide_ctx_t      ctx;
+    cf_stream_meta_t     meta;
+    cf_store_options_t   opts;
+
+    static const cf_retry_spec_t  spec = { 10, 180, 120 };
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+
+    st = cf_pg_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", errbuf);
+        return -1;
+    }
+
+    cf_error_init(&err);
+    body = json_loads(create_body, 0, NULL);
+    header = json_loads(header_json, 0, NULL);
+
+    if (body == NULL || header == NULL
+        || cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, body, &cmd, &err)
+           != 0)
+    {
+        fprintf(stderr, "bind: %s\n", err.msg);
+        return -1;
+    }
+
+    n = 0;
+    *nlat = 0;
+    end = now_us() + (int64_t) (seconds * 1e6);
+
+    while ((t0 = now_us()) < end) {
+        snprintf(id, sizeof(id), "st-%d-%lld-%lld", proc,
+                 (long long) getpid(), (long long) n);
+        snprintf(ev, sizeof(ev), "sev-%d-%lld-%lld", proc,
+                 (long long) getpid(), (long long) n);
+        snprintf(req, sizeof(req), "srq-%d-%lld-%lld", proc,
+                 (long long) getpid(), (long long) n);
+
+        if (cf_aggregate_init(&agg, id) != 0
+            || cf_pg_store_begin_immediate(st) != 0
+            || cf_pg_store_request_id_exists(st, req) != 0
+            || cf_pg_store_load(st, &agg, &err) != 0)
+        {
+            fprintf(stderr, "store: %s\n", cf_pg_store_errmsg(st));
+            return -1;
+        }
+
+        ctx.now = (int64_t) time(NULL) * 1000;
+        ctx.default_spec = &spec;
+        ctx.owner_id = NULL;
+        ctx.expected_version = -1;
+
+        if (cf_decide(&agg, &cmd, &ctx, &event, &err, &h) != 0) {
+            fprintf(stderr, "decide: %s\n", err.msg);
+            return -1;
+        }
+
+        meta.stream_id = ev;
+        meta.version = agg.version + 1;
+        meta.create_time = ctx.now;
+        meta.operator_ = "";
+
+        if (cf_aggregate_apply(&agg, &meta, event.type, event.body, &err)
+            != 0)
+        {
+            fprintf(stderr, "apply: %s\n", err.msg);
+            return -1;
+        }
+
+        row.id = ev;
+        row.aggregate_id = id;
+        row.owner_id = "";
+        row.version = agg.version;
+        row.request_id = req;
+        row.command_id = req;
+        row.header = header;
+        row.event_id = ev;
+        row.event_name = cf_event_name(event.type);
+        row.event_body_type = cf_event_body_type(event.type);
+        row.event_body = event.body;
+        row.create_time = ctx.now;
+
+        rc = cf_pg_store_append(st, &row);
+        if (rc == 0) {
+            rc = cf_pg_store_save_snapshot(st, &agg, ctx.now);
+        }
+        if (rc == 0) {
+            rc = cf_pg_store_commit(st);
+        }
+
+        cf_event_free(&event);
+        cf_aggregate_free(&agg);
+
+        if (rc != 0) {
+            fprintf(stderr, "store: %s\n", cf_pg_store_errmsg(st));
+            return -1;
+        }
+
+        n++;
+        t1 = now_us();
+
+        if (*nlat < MAX_SAMPLES) {
+            lat[(*nlat)++] = t1 - t0;
+        }
+    }
+
+    *count = n;
+
+    cf_command_free(&cmd);
+    json_decref(body);
+    json_decref(header);
+    cf_pg_store_close(st);
+
+    return 0;
+}
+
+
 static void
 usage(void)
 {
     fprintf(stderr, "usage: pg-ceiling [-p connections] [-d seconds]"
-            " [-g group] DSN\n");
+            " [-g group] [-m store] DSN\n");
     exit(2);
 }
 
@@ -294,7 +444,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-    int                  c, procs, group, p, status, failed;
+    int                  c, procs, group, p, status, failed, store;
     char                 errbuf[512];
     double               seconds;
     int64_t             *shared, *lat, total, nlat, k;
@@ -305,10 +455,12 @@ main(int argc, char **argv)
 
     procs = 1;
     group = 1;
+    store = 0;
     seconds = 5;
 
-    while ((c = getopt(argc, argv, "p:d:g:")) != -1) {
+    while ((c = getopt(argc, argv, "p:d:g:m:")) != -1) {
         switch (c) {
+        case 'm': store = strcmp(optarg, "store") == 0; break;
         case 'p': procs = atoi(optarg); break;
         case 'd': seconds = atof(optarg); break;
         case 'g': group = atoi(optarg); break;
@@ -349,8 +501,10 @@ main(int argc, char **argv)
 
         if (pid == 0) {
             int64_t *me = shared + (size_t) p * (2 + MAX_SAMPLES);
-            _exit(worker(argv[optind], p, seconds, group, &me[0], &me[2],
-                         &me[1]) == 0 ? 0 : 1);
+            _exit((store ? store_worker(argv[optind], p, seconds, &me[0],
+                                        &me[2], &me[1])
+                         : worker(argv[optind], p, seconds, group, &me[0],
+                                  &me[2], &me[1])) == 0 ? 0 : 1);
         }
     }
 
