@@ -8,7 +8,7 @@
  * insert, one snapshot upsert, COMMIT, each a statement prepared once per
  * connection (the store's texts, src/cf_pg_store.c), four round trips.
  * The schema is the store's own: the program opens the store once
- * (cf_pg_store_open creates or migrates it) before measuring.  The JSON
+ * (cf_store_open creates or migrates it) before measuring.  The JSON
  * texts are those of bench/ceiling.c.
  *
  *   pg-ceiling [-p connections] [-d seconds] [-g group] [-m store] DSN
@@ -16,7 +16,7 @@
  * -p: processes, one connection each, writing concurrently;
  * -g: commands per transaction (a SAVEPOINT each when > 1);
  * -m store: instead, a create as the service runs it through the store
- *     (cf_pg_store.h): BEGIN, the request id check, the load (the snapshot
+ *     (cf_store.h, on its PostgreSQL backend): BEGIN, the request id check, the load (the snapshot
  *     row locked, then the streams), bind, decide and apply the create,
  *     append, the snapshot upsert, COMMIT: what nginx will do per command
  *     but HTTP, with its extra round trips (-g is ignored).
@@ -311,7 +311,7 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     cf_error_t           err;
     cf_event_t           event;
     cf_command_t         cmd;
-    cf_pg_store_t       *st;
+    cf_store_t       *st;
     cf_aggregate_t       agg;
     cf_stream_row_t      row;
     cf_decide_ctx_t      ctx;
@@ -323,7 +323,7 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     memset(&opts, 0, sizeof(opts));
     opts.busy_timeout_ms = 1000;
 
-    st = cf_pg_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
     if (st == NULL) {
         fprintf(stderr, "%s\n", errbuf);
         return -1;
@@ -354,11 +354,11 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
                  (long long) getpid(), (long long) n);
 
         if (cf_aggregate_init(&agg, id) != 0
-            || cf_pg_store_begin_immediate(st) != 0
-            || cf_pg_store_request_id_exists(st, req) != 0
-            || cf_pg_store_load(st, &agg, &err) != 0)
+            || cf_store_begin_immediate(st) != 0
+            || cf_store_request_id_exists(st, req) != 0
+            || cf_store_load(st, &agg, &err) != 0)
         {
-            fprintf(stderr, "store: %s\n", cf_pg_store_errmsg(st));
+            fprintf(stderr, "store: %s\n", cf_store_errmsg(st));
             return -1;
         }
 
@@ -397,19 +397,19 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
         row.event_body = event.body;
         row.create_time = ctx.now;
 
-        rc = cf_pg_store_append(st, &row);
+        rc = cf_store_append(st, &row);
         if (rc == 0) {
-            rc = cf_pg_store_save_snapshot(st, &agg, ctx.now);
+            rc = cf_store_save_snapshot(st, &agg, ctx.now);
         }
         if (rc == 0) {
-            rc = cf_pg_store_commit(st);
+            rc = cf_store_commit(st);
         }
 
         cf_event_free(&event);
         cf_aggregate_free(&agg);
 
         if (rc != 0) {
-            fprintf(stderr, "store: %s\n", cf_pg_store_errmsg(st));
+            fprintf(stderr, "store: %s\n", cf_store_errmsg(st));
             return -1;
         }
 
@@ -426,7 +426,7 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     cf_command_free(&cmd);
     json_decref(body);
     json_decref(header);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 
     return 0;
 }
@@ -450,7 +450,7 @@ main(int argc, char **argv)
     int64_t             *shared, *lat, total, nlat, k;
     pid_t                pid;
     size_t               size;
-    cf_pg_store_t       *st;
+    cf_store_t       *st;
     cf_store_options_t   opts;
 
     procs = 1;
@@ -476,13 +476,13 @@ main(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     opts.busy_timeout_ms = 1000;
 
-    st = cf_pg_store_open(argv[optind], &opts, errbuf, sizeof(errbuf));
+    st = cf_store_open(argv[optind], &opts, errbuf, sizeof(errbuf));
     if (st == NULL) {
         fprintf(stderr, "pg-ceiling: %s\n", errbuf);
         return 1;
     }
 
-    cf_pg_store_close(st);
+    cf_store_close(st);
 
     size = (size_t) procs * (2 + MAX_SAMPLES) * sizeof(int64_t);
     shared = mmap(NULL, size, PROT_READ | PROT_WRITE,

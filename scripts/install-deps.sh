@@ -22,7 +22,7 @@ elif [ "${1:-}" = bench ]; then
     packages=(wrk sqlite3 curl gcc libsqlite3-dev libpq-dev postgresql-15)
 elif [ "${1:-}" = deb ]; then
     packages=(debhelper dpkg-dev lintian nginx nginx-dev libjansson-dev
-              libsqlite3-dev curl)
+              libsqlite3-dev libpq-dev curl)
 elif [ "${1:-}" = real-test-nginx ]; then
     packages=(libtest-base-perl libtext-diff-perl libtest-longstring-perl
               liblist-moreutils-perl liburi-perl libhttp-message-perl

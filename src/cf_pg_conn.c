@@ -12,7 +12,6 @@
 #include <inttypes.h>
 
 #include "cf_pg.h"
-#include "cf_dsn.h"
 
 
 static const cf_pg_stmt_t  cf_pg_tx[] = {
@@ -65,6 +64,7 @@ cf_pg_store_open(const char *dsn, const cf_store_options_t *opts,
         return NULL;
     }
 
+    st->base.backend = &cf_pg_store_backend;
     st->busy_limit_ms = opts->busy_timeout_ms;
     st->lock_timeout_ms = -1;
 
@@ -173,31 +173,41 @@ cf_pg_store_errmsg(cf_pg_store_t *st)
 }
 
 
+/* what outlasts the transaction is the store's health (cf_store.h) */
 int
 cf_pg_store_errcode(cf_pg_store_t *st)
 {
-    return st->errcode;
+    switch (st->errcode) {
+
+    case CF_PG_ERR_UNREACHABLE:
+    case CF_PG_ERR_FULL:
+    case CF_PG_ERR_READONLY:
+        return st->errcode | CF_STORE_FAULT;
+
+    default:
+        return st->errcode;
+    }
 }
 
 
 const char *
-cf_pg_store_sqlstate(cf_pg_store_t *st)
+cf_pg_store_sqlstate(cf_store_t *store)
 {
-    return st->sqlstate;
+    return ((cf_pg_store_t *) store)->sqlstate;
 }
 
 
 const char *
-cf_pg_store_target(cf_pg_store_t *st)
+cf_pg_store_target(cf_store_t *store)
 {
-    return st->target;
+    return ((cf_pg_store_t *) store)->target;
 }
 
 
 int
-cf_pg_store_backend_pid(cf_pg_store_t *st)
+cf_pg_store_backend_pid(cf_store_t *store)
 {
-    return PQbackendPID(st->conn);
+    return PQbackendPID(((cf_pg_store_t *) store)->conn);
 }
 
 
@@ -336,7 +346,7 @@ cf_pg_result_error(cf_pg_store_t *st, PGresult *res, const char *what)
 
     if (PQstatus(st->conn) != CONNECTION_OK) {
         snprintf(st->sqlstate, sizeof(st->sqlstate), "08006");
-        st->errcode = SQLITE_CANTOPEN;
+        st->errcode = CF_PG_ERR_UNREACHABLE;
         cf_pg_set_error(st, "%s: the connection to PostgreSQL %s was lost:"
                         " %s", what, st->target, PQerrorMessage(st->conn));
         return;
@@ -348,18 +358,18 @@ cf_pg_result_error(cf_pg_store_t *st, PGresult *res, const char *what)
     snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", state ? state : "");
 
     if (strncmp(st->sqlstate, "53", 2) == 0) {
-        st->errcode = SQLITE_FULL;
+        st->errcode = CF_PG_ERR_FULL;
 
     } else if (strcmp(st->sqlstate, "25006") == 0) {
-        st->errcode = SQLITE_READONLY;
+        st->errcode = CF_PG_ERR_READONLY;
 
     } else if (strncmp(st->sqlstate, "08", 2) == 0
                || strncmp(st->sqlstate, "57P", 3) == 0)
     {
-        st->errcode = SQLITE_CANTOPEN;
+        st->errcode = CF_PG_ERR_UNREACHABLE;
 
     } else {
-        st->errcode = SQLITE_ERROR;
+        st->errcode = CF_PG_ERR_OTHER;
     }
 
     cf_pg_set_error(st, "%s: %s (SQLSTATE %s)", what,
@@ -395,7 +405,7 @@ cf_pg_reconnect(cf_pg_store_t *st)
 
     if (PQstatus(st->conn) != CONNECTION_OK) {
         snprintf(st->sqlstate, sizeof(st->sqlstate), "08001");
-        st->errcode = SQLITE_CANTOPEN;
+        st->errcode = CF_PG_ERR_UNREACHABLE;
         cf_pg_set_error(st, "PostgreSQL %s is unreachable: %s", st->target,
                         PQerrorMessage(st->conn));
         return -1;
@@ -419,7 +429,7 @@ cf_pg_exec(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
             if (st->tx_open) {
                 /* a new session must not run the rest of a transaction */
                 snprintf(st->sqlstate, sizeof(st->sqlstate), "08006");
-                st->errcode = SQLITE_CANTOPEN;
+                st->errcode = CF_PG_ERR_UNREACHABLE;
                 cf_pg_set_error(st, "%s: the connection to PostgreSQL %s was"
                                 " lost in this transaction", what,
                                 st->target);
@@ -554,7 +564,7 @@ cf_pg_begin(cf_pg_store_t *st, cf_pg_slot_t slot)
 
     if (st->tx_open) {
         cf_pg_set_error(st, "BEGIN: a transaction is open already");
-        st->errcode = SQLITE_ERROR;
+        st->errcode = CF_PG_ERR_OTHER;
         return -1;
     }
 
@@ -621,7 +631,7 @@ cf_pg_store_commit(cf_pg_store_t *st)
 
     if (!st->tx_open) {
         cf_pg_set_error(st, "COMMIT: no transaction is open");
-        st->errcode = SQLITE_ERROR;
+        st->errcode = CF_PG_ERR_OTHER;
         return -1;
     }
 
@@ -654,7 +664,7 @@ cf_pg_store_commit(cf_pg_store_t *st)
     st->write_tx = 0;
 
     if (!ok) {
-        st->errcode = SQLITE_ERROR;
+        st->errcode = CF_PG_ERR_OTHER;
         snprintf(st->sqlstate, sizeof(st->sqlstate), "25P02");
         cf_pg_set_error(st, "COMMIT: the transaction had failed and was"
                         " rolled back");

@@ -129,12 +129,6 @@ static const cf_pg_stmt_t  cf_pg_ds[] = {
 #define CF_PG_DS(slot)  (&cf_pg_ds[(slot) - CF_PG_DS_EXPIRE])
 
 
-/* the states an operation ends in, as the observer counts them */
-static const char  *cf_pg_end_states[CF_PG_END_N] = {
-    "Succeeded", "Completed", "Failed", "Released", "Cancelled", "other"
-};
-
-
 static int cf_pg_claims_push(PGresult *res, int manual, cf_claim_t **claims,
     size_t *n);
 static void cf_pg_operation(const PGresult *res, int row,
@@ -299,7 +293,6 @@ int
 cf_pg_dispatch_finish_in(cf_pg_store_t *st, int64_t job_id,
     const char *state, const char *result, int64_t now)
 {
-    int          i;
     char         jbuf[24], nbuf[24];
     int64_t      changed;
     const char  *v[4];
@@ -315,19 +308,7 @@ cf_pg_dispatch_finish_in(cf_pg_store_t *st, int64_t job_id,
         return -1;
     }
 
-    if (changed == 0) {
-        return CF_DISPATCH_NOT_FOUND;
-    }
-
-    for (i = 0; i < CF_PG_END_N - 1; i++) {
-        if (strcmp(state, cf_pg_end_states[i]) == 0) {
-            break;
-        }
-    }
-
-    st->ended[i]++;
-
-    return 0;
+    return changed == 0 ? CF_DISPATCH_NOT_FOUND : 0;
 }
 
 
@@ -345,40 +326,17 @@ cf_pg_dispatch_finish(cf_pg_store_t *st, int64_t job_id, const char *state,
 
     if (rc == 0 || rc == CF_DISPATCH_NOT_FOUND) {
         if (cf_pg_store_commit(st) == 0) {
-            cf_pg_dispatch_end_transaction(st, 1);
+            if (rc == 0) {
+                cf_dispatch_observe(state);
+            }
+
             return rc;
         }
     }
 
     cf_pg_store_rollback(st);
-    cf_pg_dispatch_end_transaction(st, 0);
 
     return -1;
-}
-
-
-void
-cf_pg_dispatch_end_transaction(cf_pg_store_t *st, int committed)
-{
-    int       i;
-    unsigned  n;
-
-    for (i = 0; i < CF_PG_END_N; i++) {
-        n = st->ended[i];
-        st->ended[i] = 0;
-
-        while (committed && st->observer && n--) {
-            st->observer(cf_pg_end_states[i]);
-        }
-    }
-}
-
-
-void
-cf_pg_dispatch_set_observer(cf_pg_store_t *st,
-    void (*observer)(const char *state))
-{
-    st->observer = observer;
 }
 
 

@@ -114,7 +114,7 @@ cf_pg_error(cf_pg_store_t *st, cf_error_t *err)
 {
     cf_error_set(err, cf_pg_last_rc(st) == CF_STORE_BUSY
                       ? CF_E_REQUEST_TIMEOUT
-                      : st->errcode == SQLITE_CANTOPEN
+                      : st->errcode == CF_PG_ERR_UNREACHABLE
                         ? CF_E_SERVICE_UNAVAILABLE : CF_E_INTERNAL,
                  "store: %s", st->errmsg);
 }
@@ -258,47 +258,8 @@ cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 
     PQclear(res);
 
-    return cf_pg_store_load_upto(st, agg, INT64_MAX, INT64_MAX, err);
-}
-
-
-typedef struct {
-    cf_aggregate_t  *agg;
-    int64_t          max_time;
-    cf_error_t      *err;
-} cf_pg_replay_ctx_t;
-
-
-static int
-cf_pg_replay_stream(void *data, const cf_stream_view_t *row)
-{
-    cf_pg_replay_ctx_t  *rc = data;
-
-    if (row->create_time > rc->max_time) {
-        return 1;
-    }
-
-    return cf_stream_apply(rc->agg, row, rc->err) == 0 ? 0 : -1;
-}
-
-
-int
-cf_pg_store_load_upto(cf_pg_store_t *st, cf_aggregate_t *agg,
-    int64_t tail_version, int64_t max_time, cf_error_t *err)
-{
-    cf_pg_replay_ctx_t  ctx;
-
-    if (tail_version <= agg->version) {
-        return 0;
-    }
-
-    ctx.agg = agg;
-    ctx.max_time = max_time;
-    ctx.err = err;
-
-    return cf_pg_store_each_stream(st, agg->state.id, agg->version + 1,
-                                   tail_version, cf_pg_replay_stream, &ctx,
-                                   err) < 0 ? -1 : 0;
+    /* the streams after the snapshot (cf_replay.c) */
+    return cf_store_load_upto(&st->base, agg, INT64_MAX, INT64_MAX, err);
 }
 
 
@@ -670,69 +631,6 @@ cf_pg_store_state_text(cf_pg_store_t *st, const char *aggregate_id,
     PQclear(res);
 
     return ret;
-}
-
-
-int
-cf_pg_store_regenerate_snapshot(cf_pg_store_t *st, const char *aggregate_id,
-    int64_t now, cf_error_t *err)
-{
-    int             rc;
-    cf_aggregate_t  agg;
-
-    if (cf_aggregate_init(&agg, aggregate_id) != 0) {
-        cf_error_set(err, CF_E_INTERNAL, "out of memory");
-        return -1;
-    }
-
-    rc = cf_pg_store_begin_immediate(st);
-    if (rc != 0) {
-        cf_aggregate_free(&agg);
-        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
-        return -1;
-    }
-
-    /* the row lock first: no command of this aggregate in between */
-    if (cf_pg_store_latest_version(st, aggregate_id, &agg.version, err)
-        != 0)
-    {
-        cf_pg_store_rollback(st);
-        cf_aggregate_free(&agg);
-        return strcmp(err->code, CF_E_REQUEST_TIMEOUT) == 0 ? CF_STORE_BUSY
-                                                            : -1;
-    }
-
-    /* always from the first event: the old row may be damaged or stale */
-    agg.version = 0;
-
-    if (cf_pg_store_load_upto(st, &agg, INT64_MAX, INT64_MAX, err) != 0) {
-        cf_pg_store_rollback(st);
-        cf_aggregate_free(&agg);
-        return -1;
-    }
-
-    if (agg.version == 0) {
-        cf_pg_store_rollback(st);
-        cf_aggregate_free(&agg);
-        return CF_STORE_NOT_FOUND;
-    }
-
-    rc = cf_pg_store_save_snapshot(st, &agg, now);
-    cf_aggregate_free(&agg);
-
-    if (rc == 0) {
-        rc = cf_pg_store_commit(st);
-    }
-
-    if (rc != 0) {
-        cf_pg_store_rollback(st);
-        cf_error_set(err, rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
-                                              : CF_E_INTERNAL,
-                     "store: %s", st->errmsg);
-        return rc == CF_STORE_BUSY ? CF_STORE_BUSY : -1;
-    }
-
-    return 0;
 }
 
 

@@ -36,7 +36,7 @@
 
 
 #define CF_Q_SHORT_LIST     16        /* IN lists up to this use "?, ?" */
-#define CF_Q_MAX_PARAMS     30000     /* below SQLITE_MAX_VARIABLE_NUMBER */
+#define CF_Q_MAX_PARAMS     30000     /* below SQLite's 32766 variables */
 #define CF_Q_MAX_PATH       256
 #define CF_Q_MAX_SEGMENTS   8
 #define CF_Q_ZONEINFO       "/usr/share/zoneinfo/"

@@ -146,7 +146,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     int64_t                                   total;
     ngx_int_t                                 rc;
     ngx_str_t                                 raw, *v;
-    sqlite3                                  *db;
+    cf_store_t                               *st;
     cf_error_t                                err;
     cf_query_t                                q;
     json_error_t                              jerr;
@@ -237,10 +237,10 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
         return rc;
     }
 
-    db = cf_store_db(mcf->store);
+    st = mcf->store;
 
     if (qr->kind == CF_QUERY_COUNT) {
-        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
@@ -260,7 +260,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     if (qr->kind == CF_QUERY_SINGLE) {
         out = NULL;
 
-        if (cf_query_each(db, &q, (int) qr->state_only,
+        if (cf_query_each(st, &q, (int) qr->state_only,
                           ngx_http_compensation_query_first, &out, errbuf,
                           sizeof(errbuf))
             < 0)
@@ -293,7 +293,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     qb.sse = ctx->sse;
 
     if (qr->kind == CF_QUERY_PAGED) {
-        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
@@ -312,7 +312,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     }
 
     if (!qb.body.too_large
-        && cf_query_each(db, &q, (int) qr->state_only,
+        && cf_query_each(st, &q, (int) qr->state_only,
                          ngx_http_compensation_query_doc, &qb, errbuf,
                          sizeof(errbuf))
            < 0)

@@ -402,7 +402,7 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     }
 
     /* the operations table: every worker (retry action, cancel, listing) */
-    if (cf_dispatch_schema(cf_store_db(mcf->store), errbuf, sizeof(errbuf))
+    if (cf_dispatch_schema(mcf->store, errbuf, sizeof(errbuf))
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_store"
@@ -433,12 +433,12 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     }
 
     /* the statements, prepared once on this worker's connection */
-    sched->dispatch = cf_dispatch_open(cf_store_db(mcf->store));
+    sched->dispatch = cf_dispatch_open(mcf->store);
 
     if (sched->dispatch == NULL) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
                       " preparing the dispatch statements failed: %s",
-                      sqlite3_errmsg(cf_store_db(mcf->store)));
+                      cf_store_errmsg(mcf->store));
         return NGX_OK;
     }
 
@@ -2053,7 +2053,7 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = cf_dispatch_enqueue(cf_store_db(mcf->store), id, now, &job_id,
+    rc = cf_dispatch_enqueue(mcf->store, id, now, &job_id,
                              op_id);
 
     if (rc != 0) {
@@ -2104,7 +2104,7 @@ ngx_http_compensation_operations_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cf_dispatch_list(cf_store_db(mcf->store), id,
+    if (cf_dispatch_list(mcf->store, id,
                          NGX_HTTP_COMPENSATION_OPS_LIMIT, &ops, &n)
         != 0)
     {
@@ -2238,7 +2238,7 @@ ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
         }
     }
 
-    rc = cf_dispatch_cancel(cf_store_db(mcf->store), op_id, force,
+    rc = cf_dispatch_cancel(mcf->store, op_id, force,
                             ngx_http_compensation_now_ms(), state);
 
     switch (rc) {

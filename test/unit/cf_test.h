@@ -42,7 +42,6 @@ extern const cf_test_t  cf_tests_notify[];
 extern const cf_test_t  cf_tests_int[];
 extern const cf_test_t  cf_tests_tz[];
 extern const cf_test_t  cf_tests_exec[];
-extern const cf_test_t  cf_tests_dsn[];
 extern const cf_test_t  cf_tests_pg[];      /* pg_tests only (test_pg.c) */
 
 

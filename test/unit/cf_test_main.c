@@ -34,7 +34,6 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_int,
     cf_tests_tz,
     cf_tests_exec,
-    cf_tests_dsn,
 #endif
     NULL
 };

@@ -22,6 +22,8 @@
 
 #include "cf_test.h"
 #include "cf_store.h"
+#include "cf_dispatch.h"
+#include "cf_exec.h"
 #include "cf_pg_store.h"
 
 
@@ -48,20 +50,20 @@ cf_p_dsn(void)
 }
 
 
-static cf_pg_store_t *
+static cf_store_t *
 cf_p_open(void)
 {
     char                errbuf[512];
-    cf_pg_store_t      *st;
+    cf_store_t      *st;
     cf_store_options_t  opts;
 
     memset(&opts, 0, sizeof(opts));
     opts.busy_timeout_ms = 1000;
 
-    st = cf_pg_store_open(cf_p_dsn(), &opts, errbuf, sizeof(errbuf));
+    st = cf_store_open(cf_p_dsn(), &opts, errbuf, sizeof(errbuf));
 
     if (st == NULL) {
-        printf("#   cf_pg_store_open: %s\n", errbuf);
+        printf("#   cf_store_open: %s\n", errbuf);
     }
 
     return st;
@@ -249,27 +251,27 @@ cf_p_step_free(cf_p_step_t *s)
 
 /* a command's stream and snapshot in one transaction: 0 or the failure */
 static int
-cf_p_write(cf_pg_store_t *st, cf_aggregate_t *agg, cf_p_step_t *s,
+cf_p_write(cf_store_t *st, cf_aggregate_t *agg, cf_p_step_t *s,
     int64_t now)
 {
     int  rc;
 
-    rc = cf_pg_store_begin_immediate(st);
+    rc = cf_store_begin_immediate(st);
     if (rc != 0) {
         return rc;
     }
 
-    rc = cf_pg_store_append(st, &s->row);
+    rc = cf_store_append(st, &s->row);
 
     if (rc == 0) {
-        rc = cf_pg_store_save_snapshot(st, agg, now);
+        rc = cf_store_save_snapshot(st, agg, now);
     }
 
     if (rc == 0) {
-        return cf_pg_store_commit(st);
+        return cf_store_commit(st);
     }
 
-    cf_pg_store_rollback(st);
+    cf_store_rollback(st);
 
     return rc;
 }
@@ -277,7 +279,7 @@ cf_p_write(cf_pg_store_t *st, cf_aggregate_t *agg, cf_p_step_t *s,
 
 /* a created execution with id, failed and due at `at` + backoff s */
 static int
-cf_p_create(cf_pg_store_t *st, const char *id, int64_t at)
+cf_p_create(cf_store_t *st, const char *id, int64_t at)
 {
     int             rc;
     char            body[1024];
@@ -326,7 +328,7 @@ test_pg_dsn(void)
 {
     char                errbuf[512], dsn[1024];
     const char         *p;
-    cf_pg_store_t      *st;
+    cf_store_t      *st;
     cf_store_options_t  opts;
 
     memset(&opts, 0, sizeof(opts));
@@ -339,23 +341,23 @@ test_pg_dsn(void)
         snprintf(dsn, sizeof(dsn), "postgresql://compensation:Wr0ngSecret%s",
                  p);
 
-        st = cf_pg_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+        st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
         CHECK(st == NULL);
         CHECK(strstr(errbuf, "password authentication failed") != NULL);
         CHECK(strstr(errbuf, "Wr0ngSecret") == NULL);
         printf("#   %s\n", errbuf);
-        cf_pg_store_close(st);
+        cf_store_close(st);
     }
 
     /* a DSN libpq cannot parse: its message never quotes the password */
-    st = cf_pg_store_open("postgresql://u:S3cr%zzet@localhost:5432/db",
+    st = cf_store_open("postgresql://u:S3cr%zzet@localhost:5432/db",
                           &opts, errbuf, sizeof(errbuf));
     CHECK(st == NULL);
     CHECK(strstr(errbuf, "S3cr") == NULL);
     CHECK(strstr(errbuf, "invalid PostgreSQL connection string") != NULL);
     printf("#   %s\n", errbuf);
 
-    st = cf_pg_store_open("host=/nonexistent-dir port=1 dbname=x"
+    st = cf_store_open("host=/nonexistent-dir port=1 dbname=x"
                           " password=Pw0rdXyz", &opts, errbuf,
                           sizeof(errbuf));
     CHECK(st == NULL);
@@ -369,18 +371,18 @@ static void
 test_pg_schema_twice(void)
 {
     PGconn         *c;
-    cf_pg_store_t  *st;
+    cf_store_t  *st;
 
     cf_p_reset();
 
     st = cf_p_open();
     CHECK(st != NULL);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 
     /* idempotent: the second open finds version 1 and creates nothing */
     st = cf_p_open();
     CHECK(st != NULL);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 
     c = cf_p_admin();
     if (!CHECK(c != NULL)) {
@@ -397,7 +399,7 @@ test_pg_schema_twice(void)
     CHECK(cf_p_sql(c, "UPDATE compensation_schema SET version = 99") == 0);
     st = cf_p_open();
     CHECK(st == NULL);
-    cf_pg_store_close(st);
+    cf_store_close(st);
     CHECK(cf_p_sql(c, "UPDATE compensation_schema SET version = 1") == 0);
 
     PQfinish(c);
@@ -423,14 +425,14 @@ test_pg_schema_concurrent(void)
         pids[i] = fork();
 
         if (pids[i] == 0) {
-            cf_pg_store_t  *st;
+            cf_store_t  *st;
 
             close(fds[1]);
             /* all start when the parent closes the pipe */
             (void) read(fds[0], &go, 1);
             st = cf_p_open();
             ok = st != NULL;
-            cf_pg_store_close(st);
+            cf_store_close(st);
             _exit(ok ? 0 : 1);
         }
     }
@@ -471,7 +473,7 @@ test_pg_same_as_sqlite(void)
     cf_store_t         *lite;
     cf_error_t          err;
     cf_p_step_t         s;
-    cf_pg_store_t      *st;
+    cf_store_t      *st;
     cf_aggregate_t      agg, ra, rb;
     cf_snapshot_row_t   rowa, rowb;
     cf_store_options_t  opts;
@@ -500,7 +502,7 @@ test_pg_same_as_sqlite(void)
 
     i = mkstemp(path);
     if (!CHECK(i >= 0)) {
-        cf_pg_store_close(st);
+        cf_store_close(st);
         return;
     }
     close(i);
@@ -510,7 +512,7 @@ test_pg_same_as_sqlite(void)
     lite = cf_store_open(path, &opts, errbuf, sizeof(errbuf));
 
     if (!CHECK(lite != NULL)) {
-        cf_pg_store_close(st);
+        cf_store_close(st);
         unlink(path);
         return;
     }
@@ -542,7 +544,7 @@ test_pg_same_as_sqlite(void)
         tb = NULL;
         CHECK_INT(cf_store_state_text(lite, "same-1", cf_p_alloc, NULL, &ta,
                                       &la), 1);
-        CHECK_INT(cf_pg_store_state_text(st, "same-1", cf_p_alloc, NULL, &tb,
+        CHECK_INT(cf_store_state_text(st, "same-1", cf_p_alloc, NULL, &tb,
                                          &lb), 1);
 
         if (ta && tb) {
@@ -556,7 +558,7 @@ test_pg_same_as_sqlite(void)
 
     /* the snapshot rows */
     CHECK_INT(cf_store_read_snapshot(lite, "same-1", &rowa), 0);
-    CHECK_INT(cf_pg_store_read_snapshot(st, "same-1", &rowb), 0);
+    CHECK_INT(cf_store_read_snapshot(st, "same-1", &rowb), 0);
     CHECK_STR(rowb.state, rowa.state);
     CHECK_STR(rowb.tags, rowa.tags);
     CHECK_STR(rowb.event_id, rowa.event_id);
@@ -578,8 +580,8 @@ test_pg_same_as_sqlite(void)
 
     CHECK_INT(cf_aggregate_init(&ra, "same-1"), 0);
     CHECK_INT(cf_aggregate_init(&rb, "same-1"), 0);
-    CHECK_INT(cf_pg_store_load(st, &ra, &err), 0);
-    CHECK_INT(cf_pg_store_load_upto(st, &rb, INT64_MAX, INT64_MAX, &err), 0);
+    CHECK_INT(cf_store_load(st, &ra, &err), 0);
+    CHECK_INT(cf_store_load_upto(st, &rb, INT64_MAX, INT64_MAX, &err), 0);
     CHECK_INT(ra.version, 5);
     CHECK_INT(rb.version, 5);
     cf_state_write(&wa, &ra.state);
@@ -598,17 +600,17 @@ test_pg_same_as_sqlite(void)
 
     /* replay up to a time: the first two streams only */
     CHECK_INT(cf_aggregate_init(&ra, "same-1"), 0);
-    CHECK_INT(cf_pg_store_load_upto(st, &ra, INT64_MAX, CF_P_NOW + 1000,
+    CHECK_INT(cf_store_load_upto(st, &ra, INT64_MAX, CF_P_NOW + 1000,
                                     &err), 0);
     CHECK_INT(ra.version, 2);
     cf_aggregate_free(&ra);
 
     /* a regenerated snapshot is the same row */
-    CHECK_INT(cf_pg_store_regenerate_snapshot(st, "same-1", CF_P_NOW + 9000,
+    CHECK_INT(cf_store_regenerate_snapshot(st, "same-1", CF_P_NOW + 9000,
                                               &err), 0);
-    CHECK_INT(cf_pg_store_regenerate_snapshot(st, "nothing", CF_P_NOW,
+    CHECK_INT(cf_store_regenerate_snapshot(st, "nothing", CF_P_NOW,
                                               &err), CF_STORE_NOT_FOUND);
-    CHECK_INT(cf_pg_store_read_snapshot(st, "same-1", &rowb), 0);
+    CHECK_INT(cf_store_read_snapshot(st, "same-1", &rowb), 0);
     CHECK_STR(rowb.state, cf_buf_cstr(&wb));
     CHECK_INT(rowb.snapshot_time, CF_P_NOW + 9000);
     cf_snapshot_row_free(&rowb);
@@ -625,7 +627,198 @@ test_pg_same_as_sqlite(void)
     snprintf(errbuf, sizeof(errbuf), "%s-shm", path);
     unlink(errbuf);
 
-    cf_pg_store_close(st);
+    cf_store_close(st);
+}
+
+
+/*
+ * The service through the store interface: the same groups of commands
+ * (cf_exec_run: decided before the lock, one transaction, a savepoint
+ * each) on a SQLite file and on PostgreSQL give the same answers, and the
+ * same state bytes.
+ */
+typedef struct {
+    cf_store_t        *st;
+    cf_id_gen_t        ids;
+    cf_retry_spec_t    spec;
+    cf_exec_t          ex;
+    cf_exec_queue_t    q;
+    cf_exec_cmd_t      c[4];
+    cf_command_t       cmd[4];
+    int                n;
+} cf_p_exec_t;
+
+
+static void
+cf_p_exec_init(cf_p_exec_t *e, cf_store_t *st)
+{
+    memset(e, 0, sizeof(cf_p_exec_t));
+
+    e->st = st;
+    cf_id_init(&e->ids, 7);
+    e->spec.max_retries = 10;
+    e->spec.min_backoff = 180;
+    e->spec.execution_timeout = 120;
+    e->ex.store = st;
+    e->ex.ids = &e->ids;
+    e->ex.busy_timeout_ms = 5000;
+    e->ex.grouped = 1;
+    cf_exec_queue_init(&e->q);
+}
+
+
+static void
+cf_p_exec_add(cf_p_exec_t *e, cf_command_type_t type, const char *id,
+    const char *request_id, const char *body, int64_t now)
+{
+    json_t         *j;
+    cf_error_t      err;
+    cf_exec_cmd_t  *c;
+
+    c = &e->c[e->n];
+    memset(c, 0, sizeof(cf_exec_cmd_t));
+
+    j = body ? cf_t_json(body) : NULL;
+    cf_error_init(&err);
+
+    if (cf_command_bind(type, j, &e->cmd[e->n], &err) != 0) {
+        abort();
+    }
+
+    json_decref(j);
+
+    c->in.command = &e->cmd[e->n];
+    c->in.aggregate_id = id;
+    c->in.request_id = request_id;
+    c->in.expected_version = -1;
+    c->in.header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+    c->in.now = now;
+    c->in.default_spec = &e->spec;
+    c->deadline = cf_exec_deadline(&e->ex, -1);
+
+    e->n++;
+    cf_exec_queue_push(&e->q, c);
+}
+
+
+static void
+cf_p_exec_free(cf_p_exec_t *e)
+{
+    int  i;
+
+    for (i = 0; i < e->n; i++) {
+        cf_error_free(&e->c[i].out.err);
+        json_decref(e->c[i].in.header);
+        cf_command_free(&e->cmd[i]);
+    }
+
+    e->n = 0;
+    cf_exec_queue_init(&e->q);
+}
+
+
+static void
+test_pg_service(void)
+{
+    int                 i, k;
+    char                path[] = "/tmp/cf_pg_svcXXXXXX", errbuf[256];
+    char               *ta, *tb;
+    size_t              la, lb;
+    cf_store_t         *st[2];
+    cf_p_exec_t         e[2];
+    cf_store_options_t  opts;
+
+    static const char  *ids[] = { "g1", "g2" };
+
+    cf_p_reset();
+
+    st[1] = cf_p_open();
+    i = mkstemp(path);
+
+    if (!CHECK(st[1] != NULL && i >= 0)) {
+        cf_store_close(st[1]);
+        return;
+    }
+
+    close(i);
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 5000;
+    st[0] = cf_store_open(path, &opts, errbuf, sizeof(errbuf));
+
+    if (!CHECK(st[0] != NULL)) {
+        cf_store_close(st[1]);
+        unlink(path);
+        return;
+    }
+
+    for (k = 0; k < 2; k++) {
+        cf_p_exec_init(&e[k], st[k]);
+
+        /* two creates, a second create of g1, a reused request id */
+        cf_p_exec_add(&e[k], CF_CMD_CREATE_EXECUTION_FAILED, "g1", "rq-1",
+                      cf_t_create_body, CF_P_NOW);
+        cf_p_exec_add(&e[k], CF_CMD_CREATE_EXECUTION_FAILED, "g2", "rq-2",
+                      cf_t_create_body, CF_P_NOW);
+        cf_p_exec_add(&e[k], CF_CMD_CREATE_EXECUTION_FAILED, "g1", "rq-3",
+                      cf_t_create_body, CF_P_NOW);
+        cf_p_exec_add(&e[k], CF_CMD_CREATE_EXECUTION_FAILED, "g3", "rq-2",
+                      cf_t_create_body, CF_P_NOW);
+        cf_exec_run(&e[k].ex, &e[k].q);
+    }
+
+    for (i = 0; i < 4; i++) {
+        CHECK_INT(e[1].c[i].rc, e[0].c[i].rc);
+        CHECK_STR(e[1].c[i].out.err.code, e[0].c[i].out.err.code);
+        CHECK_STR(e[1].c[i].out.err.msg, e[0].c[i].out.err.msg);
+        CHECK_INT(e[1].c[i].out.version, e[0].c[i].out.version);
+        CHECK_INT(e[1].c[i].out.committed, e[0].c[i].out.committed);
+    }
+
+    CHECK_STR(e[1].c[0].out.err.code, CF_OK);
+    CHECK_STR(e[1].c[3].out.err.code, CF_E_DUPLICATE_REQUEST_ID);
+
+    /* then each one alone (no group): g1 prepared, then its call failed */
+    for (k = 0; k < 2; k++) {
+        cf_p_exec_free(&e[k]);
+        e[k].ex.grouped = 0;
+        cf_p_exec_add(&e[k], CF_CMD_PREPARE_COMPENSATION, "g1", NULL, NULL,
+                      CF_P_NOW + 1000);
+        cf_p_exec_add(&e[k], CF_CMD_APPLY_EXECUTION_FAILED, "g1", NULL,
+                      "{\"error\":{\"errorCode\":\"E\",\"errorMsg\":"
+                      "\"\\u00e9\",\"stackTrace\":\"\"},"
+                      "\"executeAt\":1719800002000}", CF_P_NOW + 2000);
+        cf_exec_run(&e[k].ex, &e[k].q);
+    }
+
+    for (i = 0; i < 2; i++) {
+        CHECK_STR(e[1].c[i].out.err.code, e[0].c[i].out.err.code);
+        CHECK_INT(e[1].c[i].out.version, e[0].c[i].out.version);
+    }
+
+    CHECK_STR(e[1].c[1].out.err.code, CF_OK);
+    CHECK_INT(e[1].c[1].out.version, 3);
+
+    for (i = 0; i < 2; i++) {
+        ta = NULL;
+        tb = NULL;
+        CHECK_INT(cf_store_state_text(st[0], ids[i], cf_p_alloc, NULL, &ta,
+                                      &la), 1);
+        CHECK_INT(cf_store_state_text(st[1], ids[i], cf_p_alloc, NULL, &tb,
+                                      &lb), 1);
+        CHECK(ta && tb && la == lb && memcmp(ta, tb, la) == 0);
+        free(ta);
+        free(tb);
+    }
+
+    cf_p_exec_free(&e[0]);
+    cf_p_exec_free(&e[1]);
+    cf_store_close(st[0]);
+    cf_store_close(st[1]);
+    unlink(path);
+    snprintf(errbuf, sizeof(errbuf), "%s-wal", path);
+    unlink(errbuf);
+    snprintf(errbuf, sizeof(errbuf), "%s-shm", path);
+    unlink(errbuf);
 }
 
 
@@ -635,7 +828,7 @@ test_pg_conflicts(void)
     int64_t          v;
     cf_error_t       err;
     cf_p_step_t      s;
-    cf_pg_store_t   *st;
+    cf_store_t      *st;
     cf_aggregate_t   agg, other;
 
     cf_p_reset();
@@ -650,8 +843,8 @@ test_pg_conflicts(void)
     CHECK_INT(cf_p_step(&agg, CF_CMD_CREATE_EXECUTION_FAILED,
                         cf_t_create_body, CF_P_NOW, &s), 0);
     CHECK_INT(cf_p_write(st, &agg, &s, CF_P_NOW), 0);
-    CHECK_INT(cf_pg_store_request_id_exists(st, "c1-r1"), 1);
-    CHECK_INT(cf_pg_store_request_id_exists(st, "nope"), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "c1-r1"), 1);
+    CHECK_INT(cf_store_request_id_exists(st, "nope"), 0);
 
     /* version 1 again, another request id: the version's key */
     s.row.id = "c1-other";
@@ -675,7 +868,7 @@ test_pg_conflicts(void)
     CHECK_INT(cf_p_write(st, &agg, &s, CF_P_NOW), CF_STORE_VERSION_TAKEN);
     cf_p_step_free(&s);
 
-    CHECK_INT(cf_pg_store_latest_version(st, "c1", &v, &err), 0);
+    CHECK_INT(cf_store_latest_version(st, "c1", &v, &err), 0);
     CHECK_INT(v, 1);
 
     /* another aggregate may use the same request id (the key is per
@@ -690,7 +883,7 @@ test_pg_conflicts(void)
     cf_aggregate_free(&agg);
     cf_aggregate_free(&other);
     cf_error_free(&err);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 }
 
 
@@ -702,7 +895,7 @@ test_pg_rollback_savepoints(void)
     PGconn             *c;
     cf_error_t          err;
     cf_p_step_t         s1, s2, s3;
-    cf_pg_store_t      *st;
+    cf_store_t      *st;
     cf_aggregate_t      a, b, d;
     cf_snapshot_row_t   row;
 
@@ -711,7 +904,7 @@ test_pg_rollback_savepoints(void)
     st = cf_p_open();
     c = cf_p_admin();
     if (!CHECK(st != NULL && c != NULL)) {
-        cf_pg_store_close(st);
+        cf_store_close(st);
         PQfinish(c);
         return;
     }
@@ -728,16 +921,16 @@ test_pg_rollback_savepoints(void)
                         CF_P_NOW, &s3), 0);
 
     /* rollback */
-    CHECK_INT(cf_pg_store_in_transaction(st), 0);
-    CHECK_INT(cf_pg_store_begin_immediate(st), 0);
-    CHECK_INT(cf_pg_store_in_transaction(st), 1);
-    CHECK_INT(cf_pg_store_append(st, &s1.row), 0);
-    CHECK_INT(cf_pg_store_save_snapshot(st, &a, CF_P_NOW), 0);
-    cf_pg_store_rollback(st);
-    CHECK_INT(cf_pg_store_in_transaction(st), 0);
+    CHECK_INT(cf_store_in_transaction(st), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_in_transaction(st), 1);
+    CHECK_INT(cf_store_append(st, &s1.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a, CF_P_NOW), 0);
+    cf_store_rollback(st);
+    CHECK_INT(cf_store_in_transaction(st), 0);
 
-    CHECK_INT(cf_pg_store_read_snapshot(st, "r1", &row), CF_STORE_NOT_FOUND);
-    CHECK_INT(cf_pg_store_latest_version(st, "r1", &v, &err), 0);
+    CHECK_INT(cf_store_read_snapshot(st, "r1", &row), CF_STORE_NOT_FOUND);
+    CHECK_INT(cf_store_latest_version(st, "r1", &v, &err), 0);
     CHECK_INT(v, 0);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"), 0);
 
@@ -746,27 +939,27 @@ test_pg_rollback_savepoints(void)
      * second savepoint (the transaction is aborted until ROLLBACK TO);
      * r3 written; one COMMIT keeps r1 and r3
      */
-    CHECK_INT(cf_pg_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
 
-    CHECK_INT(cf_pg_store_savepoint(st), 0);
-    CHECK_INT(cf_pg_store_append(st, &s1.row), 0);
-    CHECK_INT(cf_pg_store_save_snapshot(st, &a, CF_P_NOW), 0);
-    CHECK_INT(cf_pg_store_release(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_append(st, &s1.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a, CF_P_NOW), 0);
+    CHECK_INT(cf_store_release(st), 0);
 
-    CHECK_INT(cf_pg_store_savepoint(st), 0);
-    CHECK_INT(cf_pg_store_append(st, &s2.row), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_append(st, &s2.row), 0);
     s1.row.request_id = "another";
-    CHECK_INT(cf_pg_store_append(st, &s1.row), CF_STORE_VERSION_TAKEN);
-    CHECK_INT(cf_pg_store_in_transaction(st), 1);
-    CHECK_INT(cf_pg_store_rollback_to(st), 0);
+    CHECK_INT(cf_store_append(st, &s1.row), CF_STORE_VERSION_TAKEN);
+    CHECK_INT(cf_store_in_transaction(st), 1);
+    CHECK_INT(cf_store_rollback_to(st), 0);
 
-    CHECK_INT(cf_pg_store_savepoint(st), 0);
-    CHECK_INT(cf_pg_store_append(st, &s3.row), 0);
-    CHECK_INT(cf_pg_store_save_snapshot(st, &d, CF_P_NOW), 0);
-    CHECK_INT(cf_pg_store_release(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_append(st, &s3.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &d, CF_P_NOW), 0);
+    CHECK_INT(cf_store_release(st), 0);
 
-    CHECK_INT(cf_pg_store_commit(st), 0);
-    CHECK_INT(cf_pg_store_errcode(st), 0);
+    CHECK_INT(cf_store_commit(st), 0);
+    CHECK_INT(cf_store_errcode(st), 0);
 
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"), 2);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"
@@ -778,14 +971,14 @@ test_pg_rollback_savepoints(void)
         char   **ids;
         size_t   n;
 
-        CHECK_INT(cf_pg_store_scan_ids(st, "", 1, &ids, &n), 0);
+        CHECK_INT(cf_store_scan_ids(st, "", 1, &ids, &n), 0);
         CHECK_INT(n, 1);
         if (n == 1) {
             CHECK_STR(ids[0], "r1");
         }
         cf_ids_free(ids, n);
 
-        CHECK_INT(cf_pg_store_scan_ids(st, "r1", 10, &ids, &n), 0);
+        CHECK_INT(cf_store_scan_ids(st, "r1", 10, &ids, &n), 0);
         CHECK_INT(n, 1);
         if (n == 1) {
             CHECK_STR(ids[0], "r3");
@@ -801,7 +994,7 @@ test_pg_rollback_savepoints(void)
     cf_aggregate_free(&d);
     cf_error_free(&err);
     PQfinish(c);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 }
 
 
@@ -815,7 +1008,7 @@ test_pg_aggregate_lock(void)
 {
     cf_error_t       err;
     cf_p_step_t      s;
-    cf_pg_store_t   *a, *b;
+    cf_store_t      *a, *b;
     cf_aggregate_t   agg, la, lb;
 
     cf_p_reset();
@@ -823,8 +1016,8 @@ test_pg_aggregate_lock(void)
     a = cf_p_open();
     b = cf_p_open();
     if (!CHECK(a != NULL && b != NULL)) {
-        cf_pg_store_close(a);
-        cf_pg_store_close(b);
+        cf_store_close(a);
+        cf_store_close(b);
         return;
     }
 
@@ -837,48 +1030,48 @@ test_pg_aggregate_lock(void)
 
     /* A loads in a write transaction: it holds the aggregate */
     CHECK_INT(cf_aggregate_init(&la, "w1"), 0);
-    CHECK_INT(cf_pg_store_begin_immediate(a), 0);
-    CHECK_INT(cf_pg_store_load(a, &la, &err), 0);
+    CHECK_INT(cf_store_begin_immediate(a), 0);
+    CHECK_INT(cf_store_load(a, &la, &err), 0);
     CHECK_INT(la.version, 1);
 
     /* B's load in a write transaction gives up after its busy timeout */
-    cf_pg_store_set_busy_timeout(b, 50);
+    cf_store_set_busy_timeout(b, 50);
     CHECK_INT(cf_aggregate_init(&lb, "w1"), 0);
-    CHECK_INT(cf_pg_store_begin_immediate(b), 0);
-    CHECK_INT(cf_pg_store_load(b, &lb, &err), -1);
+    CHECK_INT(cf_store_begin_immediate(b), 0);
+    CHECK_INT(cf_store_load(b, &lb, &err), -1);
     CHECK_STR(err.code, CF_E_REQUEST_TIMEOUT);
     CHECK_STR(cf_pg_store_sqlstate(b), "55P03");
-    cf_pg_store_rollback(b);
+    cf_store_rollback(b);
     cf_aggregate_free(&lb);
     cf_error_free(&err);
     cf_error_init(&err);
 
     /* a read outside a write transaction does not wait */
     CHECK_INT(cf_aggregate_init(&lb, "w1"), 0);
-    CHECK_INT(cf_pg_store_load(b, &lb, &err), 0);
+    CHECK_INT(cf_store_load(b, &lb, &err), 0);
     CHECK_INT(lb.version, 1);
     cf_aggregate_free(&lb);
 
     /* A writes version 2 and commits; B then loads version 2 */
     CHECK_INT(cf_p_step(&la, CF_CMD_PREPARE_COMPENSATION, NULL,
                         CF_P_NOW + 1000, &s), 0);
-    CHECK_INT(cf_pg_store_append(a, &s.row), 0);
-    CHECK_INT(cf_pg_store_save_snapshot(a, &la, CF_P_NOW + 1000), 0);
-    CHECK_INT(cf_pg_store_commit(a), 0);
+    CHECK_INT(cf_store_append(a, &s.row), 0);
+    CHECK_INT(cf_store_save_snapshot(a, &la, CF_P_NOW + 1000), 0);
+    CHECK_INT(cf_store_commit(a), 0);
     cf_p_step_free(&s);
 
     CHECK_INT(cf_aggregate_init(&lb, "w1"), 0);
-    CHECK_INT(cf_pg_store_begin_immediate(b), 0);
-    CHECK_INT(cf_pg_store_load(b, &lb, &err), 0);
+    CHECK_INT(cf_store_begin_immediate(b), 0);
+    CHECK_INT(cf_store_load(b, &lb, &err), 0);
     CHECK_INT(lb.version, 2);
-    cf_pg_store_rollback(b);
+    cf_store_rollback(b);
     cf_aggregate_free(&lb);
 
     cf_aggregate_free(&la);
     cf_aggregate_free(&agg);
     cf_error_free(&err);
-    cf_pg_store_close(a);
-    cf_pg_store_close(b);
+    cf_store_close(a);
+    cf_store_close(b);
 }
 
 
@@ -889,7 +1082,7 @@ test_pg_commit_failure(void)
     char             sql[128];
     PGconn          *c;
     cf_p_step_t      s;
-    cf_pg_store_t   *st;
+    cf_store_t      *st;
     cf_aggregate_t   a;
 
     cf_p_reset();
@@ -897,7 +1090,7 @@ test_pg_commit_failure(void)
     st = cf_p_open();
     c = cf_p_admin();
     if (!CHECK(st != NULL && c != NULL)) {
-        cf_pg_store_close(st);
+        cf_store_close(st);
         PQfinish(c);
         return;
     }
@@ -908,34 +1101,34 @@ test_pg_commit_failure(void)
     CHECK_INT(cf_p_write(st, &a, &s, CF_P_NOW), 0);
 
     /* a failed statement, then COMMIT: the server answers ROLLBACK */
-    CHECK_INT(cf_pg_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
     s.row.request_id = "k1-again";
-    CHECK_INT(cf_pg_store_append(st, &s.row), CF_STORE_VERSION_TAKEN);
-    CHECK_INT(cf_pg_store_commit(st), -1);
-    CHECK(strstr(cf_pg_store_errmsg(st), "rolled back") != NULL);
-    printf("#   %s\n", cf_pg_store_errmsg(st));
-    CHECK_INT(cf_pg_store_in_transaction(st), 0);
+    CHECK_INT(cf_store_append(st, &s.row), CF_STORE_VERSION_TAKEN);
+    CHECK_INT(cf_store_commit(st), -1);
+    CHECK(strstr(cf_store_errmsg(st), "rolled back") != NULL);
+    printf("#   %s\n", cf_store_errmsg(st));
+    CHECK_INT(cf_store_in_transaction(st), 0);
 
     /* the connection dies before COMMIT: -1, the outcome unknown */
     s.row.id = "k1-s2";
     s.row.request_id = "k1-r2";
     s.row.version = 2;
-    CHECK_INT(cf_pg_store_begin_immediate(st), 0);
-    CHECK_INT(cf_pg_store_append(st, &s.row), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_append(st, &s.row), 0);
 
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int",
              cf_pg_store_backend_pid(st));
     CHECK_INT(cf_p_int(c, sql), 1);
 
-    CHECK_INT(cf_pg_store_commit(st), -1);
-    CHECK(strstr(cf_pg_store_errmsg(st), "COMMIT") != NULL);
-    CHECK_INT(cf_pg_store_errcode(st), SQLITE_CANTOPEN);
-    printf("#   %s\n", cf_pg_store_errmsg(st));
-    CHECK_INT(cf_pg_store_in_transaction(st), 0);
-    cf_pg_store_rollback(st);
+    CHECK_INT(cf_store_commit(st), -1);
+    CHECK(strstr(cf_store_errmsg(st), "COMMIT") != NULL);
+    CHECK(cf_store_errcode(st) & CF_STORE_FAULT);
+    printf("#   %s\n", cf_store_errmsg(st));
+    CHECK_INT(cf_store_in_transaction(st), 0);
+    cf_store_rollback(st);
 
     /* the next call reconnects; nothing of the lost transaction stayed */
-    CHECK_INT(cf_pg_store_ping(st), 0);
+    CHECK_INT(cf_store_ping(st), 0);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"), 1);
     CHECK_INT(cf_p_write(st, &a, &s, CF_P_NOW), 0);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"), 2);
@@ -943,7 +1136,7 @@ test_pg_commit_failure(void)
     cf_p_step_free(&s);
     cf_aggregate_free(&a);
     PQfinish(c);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 }
 
 
@@ -953,7 +1146,7 @@ test_pg_restart(void)
 {
     const char      *cmd;
     cf_p_step_t      s;
-    cf_pg_store_t   *st;
+    cf_store_t      *st;
     cf_aggregate_t   a;
 
     cmd = getenv("CF_TEST_PG_RESTART");
@@ -974,31 +1167,31 @@ test_pg_restart(void)
     CHECK_INT(cf_p_step(&a, CF_CMD_CREATE_EXECUTION_FAILED, cf_t_create_body,
                         CF_P_NOW, &s), 0);
 
-    CHECK_INT(cf_pg_store_ping(st), 0);
+    CHECK_INT(cf_store_ping(st), 0);
 
     /* while idle: the next BEGIN finds the session gone, reconnects */
     CHECK_INT(system(cmd), 0);
     CHECK_INT(cf_p_write(st, &a, &s, CF_P_NOW), 0);
-    CHECK_INT(cf_pg_store_request_id_exists(st, "t1-r1"), 1);
+    CHECK_INT(cf_store_request_id_exists(st, "t1-r1"), 1);
 
     /* inside a transaction: that transaction fails, the next one works */
     s.row.id = "t1-s2";
     s.row.request_id = "t1-r2";
     s.row.version = 2;
-    CHECK_INT(cf_pg_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
     CHECK_INT(system(cmd), 0);
-    CHECK_INT(cf_pg_store_append(st, &s.row), -1);
-    CHECK_INT(cf_pg_store_errcode(st), SQLITE_CANTOPEN);
-    printf("#   %s\n", cf_pg_store_errmsg(st));
-    CHECK_INT(cf_pg_store_in_transaction(st), 0);
-    cf_pg_store_rollback(st);
+    CHECK_INT(cf_store_append(st, &s.row), -1);
+    CHECK(cf_store_errcode(st) & CF_STORE_FAULT);
+    printf("#   %s\n", cf_store_errmsg(st));
+    CHECK_INT(cf_store_in_transaction(st), 0);
+    cf_store_rollback(st);
 
     CHECK_INT(cf_p_write(st, &a, &s, CF_P_NOW), 0);
-    CHECK_INT(cf_pg_store_request_id_exists(st, "t1-r2"), 1);
+    CHECK_INT(cf_store_request_id_exists(st, "t1-r2"), 1);
 
     cf_p_step_free(&s);
     cf_aggregate_free(&a);
-    cf_pg_store_close(st);
+    cf_store_close(st);
 }
 
 
@@ -1010,15 +1203,16 @@ test_pg_claims_interleaved(void)
     char             id[16];
     size_t           na, nb, nc, k, j;
     cf_claim_t      *ca, *cb, *cc;
-    cf_pg_store_t   *a, *b;
+    cf_store_t      *a, *b;
+    cf_dispatch_t   *da, *db;
 
     cf_p_reset();
 
     a = cf_p_open();
     b = cf_p_open();
     if (!CHECK(a != NULL && b != NULL)) {
-        cf_pg_store_close(a);
-        cf_pg_store_close(b);
+        cf_store_close(a);
+        cf_store_close(b);
         return;
     }
 
@@ -1027,20 +1221,30 @@ test_pg_claims_interleaved(void)
         CHECK_INT(cf_p_create(a, id, CF_P_NOW), 0);
     }
 
+    da = cf_dispatch_open(a);
+    db = cf_dispatch_open(b);
+    if (!CHECK(da != NULL && db != NULL)) {
+        cf_dispatch_close(da);
+        cf_dispatch_close(db);
+        cf_store_close(a);
+        cf_store_close(b);
+        return;
+    }
+
     /* not due yet */
-    CHECK_INT(cf_pg_dispatch_claim(a, CF_P_NOW, 5000, 1, 10, &ca, &na), 0);
+    CHECK_INT(cf_dispatch_claim(a, CF_P_NOW, 5000, 1, 10, &ca, &na), 0);
     CHECK_INT(na, 0);
     cf_claims_free(ca, na);
 
     /* A holds 5 claims in an open transaction; B claims meanwhile: it
      * skips A's rows instead of waiting, and takes the others */
-    CHECK_INT(cf_pg_store_begin_immediate(a), 0);
-    CHECK_INT(cf_pg_dispatch_claim_in(a, CF_P_NOW + 60000, 5000, 1, 5, &ca,
+    CHECK_INT(cf_store_begin_immediate(a), 0);
+    CHECK_INT(cf_dispatch_claim_in(da, CF_P_NOW + 60000, 5000, 1, 5, &ca,
                                       &na), 0);
     CHECK_INT(na, 5);
 
-    CHECK_INT(cf_pg_store_begin_immediate(b), 0);
-    CHECK_INT(cf_pg_dispatch_claim_in(b, CF_P_NOW + 60000, 5000, 2, 100, &cb,
+    CHECK_INT(cf_store_begin_immediate(b), 0);
+    CHECK_INT(cf_dispatch_claim_in(db, CF_P_NOW + 60000, 5000, 2, 100, &cb,
                                       &nb), 0);
     CHECK_INT(nb, 7);
 
@@ -1055,50 +1259,52 @@ test_pg_claims_interleaved(void)
         }
     }
 
-    CHECK_INT(cf_pg_store_commit(b), 0);
+    CHECK_INT(cf_store_commit(b), 0);
 
     /* B's claims are in; A's rows are still locked: nothing for B */
-    CHECK_INT(cf_pg_dispatch_claim(b, CF_P_NOW + 60000, 5000, 2, 100, &cc,
+    CHECK_INT(cf_dispatch_claim(b, CF_P_NOW + 60000, 5000, 2, 100, &cc,
                                    &nc), 0);
     CHECK_INT(nc, 0);
     cf_claims_free(cc, nc);
 
-    CHECK_INT(cf_pg_store_commit(a), 0);
+    CHECK_INT(cf_store_commit(a), 0);
 
     /* every execution is claimed: nothing left for anyone */
-    CHECK_INT(cf_pg_dispatch_claim(b, CF_P_NOW + 60000, 5000, 2, 100, &cc,
+    CHECK_INT(cf_dispatch_claim(b, CF_P_NOW + 60000, 5000, 2, 100, &cc,
                                    &nc), 0);
     CHECK_INT(nc, 0);
     cf_claims_free(cc, nc);
 
     /* A's call ended: B may take that execution again (still due), once */
     if (na > 0) {
-        CHECK_INT(cf_pg_dispatch_finish(a, ca[0].job_id, "Released", "",
+        CHECK_INT(cf_dispatch_finish(a, ca[0].job_id, "Released", "",
                                         CF_P_NOW + 61000), 0);
-        CHECK_INT(cf_pg_dispatch_finish(a, ca[0].job_id, "Released", "",
+        CHECK_INT(cf_dispatch_finish(a, ca[0].job_id, "Released", "",
                                         CF_P_NOW + 61000),
                   CF_DISPATCH_NOT_FOUND);
-        CHECK_INT(cf_pg_dispatch_claim(b, CF_P_NOW + 61000, 5000, 2, 100,
+        CHECK_INT(cf_dispatch_claim(b, CF_P_NOW + 61000, 5000, 2, 100,
                                        &cc, &nc), 0);
         CHECK_INT(nc, 1);
         if (nc == 1) {
             CHECK_STR(cc[0].execution_id, ca[0].execution_id);
-            CHECK(cf_pg_dispatch_held_in(b, cc[0].job_id, CF_P_NOW + 61000));
-            CHECK(!cf_pg_dispatch_held_in(b, cc[0].job_id, CF_P_NOW + 70000));
+            CHECK(cf_dispatch_held_in(db, cc[0].job_id, CF_P_NOW + 61000));
+            CHECK(!cf_dispatch_held_in(db, cc[0].job_id, CF_P_NOW + 70000));
         }
         cf_claims_free(cc, nc);
     }
 
     /* leases run out (a node died): the next claim takes everything over */
-    CHECK_INT(cf_pg_dispatch_claim(b, CF_P_NOW + 120000, 5000, 2, 100, &cc,
+    CHECK_INT(cf_dispatch_claim(b, CF_P_NOW + 120000, 5000, 2, 100, &cc,
                                    &nc), 0);
     CHECK_INT(nc, 12);
     cf_claims_free(cc, nc);
 
     cf_claims_free(ca, na);
     cf_claims_free(cb, nb);
-    cf_pg_store_close(a);
-    cf_pg_store_close(b);
+    cf_dispatch_close(da);
+    cf_dispatch_close(db);
+    cf_store_close(a);
+    cf_store_close(b);
 }
 
 
@@ -1110,7 +1316,7 @@ test_pg_claims_concurrent(void)
     char             id[16], line[64];
     FILE            *in;
     pid_t            pids[3];
-    cf_pg_store_t   *st;
+    cf_store_t      *st;
 
     cf_p_reset();
 
@@ -1124,7 +1330,7 @@ test_pg_claims_concurrent(void)
         CHECK_INT(cf_p_create(st, id, CF_P_NOW), 0);
     }
 
-    cf_pg_store_close(st);
+    cf_store_close(st);
 
     if (!CHECK(pipe(fds) == 0)) {
         return;
@@ -1147,7 +1353,7 @@ test_pg_claims_concurrent(void)
 
             /* small batches until three empty rounds in a row */
             for (empty = 0; empty < 3; ) {
-                if (cf_pg_dispatch_claim(st, CF_P_NOW + 60000, 60000, p + 1,
+                if (cf_dispatch_claim(st, CF_P_NOW + 60000, 60000, p + 1,
                                          2, &c, &n)
                     != 0)
                 {
@@ -1164,7 +1370,7 @@ test_pg_claims_concurrent(void)
                 cf_claims_free(c, n);
             }
 
-            cf_pg_store_close(st);
+            cf_store_close(st);
             _exit(0);
         }
     }
@@ -1211,7 +1417,7 @@ test_pg_operations(void)
     size_t           n;
     int64_t          job, job2;
     cf_claim_t      *c;
-    cf_pg_store_t   *st;
+    cf_store_t      *st;
     cf_operation_t   o, *ops;
 
     cf_p_reset();
@@ -1224,23 +1430,23 @@ test_pg_operations(void)
     CHECK_INT(cf_p_create(st, "q1", CF_P_NOW), 0);
 
     /* queued, not due: claimed at once, as manual */
-    CHECK_INT(cf_pg_dispatch_enqueue(st, "q1", CF_P_NOW, &job, op), 0);
+    CHECK_INT(cf_dispatch_enqueue(st, "q1", CF_P_NOW, &job, op), 0);
     CHECK(cf_uuid_is_valid(op, strlen(op)));
-    CHECK_INT(cf_pg_dispatch_enqueue(st, "q1", CF_P_NOW, &job2, op2),
+    CHECK_INT(cf_dispatch_enqueue(st, "q1", CF_P_NOW, &job2, op2),
               CF_DISPATCH_BUSY);
 
-    CHECK_INT(cf_pg_dispatch_get(st, op, &o), 0);
+    CHECK_INT(cf_dispatch_get(st, op, &o), 0);
     CHECK_STR(o.state, "Pending");
 
     /* a queued one is cancelled at once */
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
+    CHECK_INT(cf_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
     CHECK_STR(state, "Pending");
-    CHECK_INT(cf_pg_dispatch_get(st, op, &o), 0);
+    CHECK_INT(cf_dispatch_get(st, op, &o), 0);
     CHECK_STR(o.state, "Cancelled");
     CHECK_STR(o.result, "cancelled");
 
-    CHECK_INT(cf_pg_dispatch_enqueue(st, "q1", CF_P_NOW, &job, op), 0);
-    CHECK_INT(cf_pg_dispatch_claim(st, CF_P_NOW, 5000, 7, 10, &c, &n), 0);
+    CHECK_INT(cf_dispatch_enqueue(st, "q1", CF_P_NOW, &job, op), 0);
+    CHECK_INT(cf_dispatch_claim(st, CF_P_NOW, 5000, 7, 10, &c, &n), 0);
     CHECK_INT(n, 1);
     if (n == 1) {
         CHECK(c[0].manual);
@@ -1250,25 +1456,25 @@ test_pg_operations(void)
     cf_claims_free(c, n);
 
     /* force needs a graceful cancel first */
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 1, CF_P_NOW, state),
+    CHECK_INT(cf_dispatch_cancel(st, op, 1, CF_P_NOW, state),
               CF_DISPATCH_REFUSED);
-    CHECK_INT(cf_pg_dispatch_cancel_asked_in(st, job), 0);
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
+    CHECK_INT(cf_dispatch_cancel_asked(st, job), 0);
+    CHECK_INT(cf_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
     CHECK_STR(state, "Running");
-    CHECK_INT(cf_pg_dispatch_cancel_asked_in(st, job), 1);
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
+    CHECK_INT(cf_dispatch_cancel_asked(st, job), 1);
+    CHECK_INT(cf_dispatch_cancel(st, op, 0, CF_P_NOW, state), 0);
     CHECK_STR(state, "RollingBack");
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 1, CF_P_NOW + 1, state), 0);
+    CHECK_INT(cf_dispatch_cancel(st, op, 1, CF_P_NOW + 1, state), 0);
 
-    CHECK_INT(cf_pg_dispatch_get(st, op, &o), 0);
+    CHECK_INT(cf_dispatch_get(st, op, &o), 0);
     CHECK_STR(o.state, "ForceCancelled");
     CHECK_STR(o.result, "force cancelled");
     CHECK_INT(o.lease_until, 0);
     CHECK_INT(o.owner, 7);
-    CHECK_INT(cf_pg_dispatch_cancel(st, op, 0, CF_P_NOW, state),
+    CHECK_INT(cf_dispatch_cancel(st, op, 0, CF_P_NOW, state),
               CF_DISPATCH_REFUSED);
 
-    CHECK_INT(cf_pg_dispatch_list(st, "q1", 10, &ops, &n), 0);
+    CHECK_INT(cf_dispatch_list(st, "q1", 10, &ops, &n), 0);
     CHECK_INT(n, 2);
     if (n == 2) {
         CHECK_INT(ops[0].job_id, job);
@@ -1276,10 +1482,10 @@ test_pg_operations(void)
     }
     free(ops);
 
-    CHECK_INT(cf_pg_dispatch_get(st, "00000000-0000-4000-8000-000000000000",
+    CHECK_INT(cf_dispatch_get(st, "00000000-0000-4000-8000-000000000000",
                                  &o), CF_DISPATCH_NOT_FOUND);
 
-    cf_pg_store_close(st);
+    cf_store_close(st);
 }
 
 
@@ -1292,6 +1498,8 @@ const cf_test_t  cf_tests_pg[] = {
       test_pg_schema_concurrent },
     { "pg: same bytes as the SQLite store, replay equals snapshot",
       test_pg_same_as_sqlite },
+    { "pg: the service's groups give SQLite's answers and bytes",
+      test_pg_service },
     { "pg: version and request id conflicts by constraint name",
       test_pg_conflicts },
     { "pg: rollback leaves nothing, savepoints undo one command",
