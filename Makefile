@@ -140,15 +140,17 @@ unit:
 	$(MAKE) -C test/unit check
 
 # the PostgreSQL store's unit tests (test/unit/test_pg.c) on a throwaway
-# cluster of their own (scripts/pg-cluster.sh), stopped and removed after
+# cluster of their own (scripts/pg-cluster.sh), over its Unix socket, then
+# over TCP on PG_PORT; the cluster is stopped and removed after
 PG_PORT ?= 5499
 
 unit-pg:
 	@dir=$$(mktemp -d /tmp/cf-pg-unit.XXXXXX) || exit 1; \
 	trap 'scripts/pg-cluster.sh stop '"$$dir" EXIT; \
 	dsn=$$(scripts/pg-cluster.sh start "$$dir" $(PG_PORT)) || exit 1; \
-	CF_TEST_PG_DSN="$$dsn" \
-	CF_TEST_PG_RESTART="$(CURDIR)/scripts/pg-cluster.sh restart $$dir" \
+	export CF_TEST_PG_RESTART="$(CURDIR)/scripts/pg-cluster.sh restart $$dir"; \
+	CF_TEST_PG_DSN="$$dsn" $(MAKE) -C test/unit check-pg || exit 1; \
+	CF_TEST_PG_DSN=$$(scripts/pg-cluster.sh dsn "$$dir" tcp) \
 	    $(MAKE) -C test/unit check-pg
 
 prove: build

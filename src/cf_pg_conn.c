@@ -51,12 +51,19 @@ cf_pg_store_open(const char *dsn, const cf_store_options_t *opts,
     cf_pg_store_t      *st;
     PQconninfoOption   *o, *parsed;
 
-    /* defaults first: what the DSN says wins (expand_dbname, last wins) */
+    /*
+     * Defaults first: what the DSN says wins (expand_dbname, last wins).
+     * A server that vanished without closing the connection (a host down,
+     * a network cut) would hold a call for the kernel's TCP timeouts, about
+     * 15 minutes: sent data unacknowledged for 30 s, or an idle connection
+     * unanswered for 30 s + 3 x 10 s, ends it instead.
+     */
     static const char  *keywords[] = {
-        "connect_timeout", "application_name", "client_encoding", "dbname",
-        NULL
+        "connect_timeout", "application_name", "client_encoding",
+        "tcp_user_timeout", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname", NULL
     };
-    const char         *values[5];
+    const char         *values[10];
 
     st = calloc(1, sizeof(cf_pg_store_t));
     if (st == NULL) {
@@ -94,8 +101,13 @@ cf_pg_store_open(const char *dsn, const cf_store_options_t *opts,
     values[0] = "10";
     values[1] = "ngx_compensation";
     values[2] = "UTF8";
-    values[3] = dsn;
-    values[4] = NULL;
+    values[3] = "30000";
+    values[4] = "1";
+    values[5] = "30";
+    values[6] = "10";
+    values[7] = "3";
+    values[8] = dsn;
+    values[9] = NULL;
 
     st->conn = PQconnectdbParams(keywords, values, 1);
 
