@@ -822,6 +822,203 @@ test_pg_service(void)
 }
 
 
+/*
+ * Several processes (as several nginx, each with its own machine id) send
+ * commands to the same aggregates at once through the service: every
+ * command succeeds (the aggregate's row lock makes them wait for each
+ * other, not conflict), the versions are contiguous, and replaying the
+ * streams gives the snapshot's state, byte for byte.
+ */
+#define CF_P_PROCS  4
+#define CF_P_EACH   15
+#define CF_P_AGGS   3
+
+typedef struct {
+    int64_t      expected;
+    int64_t      seen;
+    int          gaps;
+} cf_p_versions_t;
+
+
+static int
+cf_p_version_cb(void *data, const cf_stream_view_t *row)
+{
+    cf_p_versions_t  *v = data;
+
+    if (row->version != v->seen + 1) {
+        v->gaps++;
+    }
+
+    v->seen = row->version;
+
+    return 0;
+}
+
+
+static int
+cf_p_service_one(cf_store_t *st, cf_id_gen_t *ids, cf_command_type_t type,
+    const char *id, const char *body, int64_t now)
+{
+    int               rc, ok;
+    json_t           *j;
+    cf_error_t        err;
+    cf_command_t      cmd;
+    cf_exec_input_t   in;
+    cf_exec_output_t  out;
+
+    static const cf_retry_spec_t  spec = { 10, 180, 120 };
+
+    j = cf_t_json(body);
+    cf_error_init(&err);
+
+    if (cf_command_bind(type, j, &cmd, &err) != 0) {
+        json_decref(j);
+        cf_error_free(&err);
+        return -1;
+    }
+
+    json_decref(j);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.expected_version = -1;
+    in.header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+    in.now = now;
+    in.default_spec = &spec;
+
+    rc = cf_service_execute(st, ids, &in, &out);
+    ok = rc == 0 && out.committed && strcmp(out.err.code, CF_OK) == 0;
+
+    if (!ok) {
+        printf("#   %s on %s: %s %s\n", cf_command_info(type)->name, id,
+               out.err.code, out.err.msg);
+    }
+
+    json_decref(in.header);
+    cf_command_free(&cmd);
+    cf_error_free(&out.err);
+
+    return ok ? 0 : -1;
+}
+
+
+static void
+test_pg_concurrent_commands(void)
+{
+    int                 p, k, a, status, failed;
+    char                id[16], body[128];
+    pid_t               pids[CF_P_PROCS];
+    cf_buf_t            w;
+    cf_store_t         *st;
+    cf_error_t          err;
+    cf_id_gen_t         ids;
+    cf_aggregate_t      agg;
+    cf_p_versions_t     v;
+    cf_snapshot_row_t   row;
+
+    cf_p_reset();
+
+    st = cf_p_open();
+    if (!CHECK(st != NULL)) {
+        return;
+    }
+
+    cf_id_init(&ids, 1);
+
+    for (a = 0; a < CF_P_AGGS; a++) {
+        snprintf(id, sizeof(id), "cc%d", a);
+        CHECK_INT(cf_p_service_one(st, &ids, CF_CMD_CREATE_EXECUTION_FAILED,
+                                   id, cf_t_create_body, CF_P_NOW), 0);
+    }
+
+    cf_store_close(st);
+
+    for (p = 0; p < CF_P_PROCS; p++) {
+        pids[p] = fork();
+
+        if (pids[p] == 0) {
+            failed = 0;
+            st = cf_p_open();
+
+            if (st == NULL) {
+                _exit(100);
+            }
+
+            /* a machine id of its own: stream ids never collide */
+            cf_id_init(&ids, 10 + p);
+
+            for (k = 0; k < CF_P_EACH; k++) {
+                snprintf(id, sizeof(id), "cc%d", (p + k) % CF_P_AGGS);
+                snprintf(body, sizeof(body), "{\"maxRetries\":%d,"
+                         "\"minBackoff\":%d,\"executionTimeout\":30}",
+                         p + 1, k + 1);
+
+                if (cf_p_service_one(st, &ids, CF_CMD_APPLY_RETRY_SPEC, id,
+                                     body, CF_P_NOW + 1000 + k) != 0)
+                {
+                    failed++;
+                }
+            }
+
+            cf_store_close(st);
+            _exit(failed);
+        }
+    }
+
+    for (p = 0; p < CF_P_PROCS; p++) {
+        CHECK(pids[p] > 0 && waitpid(pids[p], &status, 0) == pids[p]
+              && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+
+    st = cf_p_open();
+    if (!CHECK(st != NULL)) {
+        return;
+    }
+
+    cf_error_init(&err);
+    cf_buf_init(&w);
+
+    for (a = 0; a < CF_P_AGGS; a++) {
+        snprintf(id, sizeof(id), "cc%d", a);
+
+        /* 1 create, then the commands this aggregate got */
+        memset(&v, 0, sizeof(v));
+        v.expected = 1;
+
+        for (p = 0; p < CF_P_PROCS; p++) {
+            for (k = 0; k < CF_P_EACH; k++) {
+                v.expected += (p + k) % CF_P_AGGS == a;
+            }
+        }
+
+        CHECK_INT(cf_store_each_stream(st, id, 1, INT64_MAX, cf_p_version_cb,
+                                       &v, &err), v.expected);
+        CHECK_INT(v.seen, v.expected);
+        CHECK_INT(v.gaps, 0);
+
+        /* the replay from the first event is the snapshot's state */
+        CHECK_INT(cf_aggregate_init(&agg, id), 0);
+        CHECK_INT(cf_store_load_upto(st, &agg, INT64_MAX, INT64_MAX, &err),
+                  0);
+        CHECK_INT(agg.version, v.expected);
+        CHECK_INT(cf_store_read_snapshot(st, id, &row), 0);
+        CHECK_INT(row.version, v.expected);
+
+        cf_buf_reset(&w);
+        cf_state_write(&w, &agg.state);
+        CHECK_STR(row.state, cf_buf_cstr(&w));
+
+        cf_snapshot_row_free(&row);
+        cf_aggregate_free(&agg);
+    }
+
+    cf_buf_free(&w);
+    cf_error_free(&err);
+    cf_store_close(st);
+}
+
+
 static void
 test_pg_conflicts(void)
 {
@@ -1500,6 +1697,9 @@ const cf_test_t  cf_tests_pg[] = {
       test_pg_same_as_sqlite },
     { "pg: the service's groups give SQLite's answers and bytes",
       test_pg_service },
+    { "pg: four processes, commands on the same aggregates: all succeed,"
+      " versions contiguous, replay equals snapshot",
+      test_pg_concurrent_commands },
     { "pg: version and request id conflicts by constraint name",
       test_pg_conflicts },
     { "pg: rollback leaves nothing, savepoints undo one command",
