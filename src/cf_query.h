@@ -35,6 +35,10 @@ typedef enum {
 } cf_query_kind_t;
 
 
+/* the SQL dialect a query is compiled into (cf_query_int.h) */
+typedef struct cf_query_dialect_s  cf_query_dialect_t;
+
+
 /* the HTTP query guard of spec 4.7; defaults by cf_query_limits_init() */
 typedef struct {
     int64_t      max_list_size;          /* 1000 */
@@ -46,6 +50,7 @@ typedef struct {
     int          allow_expensive;        /* 1: NE, NOT_IN, ... allowed */
     int          allow_match_all;        /* 1: match-all count/paged */
     const char  *default_zone;           /* NULL: the process's zone */
+    const cf_query_dialect_t *dialect;   /* NULL: SQLite's */
 } cf_query_limits_t;
 
 #define CF_QUERY_MAX_SORT         16
@@ -83,8 +88,8 @@ int cf_query_compile(cf_query_t *q, cf_query_store_t store,
     const char *owner_id, int64_t now_ms, cf_error_t *err);
 void cf_query_free(cf_query_t *q);
 
-/* the full SQL text: count ("SELECT count(*) ...") or the row query;
- * malloc()ed, NULL when out of memory */
+/* the full SQLite text (cf_query_sqlite.c): count ("SELECT count(*) ...")
+ * or the row query; malloc()ed, NULL when out of memory */
 char *cf_query_sql(const cf_query_t *q, int count);
 
 

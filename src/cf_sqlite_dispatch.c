@@ -46,8 +46,19 @@ enum {
     CF_DS_FINISH,
     CF_DS_CANCEL_ASKED,
     CF_DS_HELD,
+    CF_DS_ENQ_BUSY,
+    CF_DS_ENQ_INSERT,
+    CF_DS_GET,
+    CF_DS_LIST,
+    CF_DS_CANCEL_PENDING,
+    CF_DS_CANCEL_RUNNING,
+    CF_DS_CANCEL_FORCE,
     CF_DS_N
 };
+
+
+#define CF_OP_COLUMNS  "job_id, id, execution_id, state, cancel_requested," \
+                       " owner, lease_until, created, updated, result"
 
 
 static const char  *cf_dispatch_sql[CF_DS_N] = {
@@ -93,7 +104,33 @@ static const char  *cf_dispatch_sql[CF_DS_N] = {
     "SELECT cancel_requested, state FROM comp_operation WHERE job_id = ?1",
 
     "SELECT 1 FROM comp_operation WHERE job_id = ?1 AND state = 'Running'"
-    " AND lease_until > ?2"
+    " AND lease_until > ?2",
+
+    /* the retry action: an execution has an active or queued operation */
+    "SELECT 1 FROM comp_operation"
+    " WHERE execution_id = ?1 AND (state = 'Pending'"
+    " OR (state IN " CF_ACTIVE " AND lease_until > ?2)) LIMIT 1",
+
+    "INSERT INTO comp_operation (id, execution_id,"
+    " state, manual, created, updated) VALUES"
+    " (?1, ?2, 'Pending', 1, ?3, ?3)",
+
+    "SELECT " CF_OP_COLUMNS " FROM comp_operation WHERE id = lower(?1)",
+
+    "SELECT " CF_OP_COLUMNS " FROM comp_operation"
+    " WHERE execution_id = ?1 ORDER BY job_id DESC LIMIT ?2",
+
+    /* Cancel: a queued one has no call to stop, it is cancelled at once */
+    "UPDATE comp_operation SET state = 'Cancelled',"
+    " cancel_requested = 1, result = 'cancelled',"
+    " updated = ?2 WHERE job_id = ?1",
+
+    "UPDATE comp_operation SET state = 'RollingBack',"
+    " cancel_requested = 1, updated = ?2 WHERE job_id = ?1",
+
+    "UPDATE comp_operation SET state = 'ForceCancelled',"
+    " result = 'force cancelled', lease_until = 0, updated = ?2"
+    " WHERE job_id = ?1"
 };
 
 
@@ -199,6 +236,26 @@ cf_dispatch_run(sqlite3_stmt *s)
     sqlite3_clear_bindings(s);
 
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+
+/*
+ * The connection's own statements for the operations outside a caller's
+ * handle (the routes' retry action, listing and Cancel; the tests):
+ * prepared at the first use, kept until the store closes.  NULL when they
+ * cannot be prepared (no comp_operation table yet): the next call tries
+ * again.
+ */
+static cf_sqlite_dispatch_t *
+cf_dispatch_own(cf_store_t *store)
+{
+    cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
+
+    if (st->dispatch == NULL) {
+        st->dispatch = cf_sqlite_dispatch_open(store);
+    }
+
+    return (cf_sqlite_dispatch_t *) st->dispatch;
 }
 
 
@@ -341,31 +398,30 @@ int
 cf_sqlite_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
     int64_t owner, int limit, cf_claim_t **claims, size_t *n)
 {
-    int             rc;
-    sqlite3        *db;
-    cf_dispatch_t  *d;
+    int                    rc;
+    sqlite3               *db;
+    cf_sqlite_dispatch_t  *d;
 
     *claims = NULL;
     *n = 0;
 
-    db = cf_sqlite_store_db(st);
-    d = cf_sqlite_dispatch_open(st);
+    d = cf_dispatch_own(st);
     if (d == NULL) {
         return -1;
     }
 
+    db = d->db;
+
     rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        cf_sqlite_dispatch_close(d);
         return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
     }
 
-    if (cf_sqlite_dispatch_claim_in(d, now, lease_ms, owner, limit, claims,
-                                    n)
+    if (cf_sqlite_dispatch_claim_in(&d->base, now, lease_ms, owner, limit,
+                                    claims, n)
         == 0
         && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
     {
-        cf_sqlite_dispatch_close(d);
         return 0;
     }
 
@@ -373,7 +429,6 @@ cf_sqlite_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
     cf_claims_free(*claims, *n);
     *claims = NULL;
     *n = 0;
-    cf_sqlite_dispatch_close(d);
 
     return -1;
 }
@@ -456,34 +511,26 @@ int
 cf_sqlite_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
     const char *result, int64_t now)
 {
-    int            rc;
-    sqlite3       *db;
-    sqlite3_stmt  *s;
+    sqlite3_stmt          *s;
+    cf_sqlite_dispatch_t  *d;
 
-    db = cf_sqlite_store_db(st);
-
-    if (sqlite3_prepare_v2(db, "UPDATE comp_operation SET state = ?2,"
-                           " result = ?3, lease_until = 0, updated = ?4"
-                           " WHERE job_id = ?1 AND state IN " CF_ACTIVE,
-                           -1, &s, NULL)
-        != SQLITE_OK)
-    {
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
         return -1;
     }
+
+    s = d->stmt[CF_DS_FINISH];
 
     sqlite3_bind_int64(s, 1, job_id);
     sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, result ? result : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, now);
 
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_DONE) {
+    if (cf_dispatch_run(s) != 0) {
         return -1;
     }
 
-    if (sqlite3_changes(db) == 0) {
+    if (sqlite3_changes(d->db) == 0) {
         return CF_DISPATCH_NOT_FOUND;
     }
 
@@ -497,59 +544,47 @@ int
 cf_sqlite_dispatch_enqueue(cf_store_t *st, const char *execution_id,
     int64_t now, int64_t *job_id, char op_id[CF_UUID_LEN + 1])
 {
-    int            rc, busy;
-    sqlite3       *db;
-    sqlite3_stmt  *s;
+    int                    rc;
+    sqlite3               *db;
+    sqlite3_stmt          *s;
+    cf_sqlite_dispatch_t  *d;
 
-    db = cf_sqlite_store_db(st);
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
+        return -1;
+    }
+
+    db = d->db;
 
     rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         return -1;
     }
 
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM comp_operation"
-                           " WHERE execution_id = ?1 AND (state = 'Pending'"
-                           " OR (state IN " CF_ACTIVE
-                           " AND lease_until > ?2)) LIMIT 1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
+    s = d->stmt[CF_DS_ENQ_BUSY];
     sqlite3_bind_text(s, 1, execution_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
 
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         goto failed;
     }
 
-    busy = (rc == SQLITE_ROW);
-
-    if (busy) {
+    if (rc == SQLITE_ROW) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return CF_DISPATCH_BUSY;
     }
 
     cf_uuid4(op_id);
 
-    if (sqlite3_prepare_v2(db, "INSERT INTO comp_operation (id, execution_id,"
-                           " state, manual, created, updated) VALUES"
-                           " (?1, ?2, 'Pending', 1, ?3, ?3)", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
+    s = d->stmt[CF_DS_ENQ_INSERT];
     sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, execution_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
 
-    if (rc != SQLITE_DONE) {
+    if (cf_dispatch_run(s) != 0) {
         goto failed;
     }
 
@@ -564,10 +599,6 @@ failed:
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
-
-
-#define CF_OP_COLUMNS  "job_id, id, execution_id, state, cancel_requested," \
-                       " owner, lease_until, created, updated, result"
 
 
 static void
@@ -597,19 +628,16 @@ cf_dispatch_row(sqlite3_stmt *s, cf_operation_t *op)
 int
 cf_sqlite_dispatch_get(cf_store_t *st, const char *op_id, cf_operation_t *op)
 {
-    int            rc;
-    sqlite3       *db;
-    sqlite3_stmt  *s;
+    int                    rc;
+    sqlite3_stmt          *s;
+    cf_sqlite_dispatch_t  *d;
 
-    db = cf_sqlite_store_db(st);
-
-    if (sqlite3_prepare_v2(db, "SELECT " CF_OP_COLUMNS " FROM comp_operation"
-                           " WHERE id = lower(?1)", -1, &s, NULL)
-        != SQLITE_OK)
-    {
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
         return -1;
     }
 
+    s = d->stmt[CF_DS_GET];
     sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
 
@@ -621,7 +649,9 @@ cf_sqlite_dispatch_get(cf_store_t *st, const char *op_id, cf_operation_t *op)
         rc = rc == SQLITE_DONE ? CF_DISPATCH_NOT_FOUND : -1;
     }
 
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+
     return rc;
 }
 
@@ -630,30 +660,25 @@ int
 cf_sqlite_dispatch_list(cf_store_t *st, const char *execution_id, int limit,
     cf_operation_t **ops, size_t *n)
 {
-    int              rc;
-    sqlite3         *db;
-    sqlite3_stmt    *s;
-    cf_operation_t  *a;
-
-    db = cf_sqlite_store_db(st);
+    int                    rc;
+    sqlite3_stmt          *s;
+    cf_operation_t        *a;
+    cf_sqlite_dispatch_t  *d;
 
     *ops = NULL;
     *n = 0;
+
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
+        return -1;
+    }
 
     a = calloc(limit > 0 ? limit : 1, sizeof(cf_operation_t));
     if (a == NULL) {
         return -1;
     }
 
-    if (sqlite3_prepare_v2(db, "SELECT " CF_OP_COLUMNS " FROM comp_operation"
-                           " WHERE execution_id = ?1 ORDER BY job_id DESC"
-                           " LIMIT ?2", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        free(a);
-        return -1;
-    }
-
+    s = d->stmt[CF_DS_LIST];
     sqlite3_bind_text(s, 1, execution_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, limit);
 
@@ -661,7 +686,8 @@ cf_sqlite_dispatch_list(cf_store_t *st, const char *execution_id, int limit,
         cf_dispatch_row(s, &a[(*n)++]);
     }
 
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         free(a);
@@ -678,13 +704,18 @@ int
 cf_sqlite_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
     int64_t now, char state[16])
 {
-    int             rc;
-    const char     *sql;
-    sqlite3        *db;
-    sqlite3_stmt   *s;
-    cf_operation_t  op;
+    int                    rc;
+    sqlite3               *db;
+    sqlite3_stmt          *s;
+    cf_operation_t         op;
+    cf_sqlite_dispatch_t  *d;
 
-    db = cf_sqlite_store_db(st);
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
+        return -1;
+    }
+
+    db = d->db;
 
     rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -713,12 +744,8 @@ cf_sqlite_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
         }
 
         /* a queued one has no call to stop: it is cancelled at once */
-        sql = strcmp(op.state, "Pending") == 0
-              ? "UPDATE comp_operation SET state = 'Cancelled',"
-                " cancel_requested = 1, result = 'cancelled',"
-                " updated = ?2 WHERE job_id = ?1"
-              : "UPDATE comp_operation SET state = 'RollingBack',"
-                " cancel_requested = 1, updated = ?2 WHERE job_id = ?1";
+        s = d->stmt[strcmp(op.state, "Pending") == 0 ? CF_DS_CANCEL_PENDING
+                                                     : CF_DS_CANCEL_RUNNING];
 
     } else {
         if (strcmp(op.state, "RollingBack") != 0) {
@@ -726,20 +753,14 @@ cf_sqlite_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
             return CF_DISPATCH_REFUSED;
         }
 
-        sql = "UPDATE comp_operation SET state = 'ForceCancelled',"
-              " result = 'force cancelled', lease_until = 0, updated = ?2"
-              " WHERE job_id = ?1";
-    }
-
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
+        s = d->stmt[CF_DS_CANCEL_FORCE];
     }
 
     sqlite3_bind_int64(s, 1, op.job_id);
     sqlite3_bind_int64(s, 2, now);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
 
     if (rc != SQLITE_DONE
         || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -755,31 +776,14 @@ cf_sqlite_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
 int
 cf_sqlite_dispatch_cancel_asked(cf_store_t *st, int64_t job_id)
 {
-    int            rc, asked;
-    sqlite3       *db;
-    sqlite3_stmt  *s;
+    cf_sqlite_dispatch_t  *d;
 
-    db = cf_sqlite_store_db(st);
-
-    if (sqlite3_prepare_v2(db, "SELECT cancel_requested, state FROM"
-                           " comp_operation WHERE job_id = ?1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
+    d = cf_dispatch_own(st);
+    if (d == NULL) {
         return 0;
     }
 
-    sqlite3_bind_int64(s, 1, job_id);
-    rc = sqlite3_step(s);
-    asked = 0;
-
-    if (rc == SQLITE_ROW) {
-        asked = sqlite3_column_int(s, 0) != 0
-                || strcmp((const char *) sqlite3_column_text(s, 1),
-                          "ForceCancelled") == 0;
-    }
-
-    sqlite3_finalize(s);
-    return asked;
+    return cf_sqlite_dispatch_cancel_asked_in(&d->base, job_id);
 }
 
 

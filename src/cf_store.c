@@ -214,8 +214,8 @@ int
 cf_store_each_stream(cf_store_t *st, const char *aggregate_id, int64_t head,
     int64_t tail, cf_stream_cb_pt cb, void *data, cf_error_t *err)
 {
-    return st->backend->each_stream(st, aggregate_id, head, tail, cb,
-                                     data, err);
+    return st->backend->each_stream(st, aggregate_id, head, tail, cb, data,
+                                    err);
 }
 
 
@@ -223,8 +223,7 @@ int
 cf_store_latest_version(cf_store_t *st, const char *aggregate_id,
     int64_t *version, cf_error_t *err)
 {
-    return st->backend->latest_version(st, aggregate_id, version,
-                                        err);
+    return st->backend->latest_version(st, aggregate_id, version, err);
 }
 
 
@@ -256,8 +255,7 @@ cf_store_state_text(cf_store_t *st, const char *aggregate_id,
     void *(*alloc)(void *data, size_t size), void *data, char **text,
     size_t *len)
 {
-    return st->backend->state_text(st, aggregate_id, alloc, data, text,
-                                    len);
+    return st->backend->state_text(st, aggregate_id, alloc, data, text, len);
 }
 
 
@@ -294,8 +292,8 @@ int
 cf_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
     int64_t owner, int limit, cf_claim_t **claims, size_t *n)
 {
-    return st->backend->dispatch_claim(st, now, lease_ms, owner, limit,
-                                        claims, n);
+    return st->backend->dispatch_claim(st, now, lease_ms, owner, limit, claims,
+                                       n);
 }
 
 
@@ -303,8 +301,7 @@ int
 cf_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
     const char *result, int64_t now)
 {
-    return st->backend->dispatch_finish(st, job_id, state, result,
-                                         now);
+    return st->backend->dispatch_finish(st, job_id, state, result, now);
 }
 
 
@@ -312,8 +309,7 @@ int
 cf_dispatch_enqueue(cf_store_t *st, const char *execution_id,
     int64_t now, int64_t *job_id, char op_id[CF_UUID_LEN + 1])
 {
-    return st->backend->dispatch_enqueue(st, execution_id, now, job_id,
-                                          op_id);
+    return st->backend->dispatch_enqueue(st, execution_id, now, job_id, op_id);
 }
 
 
@@ -358,8 +354,8 @@ int
 cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
     int64_t owner, int limit, cf_claim_t **claims, size_t *n)
 {
-    return d->store->backend->dispatch_claim_in(d, now, lease_ms, owner,
-                                                     limit, claims, n);
+    return d->store->backend->dispatch_claim_in(d, now, lease_ms, owner, limit,
+                                                claims, n);
 }
 
 
@@ -368,7 +364,7 @@ cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id,
     const char *state, const char *result, int64_t now)
 {
     return d->store->backend->dispatch_finish_in(d, job_id, state, result,
-                                                      now);
+                                                 now);
 }
 
 
@@ -413,8 +409,8 @@ int
 cf_query_each(cf_store_t *st, const cf_query_t *q, int state_only,
     cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen)
 {
-    return st->backend->query_each(st, q, state_only, cb, data,
-                                       errbuf, errlen);
+    return st->backend->query_each(st, q, state_only, cb, data, errbuf,
+                                   errlen);
 }
 
 

@@ -232,7 +232,13 @@ int cf_store_in_transaction(cf_store_t *st);
 int cf_store_read_hold(cf_store_t *st);
 void cf_store_read_release(cf_store_t *st);
 
-/* the state read's fast path (see cf_sqlite_store.c): 1 served, 0 full path, -1 */
+/*
+ * The state read's fast path: the stored state document of a live
+ * aggregate whose snapshot is at the head of its event stream, copied into
+ * memory from alloc(data, size), served without parsing it again.  1 with
+ * *text and *len set; 0 when the caller must take the full path (no
+ * snapshot, deleted, events after the snapshot, not a JSON object); -1.
+ */
 int cf_store_state_text(cf_store_t *st, const char *aggregate_id,
     void *(*alloc)(void *data, size_t size), void *data, char **text,
     size_t *len);

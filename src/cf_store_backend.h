@@ -15,6 +15,12 @@
  * documents' projection (cf_query_project.c), the dispatch observer and
  * end states (cf_dispatch.c), the metrics' rollup arithmetic
  * (cf_metrics.c).
+ *
+ * A new backend is a file (or a few) defining its table, every pointer set
+ * but the optional WAL ones, plus its sources and library in `config`; the
+ * PostgreSQL one is found by name (cf_pg_store_backend, below).  Its query
+ * SQL is a cf_query_dialect_t (cf_query_int.h), chosen through
+ * cf_query_limits_t.dialect.
  */
 
 
