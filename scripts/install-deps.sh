@@ -20,10 +20,10 @@ if [ "${1:-}" = fuzz ]; then
     packages=(clang libclang-rt-14-dev libjansson-dev libsqlite3-dev make
               perl)
 elif [ "${1:-}" = bench ]; then
-    packages=(wrk sqlite3 curl gcc libsqlite3-dev)
+    packages=(wrk sqlite3 curl gcc libsqlite3-dev libpq-dev postgresql-15)
 elif [ "${1:-}" = deb ]; then
     packages=(debhelper dpkg-dev lintian nginx nginx-dev libjansson-dev
-              libsqlite3-dev curl)
+              libsqlite3-dev libpq-dev curl)
 elif [ "${1:-}" = real-test-nginx ]; then
     packages=(libtest-base-perl libtext-diff-perl libtest-longstring-perl
               liblist-moreutils-perl liburi-perl libhttp-message-perl
@@ -35,6 +35,9 @@ packages=(
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl
     prometheus      # promtool: t/025-metrics.t checks /actuator/prometheus
+    # the PostgreSQL store (docs/postgresql.md): libpq to build, and a
+    # server for the throwaway cluster of its tests (scripts/pg-cluster.sh)
+    libpq-dev postgresql-15
 )
 fi
 

@@ -60,8 +60,9 @@ cf_store_open(const char *dsn, const cf_store_options_t *opts, char *errbuf,
         be = &cf_pg_store_backend;
 
         if (be == NULL) {
-            snprintf(errbuf, errlen, "\"%s\" names a PostgreSQL database,"
-                     " but this build has no PostgreSQL store", dsn);
+            /* not quoted: a DSN may hold a password */
+            snprintf(errbuf, errlen, "the store names a PostgreSQL database,"
+                     " but this build has no PostgreSQL store");
             return NULL;
         }
     }
