@@ -20,7 +20,7 @@ static const char  cf_metrics_rollup_sql[] =
 /*
  * Prepared executions still within their timeout: Executing, and the part
  * of the prepared ones that To Retry leaves out.  One range of the index
- * snapshot_q_prepared per tenant: as many entries as executions in flight.
+ * snapshot_q_status per tenant: as many entries as prepared executions.
  */
 static const char  cf_metrics_executing_sql[] =
     "SELECT count(*), coalesce(sum(s.is_retryable = 1 AND s.recoverable IN"

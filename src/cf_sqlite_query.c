@@ -25,23 +25,29 @@
 
 /*
  * The query indexes (schema version 3).  Every index starts with the
- * columns every snapshot query constrains by equality (tenant, deletion)
- * and ends with aggregate_id, so that the dashboard's pages (sorted by
- * aggregateId) and the time-dependent counts are answered from the index
- * alone.
+ * columns every snapshot query constrains by equality (tenant, deletion),
+ * and the dashboard's pages (sorted by aggregateId) and the time-dependent
+ * counts are answered from an index alone.
  *
- * Each index but snapshot_q_status is partial: it holds only the rows its
- * categories can match, so that a command writes only the indexes its row
- * is in.  A create (FAILED, retryable) is in snapshot_q_status and
- * snapshot_q_retryable; the three others get a row only once it is
- * prepared, past its retry threshold or unrecoverable.  SQLite uses a
- * partial index when the query's WHERE has its condition as a term: the
- * compiler writes booleans as the literals 0 and 1, and a string bound to
- * a parameter matches once the statement is prepared again with the value
- * (sqlite3_prepare_v2 does that at the first step).  The column of the
- * condition is in the index too, or the index would not cover the query.
- * Version 2's full indexes (snapshot_q_timeout, _retry, _below,
- * _recoverable) are dropped by cf_sqlite_query_migrate.
+ * A command writes every index its row is in, a page or two each per
+ * commit, so the rows are in as few as the queries allow:
+ *   - snapshot_q_status, every row: status then aggregate_id (a page of a
+ *     status, Succeeded's and Executing's among them), then every hot
+ *     column, so that any condition on them is answered from this index
+ *     without reading the table (version 2's full indexes each covered a
+ *     few);
+ *   - three partial indexes, each holding only the rows its categories
+ *     can match: a create (FAILED, retryable) is in snapshot_q_retryable
+ *     only, and gets into the others once past its retry threshold or
+ *     unrecoverable.
+ * SQLite uses a partial index when the query's WHERE has its condition as
+ * a term: the compiler writes booleans as the literals 0 and 1, and a
+ * string bound to a parameter matches once the statement is prepared
+ * again with the value (sqlite3_prepare_v2 does that at the first step).
+ * The column of the condition is in the index too, or the index would not
+ * cover the query.  Version 2's indexes (snapshot_q_timeout, _retry,
+ * _below, _recoverable, and a snapshot_q_status without the hot columns)
+ * are dropped by cf_sqlite_query_migrate.
  *
  * snapshot_count is a rollup of the low-cardinality columns kept by
  * triggers: a count whose condition only uses those columns (Succeeded,
@@ -50,12 +56,9 @@
  */
 static const char  cf_query_schema_sql[] =
     "CREATE INDEX IF NOT EXISTS snapshot_q_status ON snapshot"
-    " (tenant_id, deleted, status, aggregate_id);"
-    /* Executing, and the prepared half of To Retry */
-    "CREATE INDEX IF NOT EXISTS snapshot_q_prepared ON snapshot"
-    " (tenant_id, deleted, status, timeout_at, aggregate_id)"
-    " WHERE status = 'PREPARED';"
-    /* To Retry, Next Retry, the scheduler's claim */
+    " (tenant_id, deleted, status, aggregate_id, recoverable, is_retryable,"
+    " is_below_retry_threshold, retries, next_retry_at, timeout_at);"
+    /* To Retry, Next Retry, the scheduler's claim (by next_retry_at) */
     "CREATE INDEX IF NOT EXISTS snapshot_q_retryable ON snapshot"
     " (tenant_id, deleted, is_retryable, next_retry_at, status, timeout_at,"
     " recoverable, aggregate_id) WHERE is_retryable = 1;"
@@ -113,8 +116,9 @@ static const char  cf_query_schema_sql[] =
     " 1) ON CONFLICT DO UPDATE SET n = n + 1; END;";
 
 
-/* version 2 -> 3: the full indexes the partial ones replace */
+/* version 2 -> 3: the indexes the ones above replace */
 static const char  cf_query_migrate_v3_sql[] =
+    "DROP INDEX IF EXISTS snapshot_q_status;"
     "DROP INDEX IF EXISTS snapshot_q_timeout;"
     "DROP INDEX IF EXISTS snapshot_q_retry;"
     "DROP INDEX IF EXISTS snapshot_q_below;"
@@ -131,8 +135,10 @@ static const char  cf_query_rollup_fill_sql[] =
 
 /*
  * Brings the query indexes to schema version 3 inside the schema
- * transaction, once: a file of version 2 or older loses its full indexes
- * before the partial ones are created (from the table, once each).
+ * transaction, once: a file of version 2 or older loses its indexes
+ * before the new ones are created (from the table, once each: seconds
+ * for a million executions, while the other processes wait for the
+ * schema lock).
  */
 static int
 cf_sqlite_query_migrate(sqlite3 *db)
