@@ -144,7 +144,8 @@ col() {  # key field -> median over rounds
 # per round ratio to that round's bare loop, then the median
 ratio() {
     for i in $(seq "$REPEAT"); do
-        echo "${R[$1,$i]} ${R[bare,$i]}" | awk '{printf "%.3f\n", $1 / $7}'
+        # the bare loop's four fields come last: its tx/s is field NF-3
+        echo "${R[$1,$i]} ${R[bare,$i]}" | awk '{printf "%.3f\n", $1 / $(NF - 3)}'
     done | median
 }
 bare=$(col bare 1)
