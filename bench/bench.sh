@@ -191,7 +191,7 @@ machine() {
 phase_commands() {
     # the ceiling gets a file of its own: its writes (and their dirty pages)
     # must not land in the module's store between the module's rounds
-    rm -f "$DIR"/cmd.db* "$DIR"/ceiling.db*
+    rm -f "$DIR"/cmd.db* "$DIR"/ceiling.db* "$DIR"/bare.db*
     start "$DIR/cmd.db"
     curl -sf -o /dev/null -X POST "$url/execution_failed/create_execution_failed" \
         -H 'Content-Type: application/json' -d "$body"
@@ -200,7 +200,7 @@ phase_commands() {
         | sqlite3 "$DIR/ceiling.db"
     sync    # what earlier phases or runs wrote is on disk before round 1
     local r i
-    local -a b c y ys c0 y0 ct yt cp c1 cg cs
+    local -a b c y ys c0 y0 ct yt cp c1 cg cs cb
     for i in $(seq "$REPEAT"); do
         r=$(wrkrun "$url/baseline/command"); b+=("$r")
         r=$(wrkrun "$url/execution_failed/create_execution_failed" "$DIR/create.lua"); c+=("$r")
@@ -217,10 +217,12 @@ phase_commands() {
         r=$("$DIR/ceiling" -p 2 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cp+=("$r")
         r=$("$DIR/ceiling" -p 2 -g 16 -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cg+=("$r")
         r=$("$DIR/ceiling" -p 2 -c sqlite -d "${DURATION%s}" "$DIR/ceiling.db" | awk '{print $2, $3, $4}'); cs+=("$r")
+        # issue 15's bare loop: the two tables with their primary keys only
+        r=$("$DIR/ceiling" -m bare -p 2 -d "${DURATION%s}" "$DIR/bare.db" | awk '{print $2, $3, $4}'); cb+=("$r")
         # the ceiling's dirty pages go to disk now, not during the next round
         sync
         start "$DIR/cmd.db"
-        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] cycle-slots [${ys[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}]" >&2
+        echo "round $i: return200 [${b[-1]}] create [${c[-1]}] cycle [${y[-1]}] cycle-slots [${ys[-1]}] create-thread [${ct[-1]}] cycle-thread [${yt[-1]}] create-nogroup [${c0[-1]}] cycle-nogroup [${y0[-1]}] ceiling1 [${c1[-1]}] ceiling2 [${cp[-1]}] ceiling2-g16 [${cg[-1]}] ceiling2-sqlite-checkpoints [${cs[-1]}] bare2 [${cb[-1]}]" >&2
     done
     stop
     local brps bp99 k1 k2 kg k
@@ -230,12 +232,14 @@ phase_commands() {
     k2=$(printf '%s\n' "${cp[@]}" | awk '{print $1}' | median)
     kg=$(printf '%s\n' "${cg[@]}" | awk '{print $1}' | median)
     local ks; ks=$(printf '%s\n' "${cs[@]}" | awk '{print $1}' | median)
+    local kb; kb=$(printf '%s\n' "${cb[@]}" | awk '{print $1}' | median)
     k=$(( k1 > k2 ? k1 : k2 ))
     row "| return 200 (a), same-size CommandResult | $brps | | $bp99 | | | 0 |"
     row "| ceiling (b), 1 process, one transaction per command | $k1 | | | | | |"
     row "| ceiling (b), 2 processes, one transaction per command | $k2 | | | | | |"
     row "| ceiling, 2 processes, 16 commands per transaction (savepoints) | $kg | | | | | |"
     row "| ceiling, 2 processes, one transaction per command, SQLite's auto-checkpoint | $ks | | | | | |"
+    row "| bare loop (ceiling -m bare: no secondary index, no trigger), 2 processes | $kb | | | | | |"
     local name arr rps p99 e
     for name in "POST create_execution_failed (PROCESSED), group commit" "prepare/apply cycle (PUT), group commit" "prepare/apply cycle (PUT), group commit, ids in slot order" "POST create_execution_failed (PROCESSED), group commit, store thread" "prepare/apply cycle (PUT), group commit, store thread" "POST create_execution_failed (PROCESSED), group commit off" "prepare/apply cycle (PUT), group commit off"; do
         case "$name" in
@@ -246,7 +250,7 @@ phase_commands() {
         rps=$(printf '%s\n' "${arr[@]}" | awk '{print $1}' | median)
         p99=$(printf '%s\n' "${arr[@]}" | awk '{print $3}' | median)
         e=$(printf '%s\n' "${arr[@]}" | awk '{s += $4} END {print s}')
-        row "| $name | $rps | $(awk -v x="$rps" -v y="$k" 'BEGIN{printf "%.0f%%", 100*x/y}') | $p99 | $(awk -v x="$p99" -v y="$bp99" 'BEGIN{printf "%.2fx", x/y}') | $(awk -v x="$rps" -v y="$brps" 'BEGIN{printf "%.1f%%", 100*x/y}') | $e |"
+        row "| $name | $rps | $(awk -v x="$rps" -v y="$k" 'BEGIN{printf "%.0f%%", 100*x/y}') ($(awk -v x="$rps" -v y="$kb" 'BEGIN{printf "%.2f", x/y}') of bare) | $p99 | $(awk -v x="$p99" -v y="$bp99" 'BEGIN{printf "%.2fx", x/y}') | $(awk -v x="$rps" -v y="$brps" 'BEGIN{printf "%.1f%%", 100*x/y}') | $e |"
     done
 }
 

@@ -13,8 +13,12 @@
  * module writes for a create.
  *
  *   ceiling [-p processes] [-d seconds] [-g group] [-s full] [-b default]
- *           [-c sqlite] store.db
+ *           [-c sqlite] [-m bare] store.db
  *
+ * -m bare: the bare loop of issue 15 instead: the file gets the two tables
+ *     with their primary keys and nothing else (no UNIQUE constraint, no
+ *     secondary index, no trigger), created here when missing; the same
+ *     statements run against it.
  * -p: processes writing concurrently (the module runs one per worker);
  * -b default: SQLite's own busy handler (sqlite3_busy_timeout, sleeps of
  *     1, 2, 5 ... 100 ms) instead of the module's (20 us growing to 1 ms);
@@ -23,8 +27,10 @@
  * -g: transactions grouped per COMMIT (1 = one per command, the ceiling of
  *     a store that commits each command; >1 models group commit with a
  *     SAVEPOINT per command).
- * Prints "CEILING <tx/s> <p50 us> <p99 us>" (per command, summed over
- * processes; latency of one transaction, or one group).
+ * Prints "CEILING <tx/s> <p50 us> <p99 us> <pages/tx>" (per command, summed
+ * over processes; latency of one transaction, or one group; pages: those
+ * the connections wrote to the WAL per transaction,
+ * SQLITE_DBSTATUS_CACHE_WRITE, checkpoints excluded).
  */
 
 
@@ -52,9 +58,9 @@ static const char  sql_snapshot[] =
     "INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
     " event_id, first_operator, operator, first_event_time, event_time,"
     " snapshot_time, deleted, state, status, recoverable, is_retryable,"
-    " is_below_retry_threshold, retries, next_retry_at, timeout_at)"
+    " is_below_retry_threshold, retries, next_retry_at, timeout_at, tags)"
     " VALUES (?1, '(0)', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, '{}')"
     " ON CONFLICT (aggregate_id) DO UPDATE SET"
     " owner_id = excluded.owner_id, version = excluded.version,"
     " event_id = excluded.event_id, first_operator = excluded.first_operator,"
@@ -67,7 +73,30 @@ static const char  sql_snapshot[] =
     " is_retryable = excluded.is_retryable,"
     " is_below_retry_threshold = excluded.is_below_retry_threshold,"
     " retries = excluded.retries, next_retry_at = excluded.next_retry_at,"
-    " timeout_at = excluded.timeout_at";
+    " timeout_at = excluded.timeout_at, tags = excluded.tags";
+
+/* -m bare: the module's two tables (src/cf_sqlite_store.c) with only their
+ * primary keys */
+static const char  sql_bare[] =
+    "CREATE TABLE IF NOT EXISTS event_stream ("
+    " id TEXT NOT NULL PRIMARY KEY, aggregate_id TEXT NOT NULL,"
+    " tenant_id TEXT NOT NULL, owner_id TEXT NOT NULL DEFAULT '',"
+    " version INTEGER NOT NULL, request_id TEXT NOT NULL,"
+    " command_id TEXT NOT NULL, header TEXT NOT NULL, body TEXT NOT NULL,"
+    " size INTEGER NOT NULL, create_time INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapshot ("
+    " aggregate_id TEXT NOT NULL PRIMARY KEY, tenant_id TEXT NOT NULL,"
+    " owner_id TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL, first_operator TEXT NOT NULL DEFAULT '',"
+    " operator TEXT NOT NULL DEFAULT '', first_event_time INTEGER NOT NULL,"
+    " event_time INTEGER NOT NULL, snapshot_time INTEGER NOT NULL,"
+    " deleted INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, status TEXT,"
+    " recoverable TEXT, is_retryable INTEGER,"
+    " is_below_retry_threshold INTEGER, retries INTEGER,"
+    " next_retry_at INTEGER, timeout_at INTEGER,"
+    " tags TEXT NOT NULL DEFAULT '{}');";
+
+static int  bare;
 
 /* what a create writes (sizes as the module's rows) */
 static const char  header_json[] =
@@ -243,9 +272,9 @@ step(sqlite3 *db, sqlite3_stmt *s, const char *what)
 
 static int
 worker(const char *path, int proc, double seconds, int group, int full,
-    int64_t *count, int64_t *lat, int64_t *nlat)
+    int64_t *count, int64_t *lat, int64_t *nlat, int64_t *pages, int64_t *txs)
 {
-    int            i, g;
+    int            i, g, cur, hi;
     char           id[64], ev[64], req[64], pragma[96];
     int64_t        t0, t1, end, n, ms;
     sqlite3       *db;
@@ -301,7 +330,9 @@ worker(const char *path, int proc, double seconds, int group, int full,
     }
 
     n = 0;
+    *txs = 0;
     *nlat = 0;
+    *pages = 0;
     end = now_us() + (int64_t) (seconds * 1e6);
 
     while ((t0 = now_us()) < end) {
@@ -315,12 +346,15 @@ worker(const char *path, int proc, double seconds, int group, int full,
         }
 
         for (g = 0; g < group; g++, n++) {
-            snprintf(id, sizeof(id), "ceil-%d-%lld-%lld", proc,
-                     (long long) getpid(), (long long) n);
-            snprintf(ev, sizeof(ev), "ev-%d-%lld-%lld", proc,
-                     (long long) getpid(), (long long) n);
-            snprintf(req, sizeof(req), "rq-%d-%lld-%lld", proc,
-                     (long long) getpid(), (long long) n);
+            /* time-ordered and of one width, as the server's CosIds:
+             * each index keyed by them grows at its end */
+            t1 = now_us() / 1000;
+            snprintf(id, sizeof(id), "ceil-%013lld-%d-%010lld",
+                     (long long) t1, proc, (long long) n);
+            snprintf(ev, sizeof(ev), "ev-%013lld-%d-%010lld",
+                     (long long) t1, proc, (long long) n);
+            snprintf(req, sizeof(req), "rq-%013lld-%d-%010lld",
+                     (long long) t1, proc, (long long) n);
             ms = (int64_t) time(NULL) * 1000;
 
             if (group > 1 && step(db, sp, "savepoint") != 0) {
@@ -374,6 +408,13 @@ worker(const char *path, int proc, double seconds, int group, int full,
             return -1;
         }
 
+        /* the pages this commit wrote (the hook's checkpoint, after it,
+         * copies pages into the database file: not counted) */
+        cur = 0;
+        sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1);
+        *pages += cur;
+        (*txs)++;
+
         t1 = now_us();
 
         if (*nlat < MAX_SAMPLES) {
@@ -398,12 +439,34 @@ worker(const char *path, int proc, double seconds, int group, int full,
 }
 
 
+/* -m bare: the tables, before the processes start */
+static int
+bare_schema(const char *path)
+{
+    sqlite3  *db;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK
+        || sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL)
+           != SQLITE_OK
+        || sqlite3_exec(db, sql_bare, NULL, NULL, NULL) != SQLITE_OK)
+    {
+        fprintf(stderr, "bare schema in %s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+
+    sqlite3_close(db);
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int       c, procs, group, full, p, status, failed;
     double    seconds;
-    int64_t  *shared, *lat, total, nlat, k;
+    int64_t  *shared, *lat, total, nlat, k, pages, txs;
     pid_t     pid;
     size_t    size;
 
@@ -412,8 +475,9 @@ main(int argc, char **argv)
     full = 0;
     seconds = 5;
 
-    while ((c = getopt(argc, argv, "p:d:g:s:b:c:")) != -1) {
+    while ((c = getopt(argc, argv, "p:d:g:s:b:c:m:")) != -1) {
         switch (c) {
+        case 'm': bare = strcmp(optarg, "bare") == 0; break;
         case 'b': busy_default = strcmp(optarg, "default") == 0; break;
         case 'c': wal_sqlite = strcmp(optarg, "sqlite") == 0; break;
         case 'p': procs = atoi(optarg); break;
@@ -422,19 +486,26 @@ main(int argc, char **argv)
         case 's': full = strcmp(optarg, "full") == 0; break;
         default:
             fprintf(stderr, "usage: ceiling [-p procs] [-d seconds] [-g group]"
-                    " [-s normal|full] [-b default] [-c sqlite] store.db\n");
+                    " [-s normal|full] [-b default] [-c sqlite] [-m bare]"
+                    " store.db\n");
             return 2;
         }
     }
 
     if (optind >= argc || procs < 1 || procs > 16 || group < 1) {
         fprintf(stderr, "usage: ceiling [-p procs] [-d seconds] [-g group]"
-                " [-s normal|full] [-b default] [-c sqlite] store.db\n");
+                " [-s normal|full] [-b default] [-c sqlite] [-m bare]"
+                " store.db\n");
         return 2;
     }
 
-    /* per process: count, nlat, MAX_SAMPLES latencies */
-    size = (size_t) procs * (2 + MAX_SAMPLES) * sizeof(int64_t);
+    if (bare && bare_schema(argv[optind]) != 0) {
+        return 1;
+    }
+
+    /* per process: count, nlat, pages, transactions, MAX_SAMPLES
+     * latencies */
+    size = (size_t) procs * (4 + MAX_SAMPLES) * sizeof(int64_t);
     shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
@@ -450,9 +521,9 @@ main(int argc, char **argv)
         }
 
         if (pid == 0) {
-            int64_t *me = shared + (size_t) p * (2 + MAX_SAMPLES);
+            int64_t *me = shared + (size_t) p * (4 + MAX_SAMPLES);
             _exit(worker(argv[optind], p, seconds, group, full, &me[0],
-                         &me[2], &me[1]) == 0 ? 0 : 1);
+                         &me[4], &me[1], &me[2], &me[3]) == 0 ? 0 : 1);
         }
     }
 
@@ -468,6 +539,8 @@ main(int argc, char **argv)
     }
 
     total = 0;
+    pages = 0;
+    txs = 0;
     nlat = 0;
     lat = malloc((size_t) procs * MAX_SAMPLES * sizeof(int64_t));
     if (lat == NULL) {
@@ -475,18 +548,21 @@ main(int argc, char **argv)
     }
 
     for (p = 0; p < procs; p++) {
-        int64_t *me = shared + (size_t) p * (2 + MAX_SAMPLES);
+        int64_t *me = shared + (size_t) p * (4 + MAX_SAMPLES);
         total += me[0];
+        pages += me[2];
+        txs += me[3];
         for (k = 0; k < me[1]; k++) {
-            lat[nlat++] = me[2 + k];
+            lat[nlat++] = me[4 + k];
         }
     }
 
     qsort(lat, (size_t) nlat, sizeof(int64_t), cmp64);
 
-    printf("CEILING %.0f %lld %lld\n", total / seconds,
+    printf("CEILING %.0f %lld %lld %.2f\n", total / seconds,
            nlat ? (long long) lat[nlat / 2] : 0LL,
-           nlat ? (long long) lat[(nlat * 99) / 100] : 0LL);
+           nlat ? (long long) lat[(nlat * 99) / 100] : 0LL,
+           txs ? (double) pages / txs : 0.0);
 
     return 0;
 }

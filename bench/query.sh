@@ -9,8 +9,13 @@
 #
 #   bench/query.sh [runs]            default 200 requests per category
 #
-# Environment: BENCH_DIR (default /tmp/cf-bench-query; the seeded store is
-# reused when present), BENCH_PORT (2039), NGINX, MODULE.
+# With MODULE_A set, two builds side by side (issue 15): the build MODULE_A
+# on a store of its own (seeded the same way, its schema made by that
+# build) and MODULE on another, two nginx on BENCH_PORT and BENCH_PORT+1,
+# their requests alternating (A, B, A, B ...) within each category.
+#
+# Environment: BENCH_DIR (default /tmp/cf-bench-query; the seeded stores are
+# reused when present), BENCH_PORT (2039), NGINX, MODULE, MODULE_A.
 
 set -euo pipefail
 
@@ -20,56 +25,80 @@ DIR=${BENCH_DIR:-/tmp/cf-bench-query}
 PORT=${BENCH_PORT:-2039}
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$ROOT/build/ngx_http_compensation_module.so}
+MODULE_A=${MODULE_A:-}
 
-mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/tmp"
+# instance: subdirectory, module, port
+if [ -n "$MODULE_A" ]; then
+    INSTANCES=("a $MODULE_A $PORT" "b $MODULE $(( PORT + 1 ))")
+else
+    INSTANCES=(". $MODULE $PORT")
+fi
 
-cat > "$DIR/conf/nginx.conf" <<_EOC_
-load_module $MODULE;
+conf() {  # dir module port
+    mkdir -p "$1/conf" "$1/logs" "$1/tmp"
+    cat > "$1/conf/nginx.conf" <<_EOC_
+load_module $2;
 daemon on;
 worker_processes 1;
-error_log $DIR/logs/error.log warn;
-pid $DIR/logs/nginx.pid;
+error_log $1/logs/error.log warn;
+pid $1/logs/nginx.pid;
 events { worker_connections 256; }
 http {
     access_log off;
-    client_body_temp_path $DIR/tmp/body;
-    proxy_temp_path $DIR/tmp/proxy;
-    fastcgi_temp_path $DIR/tmp/fastcgi;
-    uwsgi_temp_path $DIR/tmp/uwsgi;
-    scgi_temp_path $DIR/tmp/scgi;
-    compensation_store $DIR/store.db;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    compensation_store $1/store.db;
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$3;
         location / { compensation_api; }
     }
 }
 _EOC_
+}
 
-start() { "$NGINX" -p "$DIR" -c conf/nginx.conf -e "$DIR/logs/error.log"; }
+start() { "$NGINX" -p "$1" -c conf/nginx.conf -e "$1/logs/error.log"; }
 stop() {
-    if [ -f "$DIR/logs/nginx.pid" ]; then
-        kill -QUIT "$(cat "$DIR/logs/nginx.pid")" 2>/dev/null || true
+    if [ -f "$1/logs/nginx.pid" ]; then
+        kill -QUIT "$(cat "$1/logs/nginx.pid")" 2>/dev/null || true
         sleep 1
     fi
 }
-trap stop EXIT
+stop_all() {
+    local i d
+    for i in "${INSTANCES[@]}"; do set -- $i; stop "$DIR/$1"; done
+}
+trap stop_all EXIT
 
 NOW=$(( $(date +%s) * 1000 ))
 
-if [ ! -f "$DIR/store.db" ] || [ ! -f "$DIR/seeded" ]; then
-    rm -f "$DIR"/store.db*
-    start            # creates the schema, the query indexes and the rollup
-    stop
-    echo "seeding 1,000,000 executions ..."
-    t0=$(date +%s)
-    sqlite3 "$DIR/store.db" -cmd ".parameter set :now $NOW" \
-        < "$ROOT/bench/query-seed.sql"
-    echo "seeded in $(( $(date +%s) - t0 )) s, $(du -h "$DIR/store.db" | cut -f1)"
-    echo "$NOW" > "$DIR/seeded"
-fi
+for i in "${INSTANCES[@]}"; do
+    set -- $i
+    d="$DIR/$1"
+    conf "$d" "$2" "$3"
+    if [ ! -f "$d/store.db" ] || [ ! -f "$d/seeded" ]; then
+        rm -f "$d"/store.db*
+        start "$d"       # creates the schema, the query indexes and the rollup
+        stop "$d"
+        echo "seeding 1,000,000 executions into $d ..."
+        t0=$(date +%s)
+        sqlite3 "$d/store.db" -cmd ".parameter set :now $NOW" \
+            < "$ROOT/bench/query-seed.sql"
+        echo "seeded in $(( $(date +%s) - t0 )) s, $(du -h "$d/store.db" | cut -f1)"
+        echo "$NOW" > "$d/seeded"
+    fi
+    start "$d"           # (a build of a newer schema migrates the file here)
+done
 
-NOW=$(cat "$DIR/seeded")
-start
+# both stores were seeded with the same time, or the counts would differ
+NOW=$(cat "$DIR/${INSTANCES[0]%% *}/seeded")
+for i in "${INSTANCES[@]}"; do
+    set -- $i
+    [ "$(cat "$DIR/$1/seeded")" = "$NOW" ] \
+        || { echo "$DIR/$1 was seeded at another time: remove it" >&2; exit 1; }
+done
 
 R='{"field":"state.recoverable","operator":"IN","value":["RECOVERABLE","UNKNOWN"]}'
 TO_RETRY='{"field":"state.isRetryable","operator":"EQ","value":true},{"operator":"OR","children":[{"field":"state.status","operator":"EQ","value":"FAILED"},{"operator":"AND","children":[{"field":"state.status","operator":"EQ","value":"PREPARED"},{"field":"state.retryState.timeoutAt","operator":"LTE","value":'$NOW'}]}]}'
@@ -82,19 +111,33 @@ C[non-retryable]='{"operator":"AND","children":['$R',{"field":"state.status","op
 C[succeeded]='{"field":"state.status","operator":"EQ","value":"SUCCEEDED"}'
 C[unrecoverable]='{"operator":"AND","children":[{"field":"state.recoverable","operator":"EQ","value":"UNRECOVERABLE"},{"field":"state.status","operator":"IN","value":["FAILED","PREPARED"]}]}'
 
-URL="http://127.0.0.1:$PORT/execution_failed/snapshot/paged/state"
-
-printf '%-14s %8s %9s %9s %9s\n' category total "p50 ms" "p90 ms" "p99 ms"
+printf '%-14s %-5s %8s %9s %9s %9s\n' category build total "p50 ms" "p90 ms" "p99 ms"
 
 for k in to-retry executing next-retry non-retryable succeeded unrecoverable; do
     body='{"condition":'"${C[$k]}"',"sort":[{"field":"aggregateId","direction":"DESC"}],"pagination":{"index":1,"size":10}}'
-    total=$(curl -sf -H 'Content-Type: application/json' -d "$body" "$URL" \
-            | sed -n 's/^{"total":\([0-9]*\),.*/\1/p')
-    for i in $(seq 1 "$RUNS"); do
-        curl -s -o /dev/null -w '%{time_total}\n' \
-             -H 'Content-Type: application/json' -d "$body" "$URL"
-    done | sort -n | awk -v k="$k" -v t="$total" '
-        { v[NR] = $1 * 1000 }
-        END { printf "%-14s %8s %9.2f %9.2f %9.2f\n", k, t,
-              v[int(NR * 0.5)], v[int(NR * 0.9)], v[int(NR * 0.99)] }'
+    declare -A T=()
+    for i in "${INSTANCES[@]}"; do
+        set -- $i
+        T[$1]=$(curl -sf -H 'Content-Type: application/json' -d "$body" \
+                "http://127.0.0.1:$3/execution_failed/snapshot/paged/state" \
+                | sed -n 's/^{"total":\([0-9]*\),.*/\1/p')
+        : > "$DIR/times.$(basename "$1")"
+    done
+    for r in $(seq 1 "$RUNS"); do
+        for i in "${INSTANCES[@]}"; do
+            set -- $i
+            curl -s -o /dev/null -w '%{time_total}\n' \
+                 -H 'Content-Type: application/json' -d "$body" \
+                 "http://127.0.0.1:$3/execution_failed/snapshot/paged/state" \
+                 >> "$DIR/times.$(basename "$1")"
+        done
+    done
+    for i in "${INSTANCES[@]}"; do
+        set -- $i
+        b=$(basename "$1"); [ "$b" = . ] && b=-
+        sort -n "$DIR/times.$(basename "$1")" | awk -v k="$k" -v t="${T[$1]}" -v b="$b" '
+            { v[NR] = $1 * 1000 }
+            END { printf "%-14s %-5s %8s %9.2f %9.2f %9.2f\n", k, b, t,
+                  v[int(NR * 0.5)], v[int(NR * 0.9)], v[int(NR * 0.99)] }'
+    done
 done

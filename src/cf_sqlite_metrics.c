@@ -20,7 +20,7 @@ static const char  cf_metrics_rollup_sql[] =
 /*
  * Prepared executions still within their timeout: Executing, and the part
  * of the prepared ones that To Retry leaves out.  One range of the index
- * snapshot_q_timeout per tenant: as many entries as executions in flight.
+ * snapshot_q_status per tenant: as many entries as prepared executions.
  */
 static const char  cf_metrics_executing_sql[] =
     "SELECT count(*), coalesce(sum(s.is_retryable = 1 AND s.recoverable IN"
@@ -32,7 +32,7 @@ static const char  cf_metrics_executing_sql[] =
 
 /*
  * Next Retry (the scheduler's own condition, spec 7.2): a range of the
- * index snapshot_q_retry per tenant, read from the index alone; as many
+ * index snapshot_q_retryable per tenant, read from the index alone; as many
  * entries as executions due now.
  */
 static const char  cf_metrics_next_retry_sql[] =

@@ -24,10 +24,30 @@
 
 
 /*
- * The query indexes.  Every index starts with the columns every snapshot
- * query constrains by equality (tenant, deletion) and ends with
- * aggregate_id, so that the dashboard's pages (sorted by aggregateId) and
- * the time-dependent counts are answered from the index alone.
+ * The query indexes (schema version 3).  Every index starts with the
+ * columns every snapshot query constrains by equality (tenant, deletion),
+ * and the dashboard's pages (sorted by aggregateId) and the time-dependent
+ * counts are answered from an index alone.
+ *
+ * A command writes every index its row is in, a page or two each per
+ * commit, so the rows are in as few as the queries allow:
+ *   - snapshot_q_status, every row: status then aggregate_id (a page of a
+ *     status, Succeeded's and Executing's among them), then every hot
+ *     column, so that any condition on them is answered from this index
+ *     without reading the table (version 2's full indexes each covered a
+ *     few);
+ *   - three partial indexes, each holding only the rows its categories
+ *     can match: a create (FAILED, retryable) is in snapshot_q_retryable
+ *     only, and gets into the others once past its retry threshold or
+ *     unrecoverable.
+ * SQLite uses a partial index when the query's WHERE has its condition as
+ * a term: the compiler writes booleans as the literals 0 and 1, and a
+ * string bound to a parameter matches once the statement is prepared
+ * again with the value (sqlite3_prepare_v2 does that at the first step).
+ * The column of the condition is in the index too, or the index would not
+ * cover the query.  Version 2's indexes (snapshot_q_timeout, _retry,
+ * _below, _recoverable, and a snapshot_q_status without the hot columns)
+ * are dropped by cf_sqlite_query_migrate.
  *
  * snapshot_count is a rollup of the low-cardinality columns kept by
  * triggers: a count whose condition only uses those columns (Succeeded,
@@ -36,17 +56,20 @@
  */
 static const char  cf_query_schema_sql[] =
     "CREATE INDEX IF NOT EXISTS snapshot_q_status ON snapshot"
-    " (tenant_id, deleted, status, aggregate_id);"
-    "CREATE INDEX IF NOT EXISTS snapshot_q_timeout ON snapshot"
-    " (tenant_id, deleted, status, timeout_at, aggregate_id);"
-    "CREATE INDEX IF NOT EXISTS snapshot_q_retry ON snapshot"
+    " (tenant_id, deleted, status, aggregate_id, recoverable, is_retryable,"
+    " is_below_retry_threshold, retries, next_retry_at, timeout_at);"
+    /* To Retry, Next Retry, the scheduler's claim (by next_retry_at) */
+    "CREATE INDEX IF NOT EXISTS snapshot_q_retryable ON snapshot"
     " (tenant_id, deleted, is_retryable, next_retry_at, status, timeout_at,"
-    " recoverable, aggregate_id);"
-    "CREATE INDEX IF NOT EXISTS snapshot_q_below ON snapshot"
+    " recoverable, aggregate_id) WHERE is_retryable = 1;"
+    /* Non Retryable */
+    "CREATE INDEX IF NOT EXISTS snapshot_q_over_threshold ON snapshot"
     " (tenant_id, deleted, is_below_retry_threshold, recoverable, status,"
-    " aggregate_id);"
-    "CREATE INDEX IF NOT EXISTS snapshot_q_recoverable ON snapshot"
-    " (tenant_id, deleted, recoverable, status, aggregate_id);"
+    " aggregate_id) WHERE is_below_retry_threshold = 0;"
+    /* Unrecoverable */
+    "CREATE INDEX IF NOT EXISTS snapshot_q_unrecoverable ON snapshot"
+    " (tenant_id, deleted, recoverable, status, aggregate_id)"
+    " WHERE recoverable = 'UNRECOVERABLE';"
     /* (aggregate_id, version) is already the table's UNIQUE index: a
      * second copy only cost a page write per command */
     "DROP INDEX IF EXISTS event_stream_q_aggregate;"
@@ -93,12 +116,64 @@ static const char  cf_query_schema_sql[] =
     " 1) ON CONFLICT DO UPDATE SET n = n + 1; END;";
 
 
+/* version 2 -> 3: the indexes the ones above replace */
+static const char  cf_query_migrate_v3_sql[] =
+    "DROP INDEX IF EXISTS snapshot_q_status;"
+    "DROP INDEX IF EXISTS snapshot_q_timeout;"
+    "DROP INDEX IF EXISTS snapshot_q_retry;"
+    "DROP INDEX IF EXISTS snapshot_q_below;"
+    "DROP INDEX IF EXISTS snapshot_q_recoverable;";
+
+
 /* fills the rollup when it was just created over existing snapshots */
 static const char  cf_query_rollup_fill_sql[] =
     "INSERT INTO snapshot_count SELECT tenant_id, owner_id, deleted,"
     " ifnull(status, ''), ifnull(recoverable, ''), ifnull(is_retryable, 0),"
     " ifnull(is_below_retry_threshold, 0), count(*) FROM snapshot"
     " GROUP BY 1, 2, 3, 4, 5, 6, 7";
+
+
+/*
+ * Brings the query indexes to schema version 3 inside the schema
+ * transaction, once: a file of version 2 or older loses its indexes
+ * before the new ones are created (from the table, once each: seconds
+ * for a million executions, while the other processes wait for the
+ * schema lock).
+ */
+static int
+cf_sqlite_query_migrate(sqlite3 *db)
+{
+    int            rc, version;
+    char           sql[48];
+    sqlite3_stmt  *s;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    rc = sqlite3_step(s);
+    version = (rc == SQLITE_ROW) ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+
+    if (rc != SQLITE_ROW) {
+        return rc;
+    }
+
+    if (version >= CF_SQLITE_SCHEMA_VERSION) {
+        return SQLITE_OK;
+    }
+
+    rc = sqlite3_exec(db, cf_query_migrate_v3_sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+             CF_SQLITE_SCHEMA_VERSION);
+
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
 
 
 int
@@ -124,6 +199,10 @@ cf_sqlite_query_schema(cf_store_t *st, char *errbuf, size_t errlen)
                 fresh = (sqlite3_step(s) != SQLITE_ROW);
                 sqlite3_finalize(s);
 
+                rc = cf_sqlite_query_migrate(db);
+            }
+
+            if (rc == SQLITE_OK) {
                 rc = sqlite3_exec(db, cf_query_schema_sql, NULL, NULL, NULL);
             }
 

@@ -101,7 +101,8 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
 
 
 /*
- * Schema version 2 (1 had no snapshot.tags: cf_sqlite_migrate adds it).
+ * Schema version 2 (1 had no snapshot.tags: cf_sqlite_migrate adds it);
+ * version 3 changed only the query indexes (cf_sqlite_query.c).
  * Unique (aggregate_id, version) is the optimistic lock of
  * the event store; unique (aggregate_id, request_id) and the request_id index
  * make Command-Request-Id idempotent.  The snapshot keeps the state document
@@ -590,14 +591,15 @@ cf_sqlite_create_schema(cf_sqlite_store_t *st)
 
 
 /*
- * Brings a file of an older schema version to the current one, inside the
+ * Brings a file of an older schema version to version 2, inside the
  * schema transaction: version 1 lacks snapshot.tags (every row then has
- * the tags {}, as an aggregate that never had tags applied).
+ * the tags {}, as an aggregate that never had tags applied).  A newer
+ * version is kept (3: the query indexes, cf_sqlite_query.c).
  */
 static int
 cf_sqlite_migrate(cf_sqlite_store_t *st, char **msg)
 {
-    int            rc, has_tags;
+    int            rc, has_tags, version;
     sqlite3_stmt  *s;
 
     rc = sqlite3_prepare_v2(st->db,
@@ -615,11 +617,27 @@ cf_sqlite_migrate(cf_sqlite_store_t *st, char **msg)
         return rc;
     }
 
+    rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    rc = sqlite3_step(s);
+    version = (rc == SQLITE_ROW) ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+
+    if (rc != SQLITE_ROW) {
+        return rc;
+    }
+
     if (!has_tags) {
         rc = sqlite3_exec(st->db, cf_migrate_tags_sql, NULL, NULL, msg);
         if (rc != SQLITE_OK) {
             return rc;
         }
+
+    } else if (version >= 2) {
+        return SQLITE_OK;
     }
 
     return sqlite3_exec(st->db, "PRAGMA user_version = 2;", NULL, NULL, msg);

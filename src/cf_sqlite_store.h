@@ -19,6 +19,13 @@
 #include "cf_json.h"
 
 
+/*
+ * PRAGMA user_version: 2 has snapshot.tags (cf_sqlite_migrate), 3 the
+ * partial query indexes (cf_sqlite_query.c)
+ */
+#define CF_SQLITE_SCHEMA_VERSION  3
+
+
 typedef struct cf_sqlite_store_s  cf_sqlite_store_t;
 
 

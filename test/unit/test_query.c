@@ -423,6 +423,306 @@ test_exec(void)
 }
 
 
+static long long
+t_int(sqlite3 *db, const char *sql)
+{
+    long long      v;
+    sqlite3_stmt  *s;
+
+    v = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            v = sqlite3_column_int64(s, 0);
+        }
+
+        sqlite3_finalize(s);
+    }
+
+    return v;
+}
+
+
+/* the dashboard's categories (spec 8.2, bench/query.sh) at T_NOW, and two
+ * conditions of none */
+#define T_R  "{\"field\":\"state.recoverable\",\"operator\":\"IN\"," \
+             "\"value\":[\"RECOVERABLE\",\"UNKNOWN\"]}"
+#define T_TO_RETRY                                                          \
+    "{\"field\":\"state.isRetryable\",\"operator\":\"EQ\",\"value\":true},"  \
+    "{\"operator\":\"OR\",\"children\":[{\"field\":\"state.status\","        \
+    "\"operator\":\"EQ\",\"value\":\"FAILED\"},{\"operator\":\"AND\","       \
+    "\"children\":[{\"field\":\"state.status\",\"operator\":\"EQ\","         \
+    "\"value\":\"PREPARED\"},{\"field\":\"state.retryState.timeoutAt\","     \
+    "\"operator\":\"LTE\",\"value\":1719800000000}]}]}"
+
+static const struct {
+    const char  *cond;
+    const char  *index;         /* the plan reads the page from it */
+} t_categories[] = {
+    { "{\"operator\":\"AND\",\"children\":[" T_R "," T_TO_RETRY "]}",
+      "COVERING INDEX snapshot_q_retryable" },
+    { "{\"operator\":\"AND\",\"children\":[{\"field\":\"state.status\","
+      "\"operator\":\"EQ\",\"value\":\"PREPARED\"},{\"field\":"
+      "\"state.retryState.timeoutAt\",\"operator\":\"GT\","
+      "\"value\":1719800000000}]}", "COVERING INDEX snapshot_q_status" },
+    { "{\"operator\":\"AND\",\"children\":[" T_R "," T_TO_RETRY ","
+      "{\"field\":\"state.retryState.nextRetryAt\",\"operator\":\"LTE\","
+      "\"value\":1719800000000}]}", "COVERING INDEX snapshot_q_retryable" },
+    { "{\"operator\":\"AND\",\"children\":[" T_R ",{\"field\":"
+      "\"state.status\",\"operator\":\"IN\",\"value\":[\"FAILED\","
+      "\"PREPARED\"]},{\"field\":\"state.isBelowRetryThreshold\","
+      "\"operator\":\"EQ\",\"value\":false}]}",
+      "COVERING INDEX snapshot_q_over_threshold" },
+    { "{\"field\":\"state.status\",\"operator\":\"EQ\","
+      "\"value\":\"SUCCEEDED\"}", "COVERING INDEX snapshot_q_status" },
+    { "{\"operator\":\"AND\",\"children\":[{\"field\":"
+      "\"state.recoverable\",\"operator\":\"EQ\",\"value\":"
+      "\"UNRECOVERABLE\"},{\"field\":\"state.status\",\"operator\":\"IN\","
+      "\"value\":[\"FAILED\",\"PREPARED\"]}]}",
+      "COVERING INDEX snapshot_q_unrecoverable" },
+    /* conditions of no category: the hot columns in snapshot_q_status */
+    { "{\"field\":\"state.recoverable\",\"operator\":\"EQ\","
+      "\"value\":\"RECOVERABLE\"}", "COVERING INDEX snapshot_q_status" },
+    { "{\"field\":\"state.retryState.retries\",\"operator\":\"GT\","
+      "\"value\":3}", "COVERING INDEX snapshot_q_status" }
+};
+
+#define T_CATEGORIES  (sizeof(t_categories) / sizeof(t_categories[0]))
+
+
+/*
+ * Each category's total (counted from the table, not the rollup) and the
+ * ids of its first two pages, sorted by aggregateId DESC, as one text;
+ * plan: the query plan of the first page's statement is appended.
+ */
+static char *
+t_category_answer(cf_store_t *st, size_t k, int plan)
+{
+    int            n;
+    char           eb[256], body[2048], planned[1024], *sql, *text;
+    size_t         i, len;
+    json_t        *rows, *doc, *v;
+    int64_t        count;
+    cf_query_t     q;
+    cf_error_t     err;
+    sqlite3_stmt  *s;
+
+    planned[0] = '\0';
+    len = 8192;
+    text = calloc(1, len);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    for (n = 1; n <= 2; n++) {
+        snprintf(body, sizeof(body), "{\"condition\":%s,\"sort\":[{\"field\":"
+                 "\"aggregateId\",\"direction\":\"DESC\"}],\"pagination\":"
+                 "{\"index\":%d,\"size\":10}}", t_categories[k].cond, n);
+
+        if (!CHECK(t_compile(CF_QUERY_SNAPSHOT, CF_QUERY_PAGED, body, &q,
+                             &err) == 0))
+        {
+            printf("#     %s\n", err.msg);
+            return text;
+        }
+
+        if (n == 1) {
+            q.rollup = 0;
+            count = -1;
+            CHECK_INT(cf_query_count(st, &q, &count, eb, sizeof(eb)), 0);
+            snprintf(text + strlen(text), len - strlen(text), "%lld:",
+                     (long long) count);
+        }
+
+        rows = cf_query_rows(st, &q, 0, eb, sizeof(eb));
+        CHECK(json_is_array(rows));
+
+        json_array_foreach(rows, i, doc) {
+            v = json_object_get(doc, "aggregateId");
+            snprintf(text + strlen(text), len - strlen(text), " %s",
+                     json_string_value(v) ? json_string_value(v) : "?");
+        }
+
+        json_decref(rows);
+
+        if (plan && n == 1) {
+            sql = cf_query_sql(&q, 0);
+            snprintf(body, sizeof(body), "EXPLAIN QUERY PLAN %s", sql);
+            free(sql);
+
+            CHECK_INT(sqlite3_prepare_v2(cf_sqlite_store_db(st), body, -1,
+                                         &s, NULL), SQLITE_OK);
+
+            /* bound as cf_sqlite_query.c binds them: the string values
+             * decide which partial index applies */
+            json_array_foreach(q.params, i, v) {
+                if (json_is_string(v)) {
+                    sqlite3_bind_text(s, (int) i + 1, json_string_value(v),
+                                      -1, SQLITE_TRANSIENT);
+                } else {
+                    sqlite3_bind_int64(s, (int) i + 1,
+                                       json_integer_value(v));
+                }
+            }
+
+            strcpy(planned, " plan:");
+
+            while (sqlite3_step(s) == SQLITE_ROW) {
+                snprintf(planned + strlen(planned),
+                         sizeof(planned) - strlen(planned), " %s;",
+                         (const char *) sqlite3_column_text(s, 3));
+            }
+
+            sqlite3_finalize(s);
+        }
+
+        cf_query_free(&q);
+    }
+
+    strncat(text, planned, len - strlen(text) - 1);
+
+    return text;
+}
+
+
+/* the version 2 query indexes, as version 2 created them */
+static const char  t_v2_indexes[] =
+    "DROP INDEX snapshot_q_status; DROP INDEX snapshot_q_retryable;"
+    "DROP INDEX snapshot_q_over_threshold;"
+    "DROP INDEX snapshot_q_unrecoverable;"
+    "CREATE INDEX snapshot_q_status ON snapshot"
+    " (tenant_id, deleted, status, aggregate_id);"
+    "CREATE INDEX snapshot_q_timeout ON snapshot"
+    " (tenant_id, deleted, status, timeout_at, aggregate_id);"
+    "CREATE INDEX snapshot_q_retry ON snapshot"
+    " (tenant_id, deleted, is_retryable, next_retry_at, status, timeout_at,"
+    " recoverable, aggregate_id);"
+    "CREATE INDEX snapshot_q_below ON snapshot"
+    " (tenant_id, deleted, is_below_retry_threshold, recoverable, status,"
+    " aggregate_id);"
+    "CREATE INDEX snapshot_q_recoverable ON snapshot"
+    " (tenant_id, deleted, recoverable, status, aggregate_id);"
+    "PRAGMA user_version = 2;";
+
+
+/*
+ * Schema version 3 (partial query indexes) against a version 2 file: the
+ * same answers for the dashboard's six categories, the migration runs
+ * once when the file is opened, and each category's page is read from
+ * its index.  The rows follow bench/query-seed.sql's distribution.
+ */
+static void
+test_schema_v3(void)
+{
+    char                dir[] = "/tmp/cf-query-XXXXXX", path[64], eb[256];
+    char               *v2[T_CATEGORIES], *v3;
+    size_t              k;
+    long long           n;
+    sqlite3            *db;
+    cf_store_t         *st;
+    cf_store_options_t  opts = { .busy_timeout_ms = 1000 };
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/q.db", dir);
+
+    st = cf_store_open(path, &opts, eb, sizeof(eb));
+    if (!CHECK(st != NULL)) {
+        return;
+    }
+
+    CHECK_INT(cf_query_schema(st, eb, sizeof(eb)), 0);
+    db = cf_sqlite_store_db(st);
+    CHECK_INT(t_int(db, "PRAGMA user_version"), 3);
+
+    CHECK_INT(sqlite3_exec(db,
+        "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c"
+        " WHERE i < 2999),"
+        " s AS (SELECT i, printf('0U2m%011d', i) AS id, i % 100 AS k,"
+        " 1719800000000 - (3000 - i) * 60000 AS t FROM c),"
+        " r AS (SELECT *,"
+        " CASE WHEN k < 60 THEN 'SUCCEEDED' WHEN k IN (70, 71, 72)"
+        " THEN 'PREPARED' ELSE 'FAILED' END AS status,"
+        " CASE WHEN k >= 92 THEN 'UNRECOVERABLE' WHEN k % 2 = 0"
+        " THEN 'UNKNOWN' ELSE 'RECOVERABLE' END AS recoverable,"
+        " CASE WHEN k BETWEEN 73 AND 91 THEN 10 WHEN k < 60 THEN 1"
+        " ELSE i % 10 END AS retries FROM s)"
+        " INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
+        " event_id, first_event_time, event_time, snapshot_time, deleted,"
+        " state, status, recoverable, is_retryable,"
+        " is_below_retry_threshold, retries, next_retry_at, timeout_at)"
+        " SELECT id, '(0)', '', 2, 'e' || id, t, t, t, (k < 3),"
+        " json_object('id', id), status, recoverable,"
+        " (status <> 'SUCCEEDED' AND retries < 10), (retries < 10), retries,"
+        " CASE WHEN k BETWEEN 60 AND 64 THEN 1719800000000 - 60000"
+        " WHEN k BETWEEN 65 AND 69 THEN 1719800000000 + 3600000"
+        " ELSE t + 180000 END,"
+        " CASE WHEN k = 70 THEN 1719800000000 + 60000 ELSE t + 120000 END"
+        " FROM r", NULL, NULL, NULL), SQLITE_OK);
+
+    /* the answers with version 2's full indexes */
+    CHECK_INT(sqlite3_exec(db, t_v2_indexes, NULL, NULL, NULL), SQLITE_OK);
+
+    for (k = 0; k < T_CATEGORIES; k++) {
+        v2[k] = t_category_answer(st, k, 0);
+    }
+
+    /* a version 2 file opened: migrated once, in the schema transaction */
+    cf_store_close(st);
+    st = cf_store_open(path, &opts, eb, sizeof(eb));
+    if (!CHECK(st != NULL)) {
+        return;
+    }
+
+    db = cf_sqlite_store_db(st);
+    CHECK_INT(t_int(db, "PRAGMA user_version"), 2);
+    CHECK_INT(cf_query_schema(st, eb, sizeof(eb)), 0);
+    CHECK_INT(t_int(db, "PRAGMA user_version"), 3);
+    CHECK_INT(t_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('snapshot_q_timeout', 'snapshot_q_retry',"
+                           " 'snapshot_q_below', 'snapshot_q_recoverable')"),
+              0);
+    CHECK_INT(t_int(db, "SELECT count(*) FROM sqlite_master WHERE"
+                           " type = 'index' AND name LIKE 'snapshot_q_%'"
+                           " AND sql LIKE '% WHERE %'"), 3);
+    CHECK_INT(t_int(db, "SELECT count(*) FROM pragma_index_info("
+                        "'snapshot_q_status')"), 10);
+
+    for (k = 0; k < T_CATEGORIES; k++) {
+        v3 = t_category_answer(st, k, 1);
+
+        if (!CHECK(v3 != NULL && v2[k] != NULL
+                   && strncmp(v3, v2[k], strlen(v2[k])) == 0
+                   && strstr(v3, t_categories[k].index) != NULL))
+        {
+            printf("#     category %zu, expected %s\n#     version 2: %s\n"
+                   "#     version 3: %s\n", k, t_categories[k].index,
+                   v2[k] ? v2[k] : "(null)", v3 ? v3 : "(null)");
+        }
+
+        free(v3);
+        free(v2[k]);
+    }
+
+    /* opened again: version 3 stays, nothing is dropped or rebuilt */
+    n = t_int(db, "SELECT sum(rootpage) FROM sqlite_master");
+    cf_store_close(st);
+    st = cf_store_open(path, &opts, eb, sizeof(eb));
+    if (!CHECK(st != NULL)) {
+        return;
+    }
+
+    db = cf_sqlite_store_db(st);
+    CHECK_INT(t_int(db, "PRAGMA user_version"), 3);
+    CHECK_INT(cf_query_schema(st, eb, sizeof(eb)), 0);
+    CHECK_INT(t_int(db, "PRAGMA user_version"), 3);
+    CHECK_INT(t_int(db, "SELECT sum(rootpage) FROM sqlite_master"), n);
+
+    cf_store_close(st);
+    snprintf(eb, sizeof(eb), "rm -rf %s", dir);
+    CHECK(system(eb) == 0);
+}
+
+
 const cf_test_t  cf_tests_query[] = {
     { "query: SQL and parameters for a table of conditions",
       test_sql_table },
@@ -432,5 +732,7 @@ const cf_test_t  cf_tests_query[] = {
       test_bad_queries },
     { "query: zones, DST-correct day boundaries, TZ restored", test_zones },
     { "query: execution against a store", test_exec },
+    { "query: schema version 3 from a version 2 file, the six categories",
+      test_schema_v3 },
     { NULL, NULL }
 };
