@@ -25,6 +25,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_dispatch.h"
 
@@ -62,6 +63,32 @@ struct ngx_http_compensation_sched_conf_s {
 };
 
 
+/*
+ * One dispatch transaction, a job of the store executor: the event loop
+ * hands it the claims to prepare and the answers to settle, the store
+ * thread runs it on the executor's connection, and the event loop starts
+ * the calls it prepared.  Only one is queued or running per worker.
+ */
+typedef struct {
+    ngx_http_compensation_job_t            job;
+    ngx_http_compensation_sched_t         *sched;
+    /* in */
+    int64_t                                now;
+    int                                    k;        /* claims at most */
+    int                                    exiting;
+    ngx_http_compensation_batch_t         *claimed;  /* to prepare */
+    ngx_queue_t                            settling; /* answered calls */
+    /* out */
+    int                                    rc;       /* 0: committed */
+    int                                    busy;     /* BEGIN refused */
+    cf_claim_t                            *claims;
+    size_t                                 n;
+    cf_exec_output_t                       outcome;  /* store_outcome's */
+    unsigned                               has_outcome:1;
+    char                                   errmsg[256];
+} ngx_http_compensation_step_t;
+
+
 /* the first words are shaped like ngx_connection_t: with --with-debug the
  * timer code logs ngx_event_ident(ev->data), which reads its fd */
 struct ngx_http_compensation_sched_s {
@@ -82,6 +109,9 @@ struct ngx_http_compensation_sched_s {
     ngx_queue_t                            answered; /* to settle */
     ngx_queue_t                            finished; /* batches to free */
     ngx_http_compensation_batch_t         *claimed;  /* to prepare next */
+    ngx_http_compensation_step_t           step;     /* the transaction */
+    cf_dispatch_t                         *dispatch_loop;  /* the event
+                                                        loop's reads */
     ngx_uint_t                             in_flight;
     unsigned                               due:1;    /* the tick fired */
     unsigned                               backlog:1;   /* last claim full */
@@ -117,17 +147,24 @@ typedef struct {
     ngx_http_compensation_sched_cmd_t      prep;     /* the prepare's */
     ngx_http_compensation_sched_cmd_t      result;   /* the settle's */
     const char                            *why;      /* not callable */
-    unsigned                               prepared:1;
+    /*
+     * Written by the dispatch step, which runs off the event loop: whole
+     * bytes, never bit-fields that share a word with the event loop's flags
+     * below (a call being settled can still be in flight: a cancel)
+     */
+    u_char                                 prepared;
+    u_char                                 settle_done;
+    u_char                                 ok;          /* 2xx */
+    u_char                                 cancelled;
+    u_char                                 result_ok;   /* its command
+                                                           applied */
+    /* the event loop's */
     unsigned                               in_flight:1;
     unsigned                               in_calls:1;
     unsigned                               answered:1;
-    unsigned                               settled:1;
-    unsigned                               ok:1;        /* 2xx */
+    unsigned                               settled:1;   /* committed */
     unsigned                               own:1;       /* not the target's
                                                            answer */
-    unsigned                               cancelled:1;
-    unsigned                               result_ok:1; /* its command
-                                                           applied */
 } ngx_http_compensation_call_t;
 
 
@@ -158,14 +195,18 @@ static void ngx_http_compensation_sched_post(
     ngx_http_compensation_sched_t *sched);
 static void ngx_http_compensation_sched_arm(
     ngx_http_compensation_sched_t *sched);
+static void ngx_http_compensation_step_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st);
+static void ngx_http_compensation_step_done(ngx_http_compensation_job_t *job);
 static void ngx_http_compensation_prepare_init(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static void ngx_http_compensation_prepare_run(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static void ngx_http_compensation_sched_settle(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static ngx_http_compensation_batch_t *ngx_http_compensation_batch_create(
     ngx_http_compensation_sched_t *sched, cf_claim_t *claims, size_t n);
 static void ngx_http_compensation_batch_start(
@@ -186,15 +227,15 @@ static void ngx_http_compensation_call_answer(
 static ngx_int_t ngx_http_compensation_cmd_init(
     ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
-    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err);
+    json_t *body, cf_claim_t *claim, const char *what, int64_t now,
+    cf_error_t *err);
 static ngx_int_t ngx_http_compensation_cmd_run(
-    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_step_t *step, cf_store_t *st,
     ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err);
 static void ngx_http_compensation_cmd_free(
     ngx_http_compensation_sched_cmd_t *sc);
 static void ngx_http_compensation_settle_init(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, ngx_http_compensation_call_t *call);
 static u_char *ngx_http_compensation_sched_log_error(ngx_log_t *log,
     u_char *buf, size_t len);
 static ngx_table_elt_t *ngx_http_compensation_push_header(
@@ -394,6 +435,7 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf)
 {
     char                                 errbuf[256];
+    cf_store_t                          *st;
     ngx_http_compensation_sched_t       *sched;
     ngx_http_compensation_sched_conf_t  *scf;
 
@@ -432,15 +474,43 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* the statements, prepared once on this worker's connection */
-    sched->dispatch = cf_dispatch_open(cf_store_db(mcf->store));
+    /*
+     * The statements, prepared once on the connection the dispatch
+     * transactions run on (the store executor's), and for the cancel checks
+     * (reads) on the event loop's
+     */
+    st = ngx_http_compensation_executor_store(mcf);
+
+    sched->dispatch = cf_dispatch_open(cf_store_db(st));
 
     if (sched->dispatch == NULL) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
                       " preparing the dispatch statements failed: %s",
-                      sqlite3_errmsg(cf_store_db(mcf->store)));
+                      sqlite3_errmsg(cf_store_db(st)));
         return NGX_OK;
     }
+
+    sched->dispatch_loop = sched->dispatch;
+
+    if (st != mcf->store) {
+        sched->dispatch_loop = cf_dispatch_open(cf_store_db(mcf->store));
+
+        if (sched->dispatch_loop == NULL) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "compensation_scheduler: preparing the dispatch"
+                          " statements failed: %s",
+                          sqlite3_errmsg(cf_store_db(mcf->store)));
+            cf_dispatch_close(sched->dispatch);
+            sched->dispatch = NULL;
+            return NGX_OK;
+        }
+    }
+
+    sched->step.sched = sched;
+    sched->step.job.run = ngx_http_compensation_step_run;
+    sched->step.job.done = ngx_http_compensation_step_done;
+    sched->step.job.data = &sched->step;
+    ngx_queue_init(&sched->step.settling);
 
     sched->fd = (ngx_socket_t) -1;
     sched->log = *cycle->log;
@@ -510,11 +580,27 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
         sched->claimed = NULL;
     }
 
+    /* a step whose done never came (terminate; the thread is joined) */
+    if (sched->step.claimed) {
+        ngx_http_compensation_batch_destroy(sched->step.claimed);
+        sched->step.claimed = NULL;
+    }
+
+    if (sched->step.claims) {
+        cf_claims_free(sched->step.claims, sched->step.n);
+        sched->step.claims = NULL;
+    }
+
     /* calls still in flight here were cut short (terminate): their leases
      * expire and their executions are claimed again; the statements go
      * before the store's connection closes */
+    if (sched->dispatch_loop != sched->dispatch) {
+        cf_dispatch_close(sched->dispatch_loop);
+    }
+
     cf_dispatch_close(sched->dispatch);
     sched->dispatch = NULL;
+    sched->dispatch_loop = NULL;
     scf->sched = NULL;
 }
 
@@ -556,35 +642,32 @@ ngx_http_compensation_sched_tick(ngx_event_t *ev)
 
 
 /*
- * One dispatch transaction: prepares the executions the previous one
- * claimed (decided before the lock), settles the answered calls (decided
- * before the lock too), and claims as many due executions as there are
- * free call slots (at most batch).  After the COMMIT the prepared ones are
- * called and the next transaction, which prepares the new claims, follows
- * at the next event-loop iteration.  Runs on the event loop, on the
- * worker's connection; each transaction is bounded by batch claims, batch
- * prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
+ * The work, on the event loop: hands the next dispatch transaction (the
+ * step) to the store executor.  The step prepares the executions the
+ * previous one claimed (decided before the lock), settles the answered
+ * calls (decided before the lock too), and claims as many due executions
+ * as there are free call slots (at most batch).  After its COMMIT
+ * (step_done, back on the event loop) the prepared ones are called, and the
+ * next step, which prepares the new claims, follows.  Each step is bounded
+ * by batch claims, batch prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX
+ * answers, and a step and a command group of the worker take turns in the
+ * executor: a burst's drain never holds the API's commands for longer than
+ * one step.
  */
 static void
 ngx_http_compensation_sched_work(ngx_event_t *ev)
 {
-    int                                  rc, k, lost, exiting;
-    size_t                               i, n;
-    int64_t                              now;
-    cf_store_t                          *st;
-    cf_claim_t                          *claims;
-    ngx_uint_t                           settled, started, used;
+    int                                  k, exiting;
+    ngx_uint_t                           settled, used;
     ngx_queue_t                         *q;
-    ngx_http_compensation_call_t        *call;
-    ngx_http_compensation_batch_t       *b, *claimed;
+    ngx_http_compensation_batch_t       *claimed;
+    ngx_http_compensation_step_t        *step;
     ngx_http_compensation_sched_t       *sched = ev->data;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     if (sched->work.posted) {
         ngx_delete_posted_event(&sched->work);
     }
-
-    st = sched->mcf->store;
 
     /* batches whose calls all ended and were written */
     while (!ngx_queue_empty(&sched->finished)) {
@@ -594,7 +677,14 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
             ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
     }
 
-    if (st == NULL || sched->dispatch == NULL) {
+    step = &sched->step;
+
+    if (sched->mcf->store == NULL || sched->dispatch == NULL) {
+        return;
+    }
+
+    if (step->job.queued || step->job.running) {
+        /* its done looks again */
         return;
     }
 
@@ -617,10 +707,53 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         ngx_del_timer(&sched->retry);
     }
 
-    now = ngx_http_compensation_now_ms();
-    claims = NULL;
-    n = 0;
-    b = NULL;
+    step->now = ngx_http_compensation_now_ms();
+    step->k = k;
+    step->exiting = exiting;
+    step->claimed = claimed;
+    step->rc = 0;
+    step->busy = 0;
+    step->claims = NULL;
+    step->n = 0;
+    step->has_outcome = 0;
+    step->errmsg[0] = '\0';
+
+    sched->claimed = NULL;
+
+    /* the answers it settles are its own until its done */
+    ngx_queue_init(&step->settling);
+
+    for (settled = 0;
+         settled < NGX_HTTP_COMPENSATION_SETTLE_MAX
+         && !ngx_queue_empty(&sched->answered);
+         settled++)
+    {
+        q = ngx_queue_head(&sched->answered);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&step->settling, q);
+    }
+
+    ngx_http_compensation_executor_post(sched->mcf, &step->job);
+}
+
+
+/*
+ * The dispatch transaction, in the store thread (or on the event loop with
+ * compensation_thread_pool off): touches only the step, its calls, the
+ * connection it is given and the dispatch statements prepared on it.
+ */
+static void
+ngx_http_compensation_step_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
+{
+    int                                  rc, lost;
+    size_t                               i;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_step_t        *step = job->data;
+    ngx_http_compensation_batch_t       *claimed = step->claimed;
+    ngx_http_compensation_sched_t       *sched = step->sched;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     /*
      * The commands are decided before the lock, in one read transaction,
@@ -629,19 +762,16 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
      * writes.
      */
     if (cf_store_read_hold(st) == 0) {
-        for (i = 0; claimed && !exiting && i < claimed->n; i++) {
-            ngx_http_compensation_prepare_init(sched, &claimed->calls[i]);
+        for (i = 0; claimed && !step->exiting && i < claimed->n; i++) {
+            ngx_http_compensation_prepare_init(step, st, &claimed->calls[i]);
         }
 
-        settled = 0;
-
-        for (q = ngx_queue_head(&sched->answered);
-             q != ngx_queue_sentinel(&sched->answered)
-             && settled++ < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+        for (q = ngx_queue_head(&step->settling);
+             q != ngx_queue_sentinel(&step->settling);
              q = ngx_queue_next(q))
         {
             call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-            ngx_http_compensation_settle_init(sched, call, now);
+            ngx_http_compensation_settle_init(step, call);
 
             if (call->result.bound && !call->result.decided) {
                 cf_service_prepare(st, &sched->mcf->ids, &call->result.in,
@@ -655,10 +785,11 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     cf_store_read_release(st);
 
     if (cf_store_begin_immediate(st) != 0) {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation scheduler:"
-                      " the store is busy, dispatch deferred: %s",
-                      cf_store_errmsg(st));
-        goto retry;
+        step->busy = 1;
+        step->rc = -1;
+        ngx_cpystrn((u_char *) step->errmsg, (u_char *) cf_store_errmsg(st),
+                    sizeof(step->errmsg));
+        return;
     }
 
     lost = 0;
@@ -666,15 +797,15 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     for (i = 0; claimed && i < claimed->n; i++) {
         call = &claimed->calls[i];
 
-        if (exiting) {
+        if (step->exiting) {
             /* not prepared: the executions are due for the next worker */
             (void) cf_dispatch_finish_in(sched->dispatch,
                                          call->claim->job_id, "Released",
-                                         "shutting down", now);
+                                         "shutting down", step->now);
             continue;
         }
 
-        ngx_http_compensation_prepare_run(sched, call, now);
+        ngx_http_compensation_prepare_run(step, st, call);
 
         if (!cf_store_in_transaction(st)) {
             lost = 1;
@@ -682,42 +813,24 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         }
     }
 
-    settled = 0;
-
-    for (q = ngx_queue_head(&sched->answered);
-         !lost && q != ngx_queue_sentinel(&sched->answered)
-         && settled < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+    for (q = ngx_queue_head(&step->settling);
+         !lost && q != ngx_queue_sentinel(&step->settling);
          q = ngx_queue_next(q))
     {
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-        ngx_http_compensation_sched_settle(sched, call, now);
-        settled++;
+        ngx_http_compensation_sched_settle(step, st, call);
 
         if (!cf_store_in_transaction(st)) {
             lost = 1;
         }
     }
 
-    if (!lost && k > 0) {
-        if (cf_dispatch_claim_in(sched->dispatch, now, scf->lease, ngx_pid,
-                                 k, &claims, &n)
+    if (!lost && step->k > 0) {
+        if (cf_dispatch_claim_in(sched->dispatch, step->now, scf->lease,
+                                 ngx_pid, step->k, &step->claims, &step->n)
             != 0)
         {
-            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
-                          " scheduler: claiming due executions failed: %s",
-                          cf_store_errmsg(st));
             lost = 1;
-
-        } else if (n) {
-            b = ngx_http_compensation_batch_create(sched, claims, n);
-
-            if (b == NULL) {
-                /* nothing claimed is written: the executions stay due */
-                lost = 1;
-
-            } else {
-                claims = NULL;
-            }
         }
     }
 
@@ -728,18 +841,52 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     cf_dispatch_end_transaction(sched->dispatch, rc == 0);
 
     if (rc != 0) {
+        ngx_cpystrn((u_char *) step->errmsg, (u_char *) cf_store_errmsg(st),
+                    sizeof(step->errmsg));
         cf_store_rollback(st);
 
-        ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation scheduler:"
-                      " the dispatch transaction failed, nothing of it was"
-                      " written: %s", cf_store_errmsg(st));
-
-        if (claims) {
-            cf_claims_free(claims, n);
+        if (step->claims) {
+            cf_claims_free(step->claims, step->n);
+            step->claims = NULL;
+            step->n = 0;
         }
 
-        if (b) {
-            ngx_http_compensation_batch_destroy(b);
+        step->rc = -1;
+    }
+}
+
+
+/* back on the event loop: the calls start, or the step is tried again */
+static void
+ngx_http_compensation_step_done(ngx_http_compensation_job_t *job)
+{
+    size_t                               i;
+    ngx_uint_t                           started, used;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_batch_t       *b, *claimed;
+    ngx_http_compensation_step_t        *step = job->data;
+    ngx_http_compensation_sched_t       *sched = step->sched;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
+
+    if (step->has_outcome) {
+        ngx_http_compensation_store_outcome(sched->mcf, &sched->log,
+                                            &step->outcome);
+    }
+
+    claimed = step->claimed;
+    step->claimed = NULL;
+
+    if (step->rc != 0) {
+        if (step->busy) {
+            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                          " scheduler: the store is busy, dispatch deferred:"
+                          " %s", step->errmsg);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: the dispatch transaction failed,"
+                          " nothing of it was written: %s", step->errmsg);
         }
 
         /* the prepares and settles are undone as well: tried again (the
@@ -748,23 +895,44 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
             claimed->calls[i].prepared = 0;
         }
 
-        for (q = ngx_queue_head(&sched->answered);
-             q != ngx_queue_sentinel(&sched->answered);
-             q = ngx_queue_next(q))
-        {
+        sched->claimed = claimed;
+
+        while (!ngx_queue_empty(&step->settling)) {
+            q = ngx_queue_last(&step->settling);
+            ngx_queue_remove(q);
+
             call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-            call->settled = 0;
+            call->settle_done = 0;
+
+            ngx_queue_insert_head(&sched->answered, q);
         }
 
         goto retry;
     }
 
+    b = NULL;
+
+    if (step->n) {
+        b = ngx_http_compensation_batch_create(sched, step->claims, step->n);
+
+        if (b == NULL) {
+            /* committed as Running: their leases expire, then they are due */
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: no memory for %uz claimed executions,"
+                          " due again when their leases end", step->n);
+            cf_claims_free(step->claims, step->n);
+        }
+
+        step->claims = NULL;
+    }
+
     /* committed: the settled calls are done with */
-    while (settled--) {
-        q = ngx_queue_head(&sched->answered);
+    while (!ngx_queue_empty(&step->settling)) {
+        q = ngx_queue_head(&step->settling);
         ngx_queue_remove(q);
 
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+        call->settled = 1;
 
         if (call->result_ok) {
             /* compensation_notify: the result is committed now */
@@ -772,6 +940,11 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
                 call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
                          : CF_CMD_APPLY_EXECUTION_FAILED,
                 call->claim->execution_id, &call->batch->notifying);
+
+            /* its subrequest starts now, not at the batch's next event */
+            if (call->batch->c) {
+                ngx_http_run_posted_requests(call->batch->c);
+            }
         }
 
         if (!call->in_flight) {
@@ -782,8 +955,6 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     started = 0;
 
     if (claimed) {
-        sched->claimed = NULL;
-
         ngx_http_compensation_batch_start(claimed);
 
         for (i = 0; i < claimed->n; i++) {
@@ -797,11 +968,11 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
                    "compensation scheduler: started %ui, claimed %uz of %d",
-                   started, n, k);
+                   started, b ? b->n : 0, step->k);
 
-    if (k > 0) {
+    if (step->k > 0) {
         sched->due = 0;
-        sched->backlog = (int) n == k;
+        sched->backlog = b && (int) b->n == step->k;
     }
 
     /*
@@ -843,13 +1014,14 @@ retry:
  * the reason (call->why): it is released under the lock.
  */
 static void
-ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call)
+ngx_http_compensation_prepare_init(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
     ngx_uint_t                           i;
     cf_error_t                           err;
     cf_claim_t                          *claim = call->claim;
     ngx_http_compensation_target_t      *t;
+    ngx_http_compensation_sched_t       *sched = step->sched;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     if (call->why || call->prep.bound) {
@@ -907,7 +1079,8 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
     /* PrepareCompensation, exactly as the API route would run it */
     if (ngx_http_compensation_cmd_init(sched->mcf, &call->prep,
                                        CF_CMD_PREPARE_COMPENSATION,
-                                       json_object(), claim, "prepare", &err)
+                                       json_object(), claim, "prepare",
+                                       step->now, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
@@ -918,9 +1091,9 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    if (sched->mcf->store && cf_store_in_transaction(sched->mcf->store)) {
-        cf_service_prepare(sched->mcf->store, &sched->mcf->ids,
-                           &call->prep.in, &call->prep.pre);
+    if (cf_store_in_transaction(st)) {
+        cf_service_prepare(st, &sched->mcf->ids, &call->prep.in,
+                           &call->prep.pre);
         call->prep.decided = 1;
     }
 }
@@ -932,11 +1105,13 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
  * scheduler may have it).  A refused prepare fails the operation.
  */
 static void
-ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_prepare_run(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
-    cf_error_t   err;
-    cf_claim_t  *claim = call->claim;
+    cf_error_t                      err;
+    cf_claim_t                     *claim = call->claim;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     call->prepared = 0;
 
@@ -955,7 +1130,7 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    ngx_http_compensation_prepare_init(sched, call);
+    ngx_http_compensation_prepare_init(step, st, call);
 
     if (!call->prep.bound) {
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
@@ -963,7 +1138,7 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    if (ngx_http_compensation_cmd_run(sched->mcf, &call->prep, &err)
+    if (ngx_http_compensation_cmd_run(step, st, &call->prep, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
@@ -985,11 +1160,13 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
  * only started the re-execution (the service reports back): no command.
  */
 static void
-ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_settle_init(ngx_http_compensation_step_t *step,
+    ngx_http_compensation_call_t *call)
 {
-    json_t      *cmd;
-    cf_error_t   err;
+    json_t                         *cmd;
+    cf_error_t                      err;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     if (call->result.bound) {
         return;
@@ -1014,7 +1191,7 @@ ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
     if (ngx_http_compensation_cmd_init(sched->mcf, &call->result,
             call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
                      : CF_CMD_APPLY_EXECUTION_FAILED,
-            cmd, call->claim, "result", &err)
+            cmd, call->claim, "result", now, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation: the"
@@ -1030,11 +1207,13 @@ ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
  * the lock when it could be (call->result.decided).
  */
 static void
-ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_sched_settle(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
-    cf_error_t   err;
-    cf_claim_t  *claim = call->claim;
+    cf_error_t                      err;
+    cf_claim_t                     *claim = call->claim;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     if (!call->own && !call->cancelled
         && cf_dispatch_cancel_asked_in(sched->dispatch, claim->job_id))
@@ -1050,7 +1229,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
         ngx_http_compensation_cmd_free(&call->result);
     }
 
-    ngx_http_compensation_settle_init(sched, call, now);
+    ngx_http_compensation_settle_init(step, call);
 
     if (call->ok && call->target && !call->target->sync) {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
@@ -1059,14 +1238,14 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                       call->attempt, call->status);
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
                                      "Completed", "accepted", now);
-        call->settled = 1;
+        call->settle_done = 1;
         return;
     }
 
     call->result_ok = 0;
 
     if (call->result.bound) {
-        if (ngx_http_compensation_cmd_run(sched->mcf, &call->result, &err)
+        if (ngx_http_compensation_cmd_run(step, st, &call->result, &err)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
@@ -1087,7 +1266,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
 
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
                                      "Succeeded", "ok", now);
-        call->settled = 1;
+        call->settle_done = 1;
         return;
     }
 
@@ -1101,7 +1280,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                                  call->cancelled ? "Cancelled" : "Failed",
                                  call->cancelled ? "cancelled" : call->msg,
                                  now);
-    call->settled = 1;
+    call->settle_done = 1;
 }
 
 
@@ -1358,7 +1537,7 @@ ngx_http_compensation_sched_check(ngx_event_t *ev)
         next = ngx_queue_next(q);
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
 
-        if (!cf_dispatch_cancel_asked_in(sched->dispatch,
+        if (!cf_dispatch_cancel_asked_in(sched->dispatch_loop,
                                          call->claim->job_id))
         {
             continue;
@@ -1742,7 +1921,8 @@ ngx_http_compensation_call_answer(ngx_http_compensation_call_t *call,
 static ngx_int_t
 ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
-    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err)
+    json_t *body, cf_claim_t *claim, const char *what, int64_t now,
+    cf_error_t *err)
 {
     int  rc;
 
@@ -1774,7 +1954,7 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     sc->in.owner_id = NULL;
     sc->in.expected_version = -1;
     sc->in.header = sc->header;
-    sc->in.now = ngx_http_compensation_now_ms();
+    sc->in.now = now;
     sc->in.default_spec = &mcf->default_spec;
     sc->bound = 1;
 
@@ -1785,17 +1965,26 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
 /* runs it in its own savepoint of the dispatch transaction, with its
  * decision when one was made before the lock; frees it */
 static ngx_int_t
-ngx_http_compensation_cmd_run(ngx_http_compensation_main_conf_t *mcf,
-    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
+ngx_http_compensation_cmd_run(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
 {
-    int               rc;
-    cf_exec_output_t  out;
+    int                                 rc;
+    cf_exec_output_t                    out;
+    ngx_http_compensation_main_conf_t  *mcf = step->sched->mcf;
 
-    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &sc->in, &out,
+    rc = cf_service_execute_grouped(st, &mcf->ids, &sc->in, &out,
                                     sc->decided ? &sc->pre : NULL);
     sc->decided = 0;
 
-    ngx_http_compensation_store_outcome(mcf, ngx_cycle->log, &out);
+    /*
+     * The store's health is the event loop's (step_done): the first failure
+     * of the step, else its last success
+     */
+    if (!step->has_outcome || step->outcome.store_rc == 0) {
+        step->outcome = out;
+        step->outcome.err.binding_errors = NULL;
+        step->has_outcome = 1;
+    }
 
     ngx_http_compensation_cmd_free(sc);
 
