@@ -566,3 +566,116 @@ ngx_http_compensation_executor_threaded(
 
     return (ex && ex->mode != NGX_HTTP_COMPENSATION_EXEC_INLINE) ? 1 : 0;
 }
+
+
+static void ngx_http_compensation_rjob_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st);
+static void ngx_http_compensation_rjob_done(ngx_http_compensation_job_t *job);
+static void ngx_http_compensation_rjob_cleanup(void *data);
+
+
+void *
+ngx_http_compensation_rjob_alloc(ngx_http_request_t *r, size_t size)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_compensation_rjob_t  *rj;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    rj = ngx_calloc(size, r->connection->log);
+    if (rj == NULL) {
+        return NULL;
+    }
+
+    rj->r = r;
+    rj->cln = cln;
+    rj->job.run = ngx_http_compensation_rjob_run;
+    rj->job.done = ngx_http_compensation_rjob_done;
+    rj->job.data = rj;
+
+    /* armed once posted: a job never posted is the caller's to free */
+    cln->handler = NULL;
+    cln->data = rj;
+
+    return rj;
+}
+
+
+ngx_int_t
+ngx_http_compensation_rjob_post(ngx_http_request_t *r,
+    ngx_http_compensation_rjob_t *rj)
+{
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    rj->cln->handler = ngx_http_compensation_rjob_cleanup;
+    r->main->count++;
+
+    /*
+     * Inline, the job is done (and freed) before the post returns, inside
+     * the handler: the posted requests are the caller's to run
+     */
+    rj->posting = ngx_http_compensation_executor_threaded(mcf) ? 0 : 1;
+    ngx_http_compensation_executor_post(mcf, &rj->job);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_compensation_rjob_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
+{
+    ngx_http_compensation_rjob_t  *rj = job->data;
+
+    rj->work(rj, st);
+}
+
+
+static void
+ngx_http_compensation_rjob_done(ngx_http_compensation_job_t *job)
+{
+    ngx_uint_t                     posting;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_compensation_rjob_t  *rj = job->data;
+
+    r = rj->r;
+    posting = rj->posting;
+
+    if (r) {
+        rj->cln->handler = NULL;
+        c = r->connection;
+
+        ngx_http_finalize_request(r, rj->reply(rj));
+
+        if (!posting) {
+            ngx_http_run_posted_requests(c);
+        }
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0, "compensation: a"
+                      " request was freed while its store work ran, its"
+                      " answer is dropped");
+    }
+
+    if (rj->free) {
+        rj->free(rj);
+    }
+
+    ngx_free(rj);
+}
+
+
+/* the request is freed (its job runs on, and is freed by its done) */
+static void
+ngx_http_compensation_rjob_cleanup(void *data)
+{
+    ngx_http_compensation_rjob_t  *rj = data;
+
+    rj->r = NULL;
+}

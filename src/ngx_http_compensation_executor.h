@@ -72,4 +72,36 @@ ngx_uint_t ngx_http_compensation_executor_threaded(
     ngx_http_compensation_main_conf_t *mcf);
 
 
+/*
+ * A request's store work as a job (snapshot regeneration, Cancel, the retry
+ * action): allocated outside the request's pool, because the request can be
+ * freed while its job runs (worker_shutdown_timeout, a reset HTTP/2 stream);
+ * then its answer is dropped.  The request is kept (r->main->count) until
+ * reply's return finalizes it.
+ */
+typedef struct ngx_http_compensation_rjob_s  ngx_http_compensation_rjob_t;
+
+struct ngx_http_compensation_rjob_s {
+    ngx_http_compensation_job_t   job;
+    ngx_http_request_t           *r;             /* NULL: freed meanwhile */
+    ngx_pool_cleanup_t           *cln;
+    /* off the event loop: only the job's own fields and st */
+    void                        (*work)(ngx_http_compensation_rjob_t *rj,
+                                        cf_store_t *st);
+    /* on the event loop, r alive: its return finalizes r */
+    ngx_int_t                   (*reply)(ngx_http_compensation_rjob_t *rj);
+    /* on the event loop, last (may be NULL) */
+    void                        (*free)(ngx_http_compensation_rjob_t *rj);
+    unsigned                      posting:1;
+};
+
+/* size bytes (a struct whose first member is the rjob), zeroed; NULL: no
+ * memory */
+void *ngx_http_compensation_rjob_alloc(ngx_http_request_t *r, size_t size);
+/* queues it; returns NGX_DONE for the handler (or the body handler) to
+ * return or finalize with */
+ngx_int_t ngx_http_compensation_rjob_post(ngx_http_request_t *r,
+    ngx_http_compensation_rjob_t *rj);
+
+
 #endif /* _NGX_HTTP_COMPENSATION_EXECUTOR_H_INCLUDED_ */

@@ -2038,6 +2038,39 @@ ngx_http_compensation_sched_log_error(ngx_log_t *log, u_char *buf,
 /* ---- the retry action (seed 004), the operations listing, cancel ---- */
 
 
+/* the retry action's write, in the store executor */
+typedef struct {
+    ngx_http_compensation_rjob_t           rj;
+    int64_t                                now;
+    int                                    rc;
+    int64_t                                job_id;
+    char                                   op_id[CF_UUID_LEN + 1];
+    json_t                                *doc;      /* the answer so far */
+    char                                  *id;       /* after the struct */
+} ngx_http_compensation_retry_job_t;
+
+
+/* Cancel's write, in the store executor */
+typedef struct {
+    ngx_http_compensation_rjob_t           rj;
+    int64_t                                now;
+    int                                    rc;
+    int                                    force;
+    char                                   op_id[CF_UUID_LEN + 1];
+    char                                   state[16];
+} ngx_http_compensation_cancel_job_t;
+
+
+static void ngx_http_compensation_retry_work(
+    ngx_http_compensation_rjob_t *rj, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_retry_reply(
+    ngx_http_compensation_rjob_t *rj);
+static void ngx_http_compensation_retry_free(
+    ngx_http_compensation_rjob_t *rj);
+static void ngx_http_compensation_cancel_work(
+    ngx_http_compensation_rjob_t *rj, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_cancel_reply(
+    ngx_http_compensation_rjob_t *rj);
 static ngx_int_t ngx_http_compensation_action_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *msg);
 static void ngx_http_compensation_actions_body(ngx_http_request_t *r);
@@ -2143,15 +2176,17 @@ static ngx_int_t
 ngx_http_compensation_actions_run(ngx_http_request_t *r)
 {
     int                                 rc;
-    char                               *id, op_id[CF_UUID_LEN + 1];
+    char                               *id;
+    size_t                              len;
     json_t                             *body, *action, *j;
-    int64_t                             job_id, now;
+    int64_t                             now;
     ngx_str_t                           raw;
     cf_error_t                          err;
     cf_aggregate_t                      agg;
     const char                         *name;
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_main_conf_t  *mcf;
+    ngx_http_compensation_retry_job_t  *rt;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     mcf = ngx_http_compensation_store_conf(r);
@@ -2242,27 +2277,77 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = cf_dispatch_enqueue(cf_store_db(mcf->store), id, now, &job_id,
-                             op_id);
+    /* the operation's write: the store executor's work */
+    len = ngx_strlen(id);
 
-    if (rc != 0) {
+    rt = ngx_http_compensation_rjob_alloc(r,
+             sizeof(ngx_http_compensation_retry_job_t) + len + 1);
+    if (rt == NULL) {
         json_decref(j);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        if (rc == CF_DISPATCH_BUSY) {
-            return ngx_http_compensation_action_error(r,
-                       NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_STATE,
-                       "The execution is already being dispatched.");
-        }
+    rt->id = (char *) (rt + 1);
+    ngx_memcpy(rt->id, id, len + 1);
+    rt->now = now;
+    rt->doc = j;
 
+    rt->rj.work = ngx_http_compensation_retry_work;
+    rt->rj.reply = ngx_http_compensation_retry_reply;
+    rt->rj.free = ngx_http_compensation_retry_free;
+
+    return ngx_http_compensation_rjob_post(r, &rt->rj);
+}
+
+
+static void
+ngx_http_compensation_retry_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st)
+{
+    ngx_http_compensation_retry_job_t  *rt;
+
+    rt = (ngx_http_compensation_retry_job_t *) rj;
+
+    rt->rc = cf_dispatch_enqueue(cf_store_db(st), rt->id, rt->now,
+                                 &rt->job_id, rt->op_id);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_retry_reply(ngx_http_compensation_rjob_t *rj)
+{
+    json_t                             *j;
+    ngx_http_request_t                 *r = rj->r;
+    ngx_http_compensation_retry_job_t  *rt;
+
+    rt = (ngx_http_compensation_retry_job_t *) rj;
+
+    if (rt->rc == CF_DISPATCH_BUSY) {
+        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_STATE,
+                   "The execution is already being dispatched.");
+    }
+
+    if (rt->rc != 0) {
         return ngx_http_compensation_action_error(r,
                    NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
                    "The store failed.");
     }
 
-    json_object_set_new(j, "jobId", json_integer(job_id));
-    json_object_set_new(j, "operationId", json_string(op_id));
+    j = rt->doc;
+    rt->doc = NULL;
+
+    json_object_set_new(j, "jobId", json_integer(rt->job_id));
+    json_object_set_new(j, "operationId", json_string(rt->op_id));
 
     return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, j);
+}
+
+
+static void
+ngx_http_compensation_retry_free(ngx_http_compensation_rjob_t *rj)
+{
+    json_decref(((ngx_http_compensation_retry_job_t *) rj)->doc);
 }
 
 
@@ -2353,17 +2438,15 @@ ngx_http_compensation_fabric_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
 {
-    int                                 rc, force;
-    char                                state[16], op_id[CF_UUID_LEN + 1];
-    ngx_str_t                           v;
-    int64_t                             n;
-    ngx_http_compensation_main_conf_t  *mcf;
+    int                                  force;
+    char                                 op_id[CF_UUID_LEN + 1];
+    ngx_str_t                            v;
+    int64_t                              n;
+    ngx_http_compensation_cancel_job_t  *cj;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    mcf = ngx_http_compensation_store_conf(r);
 
     /* api-version: required; "6.0" or a higher one up to the current */
     if (ngx_http_arg(r, (u_char *) "api-version", sizeof("api-version") - 1,
@@ -2427,10 +2510,48 @@ ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
         }
     }
 
-    rc = cf_dispatch_cancel(cf_store_db(mcf->store), op_id, force,
-                            ngx_http_compensation_now_ms(), state);
+    /* the operation's write: the store executor's work */
+    cj = ngx_http_compensation_rjob_alloc(r,
+             sizeof(ngx_http_compensation_cancel_job_t));
+    if (cj == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    switch (rc) {
+    ngx_memcpy(cj->op_id, op_id, CF_UUID_LEN + 1);
+    cj->force = force;
+    cj->now = ngx_http_compensation_now_ms();
+
+    cj->rj.work = ngx_http_compensation_cancel_work;
+    cj->rj.reply = ngx_http_compensation_cancel_reply;
+
+    return ngx_http_compensation_rjob_post(r, &cj->rj);
+}
+
+
+static void
+ngx_http_compensation_cancel_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st)
+{
+    ngx_http_compensation_cancel_job_t  *cj;
+
+    cj = (ngx_http_compensation_cancel_job_t *) rj;
+
+    cj->rc = cf_dispatch_cancel(cf_store_db(st), cj->op_id, cj->force,
+                                cj->now, cj->state);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_cancel_reply(ngx_http_compensation_rjob_t *rj)
+{
+    int                                  force;
+    ngx_http_request_t                  *r = rj->r;
+    ngx_http_compensation_cancel_job_t  *cj;
+
+    cj = (ngx_http_compensation_cancel_job_t *) rj;
+    force = cj->force;
+
+    switch (cj->rc) {
 
     case 0:
         return ngx_http_compensation_send_text(r, NGX_HTTP_OK,
