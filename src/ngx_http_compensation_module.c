@@ -9,6 +9,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_scheduler_conf.h"
 #include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
 #include "cf_tz.h"

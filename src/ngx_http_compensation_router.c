@@ -11,7 +11,7 @@
 
 
 #include "ngx_http_compensation_module.h"
-#include "ngx_http_compensation_scheduler.h"
+#include "ngx_http_compensation_operations.h"
 #include "cf_route.h"
 
 
