@@ -37,6 +37,16 @@
 /* answered calls settled per transaction at most: keeps it short */
 #define NGX_HTTP_COMPENSATION_SETTLE_MAX   256
 
+/*
+ * While the worker's API commands wait for the store executor, a step (the
+ * turn between two command groups) is smaller: at most this many answers,
+ * and claims of at most NGX_HTTP_COMPENSATION_CLAIM_SHARED executions (their
+ * prepares are the next step's), so that a command waits a few milliseconds
+ * behind a retry storm's drain, not tens (bench/dispatch.sh fair)
+ */
+#define NGX_HTTP_COMPENSATION_SETTLE_SHARED  32
+#define NGX_HTTP_COMPENSATION_CLAIM_SHARED   16
+
 /* the next try after the store refused a dispatch transaction (busy) */
 #define NGX_HTTP_COMPENSATION_SCHED_RETRY  50
 
@@ -452,7 +462,7 @@ static void
 ngx_http_compensation_sched_work(ngx_event_t *ev)
 {
     int                                  k, exiting;
-    ngx_uint_t                           settled, used;
+    ngx_uint_t                           settled, used, settle_max, shared;
     ngx_queue_t                         *q;
     ngx_http_compensation_batch_t       *claimed;
     ngx_http_compensation_step_t        *step;
@@ -487,9 +497,22 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     used = sched->in_flight + (claimed ? claimed->n : 0);
     k = 0;
 
+    /* the API's commands are waiting, or queued: a smaller turn */
+    shared = !cf_exec_queue_empty(&sched->mcf->group)
+             || (sched->mcf->group_job
+                 && (sched->mcf->group_job->queued
+                     || sched->mcf->group_job->running));
+
+    settle_max = shared ? NGX_HTTP_COMPENSATION_SETTLE_SHARED
+                        : NGX_HTTP_COMPENSATION_SETTLE_MAX;
+
     if (!exiting && (sched->due || sched->backlog)) {
         k = cf_dispatch_claim_size((int) scf->batch, (int) scf->concurrency,
                                    (int) used);
+
+        if (shared && k > NGX_HTTP_COMPENSATION_CLAIM_SHARED) {
+            k = NGX_HTTP_COMPENSATION_CLAIM_SHARED;
+        }
     }
 
     if (k == 0 && ngx_queue_empty(&sched->answered) && claimed == NULL) {
@@ -518,8 +541,7 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     ngx_queue_init(&step->settling);
 
     for (settled = 0;
-         settled < NGX_HTTP_COMPENSATION_SETTLE_MAX
-         && !ngx_queue_empty(&sched->answered);
+         settled < settle_max && !ngx_queue_empty(&sched->answered);
          settled++)
     {
         q = ngx_queue_head(&sched->answered);
@@ -770,10 +792,13 @@ ngx_http_compensation_step_done(ngx_http_compensation_job_t *job)
     }
 
     /*
-     * More to do at the next iteration (I/O events get their turn first):
-     * the new claims' prepares, answers beyond the bound, a backlog with
-     * free slots.  The timer is not cancelable: claims and answers keep
-     * an exiting worker until they are written.
+     * More to do: the new claims' prepares, answers beyond the bound, a
+     * backlog with free slots.  In the store thread the next step goes at
+     * once (the event loop serves its I/O meanwhile, and answers arriving
+     * while the step runs join the one after); on the event loop at the
+     * next iteration, so that I/O events get their turn first.  The timer
+     * is not cancelable: claims and answers keep an exiting worker until
+     * they are written.
      */
     used = sched->in_flight + (b ? b->n : 0);
 
@@ -783,7 +808,12 @@ ngx_http_compensation_step_done(ngx_http_compensation_job_t *job)
             && cf_dispatch_claim_size((int) scf->batch,
                                       (int) scf->concurrency, (int) used)))
     {
-        ngx_add_timer(&sched->retry, 0);
+        if (ngx_http_compensation_executor_threaded(sched->mcf)) {
+            ngx_http_compensation_sched_post(sched);
+
+        } else {
+            ngx_add_timer(&sched->retry, 0);
+        }
     }
 
     ngx_http_compensation_sched_arm(sched);
