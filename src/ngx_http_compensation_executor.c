@@ -379,7 +379,19 @@ ngx_http_compensation_executor_post(ngx_http_compensation_main_conf_t *mcf,
 {
     ngx_http_compensation_executor_t  *ex = mcf->executor;
 
-    if (ex == NULL || job->queued || job->running) {
+    if (job->queued || job->running) {
+        return;
+    }
+
+    if (ex == NULL) {
+        /* no executor (never with a store): here and now, as inline */
+        if (job->start == NULL || job->start(job) == NGX_OK) {
+            job->running = 1;
+            job->run(job, mcf->store);
+            job->running = 0;
+            job->done(job);
+        }
+
         return;
     }
 
