@@ -659,6 +659,14 @@ ngx_http_compensation_rjob_done(ngx_http_compensation_job_t *job)
     r = rj->r;
     posting = rj->posting;
 
+    if (r && rj->again) {
+        rj->again = 0;
+        ngx_http_compensation_executor_post(
+            ngx_http_get_module_main_conf(r, ngx_http_compensation_module),
+            &rj->job);
+        return;
+    }
+
     if (r) {
         rj->cln->handler = NULL;
         c = r->connection;

@@ -93,6 +93,9 @@ struct ngx_http_compensation_rjob_s {
     /* on the event loop, last (may be NULL) */
     void                        (*free)(ngx_http_compensation_rjob_t *rj);
     unsigned                      posting:1;
+    /* set by work: not finished, it goes again after the jobs queued
+     * meanwhile (a long job takes turns with the command groups) */
+    unsigned                      again:1;
 };
 
 /* size bytes (a struct whose first member is the rjob), zeroed; NULL: no

@@ -11,8 +11,15 @@
 #include "cf_history.h"
 
 
-/* the largest {limit} of a batch route: one job of the store executor */
+/* the largest {limit} of a batch route */
 #define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
+
+/*
+ * Snapshots a batch regenerates per turn of the store executor: the command
+ * groups queued meanwhile go between two turns, so a batch of 1,000 does
+ * not hold them past their deadlines
+ */
+#define NGX_HTTP_COMPENSATION_BATCH_TURN  32
 
 
 static ngx_int_t ngx_http_compensation_send_empty(ngx_http_request_t *r);
@@ -92,6 +99,8 @@ typedef struct {
     int64_t                        limit;
     char                         **ids;
     size_t                         n;
+    size_t                         done;         /* regenerated so far */
+    int                            scanned;
     int                            scan_failed;
     ngx_uint_t                     failed;
     cf_error_t                     first;        /* BatchResult's */
@@ -272,16 +281,24 @@ ngx_http_compensation_regen_batch_work(ngx_http_compensation_rjob_t *rj,
 
     g = (ngx_http_compensation_regen_batch_t *) rj;
 
-    if (cf_store_scan_ids(st, g->after, g->limit, &g->ids, &g->n) != 0) {
-        g->scan_failed = 1;
-        ngx_cpystrn((u_char *) g->first_log, (u_char *) cf_store_errmsg(st),
-                    sizeof(g->first_log));
-        g->ids = NULL;
-        g->n = 0;
-        return;
+    if (!g->scanned) {
+        g->scanned = 1;
+
+        if (cf_store_scan_ids(st, g->after, g->limit, &g->ids, &g->n) != 0)
+        {
+            g->scan_failed = 1;
+            ngx_cpystrn((u_char *) g->first_log,
+                        (u_char *) cf_store_errmsg(st), sizeof(g->first_log));
+            g->ids = NULL;
+            g->n = 0;
+            return;
+        }
     }
 
-    for (i = 0; i < g->n; i++) {
+    for (i = g->done;
+         i < g->n && i < g->done + NGX_HTTP_COMPENSATION_BATCH_TURN;
+         i++)
+    {
         cf_error_init(&err);
 
         rc_store = cf_store_regenerate_snapshot(st, g->ids[i],
@@ -304,6 +321,11 @@ ngx_http_compensation_regen_batch_work(ngx_http_compensation_rjob_t *rj,
 
         cf_error_free(&err);
     }
+
+    g->done = i;
+
+    /* the rest at its next turn */
+    rj->again = g->done < g->n;
 }
 
 
