@@ -217,7 +217,7 @@ ngx_http_compensation_regen_free(ngx_http_compensation_rjob_t *rj)
  * PUT /execution_failed/snapshot/{afterId}/{limit}: regenerates the
  * snapshots of the next `limit` aggregates after the cursor, one
  * transaction each, in the store executor (up to 1,000 replays: never on
- * the event loop).  BatchResult: afterId is the last id processed (the next
+ * the event loop), NGX_HTTP_COMPENSATION_BATCH_TURN per turn.  BatchResult: afterId is the last id processed (the next
  * cursor), size how many were processed, the first error's code and message.
  */
 ngx_int_t
