@@ -3,8 +3,11 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
-#                (unit, Test::Nginx, the command suites again with the store
-#                thread, and the short crash / bad-input runs)
+#                (unit, unit-pg, Test::Nginx, the command suites again
+#                with the store thread, and the short crash / bad-input
+#                runs)
+#   make unit-pg the PostgreSQL store's unit tests on a throwaway cluster
+#                (scripts/pg-cluster.sh) on PG_PORT (5499) and a socket
 #   make crash   SIGKILL workers and the master under a write load, then
 #                check every acknowledged command (CRASH_ROUNDS=50 for long)
 #   make badinput  thousands of hostile requests beside valid traffic
@@ -44,7 +47,7 @@ CRASH_ROUNDS      ?= 3
 CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
-.PHONY: all build deps run stop test unit prove prove-threads clean check-memory \
+.PHONY: all build deps run stop test unit unit-pg prove prove-threads clean check-memory \
         build-asan prove-asan \
         crash badinput hardening memory bench check-generator \
         fuzz fuzz-deps fuzz-build deb deb-deps test-deb test-real-test-nginx
@@ -136,6 +139,20 @@ unit:
 	test/lint.sh
 	$(MAKE) -C test/unit check
 
+# the PostgreSQL store's unit tests (test/unit/test_pg.c) on a throwaway
+# cluster of their own (scripts/pg-cluster.sh), over its Unix socket, then
+# over TCP on PG_PORT; the cluster is stopped and removed after
+PG_PORT ?= 5499
+
+unit-pg:
+	@dir=$$(mktemp -d /tmp/cf-pg-unit.XXXXXX) || exit 1; \
+	trap 'scripts/pg-cluster.sh stop '"$$dir" EXIT; \
+	dsn=$$(scripts/pg-cluster.sh start "$$dir" $(PG_PORT)) || exit 1; \
+	export CF_TEST_PG_RESTART="$(CURDIR)/scripts/pg-cluster.sh restart $$dir"; \
+	CF_TEST_PG_DSN="$$dsn" $(MAKE) -C test/unit check-pg || exit 1; \
+	CF_TEST_PG_DSN=$$(scripts/pg-cluster.sh dsn "$$dir" tcp) \
+	    $(MAKE) -C test/unit check-pg
+
 prove: build
 	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
@@ -154,7 +171,7 @@ prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=off PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
-test: deps build unit prove prove-threads prove-asan hardening memory test-deb
+test: deps build unit unit-pg prove prove-threads prove-asan hardening memory test-deb
 
 # the Debian package (debian/, docs/packaging.md): built with dpkg-buildpackage
 # from a copy of the tracked and untracked-but-not-ignored files under

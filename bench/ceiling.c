@@ -7,7 +7,7 @@
  * snapshot upsert (which fires the snapshot_count trigger and updates every
  * query index), COMMIT.  Same statements, same pragmas (WAL,
  * synchronous=NORMAL, temp_store=MEMORY), the same busy-handler and
- * checkpoint policies as src/cf_store.c, against
+ * checkpoint policies as src/cf_sqlite_store.c, against
  * a store whose schema the module itself created (start nginx with
  * compensation_store on the file once).  The JSON texts are the sizes the
  * module writes for a create.
@@ -110,7 +110,7 @@ static int              busy_limit_ms = 1000;
 static int              busy_default;
 
 
-/* the policy of cf_store_busy() in src/cf_store.c */
+/* the policy of cf_store_busy() in src/cf_sqlite_store.c */
 static int
 busy(void *data, int count)
 {
@@ -141,7 +141,7 @@ busy(void *data, int count)
 
 /*
  * The checkpoint policy of cf_store_wal_hook() and cf_store_wal_restart() in
- * src/cf_store.c (-c sqlite: SQLite's own auto-checkpoint instead): PASSIVE
+ * src/cf_sqlite_store.c (-c sqlite: SQLite's own auto-checkpoint instead): PASSIVE
  * every 256 frames added since the last backfill seen, and once the WAL
  * holds 16,384 frames a RESTART that never waits, before the next BEGIN.
  */

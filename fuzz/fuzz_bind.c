@@ -7,7 +7,7 @@
  * event type whose hostile body is replayed onto the aggregate), byte 1 the
  * aggregate the command meets (new, created, deleted), the rest is the body.
  * The body goes through cf_json_loadb() with JSON_REJECT_DUPLICATES exactly as
- * in ngx_http_compensation_command.c (an all-whitespace body is an empty
+ * in ngx_http_compensation_request.c (an all-whitespace body is an empty
  * body), then cf_command_bind(), cf_decide() and cf_aggregate_apply(); the
  * resulting state is serialized and read back with cf_state_from_json().
  */

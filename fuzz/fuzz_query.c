@@ -8,7 +8,7 @@
  * request body, parsed as in ngx_http_compensation_query.c.
  *
  * A compiled query must be valid SQL: it is run (count and rows) against an
- * in-memory store with the real schema (cf_store.c, cf_query_schema()) and
+ * in-memory store with the real schema (cf_sqlite_store.c, cf_query_schema()) and
  * a few aggregates written by the real command pipeline.  An SQLite error
  * there is a finding: the route would answer 500 to a query it accepted.
  */
@@ -98,7 +98,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
 
-    if (cf_query_schema(cf_store_db(fz_store), eb, sizeof(eb)) != 0) {
+    if (cf_query_schema(fz_store, eb, sizeof(eb)) != 0) {
         fprintf(stderr, "fuzz_query: query schema: %s\n", eb);
         abort();
     }
@@ -192,7 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* what the route does: a count for count and paged, rows otherwise */
 
     if (kind == CF_QUERY_COUNT || kind == CF_QUERY_PAGED) {
-        if (cf_query_count(cf_store_db(fz_store), &q, &count, eb,
+        if (cf_query_count(fz_store, &q, &count, eb,
                            sizeof(eb)) != 0)
         {
             fprintf(stderr, "count query failed: %s\n", eb);
@@ -206,7 +206,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t  scan;
 
             q.rollup = 0;
-            if (cf_query_count(cf_store_db(fz_store), &q, &scan, eb,
+            if (cf_query_count(fz_store, &q, &scan, eb,
                                sizeof(eb)) != 0)
             {
                 fprintf(stderr, "count scan failed: %s\n", eb);
@@ -219,7 +219,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (kind != CF_QUERY_COUNT) {
-        rows = cf_query_rows(cf_store_db(fz_store), &q,
+        rows = cf_query_rows(fz_store, &q,
                              store == CF_QUERY_SNAPSHOT && (sel & 0x20),
                              eb, sizeof(eb));
         if (rows == NULL) {

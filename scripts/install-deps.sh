@@ -9,7 +9,8 @@
 #                                   (make deb, make test-deb)
 #   scripts/install-deps.sh real-test-nginx
 #                                   the Perl modules openresty's Test::Nginx
-#                                   loads beyond the project harness's
+#                                   loads beyond the project harness's, and
+#                                   the OpenAPI validator of t/023
 #                                   (make test-real-test-nginx; optional)
 set -euo pipefail
 
@@ -19,10 +20,10 @@ if [ "${1:-}" = fuzz ]; then
     packages=(clang libclang-rt-14-dev libjansson-dev libsqlite3-dev make
               perl)
 elif [ "${1:-}" = bench ]; then
-    packages=(wrk sqlite3 curl gcc libsqlite3-dev)
+    packages=(wrk sqlite3 curl gcc libsqlite3-dev libpq-dev postgresql-15)
 elif [ "${1:-}" = deb ]; then
     packages=(debhelper dpkg-dev lintian nginx nginx-dev libjansson-dev
-              libsqlite3-dev curl)
+              libsqlite3-dev libpq-dev curl)
 elif [ "${1:-}" = real-test-nginx ]; then
     packages=(libtest-base-perl libtext-diff-perl libtest-longstring-perl
               liblist-moreutils-perl liburi-perl libhttp-message-perl
@@ -34,6 +35,9 @@ packages=(
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl liburi-perl libhttp-message-perl
     prometheus      # promtool: t/025-metrics.t checks /actuator/prometheus
+    # the PostgreSQL store (docs/postgresql.md): libpq to build, and a
+    # server for the throwaway cluster of its tests (scripts/pg-cluster.sh)
+    libpq-dev postgresql-15
 )
 fi
 
@@ -71,8 +75,13 @@ for p in "${packages[@]}"; do
     fi
 done
 
+# t/023-openapi.t runs the validator under either Test::Nginx
+needs_validator() {
+    [ -z "${1:-}" ] || [ "${1:-}" = real-test-nginx ]
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
-    [ -z "${1:-}" ] && openapi_validator
+    needs_validator "${1:-}" && openapi_validator
     exit 0
 fi
 
@@ -82,5 +91,5 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-[ -z "${1:-}" ] && openapi_validator
+needs_validator "${1:-}" && openapi_validator
 exit 0

@@ -1,158 +1,81 @@
 
 /*
  * ngx_compensation: dispatch operations and scheduler leases (see
- * cf_dispatch.h).
+ * cf_dispatch.h): what every store backend shares (operation ids, the
+ * observer of ended operations, claim sizes, the call's parts and
+ * outcome).  The statements are the backend's (cf_sqlite_dispatch.c).
  */
 
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "cf_dispatch.h"
+#include <sys/random.h>
+
+#include "cf_store_backend.h"
 #include "cf_json.h"
 
 
-#define CF_DISPATCH_SCHEMA_RETRIES  100
-
-#define CF_ACTIVE  "('Running','RollingBack')"
-
-
-static const char  cf_dispatch_schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS comp_operation ("
-    " job_id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " id TEXT NOT NULL UNIQUE,"
-    " execution_id TEXT NOT NULL,"
-    " state TEXT NOT NULL,"
-    " manual INTEGER NOT NULL DEFAULT 0,"
-    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " owner INTEGER NOT NULL DEFAULT 0,"
-    " lease_until INTEGER NOT NULL DEFAULT 0,"
-    " created INTEGER NOT NULL,"
-    " updated INTEGER NOT NULL,"
-    " result TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS comp_operation_execution"
-    " ON comp_operation (execution_id, state);"
-    "CREATE INDEX IF NOT EXISTS comp_operation_state"
-    " ON comp_operation (state, lease_until);";
-
-
-enum {
-    CF_DS_EXPIRE = 0,
-    CF_DS_PENDING,
-    CF_DS_DUE,
-    CF_DS_RUN_PENDING,
-    CF_DS_INSERT,
-    CF_DS_FINISH,
-    CF_DS_CANCEL_ASKED,
-    CF_DS_HELD,
-    CF_DS_N
-};
-
-
-static const char  *cf_dispatch_sql[CF_DS_N] = {
-
-    /* dead leases: the owner crashed or was killed mid-dispatch */
-    "UPDATE comp_operation SET state = 'Expired', updated = ?1"
-    " WHERE state IN " CF_ACTIVE " AND lease_until <= ?1",
-
-    /* the retry action's queue first: "now, regardless of nextRetryAt" */
-    "SELECT o.execution_id, s.state, o.job_id, o.id FROM comp_operation o"
-    " JOIN snapshot s ON s.aggregate_id = o.execution_id"
-    " WHERE o.state = 'Pending' ORDER BY o.job_id LIMIT ?1",
-
-    /*
-     * spec 7.2, SnapshotFindNextRetry, plus the lease.  Ordered by
-     * nextRetryAt alone: the retry index (tenant_id, deleted, is_retryable,
-     * next_retry_at, ...) gives that order and the scan stops at the limit.
-     * A second key made SQLite sort every execution sharing a nextRetryAt
-     * (in a burst: all of them) on each claim.
-     */
-    "SELECT s.aggregate_id, s.state FROM snapshot s"
-    " WHERE s.tenant_id = '" CF_TENANT_ID "'"
-    " AND s.deleted = 0 AND s.is_retryable = 1"
-    " AND s.next_retry_at <= ?1"
-    " AND s.recoverable IN ('RECOVERABLE', 'UNKNOWN')"
-    " AND (s.status = 'FAILED'"
-    " OR (s.status = 'PREPARED' AND s.timeout_at <= ?1))"
-    " AND NOT EXISTS (SELECT 1 FROM comp_operation o"
-    " WHERE o.execution_id = s.aggregate_id"
-    " AND o.state IN ('Pending', 'Running', 'RollingBack'))"
-    " ORDER BY s.next_retry_at LIMIT ?2",
-
-    "UPDATE comp_operation SET state = 'Running', owner = ?2,"
-    " lease_until = ?3, updated = ?4 WHERE job_id = ?1",
-
-    "INSERT INTO comp_operation (id, execution_id, state, owner,"
-    " lease_until, created, updated) VALUES (?5, ?6, 'Running', ?2, ?3,"
-    " ?4, ?4)",
-
-    "UPDATE comp_operation SET state = ?2, result = ?3, lease_until = 0,"
-    " updated = ?4 WHERE job_id = ?1 AND state IN " CF_ACTIVE,
-
-    "SELECT cancel_requested, state FROM comp_operation WHERE job_id = ?1",
-
-    "SELECT 1 FROM comp_operation WHERE job_id = ?1 AND state = 'Running'"
-    " AND lease_until > ?2"
-};
-
-
 /* the states an operation ends in, as the observer counts them */
-static const char  *cf_dispatch_end_states[] = {
+static const char  *cf_dispatch_end_states[CF_DISPATCH_END_N] = {
     "Succeeded", "Completed", "Failed", "Released", "Cancelled", "other"
-};
-
-#define CF_DISPATCH_END_N                                                     \
-    (sizeof(cf_dispatch_end_states) / sizeof(cf_dispatch_end_states[0]))
-
-struct cf_dispatch_s {
-    sqlite3       *db;
-    sqlite3_stmt  *stmt[CF_DS_N];
-    /* operations ended in the open transaction: observed once it commits,
-     * forgotten if it rolls back (then it runs again) */
-    unsigned       ended[CF_DISPATCH_END_N];
 };
 
 static void  (*cf_dispatch_observer)(const char *state);
 
 
-static void cf_dispatch_ended(cf_dispatch_t *d, const char *state);
-static int cf_dispatch_push(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
-    int64_t owner, sqlite3_stmt *s, cf_claim_t **claims, size_t *n,
-    size_t *cap, int manual);
-
-
-int
-cf_dispatch_schema(sqlite3 *db, char *errbuf, size_t errlen)
+/*
+ * Random bytes from the kernel's generator (getrandom(2): no file, no
+ * blocking once the pool is set up at boot).  Without it (a kernel before
+ * 3.17) the bytes still differ per call, per process and over time, which
+ * is all an operation id needs (a UNIQUE column catches the rest).
+ */
+static void
+cf_random_bytes(unsigned char *buf, size_t len)
 {
-    int  rc, i;
+    size_t            i;
+    ssize_t           n;
+    uint64_t          x, z;
+    struct timespec   ts;
+    static uint64_t   counter;
 
-    for (i = 0; i < CF_DISPATCH_SCHEMA_RETRIES; i++) {
-        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    while (len > 0) {
+        n = getrandom(buf, len, 0);
 
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_exec(db, cf_dispatch_schema_sql, NULL, NULL, NULL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t) n;
+            continue;
+        }
 
-            if (rc == SQLITE_OK) {
-                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-                if (rc == SQLITE_OK) {
-                    return 0;
-                }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+
+        x = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec
+            + ((uint64_t) getpid() << 40) + ++counter;
+        z = 0;
+
+        for (i = 0; i < len; i++) {
+            if (i % 8 == 0) {
+                /* splitmix64 */
+                x += 0x9e3779b97f4a7c15ULL;
+                z = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                z ^= z >> 31;
             }
 
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            buf[i] = (unsigned char) (z >> (8 * (i % 8)));
         }
 
-        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
-            break;
-        }
-
-        usleep(10000);
+        return;
     }
-
-    snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
-    return -1;
 }
 
 
@@ -163,7 +86,7 @@ cf_uuid4(char out[CF_UUID_LEN + 1])
     unsigned char      b[16];
     int                i, j;
 
-    sqlite3_randomness(sizeof(b), b);
+    cf_random_bytes(b, sizeof(b));
 
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -209,337 +132,6 @@ cf_uuid_is_valid(const char *s, size_t len)
     }
 
     return 1;
-}
-
-
-cf_dispatch_t *
-cf_dispatch_open(sqlite3 *db)
-{
-    int             i;
-    cf_dispatch_t  *d;
-
-    d = calloc(1, sizeof(cf_dispatch_t));
-    if (d == NULL) {
-        return NULL;
-    }
-
-    d->db = db;
-
-    for (i = 0; i < CF_DS_N; i++) {
-        if (sqlite3_prepare_v3(db, cf_dispatch_sql[i], -1,
-                               SQLITE_PREPARE_PERSISTENT, &d->stmt[i], NULL)
-            != SQLITE_OK)
-        {
-            cf_dispatch_close(d);
-            return NULL;
-        }
-    }
-
-    return d;
-}
-
-
-void
-cf_dispatch_close(cf_dispatch_t *d)
-{
-    int  i;
-
-    if (d == NULL) {
-        return;
-    }
-
-    for (i = 0; i < CF_DS_N; i++) {
-        sqlite3_finalize(d->stmt[i]);
-    }
-
-    free(d);
-}
-
-
-/* runs a statement without rows; it is reset, its bindings cleared */
-static int
-cf_dispatch_run(sqlite3_stmt *s)
-{
-    int  rc;
-
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-
-static int
-cf_dispatch_push(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
-    int64_t owner, sqlite3_stmt *s, cf_claim_t **claims, size_t *n,
-    size_t *cap, int manual)
-{
-    int            rc;
-    cf_claim_t    *c, *nc;
-    const char    *id, *state;
-    sqlite3_stmt  *u;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 16;
-            nc = realloc(*claims, *cap * sizeof(cf_claim_t));
-            if (nc == NULL) {
-                return -1;
-            }
-            *claims = nc;
-        }
-
-        c = &(*claims)[*n];
-        memset(c, 0, sizeof(cf_claim_t));
-
-        id = (const char *) sqlite3_column_text(s, 0);
-        state = (const char *) sqlite3_column_text(s, 1);
-
-        if (id == NULL || state == NULL) {
-            continue;
-        }
-
-        c->execution_id = strdup(id);
-        c->state = strdup(state);
-        c->manual = manual;
-
-        if (c->execution_id == NULL || c->state == NULL) {
-            free(c->execution_id);
-            free(c->state);
-            return -1;
-        }
-
-        (*n)++;
-
-        if (manual) {
-            c->job_id = sqlite3_column_int64(s, 2);
-            snprintf(c->op_id, sizeof(c->op_id), "%s",
-                     (const char *) sqlite3_column_text(s, 3));
-            u = d->stmt[CF_DS_RUN_PENDING];
-
-        } else {
-            cf_uuid4(c->op_id);
-            u = d->stmt[CF_DS_INSERT];
-        }
-
-        sqlite3_bind_int64(u, 1, c->job_id);
-        sqlite3_bind_int64(u, 2, owner);
-        sqlite3_bind_int64(u, 3, now + lease_ms);
-        sqlite3_bind_int64(u, 4, now);
-
-        if (!manual) {
-            sqlite3_bind_text(u, 5, c->op_id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(u, 6, c->execution_id, -1, SQLITE_STATIC);
-        }
-
-        if (cf_dispatch_run(u) != 0) {
-            return -1;
-        }
-
-        if (!manual) {
-            c->job_id = sqlite3_last_insert_rowid(d->db);
-        }
-    }
-
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-
-int
-cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
-    int64_t owner, int limit, cf_claim_t **claims, size_t *n)
-{
-    int            rc;
-    size_t         cap;
-    sqlite3_stmt  *s;
-
-    *claims = NULL;
-    *n = 0;
-    cap = 0;
-
-    s = d->stmt[CF_DS_EXPIRE];
-    sqlite3_bind_int64(s, 1, now);
-
-    if (cf_dispatch_run(s) != 0) {
-        goto failed;
-    }
-
-    s = d->stmt[CF_DS_PENDING];
-    sqlite3_bind_int(s, 1, limit);
-
-    rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 1);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    if (rc != 0) {
-        goto failed;
-    }
-
-    if ((int) *n < limit) {
-        s = d->stmt[CF_DS_DUE];
-        sqlite3_bind_int64(s, 1, now);
-        sqlite3_bind_int(s, 2, limit - (int) *n);
-
-        rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 0);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-
-        if (rc != 0) {
-            goto failed;
-        }
-    }
-
-    return 0;
-
-failed:
-
-    cf_claims_free(*claims, *n);
-    *claims = NULL;
-    *n = 0;
-
-    return -1;
-}
-
-
-int
-cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms, int64_t owner,
-    int limit, cf_claim_t **claims, size_t *n)
-{
-    int             rc;
-    cf_dispatch_t  *d;
-
-    *claims = NULL;
-    *n = 0;
-
-    d = cf_dispatch_open(db);
-    if (d == NULL) {
-        return -1;
-    }
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cf_dispatch_close(d);
-        return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
-    }
-
-    if (cf_dispatch_claim_in(d, now, lease_ms, owner, limit, claims, n) == 0
-        && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-    {
-        cf_dispatch_close(d);
-        return 0;
-    }
-
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    cf_claims_free(*claims, *n);
-    *claims = NULL;
-    *n = 0;
-    cf_dispatch_close(d);
-
-    return -1;
-}
-
-
-int
-cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id, const char *state,
-    const char *result, int64_t now)
-{
-    sqlite3_stmt  *s;
-
-    s = d->stmt[CF_DS_FINISH];
-
-    sqlite3_bind_int64(s, 1, job_id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, result ? result : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
-
-    if (cf_dispatch_run(s) != 0) {
-        return -1;
-    }
-
-    if (sqlite3_changes(d->db) == 0) {
-        return CF_DISPATCH_NOT_FOUND;
-    }
-
-    cf_dispatch_ended(d, state);
-
-    return 0;
-}
-
-
-static void
-cf_dispatch_ended(cf_dispatch_t *d, const char *state)
-{
-    size_t  i;
-
-    for (i = 0; i < CF_DISPATCH_END_N - 1; i++) {
-        if (strcmp(state, cf_dispatch_end_states[i]) == 0) {
-            break;
-        }
-    }
-
-    d->ended[i]++;
-}
-
-
-void
-cf_dispatch_end_transaction(cf_dispatch_t *d, int committed)
-{
-    size_t    i;
-    unsigned  n;
-
-    for (i = 0; i < CF_DISPATCH_END_N; i++) {
-        n = d->ended[i];
-        d->ended[i] = 0;
-
-        while (committed && cf_dispatch_observer && n--) {
-            cf_dispatch_observer(cf_dispatch_end_states[i]);
-        }
-    }
-}
-
-
-int
-cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id)
-{
-    int            asked;
-    const char    *state;
-    sqlite3_stmt  *s;
-
-    s = d->stmt[CF_DS_CANCEL_ASKED];
-    sqlite3_bind_int64(s, 1, job_id);
-    asked = 0;
-
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        state = (const char *) sqlite3_column_text(s, 1);
-        asked = sqlite3_column_int(s, 0) != 0
-                || (state && strcmp(state, "ForceCancelled") == 0);
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return asked;
-}
-
-
-int
-cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now)
-{
-    int            held;
-    sqlite3_stmt  *s;
-
-    s = d->stmt[CF_DS_HELD];
-    sqlite3_bind_int64(s, 1, job_id);
-    sqlite3_bind_int64(s, 2, now);
-
-    held = sqlite3_step(s) == SQLITE_ROW;
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return held;
 }
 
 
@@ -635,326 +227,10 @@ cf_claims_free(cf_claim_t *claims, size_t n)
 }
 
 
-
-int
-cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
-    const char *result, int64_t now)
-{
-    int            rc;
-    sqlite3_stmt  *s;
-
-    if (sqlite3_prepare_v2(db, "UPDATE comp_operation SET state = ?2,"
-                           " result = ?3, lease_until = 0, updated = ?4"
-                           " WHERE job_id = ?1 AND state IN " CF_ACTIVE,
-                           -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        return -1;
-    }
-
-    sqlite3_bind_int64(s, 1, job_id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, result ? result : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
-
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_DONE) {
-        return -1;
-    }
-
-    if (sqlite3_changes(db) == 0) {
-        return CF_DISPATCH_NOT_FOUND;
-    }
-
-    if (cf_dispatch_observer) {
-        cf_dispatch_observer(state);
-    }
-
-    return 0;
-}
-
-
 void
 cf_dispatch_set_observer(void (*observer)(const char *state))
 {
     cf_dispatch_observer = observer;
-}
-
-
-int
-cf_dispatch_enqueue(sqlite3 *db, const char *execution_id, int64_t now,
-    int64_t *job_id, char op_id[CF_UUID_LEN + 1])
-{
-    int            rc, busy;
-    sqlite3_stmt  *s;
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        return -1;
-    }
-
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM comp_operation"
-                           " WHERE execution_id = ?1 AND (state = 'Pending'"
-                           " OR (state IN " CF_ACTIVE
-                           " AND lease_until > ?2)) LIMIT 1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    sqlite3_bind_text(s, 1, execution_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    busy = (rc == SQLITE_ROW);
-
-    if (busy) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return CF_DISPATCH_BUSY;
-    }
-
-    cf_uuid4(op_id);
-
-    if (sqlite3_prepare_v2(db, "INSERT INTO comp_operation (id, execution_id,"
-                           " state, manual, created, updated) VALUES"
-                           " (?1, ?2, 'Pending', 1, ?3, ?3)", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, execution_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    *job_id = sqlite3_last_insert_rowid(db);
-
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        return 0;
-    }
-
-failed:
-
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-}
-
-
-#define CF_OP_COLUMNS  "job_id, id, execution_id, state, cancel_requested," \
-                       " owner, lease_until, created, updated, result"
-
-
-static void
-cf_dispatch_row(sqlite3_stmt *s, cf_operation_t *op)
-{
-    const char  *t;
-
-    memset(op, 0, sizeof(cf_operation_t));
-
-    op->job_id = sqlite3_column_int64(s, 0);
-    t = (const char *) sqlite3_column_text(s, 1);
-    snprintf(op->op_id, sizeof(op->op_id), "%s", t ? t : "");
-    t = (const char *) sqlite3_column_text(s, 2);
-    snprintf(op->execution_id, sizeof(op->execution_id), "%s", t ? t : "");
-    t = (const char *) sqlite3_column_text(s, 3);
-    snprintf(op->state, sizeof(op->state), "%s", t ? t : "");
-    op->cancel_requested = sqlite3_column_int(s, 4);
-    op->owner = sqlite3_column_int64(s, 5);
-    op->lease_until = sqlite3_column_int64(s, 6);
-    op->created = sqlite3_column_int64(s, 7);
-    op->updated = sqlite3_column_int64(s, 8);
-    t = (const char *) sqlite3_column_text(s, 9);
-    snprintf(op->result, sizeof(op->result), "%s", t ? t : "");
-}
-
-
-int
-cf_dispatch_get(sqlite3 *db, const char *op_id, cf_operation_t *op)
-{
-    int            rc;
-    sqlite3_stmt  *s;
-
-    if (sqlite3_prepare_v2(db, "SELECT " CF_OP_COLUMNS " FROM comp_operation"
-                           " WHERE id = lower(?1)", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        return -1;
-    }
-
-    sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW) {
-        cf_dispatch_row(s, op);
-        rc = 0;
-
-    } else {
-        rc = rc == SQLITE_DONE ? CF_DISPATCH_NOT_FOUND : -1;
-    }
-
-    sqlite3_finalize(s);
-    return rc;
-}
-
-
-int
-cf_dispatch_list(sqlite3 *db, const char *execution_id, int limit,
-    cf_operation_t **ops, size_t *n)
-{
-    int              rc;
-    sqlite3_stmt    *s;
-    cf_operation_t  *a;
-
-    *ops = NULL;
-    *n = 0;
-
-    a = calloc(limit > 0 ? limit : 1, sizeof(cf_operation_t));
-    if (a == NULL) {
-        return -1;
-    }
-
-    if (sqlite3_prepare_v2(db, "SELECT " CF_OP_COLUMNS " FROM comp_operation"
-                           " WHERE execution_id = ?1 ORDER BY job_id DESC"
-                           " LIMIT ?2", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        free(a);
-        return -1;
-    }
-
-    sqlite3_bind_text(s, 1, execution_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, limit);
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && (int) *n < limit) {
-        cf_dispatch_row(s, &a[(*n)++]);
-    }
-
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        free(a);
-        *n = 0;
-        return -1;
-    }
-
-    *ops = a;
-    return 0;
-}
-
-
-int
-cf_dispatch_cancel(sqlite3 *db, const char *op_id, int force, int64_t now,
-    char state[16])
-{
-    int             rc;
-    const char     *sql;
-    sqlite3_stmt   *s;
-    cf_operation_t  op;
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        return -1;
-    }
-
-    rc = cf_dispatch_get(db, op_id, &op);
-    if (rc != 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-
-    snprintf(state, 16, "%s", op.state);
-
-    if (!force) {
-        if (strcmp(op.state, "RollingBack") == 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return 0;
-        }
-
-        if (strcmp(op.state, "Running") != 0
-            && strcmp(op.state, "Pending") != 0)
-        {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return CF_DISPATCH_REFUSED;
-        }
-
-        /* a queued one has no call to stop: it is cancelled at once */
-        sql = strcmp(op.state, "Pending") == 0
-              ? "UPDATE comp_operation SET state = 'Cancelled',"
-                " cancel_requested = 1, result = 'cancelled',"
-                " updated = ?2 WHERE job_id = ?1"
-              : "UPDATE comp_operation SET state = 'RollingBack',"
-                " cancel_requested = 1, updated = ?2 WHERE job_id = ?1";
-
-    } else {
-        if (strcmp(op.state, "RollingBack") != 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return CF_DISPATCH_REFUSED;
-        }
-
-        sql = "UPDATE comp_operation SET state = 'ForceCancelled',"
-              " result = 'force cancelled', lease_until = 0, updated = ?2"
-              " WHERE job_id = ?1";
-    }
-
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-
-    sqlite3_bind_int64(s, 1, op.job_id);
-    sqlite3_bind_int64(s, 2, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_DONE
-        || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-
-    return 0;
-}
-
-
-int
-cf_dispatch_cancel_asked(sqlite3 *db, int64_t job_id)
-{
-    int            rc, asked;
-    sqlite3_stmt  *s;
-
-    if (sqlite3_prepare_v2(db, "SELECT cancel_requested, state FROM"
-                           " comp_operation WHERE job_id = ?1", -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        return 0;
-    }
-
-    sqlite3_bind_int64(s, 1, job_id);
-    rc = sqlite3_step(s);
-    asked = 0;
-
-    if (rc == SQLITE_ROW) {
-        asked = sqlite3_column_int(s, 0) != 0
-                || strcmp((const char *) sqlite3_column_text(s, 1),
-                          "ForceCancelled") == 0;
-    }
-
-    sqlite3_finalize(s);
-    return asked;
 }
 
 
@@ -995,5 +271,46 @@ cf_dispatch_error_code(int status)
         return CF_E_TOO_MANY_REQUESTS;
     default:
         return status >= 500 ? "InternalServerError" : "BadRequest";
+    }
+}
+
+
+void
+cf_dispatch_ended(cf_dispatch_t *d, const char *state)
+{
+    size_t  i;
+
+    for (i = 0; i < CF_DISPATCH_END_N - 1; i++) {
+        if (strcmp(state, cf_dispatch_end_states[i]) == 0) {
+            break;
+        }
+    }
+
+    d->ended[i]++;
+}
+
+
+void
+cf_dispatch_end_transaction(cf_dispatch_t *d, int committed)
+{
+    size_t    i;
+    unsigned  n;
+
+    for (i = 0; i < CF_DISPATCH_END_N; i++) {
+        n = d->ended[i];
+        d->ended[i] = 0;
+
+        while (committed && cf_dispatch_observer && n--) {
+            cf_dispatch_observer(cf_dispatch_end_states[i]);
+        }
+    }
+}
+
+
+void
+cf_dispatch_observe(const char *state)
+{
+    if (cf_dispatch_observer) {
+        cf_dispatch_observer(state);
     }
 }

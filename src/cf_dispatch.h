@@ -2,7 +2,8 @@
 /*
  * ngx_compensation: dispatch operations and scheduler leases.
  *
- * Plain C (SQLite, jansson): no nginx.  Every dispatch of an execution to
+ * Plain C (jansson): no nginx.  The statements are the store backend's
+ * (cf_store_backend.h; SQLite: cf_sqlite_dispatch.c).  Every dispatch of an execution to
  * its owning service is an operation row (a UUID and a job number) in the
  * table comp_operation.  An operation in state Running or RollingBack holds
  * a lease (owner pid, lease_until): while the lease lives no other scheduler
@@ -24,8 +25,8 @@
 #define _CF_DISPATCH_H_INCLUDED_
 
 
-#include <sqlite3.h>
 #include "cf_domain.h"
+#include "cf_store.h"
 
 
 #define CF_UUID_LEN  36
@@ -59,7 +60,7 @@ typedef struct {
 } cf_operation_t;
 
 
-int cf_dispatch_schema(sqlite3 *db, char *errbuf, size_t errlen);
+int cf_dispatch_schema(cf_store_t *st, char *errbuf, size_t errlen);
 
 /* a random (version 4) UUID, lowercase, NUL-terminated */
 void cf_uuid4(char out[CF_UUID_LEN + 1]);
@@ -75,7 +76,7 @@ int cf_uuid_is_valid(const char *s, size_t len);
  * operation leased to owner until now + lease_ms.  *claims is malloc'ed
  * (cf_claims_free).  0, CF_DISPATCH_BUSY (lock not obtained) or -1.
  */
-int cf_dispatch_claim(sqlite3 *db, int64_t now, int64_t lease_ms,
+int cf_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
     int64_t owner, int limit, cf_claim_t **claims, size_t *n);
 void cf_claims_free(cf_claim_t *claims, size_t n);
 
@@ -84,7 +85,7 @@ void cf_claims_free(cf_claim_t *claims, size_t n);
  * text, lease dropped.  0, CF_DISPATCH_NOT_FOUND (not active any more: a
  * force cancel won) or -1.
  */
-int cf_dispatch_finish(sqlite3 *db, int64_t job_id, const char *state,
+int cf_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
     const char *result, int64_t now);
 
 /* called with the state of every operation cf_dispatch_finish ended (the
@@ -93,15 +94,15 @@ void cf_dispatch_set_observer(void (*observer)(const char *state));
 
 /* queues a Pending operation for the retry action; CF_DISPATCH_BUSY when
  * the execution has an active one */
-int cf_dispatch_enqueue(sqlite3 *db, const char *execution_id, int64_t now,
+int cf_dispatch_enqueue(cf_store_t *st, const char *execution_id, int64_t now,
     int64_t *job_id, char op_id[CF_UUID_LEN + 1]);
 
 /* the operation by UUID; 0, CF_DISPATCH_NOT_FOUND or -1 */
-int cf_dispatch_get(sqlite3 *db, const char *op_id, cf_operation_t *op);
+int cf_dispatch_get(cf_store_t *st, const char *op_id, cf_operation_t *op);
 
 /* the operations of one execution, newest first, at most limit; *ops
  * malloc'ed */
-int cf_dispatch_list(sqlite3 *db, const char *execution_id, int limit,
+int cf_dispatch_list(cf_store_t *st, const char *execution_id, int limit,
     cf_operation_t **ops, size_t *n);
 
 /*
@@ -112,11 +113,11 @@ int cf_dispatch_list(sqlite3 *db, const char *execution_id, int limit,
  * 0, CF_DISPATCH_NOT_FOUND, CF_DISPATCH_REFUSED (*state holds the current
  * state) or -1.
  */
-int cf_dispatch_cancel(sqlite3 *db, const char *op_id, int force,
+int cf_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
     int64_t now, char state[16]);
 
 /* 1 when the operation was asked to cancel (or is no longer active) */
-int cf_dispatch_cancel_asked(sqlite3 *db, int64_t job_id);
+int cf_dispatch_cancel_asked(cf_store_t *st, int64_t job_id);
 
 
 /*
@@ -134,8 +135,9 @@ cf_recoverable_t cf_dispatch_classify(int status);
  */
 typedef struct cf_dispatch_s  cf_dispatch_t;
 
-/* NULL on error (out of memory, SQL); the schema must exist */
-cf_dispatch_t *cf_dispatch_open(sqlite3 *db);
+/* NULL on error (out of memory, SQL: cf_store_errmsg); the schema must
+ * exist */
+cf_dispatch_t *cf_dispatch_open(cf_store_t *st);
 void cf_dispatch_close(cf_dispatch_t *d);
 
 /* after the transaction of cf_dispatch_finish_in calls: its ended

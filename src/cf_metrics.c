@@ -1,11 +1,11 @@
 
 /*
  * ngx_compensation: the execution counts behind /actuator/prometheus (see
- * cf_metrics.h).
+ * cf_metrics.h): the categories of the rollup's rows, for every backend.
+ * The counts are the backend's (cf_sqlite_metrics.c).
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
 #include "cf_metrics.h"
@@ -17,41 +17,6 @@ static const char *const  cf_category_names[CF_CATEGORY__COUNT] = {
 };
 
 
-/* the rollup: a few rows whatever the number of executions */
-static const char  cf_metrics_rollup_sql[] =
-    "SELECT deleted, status, recoverable, is_retryable,"
-    " is_below_retry_threshold, sum(n) FROM snapshot_count"
-    " GROUP BY 1, 2, 3, 4, 5";
-
-/*
- * Prepared executions still within their timeout: Executing, and the part
- * of the prepared ones that To Retry leaves out.  One range of the index
- * snapshot_q_timeout per tenant: as many entries as executions in flight.
- */
-static const char  cf_metrics_executing_sql[] =
-    "SELECT count(*), coalesce(sum(s.is_retryable = 1 AND s.recoverable IN"
-    " ('RECOVERABLE', 'UNKNOWN')), 0)"
-    " FROM (SELECT DISTINCT tenant_id FROM snapshot_count"
-    " WHERE deleted = 0 AND status = 'PREPARED' AND n > 0) t"
-    " JOIN snapshot s ON s.tenant_id = t.tenant_id"
-    " WHERE s.deleted = 0 AND s.status = 'PREPARED' AND s.timeout_at > ?1";
-
-/*
- * Next Retry (the scheduler's own condition, spec 7.2): a range of the
- * index snapshot_q_retry per tenant, read from the index alone; as many
- * entries as executions due now.
- */
-static const char  cf_metrics_next_retry_sql[] =
-    "SELECT count(*)"
-    " FROM (SELECT DISTINCT tenant_id FROM snapshot_count"
-    " WHERE deleted = 0 AND is_retryable = 1 AND n > 0) t"
-    " JOIN snapshot s ON s.tenant_id = t.tenant_id"
-    " WHERE s.deleted = 0 AND s.is_retryable = 1 AND s.next_retry_at <= ?1"
-    " AND s.recoverable IN ('RECOVERABLE', 'UNKNOWN')"
-    " AND (s.status = 'FAILED'"
-    " OR (s.status = 'PREPARED' AND s.timeout_at <= ?1))";
-
-
 const char *
 cf_category_name(cf_category_t c)
 {
@@ -60,153 +25,53 @@ cf_category_name(cf_category_t c)
 }
 
 
-static int
-cf_metrics_step(sqlite3 *db, const char *sql, int64_t now, int64_t *a,
-    int64_t *b)
+void
+cf_metrics_add_rollup(cf_exec_counts_t *out, int deleted,
+    const char *name, const char *rec, int retryable, int below,
+    int64_t n)
 {
-    int            rc;
-    sqlite3_stmt  *s;
+    int  status, ru;
 
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        return -1;
+    if (deleted) {
+        out->deleted += n;
+        return;
     }
 
-    sqlite3_bind_int64(s, 1, now);
-
-    rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW) {
-        *a = sqlite3_column_int64(s, 0);
-
-        if (b) {
-            *b = sqlite3_column_int64(s, 1);
-        }
+    if (name == NULL || rec == NULL) {
+        return;
     }
 
-    sqlite3_finalize(s);
-
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
-
-static int
-cf_metrics_rollup(sqlite3 *db, cf_exec_counts_t *out)
-{
-    int            rc, status, retryable, below, ru;
-    int64_t        n;
-    const char    *st, *rec;
-    sqlite3_stmt  *s;
-
-    if (sqlite3_prepare_v2(db, cf_metrics_rollup_sql, -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        return -1;
+    if (strcmp(name, "FAILED") == 0) {
+        status = 0;
+    } else if (strcmp(name, "PREPARED") == 0) {
+        status = 1;
+    } else if (strcmp(name, "SUCCEEDED") == 0) {
+        status = 2;
+    } else {
+        return;
     }
 
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        n = sqlite3_column_int64(s, 5);
+    out->status[status] += n;
 
-        if (sqlite3_column_int(s, 0)) {
-            out->deleted += n;
-            continue;
-        }
-
-        st = (const char *) sqlite3_column_text(s, 1);
-        rec = (const char *) sqlite3_column_text(s, 2);
-        retryable = sqlite3_column_int(s, 3);
-        below = sqlite3_column_int(s, 4);
-
-        if (st == NULL || rec == NULL) {
-            continue;
-        }
-
-        if (strcmp(st, "FAILED") == 0) {
-            status = 0;
-        } else if (strcmp(st, "PREPARED") == 0) {
-            status = 1;
-        } else if (strcmp(st, "SUCCEEDED") == 0) {
-            status = 2;
-        } else {
-            continue;
-        }
-
-        out->status[status] += n;
-
-        if (status == 2) {
-            out->category[CF_CATEGORY_SUCCEEDED] += n;
-            continue;
-        }
-
-        /* FAILED or PREPARED from here on */
-
-        ru = strcmp(rec, "RECOVERABLE") == 0 || strcmp(rec, "UNKNOWN") == 0;
-
-        if (strcmp(rec, "UNRECOVERABLE") == 0) {
-            out->category[CF_CATEGORY_UNRECOVERABLE] += n;
-        }
-
-        if (ru && !below) {
-            out->category[CF_CATEGORY_NON_RETRYABLE] += n;
-        }
-
-        if (ru && retryable) {
-            /* prepared ones still running are taken out below */
-            out->category[CF_CATEGORY_TO_RETRY] += n;
-        }
+    if (status == 2) {
+        out->category[CF_CATEGORY_SUCCEEDED] += n;
+        return;
     }
 
-    sqlite3_finalize(s);
+    /* FAILED or PREPARED from here on */
 
-    return rc == SQLITE_DONE ? 0 : -1;
-}
+    ru = strcmp(rec, "RECOVERABLE") == 0 || strcmp(rec, "UNKNOWN") == 0;
 
-
-int
-cf_metrics_counts(sqlite3 *db, int64_t now, cf_exec_counts_t *out,
-    char *errbuf, size_t errlen)
-{
-    int      began, rc;
-    int64_t  running, running_retryable;
-
-    memset(out, 0, sizeof(cf_exec_counts_t));
-
-    /* one snapshot for every count, unless the caller holds one */
-    began = 0;
-
-    if (sqlite3_get_autocommit(db)) {
-        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
-            return -1;
-        }
-
-        began = 1;
+    if (strcmp(rec, "UNRECOVERABLE") == 0) {
+        out->category[CF_CATEGORY_UNRECOVERABLE] += n;
     }
 
-    running = 0;
-    running_retryable = 0;
-
-    rc = cf_metrics_rollup(db, out);
-
-    if (rc == 0) {
-        rc = cf_metrics_step(db, cf_metrics_executing_sql, now, &running,
-                             &running_retryable);
+    if (ru && !below) {
+        out->category[CF_CATEGORY_NON_RETRYABLE] += n;
     }
 
-    if (rc == 0) {
-        rc = cf_metrics_step(db, cf_metrics_next_retry_sql, now,
-                             &out->category[CF_CATEGORY_NEXT_RETRY], NULL);
+    if (ru && retryable) {
+        /* the backend takes out the prepared ones still running */
+        out->category[CF_CATEGORY_TO_RETRY] += n;
     }
-
-    if (rc != 0) {
-        snprintf(errbuf, errlen, "%s", sqlite3_errmsg(db));
-    }
-
-    if (began) {
-        (void) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    }
-
-    out->category[CF_CATEGORY_EXECUTING] = running;
-    out->category[CF_CATEGORY_TO_RETRY] -= running_retryable;
-
-    return rc;
 }

@@ -2,7 +2,8 @@
 /*
  * ngx_compensation: the execution counts behind /actuator/prometheus.
  *
- * Plain C (SQLite): no nginx.  Counts by status and by dashboard category
+ * Plain C: no nginx; the counts are the store backend's (SQLite:
+ * cf_sqlite_metrics.c).  Counts by status and by dashboard category
  * (spec 8.2) come from the snapshot_count rollup (a handful of rows kept by
  * triggers in the command's own transaction); only the parts that depend on
  * the clock (Executing, To Retry's prepared-and-timed-out executions, Next
@@ -17,7 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sqlite3.h>
+#include "cf_store.h"
 
 
 /* the dashboard's six views (spec 8.2), in its order */
@@ -47,8 +48,16 @@ const char *cf_category_name(cf_category_t c);
  * Fills *out as of now (epoch ms), in one read transaction.  0, or -1 with
  * the reason in errbuf.
  */
-int cf_metrics_counts(sqlite3 *db, int64_t now, cf_exec_counts_t *out,
+int cf_metrics_counts(cf_store_t *st, int64_t now, cf_exec_counts_t *out,
     char *errbuf, size_t errlen);
+
+
+/* adds n executions of one rollup row (deleted, status, recoverable,
+ * is_retryable, is_below_retry_threshold: the snapshot_count columns) to
+ * the status and category counts; for the backends */
+void cf_metrics_add_rollup(cf_exec_counts_t *out, int deleted,
+    const char *status, const char *recoverable, int retryable, int below,
+    int64_t n);
 
 
 #endif /* _CF_METRICS_H_INCLUDED_ */

@@ -16,10 +16,14 @@
  *   - BETWEEN is GTE AND LTE, each of which may be met by another element;
  *   - string operators are literal, ignoreCase folds ASCII letters.
  *
- * The field table knows each field's type, so most predicates are plain
- * comparisons of a column or json_extract() with a bound value; the hot
- * snapshot columns (status, recoverable, ...) are used instead of the
- * state document so that the dashboard's conditions run on indexes.
+ * The field table (cf_query_fields.c) knows each field's type, so most
+ * predicates are plain comparisons of a column or a document path with a
+ * bound value; the hot snapshot columns (status, recoverable, ...) are used
+ * instead of the state document so that the dashboard's conditions run on
+ * indexes.  This file is the dialect-neutral compiler: operators,
+ * validation, limits, conditions, sort, projection; the SQL text of each
+ * predicate comes from the dialect (cf_query_int.h; SQLite's:
+ * cf_query_sqlite.c), the time ranges from cf_query_time.c.
  */
 
 
@@ -27,176 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
-#include <ctype.h>
-#include <time.h>
-#include <sys/stat.h>
 
-#include "cf_query.h"
-#include "cf_tz.h"
-
-
-#define CF_Q_SHORT_LIST     16        /* IN lists up to this use "?, ?" */
-#define CF_Q_MAX_PARAMS     30000     /* below SQLITE_MAX_VARIABLE_NUMBER */
-#define CF_Q_MAX_PATH       256
-#define CF_Q_MAX_SEGMENTS   8
-#define CF_Q_ZONEINFO       "/usr/share/zoneinfo/"
-
-
-typedef enum {
-    CF_K_STR = 0,
-    CF_K_INT,
-    CF_K_BOOL,
-    CF_K_OBJ,
-    CF_K_ARR,
-    CF_K_ANY,
-    CF_K_MISSING
-} cf_q_kind_t;
-
-
-typedef enum {
-    CF_S_SNAPSHOT = 0,
-    CF_S_EVENT,
-    CF_S_BINDING_ERROR,
-    CF_S_BODY,
-    CF_S__COUNT
-} cf_q_scope_t;
-
-
-typedef struct {
-    const char   *name;
-    const char   *column;     /* a column or SQL literal; NULL: the base */
-    const char   *path;       /* JSON path in column/base, or NULL */
-    cf_q_kind_t   kind;
-    int           elem;       /* CF_K_ARR: the scope of its elements */
-    int           rollup;     /* a column of the snapshot_count rollup */
-} cf_q_field_t;
-
-
-/* the snapshot document of spec 5.1, stored in columns and "state" */
-static const cf_q_field_t  cf_q_snapshot_fields[] = {
-    { "aggregateId", "aggregate_id", NULL, CF_K_STR, 0, 0 },
-    { "_id", "aggregate_id", NULL, CF_K_STR, 0, 0 },
-    { "contextName", "'" CF_CONTEXT_NAME "'", NULL, CF_K_STR, 0, 1 },
-    { "aggregateName", "'" CF_AGGREGATE_NAME "'", NULL, CF_K_STR, 0, 1 },
-    { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 1 },
-    { "ownerId", "owner_id", NULL, CF_K_STR, 0, 1 },
-    /* [HEAD]: no spaces here, every spaceId is ""; the tags are whole
-     * objects (conditions on "tags.<key>" are not served) */
-    { "spaceId", "''", NULL, CF_K_STR, 0, 1 },
-    { "tags", "tags", NULL, CF_K_OBJ, 0, 0 },
-    { "version", "version", NULL, CF_K_INT, 0, 0 },
-    { "eventId", "event_id", NULL, CF_K_STR, 0, 0 },
-    { "firstOperator", "first_operator", NULL, CF_K_STR, 0, 0 },
-    { "operator", "operator", NULL, CF_K_STR, 0, 0 },
-    { "firstEventTime", "first_event_time", NULL, CF_K_INT, 0, 0 },
-    { "eventTime", "event_time", NULL, CF_K_INT, 0, 0 },
-    { "snapshotTime", "snapshot_time", NULL, CF_K_INT, 0, 0 },
-    { "deleted", "deleted", NULL, CF_K_BOOL, 0, 1 },
-    { "state", "state", NULL, CF_K_OBJ, 0, 0 },
-
-    /* the hot columns, always equal to their state value */
-    { "state.status", "status", NULL, CF_K_STR, 0, 1 },
-    { "state.recoverable", "recoverable", NULL, CF_K_STR, 0, 1 },
-    { "state.isRetryable", "is_retryable", NULL, CF_K_BOOL, 0, 1 },
-    { "state.isBelowRetryThreshold", "is_below_retry_threshold", NULL,
-      CF_K_BOOL, 0, 1 },
-    { "state.retryState.retries", "retries", NULL, CF_K_INT, 0, 0 },
-    { "state.retryState.nextRetryAt", "next_retry_at", NULL, CF_K_INT, 0, 0 },
-    { "state.retryState.timeoutAt", "timeout_at", NULL, CF_K_INT, 0, 0 },
-
-    { "state.id", "state", "$.id", CF_K_STR, 0, 0 },
-    { "state.eventId", "state", "$.eventId", CF_K_OBJ, 0, 0 },
-    { "state.eventId.id", "state", "$.eventId.id", CF_K_STR, 0, 0 },
-    { "state.eventId.version", "state", "$.eventId.version", CF_K_INT, 0, 0 },
-    { "state.eventId.aggregateId", "state", "$.eventId.aggregateId",
-      CF_K_OBJ, 0, 0 },
-    { "state.eventId.aggregateId.contextName", "state",
-      "$.eventId.aggregateId.contextName", CF_K_STR, 0, 0 },
-    { "state.eventId.aggregateId.aggregateName", "state",
-      "$.eventId.aggregateId.aggregateName", CF_K_STR, 0, 0 },
-    { "state.eventId.aggregateId.aggregateId", "state",
-      "$.eventId.aggregateId.aggregateId", CF_K_STR, 0, 0 },
-    { "state.eventId.aggregateId.tenantId", "state",
-      "$.eventId.aggregateId.tenantId", CF_K_STR, 0, 0 },
-    { "state.function", "state", "$.function", CF_K_OBJ, 0, 0 },
-    { "state.function.functionKind", "state", "$.function.functionKind",
-      CF_K_STR, 0, 0 },
-    { "state.function.contextName", "state", "$.function.contextName",
-      CF_K_STR, 0, 0 },
-    { "state.function.processorName", "state", "$.function.processorName",
-      CF_K_STR, 0, 0 },
-    { "state.function.name", "state", "$.function.name", CF_K_STR, 0, 0 },
-    { "state.error", "state", "$.error", CF_K_OBJ, 0, 0 },
-    { "state.error.errorCode", "state", "$.error.errorCode", CF_K_STR, 0, 0 },
-    { "state.error.errorMsg", "state", "$.error.errorMsg", CF_K_STR, 0, 0 },
-    { "state.error.stackTrace", "state", "$.error.stackTrace",
-      CF_K_STR, 0, 0 },
-    { "state.error.succeeded", "state", "$.error.succeeded", CF_K_BOOL, 0, 0 },
-    { "state.error.bindingErrors", "state", "$.error.bindingErrors",
-      CF_K_ARR, CF_S_BINDING_ERROR, 0 },
-    { "state.executeAt", "state", "$.executeAt", CF_K_INT, 0, 0 },
-    { "state.retrySpec", "state", "$.retrySpec", CF_K_OBJ, 0, 0 },
-    { "state.retrySpec.maxRetries", "state", "$.retrySpec.maxRetries",
-      CF_K_INT, 0, 0 },
-    { "state.retrySpec.minBackoff", "state", "$.retrySpec.minBackoff",
-      CF_K_INT, 0, 0 },
-    { "state.retrySpec.executionTimeout", "state",
-      "$.retrySpec.executionTimeout", CF_K_INT, 0, 0 },
-    { "state.retryState", "state", "$.retryState", CF_K_OBJ, 0, 0 },
-    { "state.retryState.retryAt", "state", "$.retryState.retryAt",
-      CF_K_INT, 0, 0 },
-    { NULL, NULL, NULL, 0, 0, 0 }
-};
-
-
-/* the event stream document of spec 5.2 */
-static const cf_q_field_t  cf_q_event_fields[] = {
-    { "id", "id", NULL, CF_K_STR, 0, 0 },
-    { "_id", "id", NULL, CF_K_STR, 0, 0 },
-    { "contextName", "'" CF_CONTEXT_NAME "'", NULL, CF_K_STR, 0, 0 },
-    { "aggregateName", "'" CF_AGGREGATE_NAME "'", NULL, CF_K_STR, 0, 0 },
-    { "aggregateId", "aggregate_id", NULL, CF_K_STR, 0, 0 },
-    { "tenantId", "tenant_id", NULL, CF_K_STR, 0, 0 },
-    { "ownerId", "owner_id", NULL, CF_K_STR, 0, 0 },
-    { "spaceId", "''", NULL, CF_K_STR, 0, 0 },
-    { "commandId", "command_id", NULL, CF_K_STR, 0, 0 },
-    { "requestId", "request_id", NULL, CF_K_STR, 0, 0 },
-    { "version", "version", NULL, CF_K_INT, 0, 0 },
-    { "createTime", "create_time", NULL, CF_K_INT, 0, 0 },
-    { "size", "size", NULL, CF_K_INT, 0, 0 },
-    { "deleted", NULL, NULL, CF_K_MISSING, 0, 0 },
-    { "header", "header", NULL, CF_K_OBJ, 0, 0 },
-    { "body", "body", NULL, CF_K_ARR, CF_S_BODY, 0 },
-    { NULL, NULL, NULL, 0, 0, 0 }
-};
-
-
-static const cf_q_field_t  cf_q_binding_error_fields[] = {
-    { "name", NULL, "$.name", CF_K_STR, 0, 0 },
-    { "msg", NULL, "$.msg", CF_K_STR, 0, 0 },
-    { NULL, NULL, NULL, 0, 0, 0 }
-};
-
-
-/* an element of an event stream's body; body.<path> is the payload */
-static const cf_q_field_t  cf_q_body_fields[] = {
-    { "id", NULL, "$.id", CF_K_STR, 0, 0 },
-    { "name", NULL, "$.name", CF_K_STR, 0, 0 },
-    { "revision", NULL, "$.revision", CF_K_STR, 0, 0 },
-    { "bodyType", NULL, "$.bodyType", CF_K_STR, 0, 0 },
-    { "body", NULL, "$.body", CF_K_OBJ, 0, 0 },
-    { "body.error.bindingErrors", NULL, "$.body.error.bindingErrors",
-      CF_K_ARR, CF_S_BINDING_ERROR, 0 },
-    { NULL, NULL, NULL, 0, 0, 0 }
-};
-
-
-static const cf_q_field_t *const  cf_q_scopes[CF_S__COUNT] = {
-    cf_q_snapshot_fields,
-    cf_q_event_fields,
-    cf_q_binding_error_fields,
-    cf_q_body_fields
-};
+#include "cf_query_int.h"
 
 
 /* operators (spec 4.2) */
@@ -230,56 +66,9 @@ static const char *const  cf_q_op_names[CF_OP__COUNT] = {
 };
 
 
-/* a string builder; oom latches */
-typedef struct {
-    char    *p;
-    size_t   len;
-    size_t   cap;
-    int      oom;
-} cf_sb_t;
-
-
-/* the compiler's state */
-typedef struct {
-    cf_sb_t                   sb;
-    json_t                   *params;
-    const cf_query_limits_t  *lim;
-    cf_error_t               *err;
-    cf_query_store_t          store;
-    int64_t                   now_ms;
-    int64_t                   nodes;
-    int                       aliases;
-    int                       rollup;
-    json_t                   *empty;
-} cf_qc_t;
-
-
-/* a resolved field: a leaf to compare, or a hop through an array */
-typedef struct {
-    const cf_q_field_t  *f;         /* the table entry (a copy for dyn) */
-    cf_q_field_t         dyn;       /* header.<key>, body.<payload path> */
-    char                 path[CF_Q_MAX_PATH];
-    const char          *base;      /* SQL of the base (element alias) */
-    const char          *rest;      /* after an array field: hop */
-    int                  dynamic;   /* path is bound, not literal */
-} cf_q_ref_t;
-
-
-/* a comparison value: a constant, or SQL expressions (value, json type) */
-typedef struct {
-    json_t      *v;
-    const char  *vsql;
-    const char  *tsql;
-} cf_q_val_t;
-
-
-static int cf_q_condition(cf_qc_t *c, json_t *cond, int scope,
-    const char *base, int depth);
-
-
 /* --- string builder ------------------------------------------------------ */
 
-static void
+void
 cf_sb_addn(cf_sb_t *sb, const char *s, size_t n)
 {
     char    *p;
@@ -312,14 +101,14 @@ cf_sb_addn(cf_sb_t *sb, const char *s, size_t n)
 }
 
 
-static void
+void
 cf_sb_add(cf_sb_t *sb, const char *s)
 {
     cf_sb_addn(sb, s, strlen(s));
 }
 
 
-static void CF_PRINTF(2, 3)
+void
 cf_sb_addf(cf_sb_t *sb, const char *fmt, ...)
 {
     int      n;
@@ -341,10 +130,7 @@ cf_sb_addf(cf_sb_t *sb, const char *fmt, ...)
 
 /* --- helpers ------------------------------------------------------------- */
 
-static int
-cf_q_fail(cf_qc_t *c, const char *fmt, ...) CF_PRINTF(2, 3);
-
-static int
+int
 cf_q_fail(cf_qc_t *c, const char *fmt, ...)
 {
     va_list  args;
@@ -361,7 +147,7 @@ cf_q_fail(cf_qc_t *c, const char *fmt, ...)
 
 
 /* appends a parameter (a new reference is taken); returns its number */
-static int
+int
 cf_q_param(cf_qc_t *c, json_t *v)
 {
     if (json_array_size(c->params) >= CF_Q_MAX_PARAMS) {
@@ -380,7 +166,7 @@ cf_q_param(cf_qc_t *c, json_t *v)
 
 
 /* appends "?N" for a value (new reference taken); 0 or -1 */
-static int
+int
 cf_q_bind(cf_qc_t *c, json_t *v)
 {
     int  n;
@@ -390,13 +176,13 @@ cf_q_bind(cf_qc_t *c, json_t *v)
         return -1;
     }
 
-    cf_sb_addf(&c->sb, "?%d", n);
+    cf_sb_addf(&c->sb, "%s%d", c->dialect->param_prefix, n);
 
     return 0;
 }
 
 
-static int
+int
 cf_q_bind_new(cf_qc_t *c, json_t *v)
 {
     int  rc;
@@ -414,7 +200,7 @@ cf_q_bind_new(cf_qc_t *c, json_t *v)
 
 
 /* the compact JSON text of an object/array value, bound */
-static int
+int
 cf_q_bind_dump(cf_qc_t *c, json_t *v)
 {
     char  *s;
@@ -448,7 +234,7 @@ cf_q_op_parse(const char *name)
 }
 
 
-static int
+int
 cf_q_is_number(json_t *v)
 {
     return json_is_integer(v) || json_is_real(v);
@@ -456,7 +242,7 @@ cf_q_is_number(json_t *v)
 
 
 /* does the JSON value's type fit the field kind? */
-static int
+int
 cf_q_kind_fits(cf_q_kind_t kind, json_t *v)
 {
     switch (kind) {
@@ -474,1215 +260,7 @@ cf_q_kind_fits(cf_q_kind_t kind, json_t *v)
 }
 
 
-/* binds a scalar compared with a typed column: booleans become 0/1 */
-static int
-cf_q_bind_typed(cf_qc_t *c, json_t *v)
-{
-    if (json_is_boolean(v)) {
-        cf_sb_add(&c->sb, json_is_true(v) ? "1" : "0");
-        return 0;
-    }
-
-    if (json_is_object(v) || json_is_array(v)) {
-        return cf_q_bind_dump(c, v);
-    }
-
-    return cf_q_bind(c, v);
-}
-
-
-/* --- field resolution ---------------------------------------------------- */
-
-/* "a.b_c" segments: [A-Za-z0-9_]+, at most CF_Q_MAX_SEGMENTS */
-static int
-cf_q_plain_path(const char *s)
-{
-    int          segs;
-    const char  *p;
-
-    segs = 1;
-
-    if (*s == '\0' || *s == '.') {
-        return 0;
-    }
-
-    for (p = s; *p; p++) {
-        if (*p == '.') {
-            if (p[1] == '\0' || p[1] == '.') {
-                return 0;
-            }
-
-            segs++;
-            continue;
-        }
-
-        if (!isalnum((unsigned char) *p) && *p != '_') {
-            return 0;
-        }
-    }
-
-    return segs <= CF_Q_MAX_SEGMENTS && p - s < CF_Q_MAX_PATH - 16;
-}
-
-
-/* header keys: HTTP token characters except '"' and '\\' */
-static int
-cf_q_header_key(const char *s)
-{
-    const char  *p;
-
-    if (*s == '\0' || strlen(s) > 128) {
-        return 0;
-    }
-
-    for (p = s; *p; p++) {
-        if (!isalnum((unsigned char) *p) && strchr("!#$%&'*+-.^_`|~", *p)
-            == NULL)
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/*
- * Resolves name in scope.  0 with r filled, or -1 (unknown field).
- * r->rest is set when the name goes through an array field r->f.
- */
-static int
-cf_q_resolve(int scope, const char *base, const char *name, cf_q_ref_t *r)
-{
-    size_t               n;
-    const cf_q_field_t  *f;
-
-    memset(r, 0, sizeof(cf_q_ref_t));
-    r->base = base;
-
-    for (f = cf_q_scopes[scope]; f->name; f++) {
-        if (strcmp(f->name, name) == 0) {
-            r->f = f;
-            return 0;
-        }
-    }
-
-    /* through an array: "<array field>.<element field>" */
-
-    for (f = cf_q_scopes[scope]; f->name; f++) {
-        n = strlen(f->name);
-
-        if (f->kind == CF_K_ARR && strncmp(f->name, name, n) == 0
-            && name[n] == '.')
-        {
-            r->f = f;
-            r->rest = name + n + 1;
-            return 0;
-        }
-    }
-
-    if (scope == CF_S_EVENT && strncmp(name, "header.", 7) == 0
-        && cf_q_header_key(name + 7))
-    {
-        snprintf(r->path, sizeof(r->path), "$.\"%s\"", name + 7);
-        r->dyn.name = name;
-        r->dyn.column = "header";
-        r->dyn.path = r->path;
-        r->dyn.kind = CF_K_STR;
-        r->f = &r->dyn;
-        r->dynamic = 1;
-        return 0;
-    }
-
-    if (scope == CF_S_BODY && strncmp(name, "body.", 5) == 0
-        && cf_q_plain_path(name + 5))
-    {
-        snprintf(r->path, sizeof(r->path), "$.body.%s", name + 5);
-        r->dyn.name = name;
-        r->dyn.path = r->path;
-        r->dyn.kind = CF_K_ANY;
-        r->f = &r->dyn;
-        r->dynamic = 1;
-        return 0;
-    }
-
-    return -1;
-}
-
-
-/* the value expression of a leaf */
-static int
-cf_q_expr(cf_qc_t *c, cf_q_ref_t *r)
-{
-    const cf_q_field_t  *f;
-    const char          *base;
-
-    f = r->f;
-
-    if (f->kind == CF_K_MISSING) {
-        cf_sb_add(&c->sb, "NULL");
-        return 0;
-    }
-
-    if (!f->rollup) {
-        c->rollup = 0;
-    }
-
-    base = f->column ? f->column : r->base;
-
-    if (f->path == NULL) {
-        if (f->kind == CF_K_OBJ || f->kind == CF_K_ARR) {
-            /* compared as compact text */
-            cf_sb_addf(&c->sb, "json(%s)", base);
-            return 0;
-        }
-
-        cf_sb_add(&c->sb, base);
-        return 0;
-    }
-
-    cf_sb_addf(&c->sb, "json_extract(%s, ", base);
-
-    if (r->dynamic) {
-        if (cf_q_bind_new(c, json_string(f->path)) != 0) {
-            return -1;
-        }
-
-    } else {
-        /* a path of the fixed table, never user text */
-        cf_sb_addf(&c->sb, "'%s'", f->path);
-    }
-
-    cf_sb_add(&c->sb, ")");
-
-    return 0;
-}
-
-
-/* json_type(base, path) of a JSON leaf */
-static int
-cf_q_type_expr(cf_qc_t *c, cf_q_ref_t *r)
-{
-    const cf_q_field_t  *f;
-
-    f = r->f;
-    c->rollup = 0;
-
-    cf_sb_addf(&c->sb, "json_type(%s",
-               f->column ? f->column : r->base);
-
-    if (f->path) {
-        cf_sb_add(&c->sb, ", ");
-
-        if (r->dynamic) {
-            if (cf_q_bind_new(c, json_string(f->path)) != 0) {
-                return -1;
-            }
-
-        } else {
-            cf_sb_addf(&c->sb, "'%s'", f->path);
-        }
-    }
-
-    cf_sb_add(&c->sb, ")");
-
-    return 0;
-}
-
-
-/* opens "EXISTS (SELECT 1 FROM <candidates of an ANY/ARR leaf> WHERE " and
- * sets the names of the value and type columns */
-static int
-cf_q_candidates(cf_qc_t *c, cf_q_ref_t *r, char *v, char *t, size_t len)
-{
-    int  a;
-
-    a = c->aliases++;
-
-    snprintf(v, len, "c%d.v", a);
-    snprintf(t, len, "c%d.t", a);
-
-    cf_sb_add(&c->sb, "EXISTS (SELECT 1 FROM (SELECT ");
-    if (cf_q_expr(c, r) != 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, " AS v, ");
-    if (cf_q_type_expr(c, r) != 0) {
-        return -1;
-    }
-
-    /* and the elements when the value is an array */
-    cf_sb_add(&c->sb, " AS t UNION ALL SELECT value, type FROM json_each(");
-    cf_sb_add(&c->sb, r->f->column ? r->f->column : r->base);
-
-    if (r->f->path) {
-        cf_sb_add(&c->sb, ", ");
-
-        if (r->dynamic) {
-            if (cf_q_bind_new(c, json_string(r->f->path)) != 0) {
-                return -1;
-            }
-
-        } else {
-            cf_sb_addf(&c->sb, "'%s'", r->f->path);
-        }
-    }
-
-    cf_sb_add(&c->sb, ") WHERE ");
-    if (cf_q_type_expr(c, r) != 0) {
-        return -1;
-    }
-
-    cf_sb_addf(&c->sb, " = 'array') AS c%d WHERE ", a);
-
-    return 0;
-}
-
-
-/* --- leaf predicates ----------------------------------------------------- */
-
-/* value v (constant or dynamic) compared by op on untyped (vs, ts) */
-static int
-cf_q_any_cmp(cf_qc_t *c, const char *vs, const char *ts, const char *op,
-    cf_q_val_t *val)
-{
-    json_t  *v;
-
-    if (val->vsql) {
-        /* dynamic: same JSON type class, then the values */
-        cf_sb_addf(&c->sb, "((%s = %s OR (%s IN ('integer', 'real') AND %s"
-                   " IN ('integer', 'real'))) AND %s %s %s)",
-                   ts, val->tsql, ts, val->tsql, vs, op, val->vsql);
-        return 0;
-    }
-
-    v = val->v;
-
-    if (json_is_string(v)) {
-        cf_sb_addf(&c->sb, "(%s = 'text' AND %s %s ", ts, vs, op);
-
-    } else if (cf_q_is_number(v)) {
-        cf_sb_addf(&c->sb, "(%s IN ('integer', 'real') AND %s %s ", ts, vs,
-                   op);
-
-    } else if (json_is_boolean(v)) {
-        cf_sb_addf(&c->sb, "(%s IN ('true', 'false') AND %s %s %s)", ts, vs,
-                   op, json_is_true(v) ? "1" : "0");
-        return 0;
-
-    } else if (json_is_object(v) || json_is_array(v)) {
-        if (strcmp(op, "=") != 0) {
-            cf_sb_add(&c->sb, "0");
-            return 0;
-        }
-
-        cf_sb_addf(&c->sb, "(%s = '%s' AND %s = ", ts,
-                   json_is_object(v) ? "object" : "array", vs);
-        if (cf_q_bind_dump(c, v) != 0) {
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, ")");
-        return 0;
-
-    } else {
-        /* null: only EQ reaches here, as "the value is null" */
-        cf_sb_addf(&c->sb, "%s = 'null'", ts);
-        return 0;
-    }
-
-    if (cf_q_bind(c, v) != 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, ")");
-
-    return 0;
-}
-
-
-/*
- * leaf "field op value" for EQ and the orderings (op: = > < >= <=) on a
- * resolved leaf without hops
- */
-static int
-cf_q_leaf_cmp(cf_qc_t *c, cf_q_ref_t *r, const char *op, cf_q_val_t *val)
-{
-    char                 vs[32], ts[32];
-    json_t              *v;
-    cf_q_kind_t          kind;
-
-    kind = r->f->kind;
-    v = val->v;
-
-    if (kind == CF_K_MISSING) {
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    if (kind == CF_K_ANY || kind == CF_K_ARR) {
-
-        if (kind == CF_K_ARR && strcmp(op, "=") == 0 && v
-            && json_is_array(v))
-        {
-            /* the whole array, or an element that is this array */
-            cf_sb_add(&c->sb, "(");
-            if (cf_q_expr(c, r) != 0) {
-                return -1;
-            }
-
-            cf_sb_add(&c->sb, " = ");
-            if (cf_q_bind_dump(c, v) != 0) {
-                return -1;
-            }
-
-            cf_sb_add(&c->sb, " OR ");
-        } else {
-            cf_sb_add(&c->sb, "(");
-        }
-
-        if (cf_q_candidates(c, r, vs, ts, sizeof(vs)) != 0) {
-            return -1;
-        }
-
-        if (cf_q_any_cmp(c, vs, ts, op, val) != 0) {
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, "))");
-        return 0;
-    }
-
-    if (val->vsql) {
-        /* dynamic value against a typed leaf */
-        static const char  *types[] = {
-            "'text'", "'integer', 'real'", "'true', 'false'", "'object'"
-        };
-
-        cf_sb_addf(&c->sb, "(%s IN (%s) AND ", val->tsql, types[kind]);
-        if (cf_q_expr(c, r) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, " %s %s)", op, val->vsql);
-        return 0;
-    }
-
-    if (!cf_q_kind_fits(kind, v)
-        || (kind == CF_K_OBJ && strcmp(op, "=") != 0))
-    {
-        /* type bracketing: never equal, never ordered */
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    cf_sb_add(&c->sb, "(");
-    if (cf_q_expr(c, r) != 0) {
-        return -1;
-    }
-
-    cf_sb_addf(&c->sb, " %s ", op);
-    if (cf_q_bind_typed(c, v) != 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, ")");
-
-    return 0;
-}
-
-
-/* leaf "missing or null" (positive form of NULL) */
-static int
-cf_q_leaf_null(cf_qc_t *c, cf_q_ref_t *r)
-{
-    char  vs[32], ts[32];
-
-    if (r->f->kind == CF_K_MISSING) {
-        cf_sb_add(&c->sb, "1");
-        return 0;
-    }
-
-    if (r->f->kind == CF_K_ANY) {
-        cf_sb_add(&c->sb, "(");
-        if (cf_q_type_expr(c, r) != 0) {
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, " IS NULL OR ");
-        if (cf_q_candidates(c, r, vs, ts, sizeof(vs)) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, "%s = 'null'))", ts);
-        return 0;
-    }
-
-    cf_sb_add(&c->sb, "(");
-    if (cf_q_expr(c, r) != 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, " IS NULL)");
-
-    return 0;
-}
-
-
-/* leaf "present" (EXISTS true): columns always are */
-static int
-cf_q_leaf_exists(cf_qc_t *c, cf_q_ref_t *r)
-{
-    if (r->f->kind == CF_K_MISSING) {
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    if (r->f->path == NULL && r->f->column) {
-        if (!r->f->rollup) {
-            c->rollup = 0;
-        }
-
-        cf_sb_add(&c->sb, "1");
-        return 0;
-    }
-
-    cf_sb_add(&c->sb, "(");
-    if (cf_q_type_expr(c, r) != 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, " IS NOT NULL)");
-
-    return 0;
-}
-
-
-/* leaf string match: mode 0 contains, 1 starts, 2 ends */
-static int
-cf_q_leaf_string(cf_qc_t *c, cf_q_ref_t *r, int mode, json_t *v,
-    int icase)
-{
-    int    pn;
-    char   x[40], vs[32], ts[32];
-    int    any;
-
-    any = (r->f->kind == CF_K_ANY || r->f->kind == CF_K_ARR);
-
-    if (!any && r->f->kind != CF_K_STR) {
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    pn = cf_q_param(c, v);
-    if (pn == 0) {
-        return -1;
-    }
-
-    cf_sb_add(&c->sb, "(");
-
-    if (any) {
-        if (cf_q_candidates(c, r, vs, ts, sizeof(vs)) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, "%s = 'text' AND ", ts);
-        snprintf(x, sizeof(x), "%s", vs);
-
-    } else {
-        /* the leaf expression once, into a sub-select column */
-        snprintf(x, sizeof(x), "s%d.x", c->aliases);
-        cf_sb_add(&c->sb, "EXISTS (SELECT 1 FROM (SELECT ");
-        if (cf_q_expr(c, r) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, " AS x) AS s%d WHERE ", c->aliases++);
-    }
-
-    if (json_string_length(v) == 0) {
-        /* the escaped empty regex matches every string */
-        cf_sb_addf(&c->sb, "%s IS NOT NULL", x);
-
-    } else if (mode == 0) {
-        cf_sb_addf(&c->sb, icase ? "instr(lower(%s), lower(?%d)) > 0"
-                                 : "instr(%s, ?%d) > 0", x, pn);
-
-    } else if (mode == 1) {
-        cf_sb_addf(&c->sb, icase ? "lower(substr(%s, 1, length(?%d)))"
-                                   " = lower(?%d)"
-                                 : "substr(%s, 1, length(?%d)) = ?%d",
-                   x, pn, pn);
-
-    } else {
-        cf_sb_addf(&c->sb, icase ? "length(%s) >= length(?%d) AND"
-                                   " lower(substr(%s, -length(?%d)))"
-                                   " = lower(?%d)"
-                                 : "length(%s) >= length(?%d) AND"
-                                   " substr(%s, -length(?%d)) = ?%d",
-                   x, pn, x, pn, pn);
-    }
-
-    cf_sb_add(&c->sb, any ? "))" : "))");
-
-    return 0;
-}
-
-
-/* leaf IN over a list (no nulls; those are handled by the caller) */
-static int
-cf_q_leaf_in(cf_qc_t *c, cf_q_ref_t *r, json_t *list)
-{
-    int          n, a;
-    size_t       i;
-    json_t      *v, *typed;
-    char         vs[32], ts[32], lv[32], lt[32];
-    cf_q_val_t   val;
-    cf_q_kind_t  kind;
-
-    kind = r->f->kind;
-
-    if (kind == CF_K_MISSING || json_array_size(list) == 0) {
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    if (kind == CF_K_ANY || kind == CF_K_ARR) {
-
-        if (json_array_size(list) <= CF_Q_SHORT_LIST) {
-            cf_sb_add(&c->sb, "(0");
-
-            json_array_foreach(list, i, v) {
-                cf_sb_add(&c->sb, " OR ");
-                val.v = v;
-                val.vsql = NULL;
-                val.tsql = NULL;
-
-                if (cf_q_leaf_cmp(c, r, "=", &val) != 0) {
-                    return -1;
-                }
-            }
-
-            cf_sb_add(&c->sb, ")");
-            return 0;
-        }
-
-        /* a long list: one bound JSON array */
-        a = c->aliases++;
-        cf_sb_add(&c->sb, "(");
-        if (cf_q_candidates(c, r, vs, ts, sizeof(vs)) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, "EXISTS (SELECT 1 FROM json_each(");
-        if (cf_q_bind_dump(c, list) != 0) {
-            return -1;
-        }
-
-        cf_sb_addf(&c->sb, ") AS l%d WHERE ", a);
-
-        snprintf(lv, sizeof(lv), "l%d.value", a);
-        snprintf(lt, sizeof(lt), "l%d.type", a);
-        val.v = NULL;
-        val.vsql = lv;
-        val.tsql = lt;
-
-        if (cf_q_any_cmp(c, vs, ts, "=", &val) != 0) {
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, ")))");
-        return 0;
-    }
-
-    /* a typed leaf: only values of its type can match */
-
-    typed = json_array();
-    if (typed == NULL) {
-        c->sb.oom = 1;
-        return -1;
-    }
-
-    json_array_foreach(list, i, v) {
-        if (cf_q_kind_fits(kind, v)) {
-            if (json_is_boolean(v)) {
-                v = json_integer(json_is_true(v));
-                json_array_append_new(typed, v);
-
-            } else if (json_is_object(v)) {
-                char  *s = json_dumps(v, JSON_COMPACT);
-
-                if (s) {
-                    json_array_append_new(typed, json_string(s));
-                    free(s);
-                }
-
-            } else {
-                json_array_append(typed, v);
-            }
-        }
-    }
-
-    n = (int) json_array_size(typed);
-
-    if (n == 0) {
-        json_decref(typed);
-        cf_sb_add(&c->sb, "0");
-        return 0;
-    }
-
-    cf_sb_add(&c->sb, "(");
-    if (cf_q_expr(c, r) != 0) {
-        json_decref(typed);
-        return -1;
-    }
-
-    if (n <= CF_Q_SHORT_LIST) {
-        cf_sb_add(&c->sb, " IN (");
-
-        json_array_foreach(typed, i, v) {
-            if (i) {
-                cf_sb_add(&c->sb, ", ");
-            }
-
-            if (cf_q_bind(c, v) != 0) {
-                json_decref(typed);
-                return -1;
-            }
-        }
-
-        cf_sb_add(&c->sb, "))");
-
-    } else {
-        cf_sb_add(&c->sb, " IN (SELECT value FROM json_each(");
-        if (cf_q_bind_dump(c, typed) != 0) {
-            json_decref(typed);
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, ")))");
-    }
-
-    json_decref(typed);
-
-    return 0;
-}
-
-
-/* --- time zones (spec 4.2 time operators) -------------------------------- */
-
-typedef struct {
-    int            fixed;     /* a fixed offset, in offset */
-    long           offset;    /* seconds east of UTC */
-    const char    *name;      /* an IANA name; NULL: the process's zone */
-} cf_q_zone_t;
-
-
-static int
-cf_q_zone_offset(const char *p, long *off)
-{
-    int   sign, h, m;
-
-    if (*p == '\0') {
-        *off = 0;
-        return 0;
-    }
-
-    if (*p != '+' && *p != '-') {
-        return -1;
-    }
-
-    sign = (*p == '-') ? -1 : 1;
-    p++;
-
-    if (!isdigit((unsigned char) p[0])) {
-        return -1;
-    }
-
-    h = p[0] - '0';
-    p++;
-
-    if (isdigit((unsigned char) *p)) {
-        h = h * 10 + (*p - '0');
-        p++;
-    }
-
-    m = 0;
-
-    if (*p == ':') {
-        p++;
-    }
-
-    if (*p) {
-        if (!isdigit((unsigned char) p[0]) || !isdigit((unsigned char) p[1])
-            || p[2] != '\0')
-        {
-            return -1;
-        }
-
-        m = (p[0] - '0') * 10 + (p[1] - '0');
-    }
-
-    if (h > 18 || m > 59) {
-        return -1;
-    }
-
-    *off = sign * (h * 3600L + m * 60L);
-
-    return 0;
-}
-
-
-static int
-cf_q_zone_parse(const char *zone, cf_q_zone_t *z)
-{
-    size_t       len;
-    const char  *p;
-
-    memset(z, 0, sizeof(cf_q_zone_t));
-
-    if (zone == NULL || zone[0] == '\0') {
-        return 0;
-    }
-
-    len = strlen(zone);
-
-    if (len > CF_QUERY_MAX_ZONE_LEN) {
-        return -1;
-    }
-
-    if (strcmp(zone, "Z") == 0 || zone[0] == '+' || zone[0] == '-') {
-        z->fixed = 1;
-        return cf_q_zone_offset(zone[0] == 'Z' ? "" : zone, &z->offset);
-    }
-
-    if (strncmp(zone, "UTC", 3) == 0 || strncmp(zone, "GMT", 3) == 0) {
-        z->fixed = 1;
-        if (cf_q_zone_offset(zone + 3, &z->offset) == 0) {
-            return 0;
-        }
-    }
-
-    if (strncmp(zone, "UT", 2) == 0 && (zone[2] == '\0' || zone[2] == '+'
-                                        || zone[2] == '-'))
-    {
-        z->fixed = 1;
-        return cf_q_zone_offset(zone + 2, &z->offset);
-    }
-
-    /* an IANA name: [A-Za-z0-9_+-] components separated by '/' */
-
-    z->fixed = 0;
-
-    if (!isalpha((unsigned char) zone[0])) {
-        return -1;
-    }
-
-    for (p = zone; *p; p++) {
-        if (*p == '/') {
-            if (p[1] == '\0' || p[1] == '/' || p[1] == '.') {
-                return -1;
-            }
-
-            continue;
-        }
-
-        if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-'
-            && *p != '+')
-        {
-            return -1;
-        }
-    }
-
-    /* a readable TZif file: loaded once per process and kept (cf_tz.c) */
-    if (cf_tz_zone(CF_Q_ZONEINFO, zone) == NULL) {
-        return -1;
-    }
-
-    z->name = zone;
-
-    return 0;
-}
-
-
-int
-cf_query_zone_valid(const char *zone)
-{
-    cf_q_zone_t  z;
-
-    return cf_q_zone_parse(zone, &z);
-}
-
-
-/*
- * Local times come from the zone's own rules (cf_tz.c: its TZif file, read
- * once per process), never from switching TZ for libc's local-time calls:
- * that changes process-wide state which nginx's log times and every other
- * thread read.
- */
-static int
-cf_q_breakdown(const cf_q_zone_t *z, time_t t, struct tm *tm)
-{
-    const cf_tz_t  *tz;
-
-    if (z->fixed) {
-        t += z->offset;
-        return gmtime_r(&t, tm) ? 0 : -1;
-    }
-
-    tz = cf_tz_zone(CF_Q_ZONEINFO, z->name);
-    if (tz == NULL) {
-        return -1;
-    }
-
-    t += cf_tz_offset(tz, (int64_t) t);
-
-    return gmtime_r(&t, tm) ? 0 : -1;
-}
-
-
-static int
-cf_q_compose(const cf_q_zone_t *z, struct tm *tm, time_t *t)
-{
-    time_t          local;
-    const cf_tz_t  *tz;
-
-    /* timegm() normalizes the fields (a day 0, a month 13) */
-    local = timegm(tm);
-
-    if (z->fixed) {
-        *t = local - z->offset;
-        return 0;
-    }
-
-    tz = cf_tz_zone(CF_Q_ZONEINFO, z->name);
-    if (tz == NULL) {
-        return -1;
-    }
-
-    *t = (time_t) cf_tz_utc(tz, (int64_t) local);
-
-    return 0;
-}
-
-
-static int64_t
-cf_q_floor_div(int64_t a, int64_t b)
-{
-    return (a >= 0) ? a / b : -((-a + b - 1) / b);
-}
-
-
-/*
- * Local midnight of a day relative to now: what 0 = the day itself,
- * 1 = its ISO week's Monday, 2 = the 1st of its month; then shifted by
- * days (what 0), weeks (1) or months (2); hms: seconds into that day.
- */
-static int64_t
-cf_q_local_start(const char *zone, int64_t now_ms, int what, int64_t shift,
-    long hms)
-{
-    time_t       t;
-    struct tm    tm, st;
-    cf_q_zone_t  z;
-
-    if (cf_q_zone_parse(zone, &z) != 0) {
-        return -1;
-    }
-
-    if (cf_q_breakdown(&z, (time_t) cf_q_floor_div(now_ms, 1000), &tm)
-        != 0)
-    {
-        return -1;
-    }
-
-    memset(&st, 0, sizeof(st));
-    st.tm_year = tm.tm_year;
-    st.tm_mon = tm.tm_mon;
-    st.tm_mday = tm.tm_mday;
-    st.tm_hour = (int) (hms / 3600);
-    st.tm_min = (int) (hms / 60 % 60);
-    st.tm_sec = (int) (hms % 60);
-
-    switch (what) {
-    case 0:
-        st.tm_mday += (int) shift;
-        break;
-    case 1:
-        st.tm_mday += -((tm.tm_wday + 6) % 7) + 7 * (int) shift;
-        break;
-    default:
-        st.tm_mday = 1;
-        st.tm_mon += (int) shift;
-        break;
-    }
-
-    if (cf_q_compose(&z, &st, &t) != 0) {
-        return -1;
-    }
-
-    return (int64_t) t * 1000;
-}
-
-
-int64_t
-cf_query_day_start(const char *zone, int64_t now_ms, int64_t day_offset)
-{
-    return cf_q_local_start(zone, now_ms, 0, day_offset, 0);
-}
-
-
-int64_t
-cf_query_week_start(const char *zone, int64_t now_ms, int offset)
-{
-    return cf_q_local_start(zone, now_ms, 1, offset, 0);
-}
-
-
-int64_t
-cf_query_month_start(const char *zone, int64_t now_ms, int offset)
-{
-    return cf_q_local_start(zone, now_ms, 2, offset, 0);
-}
-
-
-/*
- * Formats the instant ms in zone with a java.time pattern (datePattern):
- * y/u (year), M, d, H, h, m, s, S (fraction), a; 'quoted' literals; other
- * non-letters are literal.  0 or -1 (unsupported pattern).
- */
-static int
-cf_q_format(const char *zone, int64_t ms, const char *pat, char *out,
-    size_t len)
-{
-    int          n, w, val;
-    char        *o, *end;
-    const char  *p;
-    struct tm    tm;
-    cf_q_zone_t  z;
-
-    if (cf_q_zone_parse(zone, &z) != 0) {
-        return -1;
-    }
-
-    n = cf_q_breakdown(&z, (time_t) cf_q_floor_div(ms, 1000), &tm);
-
-    if (n != 0) {
-        return -1;
-    }
-
-    o = out;
-    end = out + len - 1;
-
-    for (p = pat; *p; p += w) {
-
-        if (end - o < 12) {
-            return -1;
-        }
-
-        if (*p == '\'') {
-            p++;
-
-            while (*p && *p != '\'') {
-                *o++ = *p++;
-
-                if (o == end) {
-                    return -1;
-                }
-            }
-
-            if (*p != '\'') {
-                return -1;
-            }
-
-            w = 1;
-            continue;
-        }
-
-        for (w = 1; p[w] == *p; w++) { /* void */ }
-
-        if (!isalpha((unsigned char) *p)) {
-            if (w > 1) {
-                w = 1;
-            }
-
-            *o++ = *p;
-            continue;
-        }
-
-        switch (*p) {
-        case 'y':
-        case 'u':
-            val = tm.tm_year + 1900;
-            if (w == 2) {
-                o += sprintf(o, "%02d", val % 100);
-                continue;
-            }
-            break;
-        case 'M':
-            if (w > 2) {
-                return -1;
-            }
-            val = tm.tm_mon + 1;
-            break;
-        case 'd':
-            val = tm.tm_mday;
-            break;
-        case 'H':
-            val = tm.tm_hour;
-            break;
-        case 'h':
-            val = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
-            break;
-        case 'm':
-            val = tm.tm_min;
-            break;
-        case 's':
-            val = tm.tm_sec;
-            break;
-        case 'S':
-            if (w > 3) {
-                return -1;
-            }
-            val = (int) (ms - cf_q_floor_div(ms, 1000) * 1000);
-            o += sprintf(o, "%0*d", w, w == 3 ? val : w == 2 ? val / 10
-                                                              : val / 100);
-            continue;
-        case 'a':
-            if (w > 1) {
-                return -1;
-            }
-            o += sprintf(o, "%s", tm.tm_hour < 12 ? "AM" : "PM");
-            continue;
-        default:
-            return -1;
-        }
-
-        if (w > 4 || (w > 2 && *p != 'y' && *p != 'u')) {
-            return -1;
-        }
-
-        o += sprintf(o, "%0*d", w, val);
-    }
-
-    *o = '\0';
-
-    return 0;
-}
-
-
 /* --- field-level predicates ---------------------------------------------- */
-
-typedef enum {
-    CF_L_CMP = 0,       /* cmp with val */
-    CF_L_IN,            /* list (nulls mean "missing or null") */
-    CF_L_NULL,          /* missing or null */
-    CF_L_NOT_NULL,
-    CF_L_EXISTS,
-    CF_L_STRING,        /* mode, val.v, icase */
-    CF_L_ELEM           /* child condition on the elements */
-} cf_q_leaf_op_t;
-
-
-typedef struct {
-    cf_q_leaf_op_t   op;
-    const char      *cmp;
-    cf_q_val_t       val;
-    json_t          *list;
-    int              mode;
-    int              icase;
-    json_t          *child;
-    int              depth;
-} cf_q_leaf_t;
-
-
-static int
-cf_q_leaf(cf_qc_t *c, cf_q_ref_t *r, cf_q_leaf_t *lo)
-{
-    int          a, has_null;
-    char         eb[32];
-    size_t       i;
-    json_t      *v;
-
-    switch (lo->op) {
-
-    case CF_L_CMP:
-        return cf_q_leaf_cmp(c, r, lo->cmp, &lo->val);
-
-    case CF_L_IN:
-        has_null = 0;
-
-        json_array_foreach(lo->list, i, v) {
-            if (json_is_null(v)) {
-                has_null = 1;
-            }
-        }
-
-        if (has_null) {
-            cf_sb_add(&c->sb, "(");
-            if (cf_q_leaf_null(c, r) != 0) {
-                return -1;
-            }
-
-            cf_sb_add(&c->sb, " OR ");
-        }
-
-        if (cf_q_leaf_in(c, r, lo->list) != 0) {
-            return -1;
-        }
-
-        if (has_null) {
-            cf_sb_add(&c->sb, ")");
-        }
-
-        return 0;
-
-    case CF_L_NULL:
-        return cf_q_leaf_null(c, r);
-
-    case CF_L_NOT_NULL:
-        cf_sb_add(&c->sb, "NOT ");
-        return cf_q_leaf_null(c, r);
-
-    case CF_L_EXISTS:
-        return cf_q_leaf_exists(c, r);
-
-    case CF_L_STRING:
-        return cf_q_leaf_string(c, r, lo->mode, lo->val.v, lo->icase);
-
-    case CF_L_ELEM:
-        if (r->f->kind != CF_K_ARR) {
-            return cf_q_fail(c, "ELEM_MATCH needs an array field, \"%s\" is"
-                             " not one.", r->f->name);
-        }
-
-        c->rollup = 0;
-        a = c->aliases++;
-        snprintf(eb, sizeof(eb), "e%d.value", a);
-
-        cf_sb_addf(&c->sb, "EXISTS (SELECT 1 FROM json_each(%s",
-                   r->f->column ? r->f->column : r->base);
-
-        if (r->f->path) {
-            cf_sb_addf(&c->sb, ", '%s'", r->f->path);
-        }
-
-        cf_sb_addf(&c->sb, ") AS e%d WHERE e%d.type = 'object' AND ", a, a);
-
-        if (cf_q_condition(c, lo->child, r->f->elem, eb, lo->depth + 1)
-            != 0)
-        {
-            return -1;
-        }
-
-        cf_sb_add(&c->sb, ")");
-        return 0;
-    }
-
-    return -1;
-}
-
 
 /* "field op ...": a leaf, or an EXISTS over the elements of each array
  * the name goes through */
@@ -1690,7 +268,6 @@ static int
 cf_q_field(cf_qc_t *c, int scope, const char *base, const char *name,
     cf_q_leaf_t *lo)
 {
-    int          a;
     char         eb[32];
     cf_q_ref_t   r;
 
@@ -1699,21 +276,14 @@ cf_q_field(cf_qc_t *c, int scope, const char *base, const char *name,
     }
 
     if (r.rest == NULL) {
-        return cf_q_leaf(c, &r, lo);
+        return c->dialect->leaf(c, &r, lo);
     }
 
     c->rollup = 0;
-    a = c->aliases++;
-    snprintf(eb, sizeof(eb), "j%d.value", a);
 
-    cf_sb_addf(&c->sb, "EXISTS (SELECT 1 FROM json_each(%s",
-               r.f->column ? r.f->column : base);
-
-    if (r.f->path) {
-        cf_sb_addf(&c->sb, ", '%s'", r.f->path);
+    if (c->dialect->hop_open(c, &r, base, eb, sizeof(eb)) != 0) {
+        return -1;
     }
-
-    cf_sb_addf(&c->sb, ") AS j%d WHERE ", a);
 
     if (cf_q_field(c, r.f->elem, eb, r.rest, lo) != 0) {
         return -1;
@@ -1722,15 +292,6 @@ cf_q_field(cf_qc_t *c, int scope, const char *base, const char *name,
     cf_sb_add(&c->sb, ")");
 
     return 0;
-}
-
-
-static int
-cf_q_has_hop(int scope, const char *name)
-{
-    cf_q_ref_t  r;
-
-    return cf_q_resolve(scope, "", name, &r) == 0 && r.rest != NULL;
 }
 
 
@@ -2075,7 +636,7 @@ cf_q_order(cf_qc_t *c, int scope, const char *base, const char *name,
             return cf_q_fail(c, "Unknown field \"%.128s\".", name);
         }
 
-        cf_sb_add(&c->sb, "0");
+        cf_sb_add(&c->sb, c->dialect->never);
         return 0;
     }
 
@@ -2115,7 +676,6 @@ static int
 cf_q_all_in(cf_qc_t *c, int scope, const char *base, const char *name,
     json_t *list)
 {
-    int          a;
     char         lv[32], lt[32];
     size_t       i;
     json_t      *v;
@@ -2127,7 +687,7 @@ cf_q_all_in(cf_qc_t *c, int scope, const char *base, const char *name,
     }
 
     if (json_array_size(list) == 0) {
-        cf_sb_add(&c->sb, "0");
+        cf_sb_add(&c->sb, c->dialect->never);
         return 0;
     }
 
@@ -2148,16 +708,9 @@ cf_q_all_in(cf_qc_t *c, int scope, const char *base, const char *name,
         return 0;
     }
 
-    a = c->aliases++;
-    snprintf(lv, sizeof(lv), "l%d.value", a);
-    snprintf(lt, sizeof(lt), "l%d.type", a);
-
-    cf_sb_add(&c->sb, "NOT EXISTS (SELECT 1 FROM json_each(");
-    if (cf_q_bind_dump(c, list) != 0) {
+    if (c->dialect->all_open(c, list, lv, lt, sizeof(lv)) != 0) {
         return -1;
     }
-
-    cf_sb_addf(&c->sb, ") AS l%d WHERE NOT ", a);
 
     memset(&lo, 0, sizeof(lo));
     lo.op = CF_L_CMP;
@@ -2241,7 +794,7 @@ cf_q_deletion_state(json_t *v)
 }
 
 
-static int
+int
 cf_q_condition(cf_qc_t *c, json_t *cond, int scope, const char *base,
     int depth)
 {
@@ -2316,7 +869,7 @@ cf_q_condition(cf_qc_t *c, json_t *cond, int scope, const char *base,
         return cf_q_logical(c, op, children, scope, base, depth);
 
     case CF_OP_ALL:
-        cf_sb_add(&c->sb, "1");
+        cf_sb_add(&c->sb, c->dialect->always);
         return 0;
 
     case CF_OP_RAW:
@@ -2404,7 +957,7 @@ cf_q_condition(cf_qc_t *c, json_t *cond, int scope, const char *base,
         }
 
         if (ds == 2) {
-            cf_sb_add(&c->sb, "1");
+            cf_sb_add(&c->sb, c->dialect->always);
             return 0;
         }
 
@@ -2566,6 +1119,7 @@ cf_query_limits_init(cf_query_limits_t *lim)
     lim->allow_expensive = 1;
     lim->allow_match_all = 1;
     lim->default_zone = NULL;
+    lim->dialect = NULL;
 }
 
 
@@ -2646,7 +1200,7 @@ cf_q_sort(cf_qc_t *c, cf_query_t *q, json_t *sort)
             cf_sb_add(&c->sb, ", ");
         }
 
-        if (cf_q_expr(c, &r) != 0) {
+        if (c->dialect->sort_key(c, &r) != 0) {
             goto failed;
         }
 
@@ -2806,6 +1360,7 @@ cf_query_compile(cf_query_t *q, cf_query_store_t store,
     q->limit = -1;
 
     c.lim = lim;
+    c.dialect = lim->dialect ? lim->dialect : &cf_query_sqlite_dialect;
     c.err = err;
     c.store = store;
     c.now_ms = now_ms;
@@ -3028,67 +1583,4 @@ cf_query_free(cf_query_t *q)
     q->params = NULL;
     q->include = NULL;
     q->exclude = NULL;
-}
-
-
-char *
-cf_query_sql(const cf_query_t *q, int count)
-{
-    cf_sb_t  sb;
-
-    memset(&sb, 0, sizeof(cf_sb_t));
-
-    if (count) {
-        if (q->store == CF_QUERY_SNAPSHOT && q->rollup) {
-            cf_sb_add(&sb, "SELECT coalesce(sum(n), 0) FROM snapshot_count"
-                           " WHERE ");
-        } else {
-            cf_sb_add(&sb, q->store == CF_QUERY_SNAPSHOT
-                           ? "SELECT count(*) FROM snapshot WHERE "
-                           : "SELECT count(*) FROM event_stream WHERE ");
-        }
-
-        cf_sb_add(&sb, q->where);
-
-    } else {
-        /*
-         * Two steps: the rowids of the page are chosen (and sorted) on the
-         * narrow index entries, then only those rows are read whole.
-         */
-        cf_sb_add(&sb, q->store == CF_QUERY_SNAPSHOT
-                  ? "SELECT aggregate_id, tenant_id, owner_id, version,"
-                    " event_id, first_operator, operator, first_event_time,"
-                    " event_time, state, snapshot_time, deleted, tags"
-                    " FROM snapshot WHERE rowid IN (SELECT rowid FROM"
-                    " snapshot WHERE "
-                  : "SELECT id, header, aggregate_id, tenant_id, owner_id,"
-                    " command_id, request_id, version, body, create_time,"
-                    " size FROM event_stream WHERE rowid IN (SELECT rowid"
-                    " FROM event_stream WHERE ");
-        cf_sb_add(&sb, q->where);
-
-        if (q->order && q->order[0]) {
-            cf_sb_add(&sb, " ");
-            cf_sb_add(&sb, q->order);
-        }
-
-        if (q->limit >= 0) {
-            cf_sb_addf(&sb, " LIMIT %lld OFFSET %lld", (long long) q->limit,
-                       (long long) q->offset);
-        }
-
-        cf_sb_add(&sb, ")");
-
-        if (q->order && q->order[0]) {
-            cf_sb_add(&sb, " ");
-            cf_sb_add(&sb, q->order);
-        }
-    }
-
-    if (sb.oom) {
-        free(sb.p);
-        return NULL;
-    }
-
-    return sb.p;
 }

@@ -9,7 +9,8 @@
  * known is an error and user text never reaches the SQL text; values,
  * header keys and event payload paths are always bound parameters.
  *
- * Plain C (jansson, SQLite): no nginx headers, unit-tested directly.
+ * Plain C (jansson): no nginx headers, unit-tested directly.  The store
+ * backend runs the compiled query (SQLite: cf_sqlite_query.c).
  */
 
 
@@ -17,8 +18,8 @@
 #define _CF_QUERY_H_INCLUDED_
 
 
-#include <sqlite3.h>
 #include "cf_domain.h"
+#include "cf_store.h"
 
 
 typedef enum {
@@ -34,6 +35,10 @@ typedef enum {
 } cf_query_kind_t;
 
 
+/* the SQL dialect a query is compiled into (cf_query_int.h) */
+typedef struct cf_query_dialect_s  cf_query_dialect_t;
+
+
 /* the HTTP query guard of spec 4.7; defaults by cf_query_limits_init() */
 typedef struct {
     int64_t      max_list_size;          /* 1000 */
@@ -45,6 +50,7 @@ typedef struct {
     int          allow_expensive;        /* 1: NE, NOT_IN, ... allowed */
     int          allow_match_all;        /* 1: match-all count/paged */
     const char  *default_zone;           /* NULL: the process's zone */
+    const cf_query_dialect_t *dialect;   /* NULL: SQLite's */
 } cf_query_limits_t;
 
 #define CF_QUERY_MAX_SORT         16
@@ -82,8 +88,8 @@ int cf_query_compile(cf_query_t *q, cf_query_store_t store,
     const char *owner_id, int64_t now_ms, cf_error_t *err);
 void cf_query_free(cf_query_t *q);
 
-/* the full SQL text: count ("SELECT count(*) ...") or the row query;
- * malloc()ed, NULL when out of memory */
+/* the full SQLite text (cf_query_sqlite.c): count ("SELECT count(*) ...")
+ * or the row query; malloc()ed, NULL when out of memory */
 char *cf_query_sql(const cf_query_t *q, int count);
 
 
@@ -105,14 +111,14 @@ int64_t cf_query_week_start(const char *zone, int64_t now_ms, int offset);
 int64_t cf_query_month_start(const char *zone, int64_t now_ms, int offset);
 
 
-/* execution (cf_query_exec.c) */
+/* execution, by the store backend (cf_store.h) */
 
 /* creates the query indexes and the count rollup (once per connection
  * open; bounded retry while another process holds the lock); 0 or -1 */
-int cf_query_schema(sqlite3 *db, char *errbuf, size_t errlen);
+int cf_query_schema(cf_store_t *st, char *errbuf, size_t errlen);
 
 /* 0 or -1 (errbuf filled) */
-int cf_query_count(sqlite3 *db, const cf_query_t *q, int64_t *count,
+int cf_query_count(cf_store_t *st, const cf_query_t *q, int64_t *count,
     char *errbuf, size_t errlen);
 
 /*
@@ -120,7 +126,7 @@ int cf_query_count(sqlite3 *db, const cf_query_t *q, int64_t *count,
  * the "state" object of each snapshot document.  A new array, or NULL on
  * error (errbuf filled).
  */
-json_t *cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
+json_t *cf_query_rows(cf_store_t *st, const cf_query_t *q, int state_only,
     char *errbuf, size_t errlen);
 
 /*
@@ -130,7 +136,7 @@ json_t *cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
  */
 typedef int (*cf_query_doc_pt)(void *data, json_t *doc);
 
-int cf_query_each(sqlite3 *db, const cf_query_t *q, int state_only,
+int cf_query_each(cf_store_t *st, const cf_query_t *q, int state_only,
     cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen);
 
 

@@ -1,548 +1,81 @@
 
 /*
- * ngx_compensation: the SQLite store (see cf_store.h).
+ * ngx_compensation: the store interface (see cf_store.h): the backend a dsn
+ * names, and every operation dispatched to it (cf_store_backend.h).
  */
 
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
 
-#include <sys/stat.h>
-
-#include "cf_store.h"
-#include "cf_bind.h"
+#include "cf_store_backend.h"
 
 
-#define CF_SCHEMA_RETRIES     200     /* x 10 ms: other workers at startup */
-
-
-typedef enum {
-    CF_SQL_BEGIN = 0,
-    CF_SQL_COMMIT,
-    CF_SQL_ROLLBACK,
-    CF_SQL_REQUEST_EXISTS,
-    CF_SQL_LOAD_SNAPSHOT,
-    CF_SQL_APPEND,
-    CF_SQL_SAVE_SNAPSHOT,
-    CF_SQL_PING,
-    CF_SQL_EACH_STREAM,
-    CF_SQL_READ_SNAPSHOT,
-    CF_SQL_SCAN_IDS,
-    CF_SQL_STATE_TEXT,
-    CF_SQL_SAVEPOINT,
-    CF_SQL_RELEASE,
-    CF_SQL_ROLLBACK_TO,
-    CF_SQL_LATEST_VERSION,
-    CF_SQL_BEGIN_READ,
-    CF_SQL__COUNT
-} cf_sql_id_t;
-
-
-struct cf_store_s {
-    sqlite3         *db;
-    sqlite3_stmt    *stmt[CF_SQL__COUNT];
-    /* texts of the JSON columns being bound (SQLITE_STATIC until reset) */
-    cf_buf_t         text[2];
-    int              busy_timeout_ms;
-    int              busy_limit_ms;     /* in force for the next waits */
-    struct timespec  busy_start;
-    int              wal_checkpoint_frames;
-    int              wal_restart_frames;
-    int              wal_frames;        /* in the WAL after our last commit */
-    int              wal_backfilled;    /* copied by our last checkpoint */
-    int              wal_restart;       /* wanted before our next write */
-    int              wal_restart_after; /* WAL frames: no retry before */
-    int              wal_restarts;      /* RESTART checkpoints that worked */
-    int              wal_restart_wait_ms;
-    cf_checkpointer_t *checkpointer;    /* NULL: checkpoints in the hook */
-    int              errcode;           /* extended code of the last error */
-    int              replaced;          /* the file left its path: sticky */
-    int              wal_known;         /* wal_dev, wal_ino are set */
-    dev_t            wal_dev;           /* the WAL this connection has open */
-    ino_t            wal_ino;
-    char            *path;
-    char            *wal_path;
-    char             errmsg[256];
+/* the libpq keywords that start a keyword/value connection string */
+static const char *const  cf_store_pg_keywords[] = {
+    "host=", "hostaddr=", "port=", "dbname=", "user=", "password=",
+    "service=", "sslmode=", "connect_timeout=", "application_name=",
+    "options=", "passfile=", "target_session_attrs=", NULL
 };
 
 
-/* checkpoint policy defaults (cf_store_wal_hook), in WAL frames (pages) */
-#define CF_WAL_CHECKPOINT_FRAMES  256       /* 1 MB of 4 KB pages */
-#define CF_WAL_RESTART_FRAMES     16384     /* 64 MB */
+int
+cf_store_dsn_is_file(const char *dsn)
+{
+    const char *const  *k;
 
+    if (strncmp(dsn, "postgresql://", sizeof("postgresql://") - 1) == 0
+        || strncmp(dsn, "postgres://", sizeof("postgres://") - 1) == 0)
+    {
+        return 0;
+    }
 
-static const char *cf_sql_text[CF_SQL__COUNT] = {
-    "BEGIN IMMEDIATE",
-    "COMMIT",
-    "ROLLBACK",
+    /* "host=... dbname=...": a file name with a '=' in its first word
+     * is still a file unless that word is one of libpq's keywords */
+    while (*dsn == ' ' || *dsn == '\t') {
+        dsn++;
+    }
 
-    "SELECT 1 FROM event_stream WHERE request_id = ?1 LIMIT 1",
+    for (k = cf_store_pg_keywords; *k; k++) {
+        if (strncmp(dsn, *k, strlen(*k)) == 0) {
+            return 0;
+        }
+    }
 
-    "SELECT version, event_id, owner_id, first_operator, operator,"
-    " first_event_time, event_time, deleted, state, tags"
-    " FROM snapshot WHERE aggregate_id = ?1",
-
-    "INSERT INTO event_stream (id, aggregate_id, tenant_id, owner_id,"
-    " version, request_id, command_id, header, body, size, create_time)"
-    " VALUES (?1, ?2, '" CF_TENANT_ID "', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-
-    "INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
-    " event_id, first_operator, operator, first_event_time, event_time,"
-    " snapshot_time, deleted, state, status, recoverable, is_retryable,"
-    " is_below_retry_threshold, retries, next_retry_at, timeout_at, tags)"
-    " VALUES (?1, '" CF_TENANT_ID "', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-    " ON CONFLICT (aggregate_id) DO UPDATE SET"
-    " owner_id = excluded.owner_id, version = excluded.version,"
-    " event_id = excluded.event_id, first_operator = excluded.first_operator,"
-    " operator = excluded.operator,"
-    " first_event_time = excluded.first_event_time,"
-    " event_time = excluded.event_time,"
-    " snapshot_time = excluded.snapshot_time, deleted = excluded.deleted,"
-    " state = excluded.state, status = excluded.status,"
-    " recoverable = excluded.recoverable,"
-    " is_retryable = excluded.is_retryable,"
-    " is_below_retry_threshold = excluded.is_below_retry_threshold,"
-    " retries = excluded.retries, next_retry_at = excluded.next_retry_at,"
-    " timeout_at = excluded.timeout_at, tags = excluded.tags",
-
-    "SELECT count(*) FROM sqlite_master",
-
-    "SELECT id, aggregate_id, tenant_id, owner_id, version, request_id,"
-    " command_id, header, body, size, create_time FROM event_stream"
-    " WHERE aggregate_id = ?1 AND version BETWEEN ?2 AND ?3"
-    " ORDER BY version",
-
-    "SELECT version, event_id, tenant_id, owner_id, first_operator, operator,"
-    " first_event_time, event_time, snapshot_time, deleted, state, tags"
-    " FROM snapshot WHERE aggregate_id = ?1",
-
-    /* the unique (aggregate_id, version) index gives the order */
-    "SELECT aggregate_id FROM event_stream"
-    " WHERE aggregate_id > ?1 AND version = 1"
-    " ORDER BY aggregate_id LIMIT ?2",
-
-    /* the state read's fast path: the snapshot is the head when no event
-     * stream is newer, exactly when cf_store_load would replay nothing
-     * (the unique (aggregate_id, version) index answers) */
-    "SELECT s.version, s.deleted, s.state,"
-    " (SELECT max(version) FROM event_stream WHERE aggregate_id = ?1)"
-    " FROM snapshot s WHERE s.aggregate_id = ?1",
-
-    /* group commit: one savepoint per command in a shared transaction */
-    "SAVEPOINT cf_command",
-    "RELEASE cf_command",
-    "ROLLBACK TO cf_command",
-
-    /* the unique (aggregate_id, version) index answers */
-    "SELECT max(version) FROM event_stream WHERE aggregate_id = ?1",
-
-    /* a read transaction held over several reads (cf_store_read_hold) */
-    "BEGIN"
-};
-
-
-/*
- * Schema version 2 (1 had no snapshot.tags: cf_store_migrate adds it).
- * Unique (aggregate_id, version) is the optimistic lock of
- * the event store; unique (aggregate_id, request_id) and the request_id index
- * make Command-Request-Id idempotent.  The snapshot keeps the state document
- * plus the columns the scheduler and the dashboard filter on.
- */
-static const char cf_schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS event_stream ("
-    " id TEXT NOT NULL PRIMARY KEY,"
-    " aggregate_id TEXT NOT NULL,"
-    " tenant_id TEXT NOT NULL,"
-    " owner_id TEXT NOT NULL DEFAULT '',"
-    " version INTEGER NOT NULL,"
-    " request_id TEXT NOT NULL,"
-    " command_id TEXT NOT NULL,"
-    " header TEXT NOT NULL,"
-    " body TEXT NOT NULL,"
-    " size INTEGER NOT NULL,"
-    " create_time INTEGER NOT NULL,"
-    " UNIQUE (aggregate_id, version),"
-    " UNIQUE (aggregate_id, request_id));"
-    "CREATE INDEX IF NOT EXISTS event_stream_request_id"
-    " ON event_stream (request_id);"
-    "CREATE TABLE IF NOT EXISTS snapshot ("
-    " aggregate_id TEXT NOT NULL PRIMARY KEY,"
-    " tenant_id TEXT NOT NULL,"
-    " owner_id TEXT NOT NULL DEFAULT '',"
-    " version INTEGER NOT NULL,"
-    " event_id TEXT NOT NULL,"
-    " first_operator TEXT NOT NULL DEFAULT '',"
-    " operator TEXT NOT NULL DEFAULT '',"
-    " first_event_time INTEGER NOT NULL,"
-    " event_time INTEGER NOT NULL,"
-    " snapshot_time INTEGER NOT NULL,"
-    " deleted INTEGER NOT NULL DEFAULT 0,"
-    " state TEXT NOT NULL,"
-    " status TEXT,"
-    " recoverable TEXT,"
-    " is_retryable INTEGER,"
-    " is_below_retry_threshold INTEGER,"
-    " retries INTEGER,"
-    " next_retry_at INTEGER,"
-    " timeout_at INTEGER,"
-    " tags TEXT NOT NULL DEFAULT '{}');";
-
-
-/* the ABAC tags of newer servers (spec 2.9 [HEAD]) on a version 1 file */
-static const char cf_migrate_tags_sql[] =
-    "ALTER TABLE snapshot ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';";
-
-
-static int cf_store_create_schema(cf_store_t *st);
-static int cf_tags_from_text(cf_aggregate_t *agg, const char *text);
-static int cf_store_migrate(cf_store_t *st, char **msg);
-static int cf_store_exec(cf_store_t *st, cf_sql_id_t id);
-static void cf_store_set_error(cf_store_t *st, const char *what);
-static const char *cf_column_text(sqlite3_stmt *s, int col);
-static int cf_store_replay(cf_store_t *st, cf_aggregate_t *agg,
-    cf_error_t *err);
-static int cf_bind_text(cf_store_t *st, sqlite3_stmt *s, int col,
-    cf_buf_t *b);
-static int cf_store_busy(void *data, int count);
-static int cf_store_wal_hook(void *data, sqlite3 *db, const char *name,
-    int frames);
-static void cf_store_wal_restart(cf_store_t *st);
-static void cf_store_note_wal(cf_store_t *st);
-static int cf_store_which_unique(cf_store_t *st,
-    const cf_stream_row_t *row);
+    return 1;
+}
 
 
 cf_store_t *
-cf_store_open(const char *path, const cf_store_options_t *opts, char *errbuf,
+cf_store_open(const char *dsn, const cf_store_options_t *opts, char *errbuf,
     size_t errlen)
 {
-    int          rc, i;
-    cf_store_t  *st;
-    char         pragma[96];
+    const cf_store_backend_t  *be;
 
-    st = calloc(1, sizeof(cf_store_t));
-    if (st == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
+    if (cf_store_dsn_is_file(dsn)) {
+        be = &cf_sqlite_store_backend;
 
-    st->path = strdup(path);
-    st->wal_path = malloc(strlen(path) + sizeof("-wal"));
-    if (st->path == NULL || st->wal_path == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        goto failed;
-    }
+    } else {
+        be = &cf_pg_store_backend;
 
-    sprintf(st->wal_path, "%s-wal", path);
-
-    /*
-     * NOMUTEX: one connection per process, used by one thread at a time.
-     * Without create: a missing file is an error, not a fresh empty store
-     * beside the one the other processes still write (cf_store.h).
-     */
-    rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
-                         | (opts->no_create ? 0 : SQLITE_OPEN_CREATE), NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(errbuf, errlen, "sqlite3_open_v2(\"%s\") failed: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-        goto failed;
-    }
-
-    sqlite3_extended_result_codes(st->db, 1);
-
-    st->busy_timeout_ms = opts->busy_timeout_ms;
-    st->busy_limit_ms = opts->busy_timeout_ms;
-    sqlite3_busy_handler(st->db, cf_store_busy, st);
-
-    st->wal_checkpoint_frames = opts->wal_checkpoint_frames > 0
-                                ? opts->wal_checkpoint_frames
-                                : CF_WAL_CHECKPOINT_FRAMES;
-    st->wal_restart_frames = opts->wal_restart_frames > 0
-                             ? opts->wal_restart_frames
-                             : CF_WAL_RESTART_FRAMES;
-    st->wal_restart_wait_ms = opts->wal_restart_wait_ms;
-    sqlite3_wal_hook(st->db, cf_store_wal_hook, st);
-
-    /* journal_mode=WAL is persistent; the others are per connection */
-    snprintf(pragma, sizeof(pragma),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
-             opts->synchronous_full ? "FULL" : "NORMAL");
-
-    for (i = 0; i < CF_SCHEMA_RETRIES; i++) {
-        rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
-        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
-            break;
-        }
-        usleep(10000);
-    }
-
-    if (rc != SQLITE_OK) {
-        snprintf(errbuf, errlen, "setting pragmas on \"%s\" failed: %s",
-                 path, sqlite3_errmsg(st->db));
-        goto failed;
-    }
-
-    /*
-     * No temporary files: a statement journal per SAVEPOINT otherwise, and
-     * SQLite would look up their directory with getenv()
-     */
-    if (opts->temp_store_memory
-        && sqlite3_exec(st->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL)
-           != SQLITE_OK)
-    {
-        snprintf(errbuf, errlen, "setting temp_store on \"%s\" failed: %s",
-                 path, sqlite3_errmsg(st->db));
-        goto failed;
-    }
-
-    /* reads through the mapping: no read() and no copy per page */
-    if (opts->mmap_size > 0) {
-        snprintf(pragma, sizeof(pragma), "PRAGMA mmap_size=%lld;",
-                 (long long) opts->mmap_size);
-
-        rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            snprintf(errbuf, errlen, "setting mmap_size on \"%s\" failed:"
-                     " %s", path, sqlite3_errmsg(st->db));
-            goto failed;
+        if (be == NULL) {
+            /* not quoted: a DSN may hold a password */
+            snprintf(errbuf, errlen, "the store names a PostgreSQL database,"
+                     " but this build has no PostgreSQL store");
+            return NULL;
         }
     }
 
-    if (cf_store_create_schema(st) != 0) {
-        snprintf(errbuf, errlen, "creating the schema in \"%s\" failed: %s",
-                 path, st->errmsg);
-        goto failed;
-    }
-
-    for (i = 0; i < CF_SQL__COUNT; i++) {
-        rc = sqlite3_prepare_v3(st->db, cf_sql_text[i], -1,
-                                SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
-                                NULL);
-        if (rc != SQLITE_OK) {
-            snprintf(errbuf, errlen, "preparing \"%s\" failed: %s",
-                     cf_sql_text[i], sqlite3_errmsg(st->db));
-            goto failed;
-        }
-    }
-
-    /* the WAL the schema's transactions opened (cf_store_check_file) */
-    cf_store_note_wal(st);
-
-    return st;
-
-failed:
-
-    cf_store_close(st);
-    return NULL;
+    return be->open(dsn, opts, errbuf, errlen);
 }
 
 
 void
 cf_store_close(cf_store_t *st)
 {
-    int  i;
-
-    if (st == NULL) {
-        return;
-    }
-
-    for (i = 0; i < CF_SQL__COUNT; i++) {
-        if (st->stmt[i]) {
-            sqlite3_finalize(st->stmt[i]);
-        }
-    }
-
-    if (st->db) {
-        sqlite3_close(st->db);
-    }
-
-    cf_buf_free(&st->text[0]);
-    cf_buf_free(&st->text[1]);
-
-    free(st->path);
-    free(st->wal_path);
-    free(st);
-}
-
-
-const char *
-cf_store_errmsg(cf_store_t *st)
-{
-    return st->errmsg;
-}
-
-
-void
-cf_store_set_busy_timeout(cf_store_t *st, int ms)
-{
-    st->busy_limit_ms = ms;
-}
-
-
-/*
- * SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries, which is
- * far longer than a write transaction here (tens of microseconds): two
- * workers contending for the lock turned that into a 275 ms p99.  Retry in
- * steps growing from 20 us to 1 ms instead, up to the time limit.
- */
-static int
-cf_store_busy(void *data, int count)
-{
-    cf_store_t       *st = data;
-    long              elapsed_ms, step_us;
-    struct timespec   now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-
-    if (count == 0) {
-        st->busy_start = now;
-
-    } else {
-        elapsed_ms = (now.tv_sec - st->busy_start.tv_sec) * 1000
-                     + (now.tv_nsec - st->busy_start.tv_nsec) / 1000000;
-
-        if (elapsed_ms >= st->busy_limit_ms) {
-            return 0;
-        }
-    }
-
-    step_us = 20L << (count < 6 ? count : 6);
-
-    usleep(step_us < 1000 ? step_us : 1000);
-
-    return 1;
-}
-
-
-/*
- * Checkpoints, replacing SQLite's auto-checkpoint (which checkpoints after
- * every commit that leaves 1000 frames or more in the WAL).
- *
- * Under a sustained load of two workers the WAL is never started over: a
- * writer restarts it only when a checkpoint has caught up with it and no
- * commit came since, and the other worker always commits meanwhile.  The WAL
- * file then grows for as long as the load lasts (to 100-370 MB in a 10 s
- * benchmark), and once it holds 1000 frames every commit checkpoints.  So:
- *   - a commit checkpoints (PASSIVE, never waiting) once wal_checkpoint_frames
- *     were added since the backfill this connection last saw.  Small, frequent
- *     checkpoints: the 1000-frame ones made the slowest commits slower
- *     (docs/benchmarks.md);
- *   - once the WAL holds wal_restart_frames, the connection's next write
- *     transaction first tries a RESTART checkpoint (cf_store_wal_restart).
- *     It takes the write lock, which that transaction is about to take
- *     anyway, copies what is left, and succeeds if no reader uses the WAL:
- *     the next commit then starts the WAL over.  It never waits: when the
- *     other writer or a reader is there, it is tried again once another
- *     wal_checkpoint_frames were written (a failed attempt still checkpoints
- *     what is new, with its fsyncs).  At the start of a transaction, not
- *     after a commit, it delays no reply.
- * With a checkpointer (cf_checkpoint.h, the workers'), the PASSIVE
- * checkpoint is its thread's, whose syncs block no writer; the RESTART
- * stays here.  The hook runs after the commit (no lock of ours is held), in
- * the thread that committed; what it does never fails the commit.
- */
-static int
-cf_store_wal_hook(void *data, sqlite3 *db, const char *name, int frames)
-{
-    int          log, backfilled;
-    cf_store_t  *st = data;
-
-    if (frames < st->wal_frames || frames < st->wal_backfilled) {
-        /* the WAL was started over since our last commit */
-        st->wal_backfilled = 0;
-        st->wal_restart_after = 0;
-    }
-
-    st->wal_frames = frames;
-    st->wal_restart = frames >= st->wal_restart_frames
-                      && frames >= st->wal_restart_after;
-
-    if (frames - st->wal_backfilled < st->wal_checkpoint_frames) {
-        return SQLITE_OK;
-    }
-
-    if (st->checkpointer) {
-        /* its thread checkpoints; counted from this request on */
-        st->wal_backfilled = frames;
-        cf_checkpointer_wake(st->checkpointer);
-        return SQLITE_OK;
-    }
-
-    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log,
-                                  &backfilled)
-        == SQLITE_OK
-        && backfilled >= 0)
-    {
-        st->wal_backfilled = backfilled;
-
-    } else {
-        /* another checkpoint runs (or this one failed): as many frames on */
-        st->wal_backfilled = frames;
-    }
-
-    return SQLITE_OK;
-}
-
-
-static void
-cf_store_wal_restart(cf_store_t *st)
-{
-    int  log, backfilled, limit;
-
-    /*
-     * No wait on an event loop: the busy handler gives up at once.  A
-     * connection off the event loop (the store thread) waits a little for
-     * the readers still on the WAL: under a sustained read load of several
-     * workers one of them always is, and a RESTART that never waits never
-     * succeeds.  Waiting, it also truncates the file (TRUNCATE).
-     */
-    limit = st->busy_limit_ms;
-    st->busy_limit_ms = st->wal_restart_wait_ms;
-
-    log = -1;
-    backfilled = -1;
-
-    if (sqlite3_wal_checkpoint_v2(st->db, NULL,
-                                  st->wal_restart_wait_ms
-                                  ? SQLITE_CHECKPOINT_TRUNCATE
-                                  : SQLITE_CHECKPOINT_RESTART,
-                                  &log, &backfilled)
-        == SQLITE_OK)
-    {
-        st->wal_restarts++;
-
-    } else {
-        /*
-         * A reader or the other writer was there.  The attempt still
-         * checkpointed what was new (two fsyncs): trying again at every
-         * write would do that at every write, so not before another
-         * checkpoint's worth of frames
-         */
-        st->wal_restart_after = st->wal_frames + st->wal_checkpoint_frames;
-    }
-
-    st->wal_restart = 0;
-
-    if (backfilled > st->wal_backfilled) {
-        st->wal_backfilled = backfilled;
-    }
-
-    st->busy_limit_ms = limit;
-}
-
-
-void
-cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
-{
-    st->checkpointer = ck;
-
-    if (ck) {
-        cf_checkpointer_set_bound(ck, st->wal_restart_frames);
+    if (st != NULL) {
+        st->backend->close(st);
     }
 }
 
@@ -550,436 +83,130 @@ cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
 int
 cf_store_wal_restarts(cf_store_t *st)
 {
-    return st->wal_restarts;
+    return st->backend->wal_restarts ? st->backend->wal_restarts(st) : 0;
 }
 
 
-/*
- * Creating the schema races with the other workers (and a master, and a
- * second nginx) opening a fresh file: "database is locked" can come back
- * even with a busy timeout, so retry a bounded number of times.
- */
-static int
-cf_store_create_schema(cf_store_t *st)
+void
+cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck)
 {
-    int   rc, i;
-    char *msg;
-
-    for (i = 0; i < CF_SCHEMA_RETRIES; i++) {
-
-        rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-
-        if (rc == SQLITE_OK) {
-            msg = NULL;
-            rc = sqlite3_exec(st->db, cf_schema_sql, NULL, NULL, &msg);
-
-            if (rc == SQLITE_OK) {
-                rc = cf_store_migrate(st, &msg);
-            }
-
-            if (rc == SQLITE_OK) {
-                rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-                if (rc == SQLITE_OK) {
-                    return 0;
-                }
-            }
-
-            if (msg) {
-                snprintf(st->errmsg, sizeof(st->errmsg), "%s", msg);
-                sqlite3_free(msg);
-            }
-
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        }
-
-        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
-            if (st->errmsg[0] == '\0') {
-                cf_store_set_error(st, "schema");
-            }
-            return -1;
-        }
-
-        usleep(10000);
+    if (st->backend->set_checkpointer) {
+        st->backend->set_checkpointer(st, ck);
     }
-
-    cf_store_set_error(st, "schema (still locked after retries)");
-    return -1;
 }
 
 
-/*
- * Brings a file of an older schema version to the current one, inside the
- * schema transaction: version 1 lacks snapshot.tags (every row then has
- * the tags {}, as an aggregate that never had tags applied).
- */
-static int
-cf_store_migrate(cf_store_t *st, char **msg)
+void
+cf_dispatch_close(cf_dispatch_t *d)
 {
-    int            rc, has_tags;
-    sqlite3_stmt  *s;
-
-    rc = sqlite3_prepare_v2(st->db,
-                            "SELECT 1 FROM pragma_table_info('snapshot')"
-                            " WHERE name = 'tags'", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        return rc;
+    if (d != NULL) {
+        d->store->backend->dispatch_close(d);
     }
-
-    rc = sqlite3_step(s);
-    has_tags = (rc == SQLITE_ROW);
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return rc;
-    }
-
-    if (!has_tags) {
-        rc = sqlite3_exec(st->db, cf_migrate_tags_sql, NULL, NULL, msg);
-        if (rc != SQLITE_OK) {
-            return rc;
-        }
-    }
-
-    return sqlite3_exec(st->db, "PRAGMA user_version = 2;", NULL, NULL, msg);
 }
 
 
-static void
-cf_store_set_error(cf_store_t *st, const char *what)
+const char *
+cf_store_errmsg(cf_store_t *st)
 {
-    st->errcode = sqlite3_extended_errcode(st->db);
-
-    snprintf(st->errmsg, sizeof(st->errmsg), "%s: %s (%d)", what,
-             sqlite3_errmsg(st->db), st->errcode);
+    return st->backend->errmsg(st);
 }
 
 
-static int
-cf_store_exec(cf_store_t *st, cf_sql_id_t id)
+int
+cf_store_errcode(cf_store_t *st)
 {
-    int            rc;
-    sqlite3_stmt  *s;
+    return st->backend->errcode(st);
+}
 
-    s = st->stmt[id];
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
 
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-        return 0;
-    }
+const char *
+cf_store_path(cf_store_t *st)
+{
+    return st->backend->path(st);
+}
 
-    cf_store_set_error(st, cf_sql_text[id]);
 
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-        return CF_STORE_BUSY;
-    }
-
-    return -1;
+void
+cf_store_set_busy_timeout(cf_store_t *st, int ms)
+{
+    st->backend->set_busy_timeout(st, ms);
 }
 
 
 int
 cf_store_begin_immediate(cf_store_t *st)
 {
-    /* nothing more is written into a file known to be no longer the
-     * store (cf_store_commit checks) */
-    if (st->replaced) {
-        return CF_STORE_REPLACED;
-    }
-
-    if (st->wal_restart && sqlite3_get_autocommit(st->db)) {
-        cf_store_wal_restart(st);
-    }
-
-    return cf_store_exec(st, CF_SQL_BEGIN);
+    return st->backend->begin_immediate(st);
 }
 
 
 int
 cf_store_commit(cf_store_t *st)
 {
-    int  rc;
-
-    rc = cf_store_exec(st, CF_SQL_COMMIT);
-
-    if (rc != 0) {
-        /* a failed COMMIT may leave the transaction open */
-        if (!sqlite3_get_autocommit(st->db)) {
-            (void) cf_store_exec(st, CF_SQL_ROLLBACK);
-        }
-
-        return rc;
-    }
-
-    /*
-     * Committed, but into the file at the path?  Checked after the COMMIT
-     * so that a file deleted during the transaction is seen too: the
-     * caller must not acknowledge the write.
-     */
-    if (cf_store_check_file(st) != 0) {
-        return CF_STORE_REPLACED;
-    }
-
-    st->errcode = 0;
-
-    return 0;
+    return st->backend->commit(st);
 }
 
 
 void
 cf_store_rollback(cf_store_t *st)
 {
-    if (!sqlite3_get_autocommit(st->db)) {
-        (void) cf_store_exec(st, CF_SQL_ROLLBACK);
-    }
+    st->backend->rollback(st);
+}
+
+
+int
+cf_store_savepoint(cf_store_t *st)
+{
+    return st->backend->savepoint(st);
+}
+
+
+int
+cf_store_release(cf_store_t *st)
+{
+    return st->backend->release(st);
+}
+
+
+int
+cf_store_rollback_to(cf_store_t *st)
+{
+    return st->backend->rollback_to(st);
+}
+
+
+int
+cf_store_in_transaction(cf_store_t *st)
+{
+    return st->backend->in_transaction(st);
+}
+
+
+int
+cf_store_read_hold(cf_store_t *st)
+{
+    return st->backend->read_hold(st);
+}
+
+
+void
+cf_store_read_release(cf_store_t *st)
+{
+    st->backend->read_release(st);
 }
 
 
 int
 cf_store_request_id_exists(cf_store_t *st, const char *request_id)
 {
-    int            rc;
-    sqlite3_stmt  *s;
-
-    s = st->stmt[CF_SQL_REQUEST_EXISTS];
-    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
-
-    rc = sqlite3_step(s);
-
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        cf_store_set_error(st, "request id lookup");
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    if (rc == SQLITE_ROW) {
-        return 1;
-    }
-
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-
-static const char *
-cf_column_text(sqlite3_stmt *s, int col)
-{
-    const char  *p;
-
-    p = (const char *) sqlite3_column_text(s, col);
-
-    return p ? p : "";
-}
-
-
-static char *
-cf_strdup(const char *s)
-{
-    size_t  n;
-    char   *p;
-
-    n = strlen(s);
-    p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n + 1);
-    }
-
-    return p;
-}
-
-
-static int
-cf_replace_str(char **dst, const char *src)
-{
-    char  *p;
-
-    p = cf_strdup(src);
-    if (p == NULL) {
-        return -1;
-    }
-
-    free(*dst);
-    *dst = p;
-
-    return 0;
+    return st->backend->request_id_exists(st, request_id);
 }
 
 
 int
 cf_store_load(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 {
-    int            rc, ok;
-    const char    *text;
-    json_t        *state;
-    sqlite3_stmt  *s;
-    json_error_t   jerr;
-
-    s = st->stmt[CF_SQL_LOAD_SNAPSHOT];
-    sqlite3_bind_text(s, 1, agg->state.id, -1, SQLITE_STATIC);
-
-    rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW) {
-        ok = 1;
-
-        text = cf_column_text(s, 8);
-        state = cf_json_loads(text, 0, &jerr);
-
-        if (state == NULL
-            || cf_state_from_json(&agg->state, state, err) != 0)
-        {
-            /* a damaged snapshot row: rebuild everything from the events */
-            ok = 0;
-        }
-
-        json_decref(state);
-
-        if (ok && cf_tags_from_text(agg, cf_column_text(s, 9)) != 0) {
-            ok = 0;
-        }
-
-        if (ok) {
-            agg->version = sqlite3_column_int64(s, 0);
-            agg->deleted = sqlite3_column_int(s, 7) != 0;
-            agg->first_event_time = sqlite3_column_int64(s, 5);
-            agg->event_time = sqlite3_column_int64(s, 6);
-
-            if (cf_replace_str(&agg->last_stream_id, cf_column_text(s, 1))
-                || cf_replace_str(&agg->owner_id, cf_column_text(s, 2))
-                || cf_replace_str(&agg->first_operator, cf_column_text(s, 3))
-                || cf_replace_str(&agg->operator_, cf_column_text(s, 4)))
-            {
-                sqlite3_reset(s);
-                sqlite3_clear_bindings(s);
-                cf_error_set(err, CF_E_INTERNAL, "out of memory");
-                return -1;
-            }
-
-        } else {
-            cf_error_free(err);
-            cf_error_init(err);
-
-            text = agg->state.id;
-            agg->state.id = NULL;
-            cf_aggregate_free(agg);
-
-            if (cf_aggregate_init(agg, text) != 0) {
-                free((char *) text);
-                sqlite3_reset(s);
-                sqlite3_clear_bindings(s);
-                cf_error_set(err, CF_E_INTERNAL, "out of memory");
-                return -1;
-            }
-
-            free((char *) text);
-        }
-
-    } else if (rc != SQLITE_DONE) {
-        cf_store_set_error(st, "loading snapshot");
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
-        return -1;
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return cf_store_replay(st, agg, err);
-}
-
-
-/* applies the event streams after agg->version */
-static int
-cf_store_replay(cf_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
-{
-    return cf_store_load_upto(st, agg, INT64_MAX, INT64_MAX, err);
-}
-
-
-typedef struct {
-    cf_aggregate_t  *agg;
-    int64_t          max_time;
-    cf_error_t      *err;
-} cf_replay_ctx_t;
-
-
-static int
-cf_store_replay_stream(void *data, const cf_stream_view_t *row)
-{
-    cf_replay_ctx_t  *rc = data;
-
-    if (row->create_time > rc->max_time) {
-        return 1;
-    }
-
-    return cf_stream_apply(rc->agg, row, rc->err) == 0 ? 0 : -1;
-}
-
-
-int
-cf_store_load_upto(cf_store_t *st, cf_aggregate_t *agg, int64_t tail_version,
-    int64_t max_time, cf_error_t *err)
-{
-    cf_replay_ctx_t  ctx;
-
-    if (tail_version <= agg->version) {
-        return 0;
-    }
-
-    ctx.agg = agg;
-    ctx.max_time = max_time;
-    ctx.err = err;
-
-    return cf_store_each_stream(st, agg->state.id, agg->version + 1,
-                                tail_version, cf_store_replay_stream, &ctx,
-                                err) < 0 ? -1 : 0;
-}
-
-
-int
-cf_stream_apply(cf_aggregate_t *agg, const cf_stream_view_t *row,
-    cf_error_t *err)
-{
-    size_t            i;
-    json_t           *ev, *name, *op;
-    cf_event_type_t   type;
-    cf_stream_meta_t  meta;
-
-    if (row->version != agg->version + 1) {
-        cf_error_set(err, CF_E_INTERNAL,
-                     "event stream %s of aggregate %s has version %lld,"
-                     " expected %lld", row->id, row->aggregate_id,
-                     (long long) row->version,
-                     (long long) agg->version + 1);
-        return -1;
-    }
-
-    op = json_object_get(row->header, "command_operator");
-
-    meta.stream_id = row->id;
-    meta.version = row->version;
-    meta.create_time = row->create_time;
-    meta.operator_ = json_is_string(op) ? json_string_value(op) : "";
-
-    json_array_foreach(row->body, i, ev) {
-        name = json_object_get(ev, "name");
-
-        if (!json_is_string(name)
-            || cf_event_parse_name(json_string_value(name), &type) != 0
-            || cf_aggregate_apply(agg, &meta, type,
-                                  json_object_get(ev, "body"), err) != 0)
-        {
-            if (cf_error_is_ok(err)) {
-                cf_error_set(err, CF_E_INTERNAL,
-                             "damaged event in stream %s", row->id);
-            }
-
-            return -1;
-        }
-    }
-
-    return 0;
+    return st->backend->load(st, agg, err);
 }
 
 
@@ -987,72 +214,8 @@ int
 cf_store_each_stream(cf_store_t *st, const char *aggregate_id, int64_t head,
     int64_t tail, cf_stream_cb_pt cb, void *data, cf_error_t *err)
 {
-    int                rc, ret, n;
-    sqlite3_stmt      *s;
-    cf_stream_view_t   row;
-
-    s = st->stmt[CF_SQL_EACH_STREAM];
-    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, head);
-    sqlite3_bind_int64(s, 3, tail);
-
-    ret = 0;
-    n = 0;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-
-        row.id = cf_column_text(s, 0);
-        row.aggregate_id = cf_column_text(s, 1);
-        row.tenant_id = cf_column_text(s, 2);
-        row.owner_id = cf_column_text(s, 3);
-        row.version = sqlite3_column_int64(s, 4);
-        row.request_id = cf_column_text(s, 5);
-        row.command_id = cf_column_text(s, 6);
-        row.header = cf_json_loads(cf_column_text(s, 7), 0, NULL);
-        row.body = cf_json_loads(cf_column_text(s, 8), 0, NULL);
-        row.size = sqlite3_column_int64(s, 9);
-        row.create_time = sqlite3_column_int64(s, 10);
-
-        if (!json_is_object(row.header) || !json_is_array(row.body)) {
-            cf_error_set(err, CF_E_INTERNAL,
-                         "damaged event stream %s of aggregate %s",
-                         row.id, aggregate_id);
-            json_decref(row.header);
-            json_decref(row.body);
-            ret = -1;
-            break;
-        }
-
-        ret = cb(data, &row);
-
-        json_decref(row.header);
-        json_decref(row.body);
-
-        if (ret != 0) {
-            break;
-        }
-
-        n++;
-    }
-
-    if (ret == 0 && rc != SQLITE_DONE) {
-        cf_store_set_error(st, "loading event streams");
-        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
-        ret = -1;
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    if (ret < 0) {
-        if (cf_error_is_ok(err)) {
-            cf_error_set(err, CF_E_INTERNAL, "reading event streams failed");
-        }
-
-        return -1;
-    }
-
-    return n;
+    return st->backend->each_stream(st, aggregate_id, head, tail, cb, data,
+                                    err);
 }
 
 
@@ -1060,124 +223,194 @@ int
 cf_store_latest_version(cf_store_t *st, const char *aggregate_id,
     int64_t *version, cf_error_t *err)
 {
-    int            rc;
-    sqlite3_stmt  *s;
-
-    s = st->stmt[CF_SQL_LATEST_VERSION];
-    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
-
-    rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW) {
-        /* max() of no row is NULL, read as 0 */
-        *version = sqlite3_column_int64(s, 0);
-
-    } else {
-        cf_store_set_error(st, "reading the latest version");
-        cf_error_set(err, CF_E_INTERNAL, "store: %s", st->errmsg);
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return rc == SQLITE_ROW ? 0 : -1;
+    return st->backend->latest_version(st, aggregate_id, version, err);
 }
 
 
-/* the snapshot's tags column into agg->tags; -1 for a damaged column */
-static int
-cf_tags_from_text(cf_aggregate_t *agg, const char *text)
+int
+cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
 {
-    json_t      *tags, *bound;
-    cf_error_t   err;
+    return st->backend->append(st, row);
+}
 
-    static const cf_field_t  fields[] = {
-        { "tags", CF_FT_TAGS,   0, NULL, NULL },
-        { NULL,   CF_FT_STRING, 0, NULL, NULL }
-    };
 
-    tags = cf_json_loads(text, 0, NULL);
-    if (tags == NULL) {
-        return -1;
-    }
-
-    bound = json_pack("{s:o}", "tags", tags);
-    if (bound == NULL) {
-        return -1;
-    }
-
-    cf_error_init(&err);
-
-    /* the same binder as the event's: a stored value is input too */
-    if (cf_bind_object(bound, fields, "", &tags, &err) != 0) {
-        cf_error_free(&err);
-        json_decref(bound);
-        return -1;
-    }
-
-    json_decref(bound);
-    json_decref(agg->tags);
-    agg->tags = json_incref(json_object_get(tags, "tags"));
-    json_decref(tags);
-
-    return agg->tags ? 0 : -1;
+int
+cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
+    int64_t snapshot_time)
+{
+    return st->backend->save_snapshot(st, agg, snapshot_time);
 }
 
 
 int
 cf_store_read_snapshot(cf_store_t *st, const char *aggregate_id,
-    cf_snapshot_row_t *out)
+    cf_snapshot_row_t *row)
 {
-    int            rc, ret;
-    sqlite3_stmt  *s;
+    return st->backend->read_snapshot(st, aggregate_id, row);
+}
 
-    memset(out, 0, sizeof(cf_snapshot_row_t));
 
-    s = st->stmt[CF_SQL_READ_SNAPSHOT];
-    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
+int
+cf_store_state_text(cf_store_t *st, const char *aggregate_id,
+    void *(*alloc)(void *data, size_t size), void *data, char **text,
+    size_t *len)
+{
+    return st->backend->state_text(st, aggregate_id, alloc, data, text, len);
+}
 
-    rc = sqlite3_step(s);
 
-    if (rc == SQLITE_ROW) {
-        out->version = sqlite3_column_int64(s, 0);
-        out->first_event_time = sqlite3_column_int64(s, 6);
-        out->event_time = sqlite3_column_int64(s, 7);
-        out->snapshot_time = sqlite3_column_int64(s, 8);
-        out->deleted = sqlite3_column_int(s, 9) != 0;
+int
+cf_store_scan_ids(cf_store_t *st, const char *after_id, int64_t limit,
+    char ***ids, size_t *n)
+{
+    return st->backend->scan_ids(st, after_id, limit, ids, n);
+}
 
-        out->aggregate_id = cf_strdup(aggregate_id);
-        out->event_id = cf_strdup(cf_column_text(s, 1));
-        out->tenant_id = cf_strdup(cf_column_text(s, 2));
-        out->owner_id = cf_strdup(cf_column_text(s, 3));
-        out->first_operator = cf_strdup(cf_column_text(s, 4));
-        out->operator_ = cf_strdup(cf_column_text(s, 5));
-        out->state = cf_strdup(cf_column_text(s, 10));
-        out->tags = cf_strdup(cf_column_text(s, 11));
 
-        ret = 0;
+int
+cf_store_ping(cf_store_t *st)
+{
+    return st->backend->ping(st);
+}
 
-        if (out->aggregate_id == NULL || out->event_id == NULL
-            || out->tenant_id == NULL || out->owner_id == NULL
-            || out->first_operator == NULL || out->operator_ == NULL
-            || out->state == NULL || out->tags == NULL)
-        {
-            snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
-            cf_snapshot_row_free(out);
-            ret = -1;
-        }
 
-    } else if (rc == SQLITE_DONE) {
-        ret = CF_STORE_NOT_FOUND;
+int
+cf_store_check_file(cf_store_t *st)
+{
+    return st->backend->check_file(st);
+}
 
-    } else {
-        cf_store_set_error(st, "reading snapshot");
-        ret = -1;
-    }
 
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+int
+cf_dispatch_schema(cf_store_t *st, char *errbuf, size_t errlen)
+{
+    return st->backend->dispatch_schema(st, errbuf, errlen);
+}
 
-    return ret;
+
+int
+cf_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n)
+{
+    return st->backend->dispatch_claim(st, now, lease_ms, owner, limit, claims,
+                                       n);
+}
+
+
+int
+cf_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
+    const char *result, int64_t now)
+{
+    return st->backend->dispatch_finish(st, job_id, state, result, now);
+}
+
+
+int
+cf_dispatch_enqueue(cf_store_t *st, const char *execution_id,
+    int64_t now, int64_t *job_id, char op_id[CF_UUID_LEN + 1])
+{
+    return st->backend->dispatch_enqueue(st, execution_id, now, job_id, op_id);
+}
+
+
+int
+cf_dispatch_get(cf_store_t *st, const char *op_id, cf_operation_t *op)
+{
+    return st->backend->dispatch_get(st, op_id, op);
+}
+
+
+int
+cf_dispatch_list(cf_store_t *st, const char *execution_id, int limit,
+    cf_operation_t **ops, size_t *n)
+{
+    return st->backend->dispatch_list(st, execution_id, limit, ops, n);
+}
+
+
+int
+cf_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
+    int64_t now, char state[16])
+{
+    return st->backend->dispatch_cancel(st, op_id, force, now, state);
+}
+
+
+int
+cf_dispatch_cancel_asked(cf_store_t *st, int64_t job_id)
+{
+    return st->backend->dispatch_cancel_asked(st, job_id);
+}
+
+
+cf_dispatch_t *
+cf_dispatch_open(cf_store_t *st)
+{
+    return st->backend->dispatch_open(st);
+}
+
+
+int
+cf_dispatch_claim_in(cf_dispatch_t *d, int64_t now, int64_t lease_ms,
+    int64_t owner, int limit, cf_claim_t **claims, size_t *n)
+{
+    return d->store->backend->dispatch_claim_in(d, now, lease_ms, owner, limit,
+                                                claims, n);
+}
+
+
+int
+cf_dispatch_finish_in(cf_dispatch_t *d, int64_t job_id,
+    const char *state, const char *result, int64_t now)
+{
+    return d->store->backend->dispatch_finish_in(d, job_id, state, result,
+                                                 now);
+}
+
+
+int
+cf_dispatch_cancel_asked_in(cf_dispatch_t *d, int64_t job_id)
+{
+    return d->store->backend->dispatch_cancel_asked_in(d, job_id);
+}
+
+
+int
+cf_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now)
+{
+    return d->store->backend->dispatch_held_in(d, job_id, now);
+}
+
+
+int
+cf_metrics_counts(cf_store_t *st, int64_t now, cf_exec_counts_t *out,
+    char *errbuf, size_t errlen)
+{
+    return st->backend->metrics_counts(st, now, out, errbuf, errlen);
+}
+
+
+int
+cf_query_schema(cf_store_t *st, char *errbuf, size_t errlen)
+{
+    return st->backend->query_schema(st, errbuf, errlen);
+}
+
+
+int
+cf_query_count(cf_store_t *st, const cf_query_t *q, int64_t *count,
+    char *errbuf, size_t errlen)
+{
+    return st->backend->query_count(st, q, count, errbuf, errlen);
+}
+
+
+int
+cf_query_each(cf_store_t *st, const cf_query_t *q, int state_only,
+    cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen)
+{
+    return st->backend->query_each(st, q, state_only, cb, data, errbuf,
+                                   errlen);
 }
 
 
@@ -1197,126 +430,6 @@ cf_snapshot_row_free(cf_snapshot_row_t *row)
 }
 
 
-int
-cf_store_regenerate_snapshot(cf_store_t *st, const char *aggregate_id,
-    int64_t now, cf_error_t *err)
-{
-    int             rc;
-    cf_aggregate_t  agg;
-
-    if (cf_aggregate_init(&agg, aggregate_id) != 0) {
-        cf_error_set(err, CF_E_INTERNAL, "out of memory");
-        return -1;
-    }
-
-    rc = cf_store_begin_immediate(st);
-    if (rc != 0) {
-        cf_aggregate_free(&agg);
-        cf_error_set(err, rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
-                                              : CF_E_INTERNAL,
-                     "store: %s", st->errmsg);
-        return rc == CF_STORE_BUSY ? CF_STORE_BUSY : -1;
-    }
-
-    /* always from the first event: the old row may be damaged or stale */
-
-    if (cf_store_load_upto(st, &agg, INT64_MAX, INT64_MAX, err) != 0) {
-        cf_store_rollback(st);
-        cf_aggregate_free(&agg);
-        return -1;
-    }
-
-    if (agg.version == 0) {
-        cf_store_rollback(st);
-        cf_aggregate_free(&agg);
-        return CF_STORE_NOT_FOUND;
-    }
-
-    rc = cf_store_save_snapshot(st, &agg, now);
-    cf_aggregate_free(&agg);
-
-    if (rc == 0) {
-        rc = cf_store_commit(st);
-    }
-
-    if (rc != 0) {
-        cf_store_rollback(st);
-        cf_error_set(err, rc == CF_STORE_BUSY ? CF_E_REQUEST_TIMEOUT
-                                              : CF_E_INTERNAL,
-                     "store: %s", st->errmsg);
-        return rc == CF_STORE_BUSY ? CF_STORE_BUSY : -1;
-    }
-
-    return 0;
-}
-
-
-int
-cf_store_scan_ids(cf_store_t *st, const char *after_id, int64_t limit,
-    char ***ids, size_t *n)
-{
-    int            rc;
-    char         **a, **na, *id;
-    size_t         cap, len;
-    sqlite3_stmt  *s;
-
-    *ids = NULL;
-    *n = 0;
-
-    a = NULL;
-    cap = 0;
-    len = 0;
-
-    s = st->stmt[CF_SQL_SCAN_IDS];
-    sqlite3_bind_text(s, 1, after_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, limit);
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            na = realloc(a, cap * sizeof(char *));
-            if (na == NULL) {
-                goto nomem;
-            }
-            a = na;
-        }
-
-        id = cf_strdup(cf_column_text(s, 0));
-        if (id == NULL) {
-            goto nomem;
-        }
-
-        a[len++] = id;
-    }
-
-    if (rc != SQLITE_DONE) {
-        cf_store_set_error(st, "scanning aggregate ids");
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        cf_ids_free(a, len);
-        return -1;
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    *ids = a;
-    *n = len;
-
-    return 0;
-
-nomem:
-
-    snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    cf_ids_free(a, len);
-
-    return -1;
-}
-
-
 void
 cf_ids_free(char **ids, size_t n)
 {
@@ -1327,433 +440,4 @@ cf_ids_free(char **ids, size_t n)
     }
 
     free(ids);
-}
-
-
-static int
-cf_bind_text(cf_store_t *st, sqlite3_stmt *s, int col, cf_buf_t *b)
-{
-    const char  *text;
-
-    text = cf_buf_cstr(b);
-    if (text == NULL) {
-        snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
-        return -1;
-    }
-
-    if (sqlite3_bind_text(s, col, text, (int) b->len, SQLITE_STATIC)
-        != SQLITE_OK)
-    {
-        cf_store_set_error(st, "binding a JSON column");
-        return -1;
-    }
-
-    return 0;
-}
-
-
-int
-cf_store_append(cf_store_t *st, const cf_stream_row_t *row)
-{
-    int            rc, ret;
-    cf_buf_t      *b;
-    sqlite3_stmt  *s;
-
-    s = st->stmt[CF_SQL_APPEND];
-
-    sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, row->aggregate_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, row->owner_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, row->version);
-    sqlite3_bind_text(s, 5, row->request_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, row->command_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, 1);
-    sqlite3_bind_int64(s, 10, row->create_time);
-
-    cf_buf_reset(&st->text[0]);
-    cf_json_write(&st->text[0], row->header);
-
-    b = &st->text[1];
-    cf_buf_reset(b);
-    cf_buf_add_str(b, "[{\"id\":");
-    cf_json_write_string(b, row->event_id, strlen(row->event_id));
-    cf_buf_add_str(b, ",\"name\":");
-    cf_json_write_string(b, row->event_name, strlen(row->event_name));
-    cf_buf_add_str(b, ",\"revision\":\"" CF_EVENT_REVISION "\",\"bodyType\":");
-    cf_json_write_string(b, row->event_body_type,
-                         strlen(row->event_body_type));
-    cf_buf_add_str(b, ",\"body\":");
-    cf_json_write(b, row->event_body);
-    cf_buf_add_str(b, "}]");
-
-    if (cf_bind_text(st, s, 7, &st->text[0]) != 0
-        || cf_bind_text(st, s, 8, b) != 0)
-    {
-        sqlite3_clear_bindings(s);
-        return -1;
-    }
-
-    rc = sqlite3_step(s);
-
-    ret = 0;
-
-    if (rc != SQLITE_DONE) {
-        cf_store_set_error(st, "appending event stream");
-
-        if (rc == SQLITE_CONSTRAINT_UNIQUE
-            || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        {
-            ret = cf_store_which_unique(st, row);
-
-        } else if ((rc & 0xff) == SQLITE_BUSY) {
-            ret = CF_STORE_BUSY;
-
-        } else {
-            ret = -1;
-        }
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return ret;
-}
-
-
-/*
- * Which unique constraint an event stream row broke, from the rows, not
- * from SQLite's error text: the (aggregate_id, request_id) one when the
- * aggregate already has the request id, else (aggregate_id, version) or the
- * stream id (a conflict either way).  In the failed write's transaction, so
- * under the same lock.  Rare: prepared on the spot.
- */
-static int
-cf_store_which_unique(cf_store_t *st, const cf_stream_row_t *row)
-{
-    int            rc, ret;
-    sqlite3_stmt  *s;
-
-    ret = CF_STORE_VERSION_TAKEN;
-
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM event_stream"
-                           " WHERE aggregate_id = ?1 AND request_id = ?2",
-                           -1, &s, NULL)
-        != SQLITE_OK)
-    {
-        return ret;
-    }
-
-    if (sqlite3_bind_text(s, 1, row->aggregate_id, -1, SQLITE_STATIC)
-        == SQLITE_OK
-        && sqlite3_bind_text(s, 2, row->request_id, -1, SQLITE_STATIC)
-           == SQLITE_OK)
-    {
-        rc = sqlite3_step(s);
-
-        if (rc == SQLITE_ROW) {
-            ret = CF_STORE_DUPLICATE_REQ;
-        }
-    }
-
-    sqlite3_finalize(s);
-
-    return ret;
-}
-
-
-int
-cf_store_save_snapshot(cf_store_t *st, const cf_aggregate_t *agg,
-    int64_t snapshot_time)
-{
-    int               rc;
-    sqlite3_stmt     *s;
-    const cf_state_t *sv;
-
-    sv = &agg->state;
-
-    cf_buf_reset(&st->text[0]);
-    cf_state_write(&st->text[0], sv);
-
-    s = st->stmt[CF_SQL_SAVE_SNAPSHOT];
-
-    sqlite3_bind_text(s, 1, sv->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, agg->owner_id ? agg->owner_id : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, agg->version);
-    sqlite3_bind_text(s, 4, agg->last_stream_id ? agg->last_stream_id : "",
-                      -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, agg->first_operator ? agg->first_operator : "",
-                      -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, agg->operator_ ? agg->operator_ : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, agg->first_event_time);
-    sqlite3_bind_int64(s, 8, agg->event_time);
-    sqlite3_bind_int64(s, 9, snapshot_time);
-    sqlite3_bind_int(s, 10, agg->deleted ? 1 : 0);
-
-    if (cf_bind_text(st, s, 11, &st->text[0]) != 0) {
-        sqlite3_clear_bindings(s);
-        return -1;
-    }
-
-    sqlite3_bind_text(s, 12, cf_status_name(sv->status), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 13, cf_recoverable_name(sv->recoverable), -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int(s, 14, cf_state_is_retryable(sv));
-    sqlite3_bind_int(s, 15, cf_state_is_below_retry_threshold(sv));
-    sqlite3_bind_int64(s, 16, sv->retry_state.retries);
-    sqlite3_bind_int64(s, 17, sv->retry_state.next_retry_at);
-    sqlite3_bind_int64(s, 18, sv->retry_state.timeout_at);
-
-    if (agg->tags == NULL || json_object_size(agg->tags) == 0) {
-        sqlite3_bind_text(s, 19, "{}", 2, SQLITE_STATIC);
-
-    } else {
-        cf_buf_reset(&st->text[1]);
-        cf_json_write(&st->text[1], agg->tags);
-
-        if (cf_bind_text(st, s, 19, &st->text[1]) != 0) {
-            sqlite3_clear_bindings(s);
-            return -1;
-        }
-    }
-
-    rc = sqlite3_step(s);
-
-    if (rc != SQLITE_DONE) {
-        cf_store_set_error(st, "saving snapshot");
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    if (rc == SQLITE_DONE) {
-        return 0;
-    }
-
-    return (rc & 0xff) == SQLITE_BUSY ? CF_STORE_BUSY : -1;
-}
-
-
-int
-cf_store_ping(cf_store_t *st)
-{
-    return cf_store_exec(st, CF_SQL_PING) == 0 ? 0 : -1;
-}
-
-
-sqlite3 *
-cf_store_db(cf_store_t *st)
-{
-    return st->db;
-}
-
-
-/*
- * The stored state document of a live aggregate whose snapshot is at the
- * head of its event stream, copied into memory from alloc(data, size):
- * served as it is, without parsing and serialising it again.  1 with *text
- * and *len set; 0 when the caller must take the full path (no snapshot,
- * deleted, events after the snapshot, not a JSON object); -1 on an error.
- */
-int
-cf_store_state_text(cf_store_t *st, const char *aggregate_id,
-    void *(*alloc)(void *data, size_t size), void *data, char **text,
-    size_t *len)
-{
-    int            rc, ret;
-    size_t         n;
-    const char    *p;
-    sqlite3_stmt  *s;
-
-    s = st->stmt[CF_SQL_STATE_TEXT];
-    sqlite3_bind_text(s, 1, aggregate_id, -1, SQLITE_STATIC);
-
-    rc = sqlite3_step(s);
-    ret = 0;
-
-    if (rc == SQLITE_ROW) {
-        p = (const char *) sqlite3_column_text(s, 2);
-        n = (size_t) sqlite3_column_bytes(s, 2);
-
-        if (sqlite3_column_int64(s, 0) > 0
-            && sqlite3_column_int(s, 1) == 0
-            && (sqlite3_column_type(s, 3) == SQLITE_NULL
-                || sqlite3_column_int64(s, 3) <= sqlite3_column_int64(s, 0))
-            && p != NULL && n >= 2 && p[0] == '{' && p[n - 1] == '}')
-        {
-            *text = alloc(data, n);
-
-            if (*text == NULL) {
-                snprintf(st->errmsg, sizeof(st->errmsg), "out of memory");
-                ret = -1;
-
-            } else {
-                memcpy(*text, p, n);
-                *len = n;
-                ret = 1;
-            }
-        }
-
-    } else if (rc != SQLITE_DONE) {
-        cf_store_set_error(st, "reading the state");
-        ret = -1;
-    }
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-
-    return ret;
-}
-
-
-/*
- * Group commit (cf_service_execute_grouped): each command of a group runs in
- * its own savepoint of the group's BEGIN IMMEDIATE transaction.
- */
-int
-cf_store_savepoint(cf_store_t *st)
-{
-    return cf_store_exec(st, CF_SQL_SAVEPOINT);
-}
-
-
-int
-cf_store_release(cf_store_t *st)
-{
-    return cf_store_exec(st, CF_SQL_RELEASE);
-}
-
-
-/* undoes the savepoint's work and ends it; the transaction stays open */
-int
-cf_store_rollback_to(cf_store_t *st)
-{
-    if (sqlite3_get_autocommit(st->db)) {
-        return -1;          /* SQLite rolled the whole transaction back */
-    }
-
-    if (cf_store_exec(st, CF_SQL_ROLLBACK_TO) != 0) {
-        return -1;
-    }
-
-    return cf_store_exec(st, CF_SQL_RELEASE);
-}
-
-
-int
-cf_store_in_transaction(cf_store_t *st)
-{
-    return !sqlite3_get_autocommit(st->db);
-}
-
-
-/*
- * A read transaction held over several reads: in WAL mode each transaction
- * takes and drops a shared lock on the database file and a read mark in
- * the -shm file (four fcntl() calls); reads that share one transaction
- * share them.  They also share one snapshot of the store, so the caller
- * releases it soon (ngx_http_compensation_state.c: at the end of the
- * event-loop iteration).  0, or -1 with the error set.
- */
-int
-cf_store_read_hold(cf_store_t *st)
-{
-    if (!sqlite3_get_autocommit(st->db)) {
-        return 0;                           /* held already */
-    }
-
-    return cf_store_exec(st, CF_SQL_BEGIN_READ) == 0 ? 0 : -1;
-}
-
-
-void
-cf_store_read_release(cf_store_t *st)
-{
-    if (!sqlite3_get_autocommit(st->db)) {
-        (void) cf_store_exec(st, CF_SQL_COMMIT);
-    }
-}
-
-
-/*
- * The open database file and its WAL are still the files at their paths:
- * SQLite's SQLITE_FCNTL_HAS_MOVED compares the inode of the open database
- * file with a stat() of its path (deleted: the stat fails; replaced:
- * another inode).  SQLite opens the WAL without the inode record that
- * needs, so the WAL's identity is taken by a stat() of its path when the
- * connection has just opened it (cf_store_note_wal) and compared with a
- * stat() here: SQLite deletes a WAL only when its last connection closes,
- * never while this one is open.  Two stat() calls.  Once replaced, always
- * replaced: what was written since went into a file nobody opens again.
- */
-int
-cf_store_check_file(cf_store_t *st)
-{
-    int            moved;
-    const char    *which;
-    struct stat    sb;
-
-    if (st->replaced) {
-        return CF_STORE_REPLACED;
-    }
-
-    moved = 0;
-    which = NULL;
-
-    if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
-        == SQLITE_OK
-        && moved)
-    {
-        which = "database file";
-
-    } else if (!st->wal_known) {
-        cf_store_note_wal(st);
-
-    } else if (stat(st->wal_path, &sb) != 0
-               || sb.st_ino != st->wal_ino || sb.st_dev != st->wal_dev)
-    {
-        which = "WAL file";
-    }
-
-    if (which == NULL) {
-        return 0;
-    }
-
-    st->replaced = 1;
-    st->errcode = SQLITE_CANTOPEN;
-
-    snprintf(st->errmsg, sizeof(st->errmsg), "the %s of \"%s\" was deleted"
-             " or replaced while open: writes are refused until a restart"
-             " or reload", which, st->path);
-
-    return CF_STORE_REPLACED;
-}
-
-
-int
-cf_store_errcode(cf_store_t *st)
-{
-    return st->errcode;
-}
-
-
-const char *
-cf_store_path(cf_store_t *st)
-{
-    return st->path;
-}
-
-
-/* the identity of the WAL this connection has open: its path's, now */
-static void
-cf_store_note_wal(cf_store_t *st)
-{
-    struct stat  sb;
-
-    if (stat(st->wal_path, &sb) == 0) {
-        st->wal_dev = sb.st_dev;
-        st->wal_ino = sb.st_ino;
-        st->wal_known = 1;
-    }
 }

@@ -1,12 +1,18 @@
 
 /*
- * ngx_compensation: the SQLite store.
+ * ngx_compensation: the store interface.
  *
- * Event streams and snapshots of execution_failed in one SQLite file shared
- * by every worker (one connection per process).  Plain C: no nginx headers,
- * so the store can be driven by unit tests and tools.  Every transaction that
- * may write starts with BEGIN IMMEDIATE: a deferred one could fail with
- * SQLITE_BUSY_SNAPSHOT, which no busy handler retries.
+ * Event streams and snapshots of execution_failed, the dispatch operations
+ * and the query and metrics reads, behind one interface: every operation
+ * below dispatches to the backend the store was opened with
+ * (cf_store_backend.h).  The SQLite backend (cf_sqlite_*.c) keeps the store
+ * in one file shared by every worker, one connection per process; a
+ * PostgreSQL one plugs in the same way.  Plain C, no backend's header and
+ * no nginx: the service, the glue and the tests see only this.
+ *
+ * Every transaction that may write starts with cf_store_begin_immediate:
+ * it takes the write lock at once (SQLite: a deferred transaction could
+ * fail with a busy snapshot, which no busy handler retries).
  */
 
 
@@ -14,7 +20,6 @@
 #define _CF_STORE_H_INCLUDED_
 
 
-#include <sqlite3.h>
 #include "cf_domain.h"
 #include "cf_checkpoint.h"
 
@@ -28,6 +33,15 @@
 #define CF_STORE_DUPLICATE_REQ   4    /* request id already used */
 #define CF_STORE_REPLACED        5    /* the open file left its path */
 
+/*
+ * Set in a cf_store_errcode() code when the failure is the store's as a
+ * whole (disk full, a read-only, unreadable, damaged, unopenable or replaced
+ * store), not one write's: the health is DOWN until a write works again.
+ * The rest of the code is the backend's own (SQLite: the extended result
+ * code), compared only for equality.
+ */
+#define CF_STORE_FAULT           0x40000000
+
 
 typedef struct cf_store_s  cf_store_t;
 
@@ -36,7 +50,7 @@ typedef struct {
     int          busy_timeout_ms;
     int64_t      mmap_size;          /* PRAGMA mmap_size in bytes; 0: off */
     int          temp_store_memory;  /* PRAGMA temp_store=MEMORY */
-    /* checkpoint policy (cf_store.c), in WAL frames; 0: the defaults */
+    /* checkpoint policy (cf_sqlite_store.c), in WAL frames; 0: the defaults */
     int          wal_checkpoint_frames;
     int          wal_restart_frames;
     /* how long the restart before a write may wait for readers (then a
@@ -68,12 +82,18 @@ typedef struct {
 
 
 /*
- * Opens (creating the file and the schema when missing) and prepares the
- * statements.  create_schema may need to retry while another process holds
- * the lock; that is bounded.  Returns NULL and fills errbuf on failure.
+ * Opens the store dsn names (creating the file or the tables and the schema
+ * when missing) and prepares the statements: a PostgreSQL URI
+ * (postgresql://, postgres://) or libpq keyword string ("host=... dbname=
+ * ...") opens the PostgreSQL backend when the build has one, anything else
+ * is the path of a SQLite file.  Creating the schema may retry while
+ * another process holds the lock; that is bounded.  Returns NULL and fills
+ * errbuf on failure.
  */
-cf_store_t *cf_store_open(const char *path, const cf_store_options_t *opts,
+cf_store_t *cf_store_open(const char *dsn, const cf_store_options_t *opts,
     char *errbuf, size_t errlen);
+/* 1 when dsn names a SQLite file (cf_store_open), 0 for a database server */
+int cf_store_dsn_is_file(const char *dsn);
 void cf_store_close(cf_store_t *st);
 const char *cf_store_errmsg(cf_store_t *st);
 
@@ -115,19 +135,18 @@ int cf_store_ping(cf_store_t *st);
  * refuses (CF_STORE_REPLACED) once it is known.
  */
 int cf_store_check_file(cf_store_t *st);
-/* the SQLite extended result code of the last error (0: the last commit
- * worked); SQLITE_CANTOPEN once replaced */
+/* the code of the last error (0: the last commit worked), with
+ * CF_STORE_FAULT when it is the store's; a store fault once replaced */
 int cf_store_errcode(cf_store_t *st);
+/* the dsn the store was opened with */
 const char *cf_store_path(cf_store_t *st);
 
-/* the connection, for read-only query modules (cf_query) that prepare
- * their own statements; never used to write outside the functions above */
-sqlite3 *cf_store_db(cf_store_t *st);
 /* RESTART checkpoints that succeeded on this connection (the WAL started
- * over after each) */
+ * over after each); 0 for a backend without a WAL file */
 int cf_store_wal_restarts(cf_store_t *st);
 /* the hook's checkpoints go to ck's thread instead (cf_checkpoint.h); NULL:
- * back in the hook.  ck must outlive st's commits. */
+ * back in the hook.  ck must outlive st's commits.  Nothing for a backend
+ * without a WAL file. */
 void cf_store_set_checkpointer(cf_store_t *st, cf_checkpointer_t *ck);
 
 
@@ -213,7 +232,13 @@ int cf_store_in_transaction(cf_store_t *st);
 int cf_store_read_hold(cf_store_t *st);
 void cf_store_read_release(cf_store_t *st);
 
-/* the state read's fast path (see cf_store.c): 1 served, 0 full path, -1 */
+/*
+ * The state read's fast path: the stored state document of a live
+ * aggregate whose snapshot is at the head of its event stream, copied into
+ * memory from alloc(data, size), served without parsing it again.  1 with
+ * *text and *len set; 0 when the caller must take the full path (no
+ * snapshot, deleted, events after the snapshot, not a JSON object); -1.
+ */
 int cf_store_state_text(cf_store_t *st, const char *aggregate_id,
     void *(*alloc)(void *data, size_t size), void *data, char **text,
     size_t *len);

@@ -12,6 +12,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_actuator.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 
 
 static const struct {
@@ -33,35 +36,10 @@ static const struct {
 };
 
 
-static ngx_int_t ngx_http_compensation_json_only(ngx_http_request_t *r,
-    ngx_int_t *rc);
 static const char *ngx_http_compensation_db_status(ngx_http_request_t *r,
     const char **cause);
 static json_t *ngx_http_compensation_db_component(const char *db,
     const char *cause);
-
-
-/* discards the body; NGX_OK when JSON is acceptable, else the 406 sent */
-static ngx_int_t
-ngx_http_compensation_json_only(ngx_http_request_t *r, ngx_int_t *rc)
-{
-    ngx_uint_t  sse;
-
-    *rc = ngx_http_discard_request_body(r);
-
-    if (*rc != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
-        *rc = ngx_http_compensation_send_error_code(r,
-                  NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                  "The acceptable media type is application/json.");
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
 
 
 /*
@@ -78,7 +56,7 @@ ngx_http_compensation_actuator_handler(ngx_http_request_t *r)
     ngx_str_t    scheme, host, base;
     ngx_uint_t   i;
 
-    if (ngx_http_compensation_json_only(r, &rc) != NGX_OK) {
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -222,7 +200,7 @@ ngx_http_compensation_health_handler(ngx_http_request_t *r)
     const char                   *db, *cause;
     ngx_http_compensation_ctx_t  *ctx;
 
-    if (ngx_http_compensation_json_only(r, &rc) != NGX_OK) {
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -14,6 +14,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_auth.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_router.h"
 #include "cf_route.h"
 
 
@@ -300,37 +303,11 @@ ngx_http_compensation_access_handler(ngx_http_request_t *r)
 static ngx_str_t *
 ngx_http_compensation_given_token(ngx_http_request_t *r)
 {
-    ngx_uint_t        i, n;
-    ngx_str_t        *given;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_uint_t   n;
+    ngx_str_t   *given;
 
-    given = NULL;
-    n = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-Auth-Token") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Auth-Token",
-                               sizeof("X-Auth-Token") - 1) == 0)
-        {
-            given = &h[i].value;
-            n++;
-        }
-    }
+    given = ngx_http_compensation_headers(r, "X-Auth-Token",
+                                          sizeof("X-Auth-Token") - 1, &n);
 
     return n == 1 ? given : NULL;
 }

@@ -17,10 +17,12 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_bi.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 #include "cf_bi.h"
 
 
-static void ngx_http_compensation_bi_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_bi_run(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_bi_accept(ngx_http_request_t *r,
     ngx_uint_t *json);
@@ -35,8 +37,7 @@ static ngx_int_t ngx_http_compensation_bi_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_compensation_bi_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                          rc;
-    ngx_http_compensation_loc_conf_t  *lcf;
+    ngx_int_t  rc;
 
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
@@ -48,37 +49,8 @@ ngx_http_compensation_bi_handler(ngx_http_request_t *r)
         return ngx_http_compensation_bi_run(r);
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is larger than %uz bytes.",
-                   lcf->max_body_size);
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_compensation_bi_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_compensation_bi_body(ngx_http_request_t *r)
-{
-    ngx_http_finalize_request(r, ngx_http_compensation_bi_run(r));
+    return ngx_http_compensation_request_body(r,
+                                              ngx_http_compensation_bi_run);
 }
 
 
@@ -254,13 +226,11 @@ ngx_http_compensation_bi_options(json_t *body, cf_bi_options_t *o,
 static ngx_int_t
 ngx_http_compensation_bi_run(ngx_http_request_t *r)
 {
-    u_char           *p;
     json_t           *body;
     ngx_int_t         rc;
-    ngx_str_t         raw, *v;
+    ngx_str_t        *v;
     ngx_uint_t        json;
     cf_error_t        err;
-    json_error_t      jerr;
     cf_bi_options_t   o;
 
     if (ngx_http_compensation_bi_accept(r, &json) != NGX_OK) {
@@ -268,6 +238,14 @@ ngx_http_compensation_bi_run(ngx_http_request_t *r)
                    NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
                    "Acceptable media types are application/sql and"
                    " application/json.");
+    }
+
+    body = NULL;
+
+    if (r->method == NGX_HTTP_POST
+        && ngx_http_compensation_read_json(r, &body, &rc) != NGX_OK)
+    {
+        return rc;
     }
 
     cf_bi_defaults(&o);
@@ -290,57 +268,8 @@ ngx_http_compensation_bi_run(ngx_http_request_t *r)
         }
     }
 
-    if (r->method == NGX_HTTP_POST) {
-        rc = ngx_http_compensation_read_body(r, &raw);
-
-        if (rc == NGX_DECLINED) {
-            r->keepalive = 0;
-            cf_error_free(&err);
-
-            return ngx_http_compensation_send_error_code(r,
-                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                       "The request body is too large.");
-        }
-
-        if (rc != NGX_OK) {
-            cf_error_free(&err);
-            return rc;
-        }
-
-        for (p = raw.data; p < raw.data + raw.len; p++) {
-            if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-                break;
-            }
-        }
-
-        if (p < raw.data + raw.len) {
-            if (ngx_http_compensation_json_content_type(r) != NGX_OK) {
-                cf_error_free(&err);
-
-                return ngx_http_compensation_send_error_code(r,
-                           NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                           "UnsupportedMediaType",
-                           "Content type must be application/json.");
-            }
-
-            body = cf_json_loadb((char *) raw.data, raw.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-
-            if (body == NULL) {
-                cf_error_add_binding(&err, "body", "%s (line %d, column %d)",
-                                     jerr.text, jerr.line, jerr.column);
-
-            } else {
-                if (ngx_http_compensation_json_cleanup(r->pool, body)
-                    != NGX_OK)
-                {
-                    cf_error_free(&err);
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-
-                ngx_http_compensation_bi_options(body, &o, &err);
-            }
-        }
+    if (body) {
+        ngx_http_compensation_bi_options(body, &o, &err);
     }
 
     if (cf_error_is_ok(&err)) {

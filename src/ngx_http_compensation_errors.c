@@ -17,6 +17,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_errors.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_router.h"
 
 
 typedef struct {

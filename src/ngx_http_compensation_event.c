@@ -8,10 +8,12 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_event.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_sink.h"
 #include "cf_history.h"
 
-
-#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
 
 #define NGX_HTTP_COMPENSATION_SINK_NOT_CONFIGURED  "SinkNotConfigured"
 #define NGX_HTTP_COMPENSATION_SINK_FAILED          "SinkDeliveryFailed"
@@ -61,12 +63,9 @@ static ngx_int_t ngx_http_compensation_push_doc(
     ngx_http_compensation_docs_t *d, json_t *doc);
 static void ngx_http_compensation_resend_done(ngx_http_request_t *r,
     void *data, ngx_uint_t delivered, ngx_uint_t status);
-static void ngx_http_compensation_compensate_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_compensate_run(ngx_http_request_t *r);
 static void ngx_http_compensation_compensate_done(ngx_http_request_t *r,
     void *data, ngx_uint_t delivered, ngx_uint_t status);
-static ngx_int_t ngx_http_compensation_body_json(ngx_http_request_t *r,
-    json_t **out, ngx_int_t *rc);
 
 
 /* GET /execution_failed/{id}/event/{headVersion}/{tailVersion} */
@@ -362,7 +361,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
     json_t                             *function;
     int64_t                             limit;
     ngx_int_t                           rc;
-    ngx_str_t                          *v, name;
+    ngx_str_t                           name;
     cf_error_t                          err;
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_docs_t        d;
@@ -370,22 +369,10 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
     ngx_http_compensation_loc_conf_t   *lcf;
     ngx_http_compensation_main_conf_t  *mcf;
 
-    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
+    if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
     {
         return rc;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
-        || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
-    {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT,
-                   "limit must be an integer from 1 to %d, not \"%V\".",
-                   NGX_HTTP_COMPENSATION_MAX_BATCH, v);
     }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
@@ -393,6 +380,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
         return ngx_http_compensation_no_sink(r);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     mcf = ngx_http_compensation_store_conf(r);
 
     rs = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_resend_t));
@@ -580,9 +568,8 @@ ngx_http_compensation_resend_done(ngx_http_request_t *r, void *data,
 ngx_int_t
 ngx_http_compensation_compensate_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                          rc;
-    ngx_uint_t                         sse;
-    ngx_http_compensation_loc_conf_t  *lcf;
+    ngx_int_t   rc;
+    ngx_uint_t  sse;
 
     if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
         rc = ngx_http_discard_request_body(r);
@@ -591,52 +578,15 @@ ngx_http_compensation_compensate_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   "The acceptable media type is application/json.");
+        return ngx_http_compensation_not_acceptable(r, 0);
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is larger than %uz bytes.",
-                   lcf->max_body_size);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
-                                     ngx_http_compensation_compensate_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_compensation_request_body(r,
+                                        ngx_http_compensation_compensate_run);
 }
 
 
-static void
-ngx_http_compensation_compensate_body(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_compensation_compensate_run(r);
-
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
-    }
-}
-
-
+/* NGX_DONE: the sink's subrequest is in flight (compensate_done ends r) */
 static ngx_int_t
 ngx_http_compensation_compensate_run(ngx_http_request_t *r)
 {
@@ -646,7 +596,6 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
     json_t                             *body, *function, *j;
     int64_t                             version;
     ngx_int_t                           rc;
-    ngx_str_t                          *v;
     cf_error_t                          err;
     cf_function_kind_t                  kind;
     ngx_http_compensation_ctx_t        *ctx;
@@ -658,28 +607,29 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
     mcf = ngx_http_compensation_store_conf(r);
 
-    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
-                   "The aggregate id in the path must be 1 to %d"
-                   " characters without control characters.",
-                   CF_MAX_ID_LEN);
+    if (ngx_http_compensation_path_id(r, &ctx->vars[0], NULL, &rc)
+        != NGX_OK
+        || ngx_http_compensation_path_int(r, &ctx->vars[1], "version", 1,
+                                          INT64_MAX, &version, &rc)
+           != NGX_OK)
+    {
+        return rc;
     }
 
-    v = &ctx->vars[1];
+    if (ngx_http_compensation_read_json(r, &body, &rc) != NGX_OK) {
+        return rc;
+    }
 
-    if (cf_int_parse(v->data, v->len, INT64_MAX, &version)
-        != 0 || version < 1)
-    {
+    if (body == NULL) {
         return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
                    CF_E_ILLEGAL_ARGUMENT,
-                   "version must be a positive integer, not \"%V\".", v);
+                   "The CompensationTarget body can not be empty.");
     }
 
-    body = NULL;
-
-    if (ngx_http_compensation_body_json(r, &body, &rc) != NGX_OK) {
-        return rc;
+    if (!json_is_object(body)) {
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT,
+                   "The CompensationTarget body must be a JSON object.");
     }
 
     /* CompensationTarget */
@@ -839,113 +789,4 @@ ngx_http_compensation_compensate_done(ngx_http_request_t *r, void *data,
     json_decref(n);
 
     ngx_http_finalize_request(r, rc);
-}
-
-
-/*
- * The request body as a JSON object (duplicate keys rejected), released
- * with the pool.  NGX_OK; otherwise NGX_DECLINED and *rc is the rc of the
- * error response sent.
- */
-static ngx_int_t
-ngx_http_compensation_body_json(ngx_http_request_t *r, json_t **out,
-    ngx_int_t *rc)
-{
-    off_t                              len;
-    u_char                            *p;
-    ssize_t                            n;
-    json_t                            *json;
-    ngx_buf_t                         *b;
-    ngx_chain_t                       *cl;
-    json_error_t                       jerr;
-    ngx_http_compensation_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    len = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            len += ngx_buf_size(cl->buf);
-        }
-    }
-
-    if (len == 0) {
-        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                  CF_E_ILLEGAL_ARGUMENT,
-                  "The CompensationTarget body can not be empty.");
-        return NGX_DECLINED;
-    }
-
-    if (len > (off_t) lcf->max_body_size) {
-        *rc = ngx_http_compensation_send_error_code(r,
-                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                  "The request body is larger than %uz bytes.",
-                  lcf->max_body_size);
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len);
-    if (p == NULL) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            n = ngx_read_file(b->file, p + len,
-                              (size_t) (b->file_last - b->file_pos),
-                              b->file_pos);
-
-            if (n != b->file_last - b->file_pos) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "compensation: reading the buffered request"
-                              " body failed");
-                *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                return NGX_DECLINED;
-            }
-
-            len += n;
-            continue;
-        }
-
-        if (b->last == b->pos) {
-            /* may be an empty buffer with pos NULL (chunked): no memcpy */
-            continue;
-        }
-
-        ngx_memcpy(p + len, b->pos, b->last - b->pos);
-        len += b->last - b->pos;
-    }
-
-    json = cf_json_loadb((char *) p, (size_t) len,
-                      JSON_REJECT_DUPLICATES,
-                      &jerr);
-
-    if (json == NULL) {
-        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                  CF_E_ILLEGAL_ARGUMENT, "The body is not valid JSON: %s",
-                  jerr.text);
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_compensation_json_cleanup(r->pool, json) != NGX_OK) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    if (!json_is_object(json)) {
-        *rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                  CF_E_ILLEGAL_ARGUMENT,
-                  "The CompensationTarget body must be a JSON object.");
-        return NGX_DECLINED;
-    }
-
-    *out = json;
-
-    return NGX_OK;
 }

@@ -30,6 +30,8 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_group.h"
+#include "ngx_http_compensation_metrics.h"
 
 
 /* the command groups' job of the executor */

@@ -8,6 +8,10 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_id.h"
+#include "ngx_http_compensation_router.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 
 
 /* the most ids one "GET /wow/id/global?count=N" answers (an extension) */
@@ -220,60 +224,6 @@ ngx_http_compensation_id_exit_process(ngx_cycle_t *cycle,
 }
 
 
-/* sends body (pool memory) as text; every answer carries Wow-Error-Code */
-ngx_int_t
-ngx_http_compensation_send_text(ngx_http_request_t *r, ngx_uint_t status,
-    const char *content_type, u_char *body, size_t len)
-{
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Wow-Error-Code");
-    ngx_str_set(&h->value, CF_OK);
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    r->headers_out.content_type.data = (u_char *) content_type;
-    r->headers_out.content_type.len = ngx_strlen(content_type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (len == 0) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
 /* "count" of the query string: absent 1, else 1..MAX (our extension) */
 static ngx_int_t
 ngx_http_compensation_id_count(ngx_http_request_t *r, ngx_uint_t *count)
@@ -436,23 +386,14 @@ ngx_http_compensation_cosid_handler(ngx_http_request_t *r)
 {
     json_t                             *doc, *stat;
     ngx_int_t                           i, gen, rc;
-    ngx_uint_t                          sse;
     ngx_atomic_uint_t                   bit;
     ngx_str_t                           name;
     ngx_http_compensation_ctx_t        *ctx;
     ngx_http_compensation_main_conf_t  *mcf;
     ngx_http_compensation_cosid_shm_t  *sh;
 
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   "The acceptable media type is application/json.");
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);

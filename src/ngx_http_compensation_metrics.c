@@ -8,7 +8,8 @@
  * adds to them with one atomic add, and a scrape on any worker reads them
  * all.  The zone survives reloads, so counters run from the master's start.
  * Gauges about the store are read at scrape time: the execution counts
- * from the count rollup (cf_metrics.c, no scan), the file sizes by stat().
+ * from the count rollup (cf_metrics_counts(), no scan), the file sizes by
+ * stat().
  *
  * Names follow Micrometer's Prometheus naming (base units, "_seconds" and
  * "_bytes" suffixes, "_total" on counters, an "outcome" label with
@@ -17,6 +18,8 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_response.h"
 #include "cf_metrics.h"
 #include "cf_dispatch.h"
 
@@ -450,7 +453,7 @@ ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b)
         return;
     }
 
-    if (cf_metrics_counts(cf_store_db(mcf->store),
+    if (cf_metrics_counts(mcf->store,
                           ngx_http_compensation_now_ms(), &counts, errbuf,
                           sizeof(errbuf))
         != 0)

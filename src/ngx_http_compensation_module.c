@@ -8,9 +8,20 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_auth.h"
+#include "ngx_http_compensation_errors.h"
 #include "ngx_http_compensation_executor.h"
-#include "ngx_http_compensation_scheduler_conf.h"
+#include "ngx_http_compensation_group.h"
+#include "ngx_http_compensation_id.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_notify.h"
+#include "ngx_http_compensation_openapi.h"
+#include "ngx_http_compensation_query.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_router.h"
 #include "ngx_http_compensation_scheduler.h"
+#include "ngx_http_compensation_scheduler_conf.h"
+#include "ngx_http_compensation_state.h"
 #include "cf_route.h"
 #include "cf_tz.h"
 
@@ -486,13 +497,30 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "requires a file path";
     }
 
+    /*
+     * The PostgreSQL backend (src/cf_pg_*.c) is linked in, but its nginx
+     * side is not there yet: its work must run off the event loop, reads
+     * included, and the queries and metrics have no PostgreSQL dialect.
+     * Refused here, before the value is taken for a file path; the value
+     * may hold a password, so it is not quoted.  The parser NUL-terminates
+     * every argument.
+     */
+    if (!cf_store_dsn_is_file((const char *) value[1].data)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "compensation_store names a PostgreSQL database:"
+                           " this version of the module serves SQLite"
+                           " stores only, the PostgreSQL store is not wired"
+                           " into nginx yet (docs/postgresql.md)");
+        return NGX_CONF_ERROR;
+    }
+
     mcf->store_path = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &mcf->store_path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    /* ngx_conf_full_name() leaves a NUL after the name for sqlite3_open */
+    /* ngx_conf_full_name() leaves a NUL after the name for cf_store_open */
 
     if (ngx_file_info(mcf->store_path.data, &fi) != NGX_FILE_ERROR) {
         if (!ngx_is_file(&fi)) {
@@ -767,7 +795,7 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
     }
 
     /* the query indexes and count rollup (ngx_http_compensation_query.c) */
-    if (cf_query_schema(cf_store_db(st), errbuf, sizeof(errbuf)) != 0) {
+    if (cf_query_schema(st, errbuf, sizeof(errbuf)) != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "compensation_store \"%V\": creating the query"
                       " indexes failed: %s", &mcf->store_path, errbuf);
@@ -859,7 +887,7 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
 /*
  * Opens this worker's connections to the store and starts what needs them:
  * NGX_OK, NGX_DECLINED when the store is not usable (logged, store NULL:
- * the API answers 503), NGX_ERROR.  Without SQLITE_OPEN_CREATE: the master
+ * the API answers 503), NGX_ERROR.  Without creating the file: the master
  * creates the file (init_module), so that a worker started after the file
  * was deleted does not write a fresh one beside the deleted file the other
  * workers still write; it retries instead (store_retry).
@@ -882,7 +910,7 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
         return NGX_DECLINED;
     }
 
-    if (cf_query_schema(cf_store_db(mcf->store), errbuf, sizeof(errbuf))
+    if (cf_query_schema(mcf->store, errbuf, sizeof(errbuf))
         != 0)
     {
         ngx_http_compensation_store_unusable(mcf, cycle->log, errbuf);
@@ -988,7 +1016,7 @@ ngx_http_compensation_store_unusable(ngx_http_compensation_main_conf_t *mcf,
     ngx_log_t *log, const char *errbuf)
 {
     mcf->fault_count++;
-    mcf->fault_rc = SQLITE_CANTOPEN;
+    mcf->fault_rc = CF_STORE_FAULT;
     ngx_cpystrn(mcf->fault_msg, (u_char *) errbuf, sizeof(mcf->fault_msg));
 
     if (mcf->fault_count > 1
@@ -1049,18 +1077,7 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
         return;
     }
 
-    switch (out->store_rc & 0xff) {
-
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_IOERR:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-        break;
-
-    default:
+    if (!(out->store_rc & CF_STORE_FAULT)) {
         /* an error of this write alone: not the store's health */
         ngx_log_error(NGX_LOG_ERR, log, 0, "compensation: a write on \"%s\""
                       " failed: %s", out->aggregate_id, out->err.msg);

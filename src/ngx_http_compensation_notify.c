@@ -14,6 +14,10 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_notify.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_sink.h"
 #include "cf_notify.h"
 
 

@@ -18,6 +18,15 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_bi.h"
+#include "ngx_http_compensation_command.h"
+#include "ngx_http_compensation_id.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_openapi.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_router.h"
+#include "ngx_http_compensation_wow.h"
 #include "ngx_http_compensation_openapi_json.h"
 
 
@@ -478,20 +487,12 @@ ngx_http_compensation_openapi_handler(ngx_http_request_t *r)
     ngx_int_t                           rc;
     ngx_str_t                           server;
     ngx_buf_t                          *b[3];
-    ngx_uint_t                          i, sse;
+    ngx_uint_t                          i;
     ngx_chain_t                         out[3];
     ngx_http_compensation_main_conf_t  *mcf;
 
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   "The acceptable media type is application/json.");
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);

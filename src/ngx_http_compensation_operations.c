@@ -6,12 +6,15 @@
  * writes are jobs of the store executor (ngx_http_compensation_rjob_t).
  *
  * Dependencies: ngx_http_compensation_operations.h,
- * ngx_http_compensation_executor.h, cf_dispatch.h.
+ * ngx_http_compensation_executor.h, ngx_http_compensation_request.h,
+ * ngx_http_compensation_response.h, cf_dispatch.h.
  */
 
 
 #include "ngx_http_compensation_operations.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 #include "cf_dispatch.h"
 
 
@@ -155,7 +158,7 @@ ngx_http_compensation_actions_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_compensation_actions_run(ngx_http_request_t *r)
 {
-    int                                 rc;
+    ngx_int_t                           rc;
     char                               *id;
     size_t                              len;
     json_t                             *body, *action, *j;
@@ -178,7 +181,8 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
 
     rc = ngx_http_compensation_read_body(r, &raw);
 
-    if (rc == NGX_ERROR) {
+    /* a failed read (an allocation, a buffered body's file) is a 500 */
+    if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR || rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -288,7 +292,7 @@ ngx_http_compensation_retry_work(ngx_http_compensation_rjob_t *rj,
 
     rt = (ngx_http_compensation_retry_job_t *) rj;
 
-    rt->rc = cf_dispatch_enqueue(cf_store_db(st), rt->id, rt->now,
+    rt->rc = cf_dispatch_enqueue(st, rt->id, rt->now,
                                  &rt->job_id, rt->op_id);
 }
 
@@ -358,7 +362,7 @@ ngx_http_compensation_operations_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cf_dispatch_list(cf_store_db(mcf->store), id,
+    if (cf_dispatch_list(mcf->store, id,
                          NGX_HTTP_COMPENSATION_OPS_LIMIT, &ops, &n)
         != 0)
     {
@@ -516,7 +520,7 @@ ngx_http_compensation_cancel_work(ngx_http_compensation_rjob_t *rj,
 
     cj = (ngx_http_compensation_cancel_job_t *) rj;
 
-    cj->rc = cf_dispatch_cancel(cf_store_db(st), cj->op_id, cj->force,
+    cj->rc = cf_dispatch_cancel(st, cj->op_id, cj->force,
                                 cj->now, cj->state);
 }
 

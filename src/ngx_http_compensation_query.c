@@ -8,6 +8,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_query.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 #include "cf_query.h"
 
 
@@ -26,7 +29,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_compensation_query_start(ngx_http_request_t *r,
     ngx_uint_t sse_allowed);
-static void ngx_http_compensation_query_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_query_run(ngx_http_request_t *r);
 static int ngx_http_compensation_query_first(void *data, json_t *doc);
 static int ngx_http_compensation_query_doc(void *data, json_t *doc);
@@ -108,31 +110,13 @@ ngx_http_compensation_query_start(ngx_http_request_t *r,
             return rc;
         }
 
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   sse_allowed ? "Acceptable media types are"
-                                 " application/json and text/event-stream."
-                               : "The acceptable media type is"
-                                 " application/json.");
+        return ngx_http_compensation_not_acceptable(r, sse_allowed);
     }
 
     ctx->sse = sse;
 
-    rc = ngx_http_read_client_request_body(r,
-                                          ngx_http_compensation_query_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_compensation_query_body(ngx_http_request_t *r)
-{
-    ngx_http_finalize_request(r, ngx_http_compensation_query_run(r));
+    return ngx_http_compensation_request_body(r,
+                                              ngx_http_compensation_query_run);
 }
 
 
@@ -145,11 +129,10 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     json_t                                   *body, *out;
     int64_t                                   total;
     ngx_int_t                                 rc;
-    ngx_str_t                                 raw, *v;
-    sqlite3                                  *db;
+    ngx_str_t                                *v;
+    cf_store_t                               *st;
     cf_error_t                                err;
     cf_query_t                                q;
-    json_error_t                              jerr;
     ngx_http_compensation_ctx_t              *ctx;
     ngx_http_compensation_query_body_t        qb;
     ngx_http_compensation_main_conf_t        *mcf;
@@ -159,57 +142,13 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
     qr = ngx_http_compensation_query_route(r);
 
-    rc = ngx_http_compensation_read_body(r, &raw);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is too large.");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_compensation_read_json(r, &body, &rc) != NGX_OK) {
         return rc;
     }
-
-    for (p = raw.data; p < raw.data + raw.len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-            break;
-        }
-    }
-
-    if (p == raw.data + raw.len) {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT, "A query body is required.");
-    }
-
-    if (ngx_http_compensation_json_content_type(r) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
-                   "Content type must be application/json.");
-    }
-
-    body = cf_json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
-                      &jerr);
 
     if (body == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "compensation: malformed query body: %s at %d",
-                      jerr.text, jerr.position);
-
-        cf_error_init(&err);
-        cf_error_set(&err, CF_E_ILLEGAL_ARGUMENT,
-                     "Failed to read HTTP message: %s", jerr.text);
-        cf_error_add_binding(&err, "body", "%s (line %d, column %d)",
-                             jerr.text, jerr.line, jerr.column);
-        rc = ngx_http_compensation_send_error(r, &err);
-        cf_error_free(&err);
-        return rc;
-    }
-
-    if (ngx_http_compensation_json_cleanup(r->pool, body) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_ARGUMENT, "A query body is required.");
     }
 
     /* spec 4.6: the request's owner; the tenant is static */
@@ -237,10 +176,10 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
         return rc;
     }
 
-    db = cf_store_db(mcf->store);
+    st = mcf->store;
 
     if (qr->kind == CF_QUERY_COUNT) {
-        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
@@ -260,7 +199,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     if (qr->kind == CF_QUERY_SINGLE) {
         out = NULL;
 
-        if (cf_query_each(db, &q, (int) qr->state_only,
+        if (cf_query_each(st, &q, (int) qr->state_only,
                           ngx_http_compensation_query_first, &out, errbuf,
                           sizeof(errbuf))
             < 0)
@@ -293,7 +232,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     qb.sse = ctx->sse;
 
     if (qr->kind == CF_QUERY_PAGED) {
-        if (cf_query_count(db, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
@@ -312,7 +251,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     }
 
     if (!qb.body.too_large
-        && cf_query_each(db, &q, (int) qr->state_only,
+        && cf_query_each(st, &q, (int) qr->state_only,
                          ngx_http_compensation_query_doc, &qb, errbuf,
                          sizeof(errbuf))
            < 0)

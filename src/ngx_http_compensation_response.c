@@ -8,11 +8,16 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
 
 
 static void ngx_http_compensation_json_decref(void *data);
-static ngx_buf_t *ngx_http_compensation_dump(ngx_http_request_t *r,
-    json_t *json);
+static ngx_int_t ngx_http_compensation_send_out(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error_code, const char *content_type,
+    ngx_chain_t *out, size_t len);
+static ngx_chain_t *ngx_http_compensation_chain(ngx_http_request_t *r,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_compensation_hold(ngx_http_request_t *r,
     size_t size);
 static ngx_int_t ngx_http_compensation_send_busy(ngx_http_request_t *r);
@@ -158,75 +163,21 @@ ngx_http_compensation_json_text(ngx_pool_t *pool, json_t *json,
 }
 
 
-static ngx_buf_t *
-ngx_http_compensation_dump(ngx_http_request_t *r, json_t *json)
-{
-    ngx_str_t   text;
-    ngx_buf_t  *b;
-
-    if (ngx_http_compensation_json_text(r->pool, json, &text) != NGX_OK) {
-        return NULL;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->pos = text.data;
-    b->last = text.data + text.len;
-    b->memory = 1;
-
-    return b;
-}
-
-
 /* sends json (a reference the caller keeps) with status and Wow-Error-Code */
 ngx_int_t
 ngx_http_compensation_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *error_code, json_t *json)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_str_t  text;
 
-    b = ngx_http_compensation_dump(r, json);
-    if (b == NULL) {
+    if (ngx_http_compensation_json_text(r->pool, json, &text) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: cannot serialize a response");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_compensation_hold(r, b->last - b->pos);
-
-    if (rc != NGX_OK) {
-        return rc == NGX_DECLINED ? ngx_http_compensation_send_busy(r)
-                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_compensation_send_raw(r, status, error_code, text.data,
+                                          text.len);
 }
 
 
@@ -236,8 +187,7 @@ ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
     const char *error_code, u_char *data, size_t len)
 {
     ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_chain_t  *out;
 
     rc = ngx_http_compensation_hold(r, len);
 
@@ -246,21 +196,12 @@ ngx_http_compensation_send_raw(ngx_http_request_t *r, ngx_uint_t status,
                                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
+    out = ngx_http_compensation_chain(r, data, len);
+    if (out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = data;
-    b->last = data + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_compensation_send_chain(r, status, error_code, &out, len);
+    return ngx_http_compensation_send_chain(r, status, error_code, out, len);
 }
 
 
@@ -272,16 +213,56 @@ ngx_int_t
 ngx_http_compensation_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     const char *error_code, ngx_chain_t *out, size_t len)
 {
-    ngx_int_t  rc;
+    return ngx_http_compensation_send_out(r, status, error_code,
+                                          "application/json", out, len);
+}
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+
+/*
+ * sends body (pool memory, not counted against compensation_read_memory:
+ * ids, scripts, metrics) as content_type; len 0: no body
+ */
+ngx_int_t
+ngx_http_compensation_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, u_char *body, size_t len)
+{
+    ngx_chain_t  *out;
+
+    out = NULL;
+
+    if (len) {
+        out = ngx_http_compensation_chain(r, body, len);
+        if (out == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_compensation_send_out(r, status, CF_OK, content_type,
+                                          out, len);
+}
+
+
+/* the one place that sends a response: every one has Wow-Error-Code */
+static ngx_int_t
+ngx_http_compensation_send_out(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error_code, const char *content_type, ngx_chain_t *out,
+    size_t len)
+{
+    ngx_int_t  rc;
 
     if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type.data = (u_char *) content_type;
+    r->headers_out.content_type.len = ngx_strlen(content_type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (out == NULL) {
+        r->header_only = 1;
     }
 
     rc = ngx_http_send_header(r);
@@ -291,6 +272,36 @@ ngx_http_compensation_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     return ngx_http_output_filter(r, out);
+}
+
+
+/* one memory buffer, the last of the response */
+static ngx_chain_t *
+ngx_http_compensation_chain(ngx_http_request_t *r, u_char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out = ngx_alloc_chain_link(r->pool);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    out->buf = b;
+    out->next = NULL;
+
+    return out;
 }
 
 
@@ -342,6 +353,35 @@ ngx_http_compensation_send_error_code(ngx_http_request_t *r,
     json_decref(json);
 
     return rc;
+}
+
+
+/* logs the detail, answers 500 "Unexpected server error" (spec 3.4) */
+ngx_int_t
+ngx_http_compensation_internal_error(ngx_http_request_t *r,
+    const char *what, cf_error_t *err)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "compensation: %s failed: %s", what,
+                  err && err->msg[0] ? err->msg : "(no detail)");
+
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
+               "Unexpected server error");
+}
+
+
+/* 406: what the route answers (JSON; SSE too where sse_allowed) */
+ngx_int_t
+ngx_http_compensation_not_acceptable(ngx_http_request_t *r,
+    ngx_uint_t sse_allowed)
+{
+    return ngx_http_compensation_send_error_code(r,
+               NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
+               sse_allowed
+               ? "Acceptable media types are application/json and"
+                 " text/event-stream."
+               : "The acceptable media type is application/json.");
 }
 
 
@@ -425,134 +465,9 @@ ngx_http_compensation_send_sse(ngx_http_request_t *r, const char *error_code,
     last->buf->last_buf = (r == r->main) ? 1 : 0;
     last->buf->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (ngx_http_compensation_error_header(r, error_code) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, events);
-}
-
-
-/*
- * The Accept predicate of spec 3.1: a route answers JSON, and SSE where
- * allowed; a missing Accept means any type.  Sets *sse when the client asks for an
- * event stream.  NGX_DECLINED: nothing acceptable (406).
- */
-ngx_int_t
-ngx_http_compensation_accepts(ngx_http_request_t *r, ngx_uint_t sse_allowed,
-    ngx_uint_t *sse)
-{
-    u_char     *p, *last, *start, *end;
-    ngx_str_t  *accept;
-    ngx_uint_t  json_ok, sse_ok;
-
-    *sse = 0;
-
-    accept = ngx_http_compensation_header(r, "Accept", sizeof("Accept") - 1);
-
-    if (accept == NULL || accept->len == 0) {
-        return NGX_OK;
-    }
-
-    json_ok = 0;
-    sse_ok = 0;
-
-    p = accept->data;
-    last = accept->data + accept->len;
-
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == ',')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ',' && *p != ';') {
-            p++;
-        }
-
-        end = p;
-
-        while (end > start && end[-1] == ' ') {
-            end--;
-        }
-
-        while (p < last && *p != ',') {
-            p++;     /* parameters (q=...) are ignored */
-        }
-
-#define IS(s)  ((size_t) (end - start) == sizeof(s) - 1                       \
-                && ngx_strncasecmp(start, (u_char *) s, sizeof(s) - 1) == 0)
-
-        if (IS("*/*") || IS("application/*") || IS("application/json")
-            || IS("application/problem+json"))
-        {
-            json_ok = 1;
-
-        } else if (IS("text/event-stream")) {
-            sse_ok = 1;
-        }
-
-#undef IS
-    }
-
-    /* an explicit text/event-stream wins where the route can stream */
-    if (sse_ok && sse_allowed) {
-        *sse = 1;
-        return NGX_OK;
-    }
-
-    if (json_ok) {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/* the first request header of that name (case-insensitive), or NULL */
-ngx_str_t *
-ngx_http_compensation_header(ngx_http_request_t *r, const char *name,
-    size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i].value;
-        }
-    }
+    return ngx_http_compensation_send_out(r, NGX_HTTP_OK, error_code,
+                                          "text/event-stream", events,
+                                          (size_t) len);
 }
 
 

@@ -11,7 +11,20 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_actuator.h"
+#include "ngx_http_compensation_bi.h"
+#include "ngx_http_compensation_command.h"
+#include "ngx_http_compensation_event.h"
+#include "ngx_http_compensation_id.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_openapi.h"
 #include "ngx_http_compensation_operations.h"
+#include "ngx_http_compensation_query.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_router.h"
+#include "ngx_http_compensation_snapshot.h"
+#include "ngx_http_compensation_state.h"
+#include "ngx_http_compensation_wow.h"
 #include "cf_route.h"
 
 

@@ -29,8 +29,10 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_executor.h"
-#include "ngx_http_compensation_scheduler_conf.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_notify.h"
 #include "ngx_http_compensation_scheduler.h"
+#include "ngx_http_compensation_scheduler_conf.h"
 #include "cf_dispatch.h"
 
 
@@ -248,7 +250,7 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     }
 
     /* the operations table: every worker (retry action, cancel, listing) */
-    if (cf_dispatch_schema(cf_store_db(mcf->store), errbuf, sizeof(errbuf))
+    if (cf_dispatch_schema(mcf->store, errbuf, sizeof(errbuf))
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_store"
@@ -285,25 +287,25 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
      */
     st = ngx_http_compensation_executor_store(mcf);
 
-    sched->dispatch = cf_dispatch_open(cf_store_db(st));
+    sched->dispatch = cf_dispatch_open(st);
 
     if (sched->dispatch == NULL) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
                       " preparing the dispatch statements failed: %s",
-                      sqlite3_errmsg(cf_store_db(st)));
+                      cf_store_errmsg(st));
         return NGX_OK;
     }
 
     sched->dispatch_loop = sched->dispatch;
 
     if (st != mcf->store) {
-        sched->dispatch_loop = cf_dispatch_open(cf_store_db(mcf->store));
+        sched->dispatch_loop = cf_dispatch_open(mcf->store);
 
         if (sched->dispatch_loop == NULL) {
             ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                           "compensation_scheduler: preparing the dispatch"
                           " statements failed: %s",
-                          sqlite3_errmsg(cf_store_db(mcf->store)));
+                          cf_store_errmsg(mcf->store));
             cf_dispatch_close(sched->dispatch);
             sched->dispatch = NULL;
             return NGX_OK;

@@ -12,6 +12,8 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_metrics.h"
+#include "ngx_http_compensation_sink.h"
 
 
 typedef struct {

@@ -8,11 +8,11 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_snapshot.h"
 #include "cf_history.h"
 
-
-/* the largest {limit} of a batch route */
-#define NGX_HTTP_COMPENSATION_MAX_BATCH  1000
 
 /*
  * Snapshots a batch regenerates per turn of the store executor: the command
@@ -217,8 +217,8 @@ ngx_http_compensation_regen_free(ngx_http_compensation_rjob_t *rj)
  * PUT /execution_failed/snapshot/{afterId}/{limit}: regenerates the
  * snapshots of the next `limit` aggregates after the cursor, one
  * transaction each, in the store executor (up to 1,000 replays: never on
- * the event loop), NGX_HTTP_COMPENSATION_BATCH_TURN per turn.  BatchResult: afterId is the last id processed (the next
- * cursor), size how many were processed, the first error's code and message.
+ * the event loop), NGX_HTTP_COMPENSATION_BATCH_TURN per turn.  BatchResult:
+ * afterId is the last id processed (the next cursor), size how many were processed, the first error's code and message.
  */
 ngx_int_t
 ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
@@ -227,26 +227,12 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
     size_t                                len;
     int64_t                               limit;
     ngx_int_t                             rc;
-    ngx_str_t                            *v;
-    ngx_http_compensation_ctx_t          *ctx;
     ngx_http_compensation_regen_batch_t  *g;
 
-    if (ngx_http_compensation_read_prelude(r, 0, NULL, &after, &rc)
+    if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
     {
         return rc;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (cf_int_parse(v->data, v->len, INT64_MAX, &limit) != 0
-        || limit < 1 || limit > NGX_HTTP_COMPENSATION_MAX_BATCH)
-    {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT,
-                   "limit must be an integer from 1 to %d, not \"%V\".",
-                   NGX_HTTP_COMPENSATION_MAX_BATCH, v);
     }
 
     len = ngx_strlen(after);

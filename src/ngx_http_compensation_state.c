@@ -7,6 +7,9 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_state.h"
 #include "cf_history.h"
 
 
@@ -19,73 +22,6 @@ static ngx_int_t ngx_http_compensation_tracing_arg(ngx_http_request_t *r,
     const char *name, int64_t min, int64_t *value, cf_error_t *err);
 static int ngx_http_compensation_tracing_stream(void *data,
     const cf_stream_view_t *row);
-
-
-/*
- * The common start of the read routes: no request body, an acceptable
- * Accept, a well-formed {id}.  NGX_OK with *id set (pool memory); otherwise
- * NGX_DECLINED and *rc is what the handler returns (a response was sent or
- * failed).
- */
-ngx_int_t
-ngx_http_compensation_read_prelude(ngx_http_request_t *r,
-    ngx_uint_t sse_allowed, ngx_uint_t *sse, char **id, ngx_int_t *rc)
-{
-    ngx_uint_t                    dummy;
-    ngx_http_compensation_ctx_t  *ctx;
-
-    *rc = ngx_http_discard_request_body(r);
-
-    if (*rc != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_compensation_accepts(r, sse_allowed,
-                                      sse ? sse : &dummy) != NGX_OK)
-    {
-        *rc = ngx_http_compensation_send_error_code(r,
-                  NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                  sse_allowed
-                  ? "Acceptable media types are application/json and"
-                    " text/event-stream."
-                  : "The acceptable media type is application/json.");
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-
-    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
-        *rc = ngx_http_compensation_send_error_code(r,
-                  NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_ARGUMENT,
-                  "The aggregate id in the path must be 1 to %d"
-                  " characters without control characters.",
-                  CF_MAX_ID_LEN);
-        return NGX_DECLINED;
-    }
-
-    *id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (*id == NULL) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-/* logs the detail, answers 500 "Unexpected server error" (spec 3.4) */
-ngx_int_t
-ngx_http_compensation_internal_error(ngx_http_request_t *r,
-    const char *what, cf_error_t *err)
-{
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "compensation: %s failed: %s", what,
-                  err && err->msg[0] ? err->msg : "(no detail)");
-
-    return ngx_http_compensation_send_error_code(r,
-               NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
-               "Unexpected server error");
-}
 
 
 /* the bare state, or 404 when not initialized or deleted (spec 3.6) */
@@ -222,7 +158,6 @@ ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
 {
     char                               *id;
     ngx_int_t                           rc;
-    ngx_str_t                          *v;
     cf_error_t                          err;
     cf_aggregate_t                      agg;
     ngx_http_compensation_ctx_t        *ctx;
@@ -235,16 +170,14 @@ ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    v = &ctx->vars[1];
-
-    if (cf_int_parse(v->data, v->len, INT64_MAX,
-                     version < 0 ? &max_time : &version)
-        != 0)
+    if (ngx_http_compensation_path_int(r, &ctx->vars[1],
+                                       version < 0 ? "createTime" : "version",
+                                       0, INT64_MAX,
+                                       version < 0 ? &max_time : &version,
+                                       &rc)
+        != NGX_OK)
     {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_ARGUMENT,
-                   "%s must be a non-negative integer, not \"%V\".",
-                   version < 0 ? "createTime" : "version", v);
+        return rc;
     }
 
     mcf = ngx_http_compensation_store_conf(r);

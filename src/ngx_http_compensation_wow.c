@@ -14,12 +14,15 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_command.h"
+#include "ngx_http_compensation_request.h"
+#include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_wow.h"
 #include "cf_wait.h"
 
 
 static ngx_int_t ngx_http_compensation_reject(ngx_http_request_t *r,
     const char *name, const char *fmt, ...);
-static void ngx_http_compensation_wait_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_compensation_wait_run(ngx_http_request_t *r);
 
 
@@ -148,41 +151,8 @@ ngx_http_compensation_send_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_compensation_wait_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                          rc;
-    ngx_http_compensation_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        rc = ngx_http_discard_request_body(r);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is larger than %uz bytes.",
-                   lcf->max_body_size);
-    }
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_compensation_wait_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_compensation_wait_body(ngx_http_request_t *r)
-{
-    ngx_http_finalize_request(r, ngx_http_compensation_wait_run(r));
+    return ngx_http_compensation_request_body(r,
+                                              ngx_http_compensation_wait_run);
 }
 
 
@@ -191,51 +161,18 @@ ngx_http_compensation_wait_run(ngx_http_request_t *r)
 {
     json_t                            *body;
     ngx_int_t                          rc;
-    ngx_str_t                          raw;
     cf_error_t                         err;
-    json_error_t                       jerr;
 
-    rc = ngx_http_compensation_read_body(r, &raw);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "PayloadTooLarge",
-                   "The request body is too large.");
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_compensation_read_json(r, &body, &rc) != NGX_OK) {
         return rc;
     }
 
     cf_error_init(&err);
 
-    if (raw.len == 0) {
+    if (body == NULL) {
         cf_error_set(&err, CF_E_ILLEGAL_ARGUMENT,
                      "The wait signal can not be empty.");
         goto invalid;
-    }
-
-    if (ngx_http_compensation_json_content_type(r) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType",
-                   "Content type must be application/json.");
-    }
-
-    body = cf_json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
-                      &jerr);
-
-    if (body == NULL) {
-        cf_error_set(&err, CF_E_ILLEGAL_ARGUMENT,
-                     "Failed to read HTTP message: %s", jerr.text);
-        cf_error_add_binding(&err, "body", "%s (line %d, column %d)",
-                             jerr.text, jerr.line, jerr.column);
-        goto invalid;
-    }
-
-    if (ngx_http_compensation_json_cleanup(r->pool, body) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (cf_wait_signal_validate(body, &err) != 0) {
@@ -272,18 +209,9 @@ ngx_http_compensation_metadata_handler(ngx_http_request_t *r)
     int         i;
     json_t     *doc, *commands, *events;
     ngx_int_t   rc;
-    ngx_uint_t  sse;
 
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (ngx_http_compensation_accepts(r, 0, &sse) != NGX_OK) {
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_COMPENSATION_NOT_ACCEPTABLE, "NotAcceptable",
-                   "The acceptable media type is application/json.");
     }
 
     commands = json_array();

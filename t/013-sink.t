@@ -192,3 +192,30 @@ $::SinkHttp . "    compensation_read_max_size 5k;\n"
     return @l == 3 && $l[0] =~ /"aggregateId":"x2"/ && $l[1] =~ /"aggregateId":"x3"/
            && $l[2] =~ /"aggregateId":"x4"/;
  })]
+
+
+
+=== TEST 6: event compensate reads its body as every route does: malformed JSON is IllegalArgument with the binding error "body", another Content-Type is 415, an empty or blank body is refused, nothing is posted to the sink
+--- http_config eval: $::SinkHttp
+--- config eval: $::SinkConfig
+--- request eval
+[::create_req(),
+ "PUT $::U/1/compensate\n{\"function\":",
+ "PUT $::U/1/compensate\n" . ::target('EVENT'),
+ "PUT $::U/1/compensate\n  \n",
+ "PUT $::U/1/compensate\n{\"id\":\"a\",\"id\":\"b\"}",
+ "GET /sink.log"]
+--- more_headers eval
+[$::H, $::CT, "Content-Type: text/plain", $::CT, $::CT, ""]
+--- error_code eval
+[200, 400, 415, 400, 400, 200]
+--- response_headers eval
+["", "Wow-Error-Code: IllegalArgument", "Wow-Error-Code: UnsupportedMediaType",
+ "Wow-Error-Code: IllegalArgument", "Wow-Error-Code: IllegalArgument", ""]
+--- response_body_like eval
+[qr/"aggregateVersion":1,/,
+ qr/\A\{"errorCode":"IllegalArgument","errorMsg":"Failed to read HTTP message: [^"]+","bindingErrors":\[\{"name":"body","msg":"[^"]+ \(line 1, column \d+\)"\}\],/,
+ ::error_re('UnsupportedMediaType'),
+ qr/"errorMsg":"The CompensationTarget body can not be empty\."/,
+ qr/"errorMsg":"Failed to read HTTP message: duplicate object key(?:[^"\\]|\\.)*","bindingErrors":\[\{"name":"body",/,
+ qr/\A\z/]

@@ -10,6 +10,7 @@ use Test::Nginx::Socket 'no_plan';
 use JSON::PP ();
 use FindBin ();
 use File::Temp ();
+use File::Spec ();
 
 no_root_location();
 no_shuffle();
@@ -212,13 +213,15 @@ sub generator_ok {
 # the validator (test/openapi/validate.mjs, installed by make deps)
 sub valid_openapi {
     my ($body) = @_;
-    my $dir = "$FindBin::Bin/../test/openapi";
+    # absolute, from this file: the validator's place whatever the cwd of
+    # the harness that runs this (in-tree or openresty's Test::Nginx)
+    my $dir = File::Spec->catdir($FindBin::RealBin, File::Spec->updir, 'test', 'openapi');
     return fail_with("no validator in $dir/node_modules: run scripts/install-deps.sh")
         unless -d "$dir/node_modules/\@seriousme/openapi-schema-validator";
     my $tmp = File::Temp->new(SUFFIX => '.json');
     print $tmp $body;
     close $tmp;
-    my $out = `node "$dir/validate.mjs" "$tmp" 2>&1`;
+    my $out = `cd "$dir" && node validate.mjs "$tmp" 2>&1`;
     return fail_with("validator: $out") if $? != 0 || $out !~ /^valid OpenAPI 3\.1/;
     return 1;
 }

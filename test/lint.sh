@@ -28,6 +28,12 @@ rule "process-wide time-zone state" \
      '(setenv|unsetenv|putenv|tzset|localtime(_r)?|mktime)[[:space:]]*\(' \
      src/*.c
 
+# issue 15: the store is an interface (cf_store.h); SQLite's API and codes
+# stay in its backend (cf_sqlite_*, the checkpointer of its WAL)
+rule "SQLite outside the SQLite store backend" '\<sqlite3|\<SQLITE_' \
+     $(ls src/*.c src/*.h | grep -v -e '^src/cf_sqlite_' \
+           -e '^src/cf_checkpoint\.c$')
+
 if [ $fail -eq 0 ]; then
     echo "lint: ok"
 fi

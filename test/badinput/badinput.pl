@@ -24,17 +24,15 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
 use Getopt::Long;
-use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-$| = 1;
+use lib dirname(__FILE__) . '/../lib';
+use Compensation::Tool qw(note workers);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
+$| = 1;
 
 my %o = (
     requests  => $ENV{BADINPUT_REQUESTS}  || 3000,
@@ -48,60 +46,21 @@ GetOptions(\%o, 'requests=i', 'attackers=i', 'slow=i', 'port=i', 'keep',
     or die "usage: $0 [--requests N] [--attackers N] [--slow N] [--port P]"
            . " [--thread-pool]\n";
 
-delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
-
 # --thread-pool: the commands run in the store thread (compensation_thread_pool)
-my $threads = $o{'thread-pool'}
-              ? "    compensation_thread_pool default;\n" : '';
-my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
-my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
--f $module or die "no module at $module: run make build\n";
-
-$o{port} ||= free_port();
-
-my $prefix = "$root/var/badinput";
-remove_tree($prefix);
-make_path("$prefix/logs", "$prefix/conf", "$prefix/out");
-
-open my $cf, '>', "$prefix/conf/nginx.conf" or die "$!";
-print $cf <<"_EOC_";
-load_module $module;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path logs/cb;
-    proxy_temp_path logs/px;
-    fastcgi_temp_path logs/fc;
-    uwsgi_temp_path logs/uw;
-    scgi_temp_path logs/sc;
-    client_header_timeout 3s;
-    client_body_timeout 3s;
-    compensation_store logs/c.db;
-$threads    server {
-        listen 127.0.0.1:$o{port};
-        location / { compensation_api; }
-    }
-}
-_EOC_
-close $cf;
+my $t = Compensation::Tool->new(name => 'badinput', port => $o{port},
+                                thread_pool => $o{'thread-pool'},
+                                worker_connections => 1024,
+                                http => "    client_header_timeout 3s;\n"
+                                        . "    client_body_timeout 3s;\n",
+                                dirs => ['out']);
+my $prefix = $t->prefix;
+$o{port} = $t->port;
 
 my $main_pid = $$;
-my ($master, @kids);
+my @kids;
 
-system($nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf',
-       '-e', 'logs/error.log') == 0 or die "nginx did not start\n";
-for (1 .. 100) {
-    if (open my $fh, '<', "$prefix/logs/nginx.pid") {
-        my $l = <$fh> // '';
-        ($master) = $l =~ /(\d+)/;
-        last if $master && up();
-    }
-    sleep 0.05;
-}
-die "nginx did not come up\n" unless $master && up();
+$t->start;
+my $master = $t->master;
 
 my @workers0 = sort { $a <=> $b } workers($master);
 note("nginx $master, workers @workers0, port $o{port}");
@@ -134,78 +93,19 @@ my $fail = verify(time - $t0);
 END {
     if ($$ == $main_pid) {
         kill 'KILL', $_ for @kids;
-        if ($master) {
-            kill 'QUIT', $master;
-            for (1 .. 250) { last unless kill 0, -$master; sleep 0.02 }
-            kill 'KILL', -$master if kill 0, -$master;
-        }
+        $t->stop if $t;
     }
 }
 
-remove_tree($prefix) unless $fail || $o{keep};
+$t->finish($fail, $o{keep});
 exit($fail ? 1 : 0);
 
 
 # --------------------------------------------------------------------------
 
-sub note { print "# @_\n" }
+sub connect_ { $t->connect }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub up {
-    my ($st) = exchange("GET /actuator/health HTTP/1.1\r\nHost: x\r\n"
-                        . "Connection: close\r\n\r\n");
-    return defined $st;
-}
-
-sub workers {
-    my $ppid = shift;
-    my @w;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $l = <$fh> // next;
-        push @w, $1 if $l =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
-    }
-    return @w;
-}
-
-sub connect_ {
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                 PeerPort => $o{port}, Timeout => 10);
-}
-
-# sends raw bytes, reads the response until close; (status, body, head)
-# or ()
-sub exchange {
-    my ($raw, %opt) = @_;
-    my $s = connect_() or return ();
-    local $SIG{PIPE} = 'IGNORE';
-    syswrite($s, $raw) // return ();
-    if ($opt{abort}) { close $s; return ('abort', '') }
-    shutdown($s, 1) if $opt{half_close};
-    my $resp = '';
-    my $deadline = time + ($opt{timeout} || 15);
-    while (time < $deadline) {
-        my $rin = '';
-        vec($rin, fileno($s), 1) = 1;
-        last unless select($rin, undef, undef, 1) >= 0;
-        next unless vec($rin, fileno($s), 1);
-        my $n = sysread($s, my $buf, 65536);
-        last unless $n;
-        $resp .= $buf;
-    }
-    close $s;
-    return () unless $resp =~ m{^HTTP/1\.\d (\d{3})};
-    my $st = $1;
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    return ($st, $body // '', $head);
-}
+sub exchange { $t->exchange(@_) }
 
 sub req {
     my ($method, $path, $body, @h) = @_;
@@ -548,11 +448,7 @@ sub verify {
     push @err, "workers changed: @workers0 -> @w" if "@w" ne "@workers0";
     push @err, "the master is gone" unless kill 0, $master;
 
-    if (open my $fh, '<', "$prefix/logs/error.log") {
-        while (<$fh>) {
-            push @err, "error.log: $_" if /\[(alert|crit|emerg)\]|exited on signal/;
-        }
-    }
+    push @err, map { "error.log: $_" } $t->bad_log_lines;
 
     if (@err) {
         print "not ok - bad input\n";

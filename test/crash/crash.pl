@@ -32,16 +32,14 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
 use Getopt::Long;
-use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
+use lib dirname(__FILE__) . '/../lib';
+use Compensation::Tool qw(note workers);
 
 my %o = (
     rounds  => $ENV{CRASH_ROUNDS}  || 3,
@@ -53,56 +51,23 @@ GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep', 'thread-pool')
     or die "usage: $0 [--rounds N] [--clients N] [--port P] [--keep]"
            . " [--thread-pool]\n";
 
-delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
-
 # --thread-pool: the commands run in the store thread (compensation_thread_pool)
-my $threads = $o{'thread-pool'}
-              ? "    compensation_thread_pool default;\n" : '';
-my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
-my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
--f $module or die "no module at $module: run make build\n";
-
-$o{port} ||= free_port();
-
-my $prefix = "$root/var/crash";
-remove_tree($prefix);
-make_path("$prefix/logs", "$prefix/conf", "$prefix/clients");
+my $t = Compensation::Tool->new(name => 'crash', port => $o{port},
+                                thread_pool => $o{'thread-pool'},
+                                dirs => ['clients']);
+my $prefix = $t->prefix;
 
 my $json = JSON::PP->new->canonical;
 
-open my $cf, '>', "$prefix/conf/nginx.conf" or die "$!";
-print $cf <<"_EOC_";
-load_module $module;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path logs/cb;
-    proxy_temp_path logs/px;
-    fastcgi_temp_path logs/fc;
-    uwsgi_temp_path logs/uw;
-    scgi_temp_path logs/sc;
-    compensation_store logs/c.db;
-$threads    server {
-        listen 127.0.0.1:$o{port};
-        location / { compensation_api; }
-    }
-}
-_EOC_
-close $cf;
-
 $| = 1;
 my $main_pid = $$;
-my $master;             # pid of our master (and its process group)
 my $kills = 0;          # SIGKILLs sent to our processes
 my $respawn_failures = 0;
 my @clients;
 
 $SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 2 };
 
-start_nginx();
+$t->start;
 
 for my $c (1 .. $o{clients}) {
     my $pid = fork;
@@ -113,6 +78,7 @@ for my $c (1 .. $o{clients}) {
 
 for my $round (1 .. $o{rounds}) {
     sleep(0.3 + rand(1.0));
+    my $master = $t->master;
     my @w = workers($master);
     if (@w) {
         my $victim = $w[int rand @w];
@@ -132,8 +98,10 @@ for my $round (1 .. $o{rounds}) {
         }
     }
     sleep(0.3 + rand(1.0));
-    kill_all("round $round");
-    start_nginx();
+    my ($m, @killed) = $t->kill_all;
+    $kills += 1 + @killed;
+    note("round $round: SIGKILL master $m and workers @killed");
+    $t->start;
 }
 
 # stop the load, then verify on the restarted nginx
@@ -145,119 +113,23 @@ waitpid($_, 0) for @clients;
 my $fail = verify();
 
 cleanup();
-remove_tree($prefix) unless $fail || $o{keep};
+$t->finish($fail, $o{keep});
 
 exit($fail ? 1 : 0);
 
 
 # --------------------------------------------------------------------------
 
-sub note { print "# @_\n" }
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub start_nginx {
-    system($nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf',
-           '-e', 'logs/error.log') == 0
-        or die "nginx did not start (see $prefix/logs/error.log)\n";
-    for (1 .. 100) {
-        if (open my $fh, '<', "$prefix/logs/nginx.pid") {
-            my $p = <$fh>;
-            if (defined $p && $p =~ /(\d+)/ && kill 0, $1) {
-                $master = $1;
-                my ($st) = http('GET', '/actuator/health');
-                return if defined $st;
-            }
-        }
-        sleep 0.05;
-    }
-    die "nginx did not come up\n";
-}
-
-# the children of $ppid (our workers), from /proc
-sub workers {
-    my $ppid = shift;
-    my @w;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $l = <$fh> // next;
-        # pid (comm) state ppid ...
-        push @w, $1 if $l =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
-    }
-    return @w;
-}
-
-# SIGKILL the master and its workers: the daemonised master leads its own
-# process group (setsid), which its workers share, so one kill reaches
-# every process of this nginx and nothing else
-sub kill_all {
-    my $what = shift;
-    return unless $master;
-    my @w = workers($master);
-    kill 'KILL', -$master or kill 'KILL', $master;
-    $kills += 1 + @w;
-    note("$what: SIGKILL master $master and workers @w");
-    for (1 .. 500) {
-        last unless kill 0, -$master;
-        sleep 0.02;
-    }
-    die "processes of group $master survived SIGKILL\n" if kill 0, -$master;
-    $master = undef;
-}
-
 sub cleanup {
     return unless $$ == $main_pid;
     for (@clients) { kill 'KILL', $_; waitpid($_, 0) }
     @clients = ();
-    if ($master) {
-        kill 'QUIT', $master;
-        for (1 .. 250) { last unless kill 0, -$master; sleep 0.02 }
-        kill 'KILL', -$master if kill 0, -$master;
-        $master = undef;
-    }
+    $t->stop;
 }
 
-END { cleanup() }
+END { cleanup() if $t }
 
-# one HTTP/1.0-style exchange; (status, body) or () when there was no
-# complete response (refused, reset, killed mid-way)
-sub http {
-    my ($method, $path, $body, %h) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $o{port}, Timeout => 10)
-        or return ();
-    $body //= '';
-    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-            . "Connection: close\r\n";
-    $req .= "$_: $h{$_}\r\n" for sort keys %h;
-    $req .= "Content-Type: application/json\r\n"
-          . "Content-Length: " . length($body) . "\r\n" if length $body;
-    $req .= "\r\n$body";
-    local $SIG{PIPE} = 'IGNORE';
-    print $s $req or return ();
-    my $resp = '';
-    $s->timeout(30);
-    while (1) {
-        my $n = sysread($s, my $buf, 65536);
-        return () unless defined $n;
-        last if $n == 0;
-        $resp .= $buf;
-    }
-    close $s;
-    my ($head, $b) = split /\r\n\r\n/, $resp, 2;
-    return () unless defined $b && $head =~ m{^HTTP/1\.\d (\d{3})};
-    my $status = $1;
-    if ($head =~ /^Content-Length:\s*(\d+)/mi) {
-        return () if length($b) != $1;      # cut short
-    }
-    return ($status, $b);
-}
+sub http { $t->http(@_) }
 
 # --------------------------------------------------------------------------
 # the load
@@ -450,13 +322,8 @@ sub verify {
 
     # crash evidence is expected ([alert] ... exited on signal 9), but
     # nothing else at crit/alert/emerg
-    if (open my $fh, '<', "$prefix/logs/error.log") {
-        while (<$fh>) {
-            next unless /\[(crit|alert|emerg)\]/;
-            next if /exited on signal 9/;
-            push @err, "error.log: $_";
-        }
-    }
+    push @err, map { "error.log: $_" }
+                   $t->bad_log_lines(qr/exited on signal 9/);
 
     push @err, "no command got a 200: the load did not run" unless $ok200;
     push @err, "$respawn_failures times the master did not survive a"

@@ -119,6 +119,7 @@ ok "lintian: no error, no warning"
 deps=$(dpkg-deb -f "$deb" Depends)
 grep -q 'nginx-abi-' <<<"$deps" || fail "Depends lacks nginx-abi-*: $deps"
 grep -q 'libsqlite3-0' <<<"$deps" && grep -q 'libjansson4' <<<"$deps" \
+    && grep -q 'libpq5' <<<"$deps" \
     || fail "Depends lacks the shared libraries: $deps"
 ok "Depends: $deps"
 

@@ -21,15 +21,13 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use File::Path qw(make_path remove_tree);
 use Getopt::Long;
-use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
+use lib dirname(__FILE__) . '/../lib';
+use Compensation::Tool qw(note workers);
 
 my %o = (
     executions => 250,
@@ -44,49 +42,17 @@ GetOptions(\%o, 'executions=i', 'clients=i', 'seconds=f', 'port=i',
     or die "usage: $0 [--executions N] [--clients N] [--seconds S]"
            . " [--port P] [--budget MB] [--keep]\n";
 
-delete $ENV{NGINX};     # nginx would take it for inherited listening sockets
-
-my $nginx  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
-my $module = $ENV{MODULE} || "$root/build/ngx_http_compensation_module.so";
--f $module or die "no module at $module: run make build\n";
-
-$o{port} ||= free_port();
-
-my $prefix = "$root/var/memory";
-remove_tree($prefix);
-make_path("$prefix/logs", "$prefix/conf");
-
-open my $cf, '>', "$prefix/conf/nginx.conf" or die "$!";
-print $cf <<"_EOC_";
-load_module $module;
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path logs/cb;
-    proxy_temp_path logs/px;
-    fastcgi_temp_path logs/fc;
-    uwsgi_temp_path logs/uw;
-    scgi_temp_path logs/sc;
-    compensation_store logs/c.db;
-    server {
-        listen 127.0.0.1:$o{port};
-        location / { compensation_api; }
-    }
-}
-_EOC_
-close $cf;
+my $t = Compensation::Tool->new(name => 'memory', port => $o{port},
+                                error_log => 'warn');
+my $prefix = $t->prefix;
 
 $| = 1;
 my $main_pid = $$;
-my $master;
 my @clients;
 
 $SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 2 };
 
-start_nginx();
+$t->start;
 
 # --- seed ------------------------------------------------------------------
 
@@ -102,10 +68,10 @@ note(sprintf("seeded %d executions with a 900 KB stackTrace in %.1f s",
              $o{executions}, time - $t0));
 
 # fresh workers: the seeding's writes do not count
-stop_nginx();
-start_nginx();
+$t->stop;
+$t->start;
 
-my @w = workers($master);
+my @w = workers($t->master);
 die "expected 2 workers, found @w\n" unless @w == 2;
 
 # warm-up: a few small reads on each worker (connections spread)
@@ -162,88 +128,31 @@ for (@w) {
     $fail = 1 if $grow > $o{budget};
 }
 
-if (open my $log, '<', "$prefix/logs/error.log") {
-    my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ } <$log>;
-    if (@bad) { note("FAIL: $_") for @bad; $fail = 1 }
+if (my @bad = $t->bad_log_lines) {
+    note("FAIL: $_") for @bad;
+    $fail = 1;
 }
 
 note($fail ? 'FAIL' : 'PASS');
 
 cleanup();
-remove_tree($prefix) unless $fail || $o{keep};
+$t->finish($fail, $o{keep});
 
 exit($fail ? 1 : 0);
 
 
 # --------------------------------------------------------------------------
 
-sub note { print "# @_\n" }
-
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "$!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
-sub start_nginx {
-    system($nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf',
-           '-e', 'logs/error.log') == 0
-        or die "nginx did not start (see $prefix/logs/error.log)\n";
-    for (1 .. 100) {
-        if (open my $fh, '<', "$prefix/logs/nginx.pid") {
-            my $p = <$fh>;
-            if (defined $p && $p =~ /(\d+)/ && kill 0, $1) {
-                $master = $1;
-                if (workers($master) == 2) {
-                    my ($st) = http('GET', '/actuator/health');
-                    return if defined $st;
-                }
-            }
-        }
-        sleep 0.05;
-    }
-    die "nginx did not come up\n";
-}
-
-sub stop_nginx {
-    return unless $master;
-    kill 'QUIT', $master;
-    for (1 .. 500) { last unless kill 0, -$master; sleep 0.02 }
-    kill 'KILL', -$master if kill 0, -$master;
-    unlink "$prefix/logs/nginx.pid";
-    $master = undef;
-}
-
-sub workers {
-    my $ppid = shift;
-    my @w;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $l = <$fh> // next;
-        push @w, $1 if $l =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $ppid;
-    }
-    return @w;
-}
-
-# VmRSS, VmHWM ... of a process, in kB
-sub status {
-    my $pid = shift;
-    my %s;
-    open my $fh, '<', "/proc/$pid/status" or return \%s;
-    while (my $l = <$fh>) { $s{$1} = $2 if $l =~ /^(Vm\w+):\s+(\d+) kB/ }
-    return \%s;
-}
-
 sub cleanup {
     return unless $$ == $main_pid;
     for (@clients) { kill 'KILL', $_; waitpid($_, 0) }
     @clients = ();
-    stop_nginx();
+    $t->stop;
 }
 
-END { cleanup() }
+END { cleanup() if $t }
+
+sub status { Compensation::Tool::proc_status(@_) }
 
 sub create_body {
     my $i = shift;
@@ -256,41 +165,9 @@ sub create_body {
          . '"stackTrace":"' . $trace . '"},"executeAt":1719800000000}';
 }
 
-# one exchange; (status, length) or () when there was no complete response.
-# $slow: the response is read 16 KB at a time with pauses
-sub http {
-    my ($method, $path, $body, %h) = @_;
-    my $slow = delete $h{slow};
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $o{port}, Timeout => 10)
-        or return ();
-    $body //= '';
-    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-            . "Connection: close\r\n";
-    $req .= "$_: $h{$_}\r\n" for sort keys %h;
-    $req .= "Content-Type: application/json\r\n"
-          . "Content-Length: " . length($body) . "\r\n" if length $body;
-    $req .= "\r\n$body";
-    local $SIG{PIPE} = 'IGNORE';
-    print $s $req or return ();
-    my $resp = '';
-    $s->timeout(60);
-    while (1) {
-        my $n = sysread($s, my $buf, $slow ? 16384 : 262144);
-        return () unless defined $n;
-        last if $n == 0;
-        $resp .= $buf;
-        sleep 0.02 if $slow;
-    }
-    close $s;
-    my ($head, $b) = split /\r\n\r\n/, $resp, 2;
-    return () unless defined $b && $head =~ m{^HTTP/1\.\d (\d{3})};
-    my $status = $1;
-    if ($head =~ /^Content-Length:\s*(\d+)/mi) {
-        return () if length($b) != $1;
-    }
-    return ($status, length $b);
-}
+# one exchange; (status, body) or () when there was no complete response.
+# slow => 1: the response is read 16 KB at a time with pauses
+sub http { $t->http(@_) }
 
 sub client {
     my ($c, $slow) = @_;

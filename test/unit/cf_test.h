@@ -42,6 +42,7 @@ extern const cf_test_t  cf_tests_notify[];
 extern const cf_test_t  cf_tests_int[];
 extern const cf_test_t  cf_tests_tz[];
 extern const cf_test_t  cf_tests_exec[];
+extern const cf_test_t  cf_tests_pg[];      /* pg_tests only (test_pg.c) */
 
 
 int cf_test_check(int ok, const char *expr, const char *file, int line);

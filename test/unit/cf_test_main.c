@@ -11,7 +11,11 @@
 #include "cf_test.h"
 
 
+/* built twice: run_tests, and with CF_TEST_PG pg_tests (a live server) */
 static const cf_test_t *const  cf_suites[] = {
+#if (CF_TEST_PG)
+    cf_tests_pg,
+#else
     cf_tests_error,
     cf_tests_retry,
     cf_tests_state,
@@ -30,6 +34,7 @@ static const cf_test_t *const  cf_suites[] = {
     cf_tests_int,
     cf_tests_tz,
     cf_tests_exec,
+#endif
     NULL
 };
 

@@ -1,15 +1,15 @@
 
 /*
  * ngx_compensation unit tests: dispatch operations and scheduler leases
- * (cf_dispatch.c) against a temporary database shared by two connections,
- * as two schedulers (reload overlap, a second nginx) would share it.
+ * (cf_dispatch.c, cf_sqlite_dispatch.c) against a temporary database
+ * shared by two connections, as two schedulers (reload overlap, a second
+ * nginx) would share it.
  */
 
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include "cf_test.h"
 #include "cf_store.h"
@@ -47,7 +47,7 @@ cf_d_open(cf_d_env_t *env)
         return NULL;
     }
 
-    if (cf_dispatch_schema(cf_store_db(st), errbuf, sizeof(errbuf)) != 0) {
+    if (cf_dispatch_schema(st, errbuf, sizeof(errbuf)) != 0) {
         fprintf(stderr, "# %s\n", errbuf);
         cf_store_close(st);
         return NULL;
@@ -166,14 +166,14 @@ test_dispatch_lease(void)
     CHECK(cf_d_create(&env, "x4", T0, 1, "UNRECOVERABLE") == 0);
 
     /* not due yet */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0, 5000, 1, 10, &c, &n),
+    CHECK_INT(cf_dispatch_claim(env.a, T0, 5000, 1, 10, &c, &n),
               0);
     CHECK_INT(n, 0);
     cf_claims_free(c, n);
 
     /* scheduler A takes both due ones (same nextRetryAt: in either
      * order), with state */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.a), T0 + 2000, 5000, 1, 10,
+    CHECK_INT(cf_dispatch_claim(env.a, T0 + 2000, 5000, 1, 10,
                                 &c, &n), 0);
     CHECK_INT(n, 2);
 
@@ -190,7 +190,7 @@ test_dispatch_lease(void)
     }
 
     /* scheduler B, same file, same moment: nothing (the leases) */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2000, 5000, 2, 10,
+    CHECK_INT(cf_dispatch_claim(env.b, T0 + 2000, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 0);
     cf_claims_free(d, m);
@@ -198,14 +198,14 @@ test_dispatch_lease(void)
     /* A finishes its second: B may take it (still FAILED and due), not
      * the first */
     if (n == 2) {
-        CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
+        CHECK_INT(cf_dispatch_finish(env.a, c[1].job_id,
                                      "Released", "no target", T0 + 2100), 0);
-        CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), c[1].job_id,
+        CHECK_INT(cf_dispatch_finish(env.a, c[1].job_id,
                                      "Failed", "twice", T0 + 2100),
                   CF_DISPATCH_NOT_FOUND);
     }
 
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2200, 5000, 2, 10,
+    CHECK_INT(cf_dispatch_claim(env.b, T0 + 2200, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
     if (m == 1 && n == 2) {
@@ -214,7 +214,7 @@ test_dispatch_lease(void)
     cf_claims_free(d, m);
 
     /* A "crashed" holding the first: once its lease expired, B claims it */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 7001, 5000, 2, 10,
+    CHECK_INT(cf_dispatch_claim(env.b, T0 + 7001, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 1);
     if (m == 1 && n == 2) {
@@ -222,7 +222,7 @@ test_dispatch_lease(void)
     }
     cf_claims_free(d, m);
 
-    CHECK_INT(cf_dispatch_finish(cf_store_db(env.a), n ? c[0].job_id : 0,
+    CHECK_INT(cf_dispatch_finish(env.a, n ? c[0].job_id : 0,
                                  "Succeeded", "late", T0 + 7002),
               CF_DISPATCH_NOT_FOUND);
 
@@ -247,13 +247,13 @@ test_dispatch_enqueue_and_cancel(void)
 
     CHECK(cf_d_create(&env, "y1", T0, 1000, "UNKNOWN") == 0);
 
-    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.a), "y1", T0, &job, op), 0);
+    CHECK_INT(cf_dispatch_enqueue(env.a, "y1", T0, &job, op), 0);
     CHECK_INT(job, 1);
-    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.b), "y1", T0, &job, op),
+    CHECK_INT(cf_dispatch_enqueue(env.b, "y1", T0, &job, op),
               CF_DISPATCH_BUSY);
 
     /* the queued one is claimed although it is not due */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 1, 5000, 2, 10, &c,
+    CHECK_INT(cf_dispatch_claim(env.b, T0 + 1, 5000, 2, 10, &c,
                                 &n), 0);
     CHECK_INT(n, 1);
     if (n == 1) {
@@ -262,40 +262,40 @@ test_dispatch_enqueue_and_cancel(void)
     }
     cf_claims_free(c, n);
 
-    CHECK_INT(cf_dispatch_get(cf_store_db(env.a), op, &o), 0);
+    CHECK_INT(cf_dispatch_get(env.a, op, &o), 0);
     CHECK_STR(o.state, "Running");
     CHECK_INT(o.owner, 2);
 
     /* Force=true before a graceful cancel: refused */
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 1, T0 + 2, state),
+    CHECK_INT(cf_dispatch_cancel(env.a, op, 1, T0 + 2, state),
               CF_DISPATCH_REFUSED);
     CHECK_STR(state, "Running");
-    CHECK(!cf_dispatch_cancel_asked(cf_store_db(env.b), 1));
+    CHECK(!cf_dispatch_cancel_asked(env.b, 1));
 
     /* graceful: RollingBack (twice is fine), the owner sees it */
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 3, state),
+    CHECK_INT(cf_dispatch_cancel(env.a, op, 0, T0 + 3, state),
               0);
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 3, state),
+    CHECK_INT(cf_dispatch_cancel(env.a, op, 0, T0 + 3, state),
               0);
     CHECK_STR(state, "RollingBack");
-    CHECK(cf_dispatch_cancel_asked(cf_store_db(env.b), 1));
+    CHECK(cf_dispatch_cancel_asked(env.b, 1));
 
     /* then force: ForceCancelled; the owner's finish loses */
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 1, T0 + 4, state),
+    CHECK_INT(cf_dispatch_cancel(env.a, op, 1, T0 + 4, state),
               0);
-    CHECK_INT(cf_dispatch_get(cf_store_db(env.a), op, &o), 0);
+    CHECK_INT(cf_dispatch_get(env.a, op, &o), 0);
     CHECK_STR(o.state, "ForceCancelled");
-    CHECK_INT(cf_dispatch_finish(cf_store_db(env.b), 1, "Cancelled", "x",
+    CHECK_INT(cf_dispatch_finish(env.b, 1, "Cancelled", "x",
                                  T0 + 5), CF_DISPATCH_NOT_FOUND);
 
     /* nothing more to cancel */
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a), op, 0, T0 + 6, state),
+    CHECK_INT(cf_dispatch_cancel(env.a, op, 0, T0 + 6, state),
               CF_DISPATCH_REFUSED);
-    CHECK_INT(cf_dispatch_cancel(cf_store_db(env.a),
+    CHECK_INT(cf_dispatch_cancel(env.a,
                                  "6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0a1", 0,
                                  T0 + 6, state), CF_DISPATCH_NOT_FOUND);
 
-    CHECK_INT(cf_dispatch_list(cf_store_db(env.a), "y1", 10, &ops, &n), 0);
+    CHECK_INT(cf_dispatch_list(env.a, "y1", 10, &ops, &n), 0);
     CHECK_INT(n, 1);
     free(ops);
 
@@ -400,7 +400,7 @@ test_dispatch_in_transaction(void)
 
     CHECK(cf_d_create(&env, "later", T0, 100, "UNKNOWN") == 0);
 
-    h = cf_dispatch_open(cf_store_db(env.a));
+    h = cf_dispatch_open(env.a);
     if (!CHECK(h != NULL)) {
         cf_d_env_close(&env);
         return;
@@ -428,7 +428,7 @@ test_dispatch_in_transaction(void)
     CHECK_INT(cf_store_commit(env.a), 0);
 
     /* scheduler B gets the other two, none of A's */
-    CHECK_INT(cf_dispatch_claim(cf_store_db(env.b), T0 + 2000, 5000, 2, 10,
+    CHECK_INT(cf_dispatch_claim(env.b, T0 + 2000, 5000, 2, 10,
                                 &d, &m), 0);
     CHECK_INT(m, 2);
 
@@ -464,16 +464,16 @@ test_dispatch_in_transaction(void)
 
         /* a graceful cancel asked through the other connection */
         CHECK(!cf_dispatch_cancel_asked_in(h, c[1].job_id));
-        CHECK_INT(cf_dispatch_get(cf_store_db(env.b), c[1].op_id,
+        CHECK_INT(cf_dispatch_get(env.b, c[1].op_id,
                                   &(cf_operation_t) { 0 }), 0);
-        CHECK_INT(cf_dispatch_cancel(cf_store_db(env.b), c[1].op_id, 0,
+        CHECK_INT(cf_dispatch_cancel(env.b, c[1].op_id, 0,
                                      T0 + 2200, state), 0);
         CHECK(cf_dispatch_cancel_asked_in(h, c[1].job_id));
         CHECK(!cf_dispatch_cancel_asked_in(h, c[2].job_id));
     }
 
     /* the retry action's queue comes first, regardless of nextRetryAt */
-    CHECK_INT(cf_dispatch_enqueue(cf_store_db(env.b), "later", T0 + 3000,
+    CHECK_INT(cf_dispatch_enqueue(env.b, "later", T0 + 3000,
                                   &job, op), 0);
     CHECK_INT(cf_store_begin_immediate(env.a), 0);
     CHECK_INT(cf_dispatch_claim_in(h, T0 + 3000, 5000, 1, 1, &d, &m), 0);

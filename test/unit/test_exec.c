@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include "cf_test.h"
+#include "cf_sqlite_store.h"
 #include "cf_exec.h"
 
 
@@ -516,9 +516,9 @@ test_exec_commit_failed(void)
                   cf_t_create_body, -1);
     c3 = cf_t_add(&env, CF_CMD_PREPARE_COMPENSATION, "f1", NULL, -1);
 
-    sqlite3_commit_hook(cf_store_db(env.st), cf_t_refuse_commit, NULL);
+    sqlite3_commit_hook(cf_sqlite_store_db(env.st), cf_t_refuse_commit, NULL);
     cf_exec_run(&env.ex, &env.q);
-    sqlite3_commit_hook(cf_store_db(env.st), NULL, NULL);
+    sqlite3_commit_hook(cf_sqlite_store_db(env.st), NULL, NULL);
 
     CHECK_INT(c1->rc, -1);
     CHECK_STR(c1->out.err.code, CF_E_INTERNAL);

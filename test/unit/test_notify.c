@@ -1,16 +1,17 @@
 
 /*
  * ngx_compensation unit tests: notification messages (cf_notify.c) and the
- * execution counts of the metrics (cf_metrics.c) on a temporary store.
+ * execution counts of the metrics (cf_metrics.c, cf_sqlite_metrics.c) on a
+ * temporary store.
  */
 
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include "cf_test.h"
+#include "cf_sqlite_store.h"
 #include "cf_store.h"
 #include "cf_query.h"
 #include "cf_notify.h"
@@ -173,11 +174,11 @@ test_metrics_counts(void)
         return;
     }
 
-    CHECK_INT(cf_query_schema(cf_store_db(st), errbuf, sizeof(errbuf)), 0);
-    CHECK_INT(sqlite3_exec(cf_store_db(st), rows, NULL, NULL, NULL),
+    CHECK_INT(cf_query_schema(st, errbuf, sizeof(errbuf)), 0);
+    CHECK_INT(sqlite3_exec(cf_sqlite_store_db(st), rows, NULL, NULL, NULL),
               SQLITE_OK);
 
-    rc = cf_metrics_counts(cf_store_db(st), 1000000, &c, errbuf,
+    rc = cf_metrics_counts(st, 1000000, &c, errbuf,
                            sizeof(errbuf));
     CHECK_INT(rc, 0);
 
@@ -194,7 +195,7 @@ test_metrics_counts(void)
     CHECK_STR(cf_category_name(CF_CATEGORY_NEXT_RETRY), "next-retry");
 
     /* later: c timed out (To Retry, due), b due */
-    rc = cf_metrics_counts(cf_store_db(st), 3000000, &c, errbuf,
+    rc = cf_metrics_counts(st, 3000000, &c, errbuf,
                            sizeof(errbuf));
     CHECK_INT(rc, 0);
     CHECK_INT(c.category[CF_CATEGORY_EXECUTING], 0);
@@ -202,12 +203,12 @@ test_metrics_counts(void)
     CHECK_INT(c.category[CF_CATEGORY_NEXT_RETRY], 5);
 
     /* inside a transaction the caller holds */
-    CHECK_INT(sqlite3_exec(cf_store_db(st), "BEGIN", NULL, NULL, NULL),
+    CHECK_INT(sqlite3_exec(cf_sqlite_store_db(st), "BEGIN", NULL, NULL, NULL),
               SQLITE_OK);
-    CHECK_INT(cf_metrics_counts(cf_store_db(st), 1000000, &c, errbuf,
+    CHECK_INT(cf_metrics_counts(st, 1000000, &c, errbuf,
                                 sizeof(errbuf)), 0);
-    CHECK_INT(sqlite3_get_autocommit(cf_store_db(st)), 0);
-    CHECK_INT(sqlite3_exec(cf_store_db(st), "COMMIT", NULL, NULL, NULL),
+    CHECK_INT(sqlite3_get_autocommit(cf_sqlite_store_db(st)), 0);
+    CHECK_INT(sqlite3_exec(cf_sqlite_store_db(st), "COMMIT", NULL, NULL, NULL),
               SQLITE_OK);
 
     cf_store_close(st);

@@ -1,7 +1,7 @@
 
 /*
  * Unit tests of the query compiler (cf_query.c) and its execution
- * (cf_query_exec.c): the SQL and the bound values for a table of
+ * (cf_sqlite_query.c): the SQL and the bound values for a table of
  * conditions, the errors of bad queries, DST-correct day boundaries, and
  * queries run against a real store.
  */
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cf_test.h"
+#include "cf_sqlite_store.h"
 #include "cf_query.h"
 #include "cf_store.h"
 
@@ -311,9 +312,9 @@ test_exec(void)
         return;
     }
 
-    CHECK_INT(cf_query_schema(cf_store_db(st), eb, sizeof(eb)), 0);
+    CHECK_INT(cf_query_schema(st, eb, sizeof(eb)), 0);
 
-    CHECK_INT(sqlite3_exec(cf_store_db(st),
+    CHECK_INT(sqlite3_exec(cf_sqlite_store_db(st),
         "INSERT INTO snapshot (aggregate_id, tenant_id, owner_id, version,"
         " event_id, first_event_time, event_time, snapshot_time, deleted,"
         " state, status, recoverable, is_retryable,"
@@ -332,9 +333,9 @@ test_exec(void)
                     "{\"field\":\"state.status\",\"operator\":\"EQ\","
                     "\"value\":\"FAILED\"}", &q, &err) == 0);
     CHECK_INT(q.rollup, 1);
-    CHECK_INT(cf_query_count(cf_store_db(st), &q, &n1, eb, sizeof(eb)), 0);
+    CHECK_INT(cf_query_count(st, &q, &n1, eb, sizeof(eb)), 0);
     q.rollup = 0;
-    CHECK_INT(cf_query_count(cf_store_db(st), &q, &n2, eb, sizeof(eb)), 0);
+    CHECK_INT(cf_query_count(st, &q, &n2, eb, sizeof(eb)), 0);
     CHECK_INT(n1, 1);
     CHECK_INT(n2, 1);
     cf_query_free(&q);
@@ -351,7 +352,7 @@ test_exec(void)
                                NULL, T_NOW, &err), 0);
     json_decref(j);
 
-    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    rows = cf_query_rows(st, &q, 0, eb, sizeof(eb));
     CHECK_JSON(rows, "[{\"aggregateId\":\"a\",\"state\":{\"error\":"
                      "{\"bindingErrors\":[{\"msg\":\"m\"}]}}}]");
     json_decref(rows);
@@ -364,7 +365,7 @@ test_exec(void)
                     "\"projection\":{\"include\":[\"aggregateId\","
                     "\"aggregateId\",\"state.id\",\"state.id\"]}}",
                     &q, &err) == 0);
-    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    rows = cf_query_rows(st, &q, 0, eb, sizeof(eb));
     CHECK_JSON(rows, "[{\"aggregateId\":\"b\",\"state\":{\"id\":\"b\"}}]");
     json_decref(rows);
     cf_query_free(&q);
@@ -373,7 +374,7 @@ test_exec(void)
     CHECK(t_compile(CF_QUERY_SNAPSHOT, CF_QUERY_LIST,
                     "{\"condition\":{},\"sort\":[{\"field\":\"aggregateId\","
                     "\"direction\":\"DESC\"}]}", &q, &err) == 0);
-    rows = cf_query_rows(cf_store_db(st), &q, 1, eb, sizeof(eb));
+    rows = cf_query_rows(st, &q, 1, eb, sizeof(eb));
     CHECK_JSON(rows, "[{\"id\":\"b\"},{\"id\":\"a\",\"error\":"
                      "{\"bindingErrors\":[{\"name\":\"x\",\"msg\":\"m\"}]}}]");
     json_decref(rows);
@@ -389,9 +390,9 @@ test_exec(void)
                     "\"header.remote_ip\"}]}", &q, &err) == 0);
     CHECK(json_array_size(q.params) > 0);
     n1 = -1;
-    CHECK_INT(cf_query_count(cf_store_db(st), &q, &n1, eb, sizeof(eb)), 0);
+    CHECK_INT(cf_query_count(st, &q, &n1, eb, sizeof(eb)), 0);
     CHECK_INT(n1, 0);
-    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    rows = cf_query_rows(st, &q, 0, eb, sizeof(eb));
     CHECK_JSON(rows, "[]");
     json_decref(rows);
     cf_query_free(&q);
@@ -408,7 +409,7 @@ test_exec(void)
     CHECK_INT(cf_query_compile(&q, CF_QUERY_SNAPSHOT, CF_QUERY_LIST, j, &lim,
                                NULL, T_NOW, &err), 0);
     json_decref(j);
-    rows = cf_query_rows(cf_store_db(st), &q, 0, eb, sizeof(eb));
+    rows = cf_query_rows(st, &q, 0, eb, sizeof(eb));
     CHECK_JSON(rows, "[{\"aggregateId\":\"a\",\"firstEventTime\":1,"
                      "\"state\":{\"error\":"
                      "{\"bindingErrors\":[{\"name\":\"x\",\"msg\":"

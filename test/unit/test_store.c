@@ -1,7 +1,8 @@
 
 /*
  * ngx_compensation unit tests: the SQLite store and the command pipeline
- * (cf_store.c, cf_service.c) against a temporary database file.
+ * (cf_store.c, cf_sqlite_store.c, cf_service.c) against a temporary
+ * database file.
  */
 
 
@@ -11,11 +12,11 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include <sys/stat.h>
 
 #include "cf_test.h"
+#include "cf_sqlite_store.h"
 #include "cf_store.h"
 #include "cf_service.h"
 #include "cf_history.h"
@@ -866,15 +867,16 @@ test_store_mmap_size(void)
     CHECK(st != NULL);
 
     if (st != NULL) {
-        CHECK(sqlite3_prepare_v2(cf_store_db(st), "PRAGMA mmap_size", -1, &s,
-                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(cf_sqlite_store_db(st), "PRAGMA mmap_size",
+                                 -1, &s, NULL) == SQLITE_OK);
         CHECK(sqlite3_step(s) == SQLITE_ROW);
         CHECK_INT(sqlite3_column_int64(s, 0), 1 << 20);
         sqlite3_finalize(s);
 
         /* the store thread's connection: no temporary files (2: MEMORY) */
-        CHECK(sqlite3_prepare_v2(cf_store_db(st), "PRAGMA temp_store", -1, &s,
-                                 NULL) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(cf_sqlite_store_db(st),
+                                 "PRAGMA temp_store", -1, &s, NULL)
+              == SQLITE_OK);
         CHECK(sqlite3_step(s) == SQLITE_ROW);
         CHECK_INT(sqlite3_column_int(s, 0), 2);
         sqlite3_finalize(s);
@@ -934,7 +936,7 @@ test_store_wal_restart(void)
                                       &text, &len), 0);
 
         /* about 5 pages a commit: 2,000 frames in all */
-        CHECK_INT(sqlite3_exec(cf_store_db(w[i % 2]),
+        CHECK_INT(sqlite3_exec(cf_sqlite_store_db(w[i % 2]),
                                "INSERT INTO scratch VALUES"
                                " (randomblob(16000))", NULL, NULL, NULL),
                   SQLITE_OK);
@@ -957,7 +959,7 @@ test_store_wal_restart(void)
     restarts = cf_store_wal_restarts(w[0]) + cf_store_wal_restarts(w[1]);
     CHECK(restarts >= 20);
 
-    if (sqlite3_prepare_v2(cf_store_db(reader),
+    if (sqlite3_prepare_v2(cf_sqlite_store_db(reader),
                            "SELECT count(*) FROM scratch", -1, &s, NULL)
         == SQLITE_OK)
     {
@@ -1109,7 +1111,7 @@ test_store_wal_bound_reads_with(int use_checkpointer)
         CHECK_INT(cf_store_begin_immediate(w[i % 2]), 0);
 
         /* about 5 pages a commit: 2,000 frames in all */
-        CHECK_INT(sqlite3_exec(cf_store_db(w[i % 2]),
+        CHECK_INT(sqlite3_exec(cf_sqlite_store_db(w[i % 2]),
                                "INSERT INTO scratch VALUES"
                                " (randomblob(16000))", NULL, NULL, NULL),
                   SQLITE_OK);
@@ -1150,7 +1152,7 @@ test_store_wal_bound_reads_with(int use_checkpointer)
                 (long long) sb.st_size);
     }
 
-    if (sqlite3_prepare_v2(cf_store_db(w[0]),
+    if (sqlite3_prepare_v2(cf_sqlite_store_db(w[0]),
                            "SELECT count(*) FROM scratch", -1, &s, NULL)
         == SQLITE_OK)
     {
@@ -1421,7 +1423,8 @@ test_store_checkpointer(void)
     /* 3.2 MB in 200 commits of about 5 pages: the hook wakes it often */
     for (i = 0; i < 200; i++) {
         CHECK_INT(cf_store_begin_immediate(w), 0);
-        CHECK_INT(sqlite3_exec(cf_store_db(w), "INSERT INTO scratch VALUES"
+        CHECK_INT(sqlite3_exec(cf_sqlite_store_db(w),
+                               "INSERT INTO scratch VALUES"
                                " (randomblob(16000))", NULL, NULL, NULL),
                   SQLITE_OK);
         CHECK_INT(cf_store_commit(w), 0);
@@ -1448,8 +1451,8 @@ test_store_checkpointer(void)
     /* no guard left behind: the WAL can start over */
     busy = -1;
     done = -1;
-    if (sqlite3_prepare_v2(cf_store_db(w), "PRAGMA wal_checkpoint(RESTART)",
-                           -1, &s, NULL)
+    if (sqlite3_prepare_v2(cf_sqlite_store_db(w),
+                           "PRAGMA wal_checkpoint(RESTART)", -1, &s, NULL)
         == SQLITE_OK)
     {
         if (CHECK_INT(sqlite3_step(s), SQLITE_ROW)) {
@@ -1628,11 +1631,12 @@ test_store_replaced(void)
     }
 
     CHECK_INT(cf_store_begin_immediate(env.st), 0);
-    CHECK_INT(sqlite3_exec(cf_store_db(env.st), "PRAGMA user_version = 7",
-                           NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(cf_sqlite_store_db(env.st),
+                           "PRAGMA user_version = 7", NULL, NULL, NULL),
+              SQLITE_OK);
     CHECK_INT(unlink(env.path), 0);
     CHECK_INT(cf_store_commit(env.st), CF_STORE_REPLACED);
-    CHECK_INT(cf_store_errcode(env.st), SQLITE_CANTOPEN);
+    CHECK_INT(cf_store_errcode(env.st), CF_STORE_FAULT | SQLITE_CANTOPEN);
 
     /* no_create: a missing file is an error, not a fresh store */
     cf_t_options(&opts);
@@ -1709,6 +1713,40 @@ test_store_unique_violations(void)
 }
 
 
+/*
+ * The backend a store's name selects (cf_store_open): PostgreSQL's URIs and
+ * keyword strings go to its backend, which this build (the tests') lacks;
+ * anything else is a SQLite file.
+ */
+static void
+test_store_backend_select(void)
+{
+    char                errbuf[256];
+    cf_store_t         *st;
+    cf_store_options_t  opts;
+
+    CHECK(cf_store_dsn_is_file("/var/lib/compensation/store.db"));
+    CHECK(cf_store_dsn_is_file("relative.db"));
+    CHECK(cf_store_dsn_is_file("odd=name.db"));
+    CHECK(!cf_store_dsn_is_file("postgresql://u@db/compensation"));
+    CHECK(!cf_store_dsn_is_file("postgres://db/compensation"));
+    CHECK(!cf_store_dsn_is_file("host=db dbname=compensation"));
+    CHECK(!cf_store_dsn_is_file(" dbname=compensation"));
+
+    cf_t_options(&opts);
+    errbuf[0] = '\0';
+
+    st = cf_store_open("postgresql://u@db/compensation", &opts, errbuf,
+                       sizeof(errbuf));
+    CHECK(st == NULL);
+    CHECK(strstr(errbuf, "this build has no PostgreSQL store") != NULL);
+
+    if (st) {
+        cf_store_close(st);
+    }
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: resource tags in the snapshot; a version 1 file is migrated",
@@ -1745,5 +1783,7 @@ const cf_test_t  cf_tests_store[] = {
       test_store_replaced },
     { "store: unique violations classified by the rows, not SQLite's text",
       test_store_unique_violations },
+    { "store: the name selects the backend; no PostgreSQL in this build",
+      test_store_backend_select },
     { NULL, NULL }
 };

@@ -1,11 +1,13 @@
 
 /*
- * ngx_compensation: running compiled queries (see cf_query.h).
+ * ngx_compensation: running compiled queries in the SQLite store (see
+ * cf_query.h): the query indexes and rollup, counts and rows.
  *
  * Read-only: statements are prepared per query on the worker's connection
  * (the SQL text depends on the condition), bound from the compiled
  * parameters and finalized on every path.  Documents are built by the
- * history layer (cf_history.c) so that every route answers the same shapes.
+ * history layer (cf_history.c) so that every route answers the same shapes,
+ * and projected by cf_query_project.c.
  */
 
 
@@ -14,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cf_query.h"
+#include "cf_sqlite_store.h"
 #include "cf_history.h"
 
 
@@ -100,10 +102,13 @@ static const char  cf_query_rollup_fill_sql[] =
 
 
 int
-cf_query_schema(sqlite3 *db, char *errbuf, size_t errlen)
+cf_sqlite_query_schema(cf_store_t *st, char *errbuf, size_t errlen)
 {
     int            rc, i, fresh;
+    sqlite3       *db;
     sqlite3_stmt  *s;
+
+    db = cf_sqlite_store_db(st);
 
     for (i = 0; i < CF_QUERY_SCHEMA_RETRIES; i++) {
 
@@ -231,11 +236,14 @@ cf_query_prepare(sqlite3 *db, const cf_query_t *q, int count,
 
 
 int
-cf_query_count(sqlite3 *db, const cf_query_t *q, int64_t *count,
+cf_sqlite_query_count(cf_store_t *st, const cf_query_t *q, int64_t *count,
     char *errbuf, size_t errlen)
 {
     int            rc;
+    sqlite3       *db;
     sqlite3_stmt  *s;
+
+    db = cf_sqlite_store_db(st);
 
     if (cf_query_prepare(db, q, 1, &s, errbuf, errlen) != 0) {
         return -1;
@@ -321,240 +329,21 @@ cf_query_event_doc(sqlite3_stmt *s)
 }
 
 
-/* --- projection (include then exclude, dotted paths, through arrays) ---- */
-
-static int cf_query_include_path(json_t *src, json_t *dst,
-    const char *path);
-
-
-static int
-cf_query_include_value(json_t *v, json_t **out, const char *rest)
-{
-    size_t   i;
-    json_t  *e, *sub, *arr;
-
-    if (rest == NULL) {
-        /* *out may hold what an earlier path of the same projection took */
-        e = json_deep_copy(v);
-        if (e == NULL) {
-            return -1;
-        }
-
-        json_decref(*out);
-        *out = e;
-        return 0;
-    }
-
-    if (json_is_object(v)) {
-        sub = json_is_object(*out) ? json_incref(*out) : json_object();
-        if (sub == NULL) {
-            return -1;
-        }
-
-        if (cf_query_include_path(v, sub, rest) != 0) {
-            json_decref(sub);
-            return -1;
-        }
-
-        json_decref(*out);
-        *out = sub;
-        return 0;
-    }
-
-    if (json_is_array(v)) {
-        /* every object element keeps the sub-path */
-        arr = json_is_array(*out) ? json_incref(*out) : json_array();
-        if (arr == NULL) {
-            return -1;
-        }
-
-        json_array_foreach(v, i, e) {
-            if (!json_is_object(e)) {
-                continue;
-            }
-
-            sub = json_array_get(arr, i);
-
-            if (sub == NULL) {
-                sub = json_object();
-                if (sub == NULL || json_array_append_new(arr, sub) != 0) {
-                    json_decref(arr);
-                    return -1;
-                }
-            }
-
-            if (cf_query_include_path(e, sub, rest) != 0) {
-                json_decref(arr);
-                return -1;
-            }
-        }
-
-        json_decref(*out);
-        *out = arr;
-        return 0;
-    }
-
-    return 0;
-}
-
-
-static int
-cf_query_include_path(json_t *src, json_t *dst, const char *path)
-{
-    char         key[256];
-    size_t       n;
-    json_t      *v, *cur;
-    const char  *dot;
-
-    dot = strchr(path, '.');
-    n = dot ? (size_t) (dot - path) : strlen(path);
-
-    if (n >= sizeof(key)) {
-        return 0;
-    }
-
-    memcpy(key, path, n);
-    key[n] = '\0';
-
-    v = json_object_get(src, key);
-    if (v == NULL) {
-        return 0;
-    }
-
-    cur = json_incref(json_object_get(dst, key));
-
-    if (cf_query_include_value(v, &cur, dot ? dot + 1 : NULL) != 0) {
-        json_decref(cur);
-        return -1;
-    }
-
-    if (cur == NULL) {
-        return 0;
-    }
-
-    return json_object_set_new(dst, key, cur);
-}
-
-
-static void
-cf_query_exclude_path(json_t *doc, const char *path)
-{
-    char         key[256];
-    size_t       n, i;
-    json_t      *v, *e;
-    const char  *dot;
-
-    dot = strchr(path, '.');
-    n = dot ? (size_t) (dot - path) : strlen(path);
-
-    if (n >= sizeof(key) || !json_is_object(doc)) {
-        return;
-    }
-
-    memcpy(key, path, n);
-    key[n] = '\0';
-
-    if (dot == NULL) {
-        json_object_del(doc, key);
-        return;
-    }
-
-    v = json_object_get(doc, key);
-
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
-            cf_query_exclude_path(e, dot + 1);
-        }
-
-    } else {
-        cf_query_exclude_path(v, dot + 1);
-    }
-}
-
-
-/* the document key a projection path names ("_id" is the id) */
-static const char *
-cf_query_doc_path(const cf_query_t *q, const char *path)
-{
-    if (strcmp(path, "_id") == 0) {
-        return q->store == CF_QUERY_SNAPSHOT ? "aggregateId" : "id";
-    }
-
-    return path;
-}
-
-
-static json_t *
-cf_query_project(const cf_query_t *q, json_t *doc)
-{
-    size_t       i;
-    json_t      *out, *p;
-    const char  *id;
-    int          id_excluded;
-
-    id = (q->store == CF_QUERY_SNAPSHOT) ? "aggregateId" : "id";
-    id_excluded = 0;
-
-    json_array_foreach(q->exclude, i, p) {
-        if (strcmp(cf_query_doc_path(q, json_string_value(p)), id) == 0) {
-            id_excluded = 1;
-        }
-    }
-
-    if (q->include) {
-        out = json_object();
-        if (out == NULL) {
-            json_decref(doc);
-            return NULL;
-        }
-
-        /* like Mongo, the id stays unless excluded */
-        if (!id_excluded
-            && cf_query_include_path(doc, out, id) != 0)
-        {
-            goto failed;
-        }
-
-        json_array_foreach(q->include, i, p) {
-            if (cf_query_include_path(doc, out,
-                    cf_query_doc_path(q, json_string_value(p))) != 0)
-            {
-                goto failed;
-            }
-        }
-
-        json_decref(doc);
-        doc = out;
-    }
-
-    json_array_foreach(q->exclude, i, p) {
-        cf_query_exclude_path(doc, cf_query_doc_path(q,
-                                                     json_string_value(p)));
-    }
-
-    return doc;
-
-failed:
-
-    json_decref(out);
-    json_decref(doc);
-
-    return NULL;
-}
-
-
 /*
  * Calls cb with each document of q's answer, in order, as it is read from
  * the statement (cb takes the reference): no list of every document is
  * built.  0: done; 1: cb stopped it (cb returned non-zero); -1: errbuf.
  */
 int
-cf_query_each(sqlite3 *db, const cf_query_t *q, int state_only,
+cf_sqlite_query_each(cf_store_t *st, const cf_query_t *q, int state_only,
     cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen)
 {
     int            rc, stop;
-    json_t        *doc, *state;
+    json_t        *doc;
+    sqlite3       *db;
     sqlite3_stmt  *s;
+
+    db = cf_sqlite_store_db(st);
 
     if (cf_query_prepare(db, q, 0, &s, errbuf, errlen) != 0) {
         return -1;
@@ -573,30 +362,10 @@ cf_query_each(sqlite3 *db, const cf_query_t *q, int state_only,
             goto failed;
         }
 
-        if (q->include || q->exclude) {
-            doc = cf_query_project(q, doc);
-            if (doc == NULL) {
-                snprintf(errbuf, errlen, "out of memory");
-                goto failed;
-            }
-        }
-
-        if (state_only) {
-            state = json_object_get(doc, "state");
-            state = state ? json_incref(state) : json_object();
-            json_decref(doc);
-            doc = state;
-
-            if (doc == NULL) {
-                snprintf(errbuf, errlen, "out of memory");
-                goto failed;
-            }
-        }
-
-        stop = cb(data, doc);
+        stop = cf_query_deliver(q, state_only, doc, cb, data, errbuf,
+                                errlen);
 
         if (stop < 0) {
-            snprintf(errbuf, errlen, "out of memory");
             goto failed;
         }
 
@@ -619,35 +388,4 @@ failed:
     sqlite3_finalize(s);
 
     return -1;
-}
-
-
-static int
-cf_query_append(void *data, json_t *doc)
-{
-    return json_array_append_new(data, doc) == 0 ? 0 : -1;
-}
-
-
-json_t *
-cf_query_rows(sqlite3 *db, const cf_query_t *q, int state_only,
-    char *errbuf, size_t errlen)
-{
-    json_t  *list;
-
-    list = json_array();
-    if (list == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-
-    if (cf_query_each(db, q, state_only, cf_query_append, list, errbuf,
-                      errlen)
-        != 0)
-    {
-        json_decref(list);
-        return NULL;
-    }
-
-    return list;
 }

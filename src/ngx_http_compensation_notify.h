@@ -1,0 +1,21 @@
+
+/*
+ * ngx_compensation: compensation_notify: a message about a committed command,
+ * posted through the sink after its reply.
+ */
+
+
+#ifndef _NGX_HTTP_COMPENSATION_NOTIFY_H_INCLUDED_
+#define _NGX_HTTP_COMPENSATION_NOTIFY_H_INCLUDED_
+
+
+#include "ngx_http_compensation_module.h"
+
+
+char *ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_compensation_notify_command(ngx_http_request_t *r,
+    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight);
+
+
+#endif /* _NGX_HTTP_COMPENSATION_NOTIFY_H_INCLUDED_ */
