@@ -156,13 +156,19 @@ unit-pg:
 prove: build
 	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
-# the command suites again, every command in the store thread
-# (compensation_thread_pool default; t/lib/Compensation/Commands.pm)
+# the command and dispatch suites again in the two other places the store
+# work can run (make prove runs the default, the module's store thread):
+# a thread of nginx's pool "default" (TEST_COMPENSATION_THREAD_POOL=1), and
+# the event loop (=off); t/lib/Compensation/Commands.pm, Dispatch.pm
 THREAD_FILES ?= t/001-create.t t/002-commands.t t/003-state-machine.t \
-                t/004-headers.t t/006-workers.t t/043-store-health.t
+                t/004-headers.t t/006-workers.t t/011-snapshot.t \
+                t/043-store-health.t t/050-scheduler.t t/051-dispatch-ops.t \
+                t/052-scheduler-workers.t
 
 prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(THREAD_FILES)
+	TEST_COMPENSATION_THREAD_POOL=off PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 
 test: deps build unit unit-pg prove prove-threads prove-asan hardening memory test-deb

@@ -62,7 +62,7 @@ http {
     scgi_temp_path $DIR/tmp/s;
     compensation_store $1;
     compensation_group_commit ${2:-on};
-    compensation_thread_pool $( [ "${3:-off}" = on ] && echo compensation || echo off );
+    $( [ "${3:-off}" = on ] && echo "# the store thread: the default" || echo "compensation_thread_pool off;" )
     compensation_store_mmap_size ${4:-0};
     server {
         listen 127.0.0.1:$PORT backlog=4096;

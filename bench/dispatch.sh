@@ -23,7 +23,9 @@
 #       at once or spread over SPREAD_MS.
 #
 # Ports: BENCH_PORT (API, default 18191) and BENCH_PORT + 1 (the target).
-# RATE: the steady row's executions per second.  PERF=<file>: perf record of
+# RATE: the steady row's executions per second.  THREAD_POOL=off (or a
+# pool name, declared with threads=1): compensation_thread_pool, for an A/B
+# against the default (the module's store thread).  PERF=<file>: perf record of
 # the workers for 4 s once the burst is due.  KEEP=<file>: a copy of the
 # error log.
 set -euo pipefail
@@ -56,12 +58,14 @@ mkdir -p "$work/conf" "$work/logs"
 
 cat > "$work/conf/nginx.conf" <<CONF
 $(bench_conf_main "$root")
+thread_pool compensation threads=1;
 events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path logs/cb; proxy_temp_path logs/p;
     fastcgi_temp_path logs/f; uwsgi_temp_path logs/u; scgi_temp_path logs/s;
     compensation_store logs/bench.db;
+    ${THREAD_POOL:+compensation_thread_pool $THREAD_POOL;}
     compensation_scheduler interval=$interval batch=$batch concurrency=$conc
                            lease=60s;
     upstream svc { server 127.0.0.1:$bport; keepalive 64; }

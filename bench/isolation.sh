@@ -9,9 +9,14 @@
 #   (static) a `return 200` of a same-size JSON body at the same concurrency:
 #            the same CPU contention without the store.
 # The probe's p99.9 and max under the write load are compared with those
-# under the static load, per configuration (MODES): "default" (group commit
-# on the event loop) and "thread" (compensation_thread_pool).  Rounds
+# under the static load, per configuration (MODES): "default" (the store
+# work in the module's store thread), "off" (compensation_thread_pool off:
+# group commit on the event loop, the old default) and "pool"
+# (compensation_thread_pool with an nginx pool of one thread).  Rounds
 # alternate static and write, REPEAT times; each figure is the median.
+#
+# REGEN=1: during the write load, a client also regenerates snapshots in
+# batches of 1,000 (PUT /execution_failed/snapshot/{afterId}/1000) in a loop.
 #
 # SECOND_WRITER=1: a second nginx (default configuration, BENCH_PORT + 1) on
 # the same store file gets creates from a second wrk (-t1 -c16) through
@@ -20,7 +25,8 @@
 #
 # Environment knobs:
 #   SECONDS_PER_RUN=10 CONNS=64 THREADS=2 REPEAT=3 BENCH_PORT=19270
-#   PROBE_CONNS=4 PROBE_PAUSE_US=1000 MODES="default thread" SECOND_WRITER=0
+#   PROBE_CONNS=4 PROBE_PAUSE_US=1000 MODES="default off" SECOND_WRITER=0
+#   REGEN=0
 #   BENCH_DIR=bench/.work/isolation
 set -euo pipefail
 
@@ -33,8 +39,9 @@ REPEAT=${REPEAT:-3}
 PORT=${BENCH_PORT:-19270}
 PROBE_CONNS=${PROBE_CONNS:-4}
 PROBE_PAUSE_US=${PROBE_PAUSE_US:-1000}
-MODES=${MODES:-default thread}
+MODES=${MODES:-default off}
 SECOND_WRITER=${SECOND_WRITER:-0}
+REGEN=${REGEN:-0}
 DIR=${BENCH_DIR:-$root/bench/.work/isolation}
 NGINX=${NGINX:-/usr/sbin/nginx}
 url="http://127.0.0.1:$PORT"
@@ -50,7 +57,7 @@ cc -O2 -Wall -o "$DIR/probe" "$root/bench/probe.c"
 body='{"eventId":{"id":"0U2mSzz10001001","version":1,"aggregateId":{"contextName":"order-service","aggregateName":"order","aggregateId":"0U2mSz9k0001000","tenantId":"(0)"}},"function":{"functionKind":"EVENT","contextName":"order-service","processorName":"OrderProjector","name":"onOrderCreated"},"error":{"errorCode":"BadRequest","errorMsg":"boom","stackTrace":"java.lang.IllegalStateException"},"executeAt":1719800000000,"retrySpec":{"maxRetries":10,"minBackoff":180,"executionTimeout":120}}'
 result='{"id":"0Vbk6Jok055l004","waitCommandId":"0Vbk6Jok055l000","stage":"PROCESSED","contextName":"compensation-service","aggregateName":"execution_failed","tenantId":"(0)","aggregateId":"0Vbk6Jok055l001","aggregateVersion":1,"requestId":"0Vbk6Jok055l000","commandId":"0Vbk6Jok055l000","function":{"functionKind":"COMMAND","contextName":"compensation-service","processorName":"ExecutionFailed","name":"onCreate"},"errorCode":"Ok","errorMsg":"","result":{},"signalTime":1795385435494,"succeeded":true}'
 
-conf() {  # $1: default | thread, $2: prefix, $3: port
+conf() {  # $1: default | off | pool, $2: prefix, $3: port
 mkdir -p "$2/conf" "$2/logs"
 cat > "$2/conf/nginx.conf" <<CONF
 $(bench_conf_main "$root")
@@ -63,7 +70,7 @@ http {
     client_body_temp_path logs/cb; proxy_temp_path logs/p;
     fastcgi_temp_path logs/f; uwsgi_temp_path logs/u; scgi_temp_path logs/s;
     compensation_store $DIR/iso.db;
-    compensation_thread_pool $( [ "$1" = thread ] && echo compensation || echo off );
+    $(case "$1" in off) echo "compensation_thread_pool off;" ;; pool) echo "compensation_thread_pool compensation;" ;; esac)
     server {
         listen 127.0.0.1:$3 backlog=4096;
         location / { compensation_api; }
@@ -113,11 +120,25 @@ round() {
             "http://127.0.0.1:$((PORT + 1))/execution_failed/create_execution_failed" \
             > "$DIR/wrk2.out" &
     fi
+    local g=
+    if [ "$REGEN" = 1 ] && [ "$1" = write ]; then
+        regen & g=$!
+    fi
     sleep 1
     p=$("$DIR/probe" 127.0.0.1 "$PORT" /probe "$SECS" "$PROBE_CONNS" "$PROBE_PAUSE_US")
     wait "$w"
+    [ -n "$g" ] && { kill "$g" 2>/dev/null || true; wait "$g" 2>/dev/null || true; }
     [ "$SECOND_WRITER" = 1 ] && wait
     echo "$p $(awk '/^RESULT/ { print $2, $3 }' "$DIR/wrk.out")"
+}
+
+# REGEN=1: batch regenerations of 1,000 snapshots, one after the other, from
+# the start of the ids, for as long as the write load lasts
+regen() {
+    local end=$((SECONDS + SECS + 2))
+    while [ "$SECONDS" -lt "$end" ]; do
+        curl -s -o /dev/null -X PUT "$url/execution_failed/snapshot/0/1000" || true
+    done
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -125,6 +146,7 @@ col() { awk -v c="$1" '{ print $c }' "$2" | median; }
 
 echo "machine: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$SECOND_WRITER" = 1 ] && echo "with a second nginx on the same store file, driven by wrk -t1 -c16 creates"
+[ "$REGEN" = 1 ] && echo "with batch regenerations of 1,000 snapshots in a loop during the write load"
 echo "wrk -t$THREADS -c$CONNS ${SECS}s; probe: $PROBE_CONNS keep-alive connections, one request at a time, ${PROBE_PAUSE_US} us pause; 2 workers; $REPEAT rounds (median)"
 
 table=()

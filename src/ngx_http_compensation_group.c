@@ -16,48 +16,43 @@
  * is queued (Command-Wait-Timeout, bounded by
  * compensation_store_busy_timeout).
  *
- * The store thread (compensation_thread_pool).  The group runs in a thread
- * of an nginx thread pool, on a second connection of the worker that only
- * that thread uses.  The event loop goes on serving reads (a WAL reader
- * never waits for the writer) while the group waits for the write lock, for
- * its fsync or for the checkpoint its COMMIT triggers.  One group per worker
- * is in the thread at a time, so the connection is never shared; commands
- * arriving meanwhile form the next group, which grows with the load.
+ * Where the group runs is the store executor's choice
+ * (ngx_http_compensation_executor.c): by default the worker's store thread,
+ * on a connection of the worker that only that thread uses.  The event loop
+ * goes on serving reads (a WAL reader never waits for the writer) while the
+ * group waits for the write lock, for its fsync or for the checkpoint its
+ * COMMIT triggers.  One group per worker is in the thread at a time;
+ * commands arriving meanwhile form the next group, which grows with the
+ * load, and which takes its turn after the dispatch step already waiting.
+ * With "compensation_thread_pool off" the group runs on the event loop.
  */
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_group.h"
 #include "ngx_http_compensation_metrics.h"
 
 
-/* one group and where it runs */
+/* the command groups' job of the executor */
 typedef struct {
-    cf_exec_t         exec;
-    cf_exec_queue_t   group;
+    ngx_http_compensation_job_t         job;
+    ngx_http_compensation_main_conf_t  *mcf;
+    cf_exec_t                           exec;
+    cf_exec_queue_t                     group;
 } ngx_http_compensation_group_run_t;
 
 
 static void ngx_http_compensation_group_flush(ngx_event_t *ev);
 static void ngx_http_compensation_group_exec(
     ngx_http_compensation_main_conf_t *mcf, cf_exec_t *ex);
+static ngx_int_t ngx_http_compensation_group_start(
+    ngx_http_compensation_job_t *job);
+static void ngx_http_compensation_group_thread(
+    ngx_http_compensation_job_t *job, cf_store_t *st);
+static void ngx_http_compensation_group_done(
+    ngx_http_compensation_job_t *job);
 static void ngx_http_compensation_group_reply(cf_exec_queue_t *group);
-#if (NGX_THREADS)
-static ngx_int_t ngx_http_compensation_group_post(
-    ngx_http_compensation_main_conf_t *mcf);
-static void ngx_http_compensation_group_thread(void *data, ngx_log_t *log);
-static void ngx_http_compensation_group_done(ngx_event_t *ev);
-static void ngx_http_compensation_group_hold(ngx_event_t *ev);
-#endif
-
-
-/*
- * A worker told to quit (reload, stop) exits once no timer is left, and a
- * command in the thread has none (its body is read, its reply not started):
- * this timer is armed while the thread has work, so that the worker stays
- * and answers.
- */
-#define NGX_HTTP_COMPENSATION_HOLD  1000
 
 
 ngx_int_t
@@ -65,13 +60,7 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts)
 {
     ngx_event_t                        *ev;
-#if (NGX_THREADS)
-    char                                errbuf[512];
-    cf_store_t                         *st;
-    ngx_thread_task_t                  *task;
-    cf_store_options_t                  thread_opts;
     ngx_http_compensation_group_run_t  *run;
-#endif
 
     cf_exec_queue_init(&mcf->group);
 
@@ -80,76 +69,32 @@ ngx_http_compensation_group_init_process(ngx_cycle_t *cycle,
     ev->data = mcf;
     ev->log = cycle->log;
 
-#if (NGX_THREADS)
-
-    if (mcf->thread_pool == NULL || mcf->store == NULL) {
-        return NGX_OK;
-    }
-
-    thread_opts = *opts;
-    thread_opts.temp_store_memory = 1;
-    /* off the event loop: the restart before a write may wait for readers */
-    thread_opts.wal_restart_wait_ms = 200;
-
-    st = cf_store_open((char *) mcf->store_path.data, &thread_opts, errbuf,
-                       sizeof(errbuf));
-
-    if (st == NULL) {
-        /* commands still run, on the event loop's connection */
-        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "compensation_thread_pool: opening the store thread's"
-                      " connection to \"%V\" failed, commands run on the"
-                      " event loop: %s", &mcf->store_path, errbuf);
-        return NGX_OK;
-    }
-
-    task = ngx_thread_task_alloc(cycle->pool,
-                                 sizeof(ngx_http_compensation_group_run_t));
-    if (task == NULL) {
-        cf_store_close(st);
+    run = ngx_pcalloc(cycle->pool, sizeof(ngx_http_compensation_group_run_t));
+    if (run == NULL) {
         return NGX_ERROR;
     }
 
-    run = task->ctx;
-    ngx_http_compensation_group_exec(mcf, &run->exec);
-    run->exec.store = st;
+    run->mcf = mcf;
     cf_exec_queue_init(&run->group);
+    run->job.start = ngx_http_compensation_group_start;
+    run->job.run = ngx_http_compensation_group_thread;
+    run->job.done = ngx_http_compensation_group_done;
+    run->job.data = run;
+    mcf->group_job = &run->job;
 
-    task->handler = ngx_http_compensation_group_thread;
-    task->event.handler = ngx_http_compensation_group_done;
-    task->event.data = mcf;
-    task->event.log = cycle->log;
-
-    mcf->thread_task = task;
-
-    mcf->thread_hold.handler = ngx_http_compensation_group_hold;
-    mcf->thread_hold.data = mcf;
-    mcf->thread_hold.log = cycle->log;
-
-#endif
-
-    return NGX_OK;
+    /* the store thread and its connection */
+    return ngx_http_compensation_executor_init(cycle, mcf, opts);
 }
 
 
-/* after the thread pool's own exit_process: no task is running any more */
+/* after executor_stop, the scheduler's exit, and the thread pool module's
+ * own exit_process: no job is running any more */
 void
 ngx_http_compensation_group_exit_process(
     ngx_http_compensation_main_conf_t *mcf)
 {
-#if (NGX_THREADS)
-    ngx_http_compensation_group_run_t  *run;
-
-    if (mcf->thread_task == NULL) {
-        return;
-    }
-
-    run = mcf->thread_task->ctx;
-
-    cf_store_close(run->exec.store);
-    run->exec.store = NULL;
-    mcf->thread_task = NULL;
-#endif
+    ngx_http_compensation_executor_close(mcf);
+    mcf->group_job = NULL;
 }
 
 
@@ -157,11 +102,9 @@ ngx_http_compensation_group_exit_process(
 ngx_uint_t
 ngx_http_compensation_group_queued(ngx_http_compensation_main_conf_t *mcf)
 {
-#if (NGX_THREADS)
-    if (mcf->thread_task) {
+    if (ngx_http_compensation_executor_threaded(mcf)) {
         return 1;
     }
-#endif
 
     return mcf->group_commit ? 1 : 0;
 }
@@ -198,6 +141,7 @@ ngx_http_compensation_group_add(ngx_http_compensation_main_conf_t *mcf,
 
     cf_exec_queue_push(&mcf->group, &pc->exec);
 
+    /* the commands of this iteration go as one group, after its I/O */
     if (!mcf->group_event.posted) {
         ngx_post_event(&mcf->group_event, &ngx_posted_events);
     }
@@ -225,141 +169,82 @@ ngx_http_compensation_group_run(ngx_http_compensation_main_conf_t *mcf,
 }
 
 
+/* posted: the group goes to the executor (nothing if it is running one: its
+ * done queues the next group) */
 static void
 ngx_http_compensation_group_flush(ngx_event_t *ev)
 {
-    cf_exec_t                           ex;
-    cf_exec_queue_t                     group;
     ngx_http_compensation_main_conf_t  *mcf;
 
     mcf = ev->data;
 
-    if (cf_exec_queue_empty(&mcf->group)) {
-        return;
+    if (!cf_exec_queue_empty(&mcf->group) && mcf->group_job) {
+        ngx_http_compensation_executor_post(mcf, mcf->group_job);
     }
-
-#if (NGX_THREADS)
-    if (mcf->thread_task) {
-        if (mcf->thread_task->event.active) {
-            /* the thread's group ends first; its done handler comes back */
-            return;
-        }
-
-        if (ngx_http_compensation_group_post(mcf) == NGX_OK) {
-            return;
-        }
-
-        /* the pool's queue is full (nginx logged it): run here instead */
-    }
-#endif
-
-    ngx_http_compensation_group_exec(mcf, &ex);
-
-    /* take the group: commands queued while it runs form the next one */
-    cf_exec_queue_init(&group);
-    cf_exec_queue_move(&mcf->group, &group);
-
-    /*
-     * The state reads' transaction of this iteration ends now: a checkpoint
-     * after the commit may wait for the readers of the WAL, and this one
-     * would not end before the group does
-     */
-    if (mcf->read_store) {
-        cf_store_read_release(mcf->read_store);
-    }
-
-    cf_exec_run(&ex, &group);
-    ngx_http_compensation_group_reply(&group);
 }
 
 
-#if (NGX_THREADS)
-
+/* its turn: takes the group, commands queued while it runs form the next */
 static ngx_int_t
-ngx_http_compensation_group_post(ngx_http_compensation_main_conf_t *mcf)
+ngx_http_compensation_group_start(ngx_http_compensation_job_t *job)
 {
-    ngx_http_compensation_group_run_t  *run;
+    ngx_http_compensation_group_run_t  *run = job->data;
+    ngx_http_compensation_main_conf_t  *mcf = run->mcf;
 
-    run = mcf->thread_task->ctx;
-
-    cf_exec_queue_move(&mcf->group, &run->group);
-
-    if (ngx_thread_task_post(mcf->thread_pool, mcf->thread_task) == NGX_OK) {
-        if (!mcf->thread_hold.timer_set) {
-            ngx_add_timer(&mcf->thread_hold, NGX_HTTP_COMPENSATION_HOLD);
-        }
-
-        return NGX_OK;
+    if (cf_exec_queue_empty(&mcf->group)) {
+        return NGX_DECLINED;
     }
 
-    /* give the group back (nothing was queued meanwhile: same thread) */
-    cf_exec_queue_move(&run->group, &mcf->group);
+    cf_exec_queue_move(&mcf->group, &run->group);
+    ngx_http_compensation_group_exec(mcf, &run->exec);
 
-    return NGX_ERROR;
+    /*
+     * On the event loop's connection, the state reads' transaction of this
+     * iteration ends now: a checkpoint after the commit may wait for the
+     * readers of the WAL, and this one would not end before the group does
+     */
+    if (!ngx_http_compensation_executor_threaded(mcf) && mcf->read_store) {
+        cf_store_read_release(mcf->read_store);
+    }
+
+    return NGX_OK;
 }
 
 
 /* in the store thread: only the run's connection and commands are touched */
 static void
-ngx_http_compensation_group_thread(void *data, ngx_log_t *log)
+ngx_http_compensation_group_thread(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
 {
-    ngx_http_compensation_group_run_t  *run;
+    ngx_http_compensation_group_run_t  *run = job->data;
 
-    run = data;
-
+    run->exec.store = st;
     cf_exec_run(&run->exec, &run->group);
 }
 
 
 /* back on the event loop */
 static void
-ngx_http_compensation_group_done(ngx_event_t *ev)
+ngx_http_compensation_group_done(ngx_http_compensation_job_t *job)
 {
     cf_exec_queue_t                     group;
-    ngx_http_compensation_group_run_t  *run;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    mcf = ev->data;
-    run = mcf->thread_task->ctx;
+    ngx_http_compensation_group_run_t  *run = job->data;
+    ngx_http_compensation_main_conf_t  *mcf = run->mcf;
 
     cf_exec_queue_init(&group);
     cf_exec_queue_move(&run->group, &group);
     ngx_http_compensation_group_reply(&group);
 
-    if (cf_exec_queue_empty(&mcf->group)) {
-        if (mcf->thread_hold.timer_set) {
-            ngx_del_timer(&mcf->thread_hold);
-        }
-
-        return;
-    }
-
     /*
-     * The commands that came while the thread ran go to it now, not at the
-     * end of this iteration: under load the iteration can be long (many
-     * reads), and the thread would idle meanwhile.
+     * The commands that came while the group ran queue now, not at the end
+     * of this iteration: under load the iteration can be long (many reads),
+     * and the thread would idle meanwhile.  They queue behind the work
+     * already waiting (a dispatch step): the two take turns.
      */
-    if (ngx_http_compensation_group_post(mcf) != NGX_OK
-        && !mcf->group_event.posted)
-    {
-        ngx_post_event(&mcf->group_event, &ngx_posted_events);
+    if (!cf_exec_queue_empty(&mcf->group)) {
+        ngx_http_compensation_executor_post(mcf, job);
     }
 }
-
-
-static void
-ngx_http_compensation_group_hold(ngx_event_t *ev)
-{
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    mcf = ev->data;
-
-    if (mcf->thread_task && mcf->thread_task->event.active) {
-        ngx_add_timer(ev, NGX_HTTP_COMPENSATION_HOLD);
-    }
-}
-
-#endif
 
 
 static void

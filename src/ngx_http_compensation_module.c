@@ -10,6 +10,7 @@
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_auth.h"
 #include "ngx_http_compensation_errors.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_group.h"
 #include "ngx_http_compensation_id.h"
 #include "ngx_http_compensation_metrics.h"
@@ -18,8 +19,9 @@
 #include "ngx_http_compensation_query.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_router.h"
-#include "ngx_http_compensation_state.h"
 #include "ngx_http_compensation_scheduler.h"
+#include "ngx_http_compensation_scheduler_conf.h"
+#include "ngx_http_compensation_state.h"
 #include "cf_route.h"
 #include "cf_tz.h"
 
@@ -930,11 +932,12 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
 
     /*
      * Checkpoints whose syncs stall no event loop (cf_checkpoint.h), where
-     * the event loop runs the groups.  The store thread already checkpoints
+     * the event loop runs the groups (compensation_thread_pool off).  The
+     * store thread already checkpoints
      * off the event loop, and there, as with one transaction per command,
      * the extra thread made the p99 worse (docs/benchmarks.md).
      */
-    if (mcf->group_commit && mcf->thread_pool == NULL) {
+    if (mcf->group_commit && mcf->thread_off) {
         mcf->checkpointer = cf_checkpointer_start(
                                 (char *) mcf->store_path.data, errbuf,
                                 sizeof(errbuf));
@@ -1160,9 +1163,10 @@ ngx_http_compensation_store_down(ngx_http_compensation_main_conf_t *mcf,
 
 
 /*
- * compensation_thread_pool name | off: the commands of a worker run in a
- * thread of the named pool (declared with "thread_pool", or "default"),
- * on a connection of their own (ngx_http_compensation_group.c).
+ * compensation_thread_pool name | off: where a worker's store work that can
+ * wait runs (ngx_http_compensation_executor.c).  Unset: a thread of the
+ * module per worker; a name: a thread of that nginx pool (declared with
+ * "thread_pool", or "default"); off: the event loop.
  */
 static char *
 ngx_http_compensation_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -1181,6 +1185,7 @@ ngx_http_compensation_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
+        mcf->thread_off = 1;
         return NGX_CONF_OK;
     }
 
@@ -1228,6 +1233,8 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_compensation_id_exit_process(cycle, mcf);
+    /* the thread first: the scheduler's statements are on its connection */
+    ngx_http_compensation_executor_stop(mcf);
     ngx_http_compensation_scheduler_exit_process(cycle, mcf);
     ngx_http_compensation_group_exit_process(mcf);
 

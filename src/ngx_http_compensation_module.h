@@ -29,6 +29,9 @@
 
 typedef struct ngx_http_compensation_sched_conf_s
     ngx_http_compensation_sched_conf_t;
+typedef struct ngx_http_compensation_executor_s
+    ngx_http_compensation_executor_t;
+typedef struct ngx_http_compensation_job_s  ngx_http_compensation_job_t;
 
 
 typedef struct {
@@ -93,13 +96,15 @@ typedef struct {
     cf_exec_queue_t           group;           /* commands waiting */
     ngx_event_t               group_event;     /* posted: runs the group */
 
+    /* where store work that can wait runs (compensation_thread_pool;
+     * ngx_http_compensation_executor.c): the module's thread per worker by
+     * default, a thread of a named nginx pool, or the event loop (off) */
 #if (NGX_THREADS)
-    /* the store thread (compensation_thread_pool) */
-    ngx_thread_pool_t        *thread_pool;     /* NULL: off */
-    ngx_thread_task_t        *thread_task;     /* per worker; NULL: off */
-    ngx_event_t               thread_hold;     /* timer: keeps a quitting
-                                                  worker for the thread */
+    ngx_thread_pool_t        *thread_pool;     /* NULL: not a named pool */
 #endif
+    ngx_flag_t                thread_off;      /* "off": the event loop */
+    ngx_http_compensation_executor_t  *executor;   /* per worker */
+    ngx_http_compensation_job_t       *group_job;  /* the command groups' */
     ngx_flag_t                thread_pool_set;
 
     /* GET /v3/api-docs, built once per configuration: the document's

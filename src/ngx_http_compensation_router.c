@@ -18,13 +18,13 @@
 #include "ngx_http_compensation_id.h"
 #include "ngx_http_compensation_metrics.h"
 #include "ngx_http_compensation_openapi.h"
+#include "ngx_http_compensation_operations.h"
 #include "ngx_http_compensation_query.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_router.h"
 #include "ngx_http_compensation_snapshot.h"
 #include "ngx_http_compensation_state.h"
 #include "ngx_http_compensation_wow.h"
-#include "ngx_http_compensation_scheduler.h"
 #include "cf_route.h"
 
 

@@ -1,6 +1,9 @@
 
 /*
- * ngx_compensation: the dispatch scheduler.
+ * ngx_compensation: the dispatch scheduler: the timer, the dispatch
+ * transaction (a job of the store executor), the fake request and its calls.
+ * Its directives are ngx_http_compensation_scheduler_conf.c, its HTTP routes
+ * (operations, Cancel, the retry action) ngx_http_compensation_operations.c.
  *
  * Every worker (and the single process) runs one: a timer ticks every
  * "compensation_scheduler interval=", and a posted event (the work) does
@@ -25,45 +28,58 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_metrics.h"
 #include "ngx_http_compensation_notify.h"
-#include "ngx_http_compensation_request.h"
-#include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_scheduler.h"
+#include "ngx_http_compensation_scheduler_conf.h"
 #include "cf_dispatch.h"
 
 
-#define NGX_HTTP_COMPENSATION_OPS_LIMIT    100
-
 /* answered calls settled per transaction at most: keeps it short */
 #define NGX_HTTP_COMPENSATION_SETTLE_MAX   256
+
+/*
+ * While the worker's API commands wait for the store executor, a step (the
+ * turn between two command groups) is smaller: at most this many answers,
+ * and claims of at most NGX_HTTP_COMPENSATION_CLAIM_SHARED executions (their
+ * prepares are the next step's), so that a command waits a few milliseconds
+ * behind a retry storm's drain, not tens (bench/dispatch.sh fair)
+ */
+#define NGX_HTTP_COMPENSATION_SETTLE_SHARED  32
+#define NGX_HTTP_COMPENSATION_CLAIM_SHARED   16
 
 /* the next try after the store refused a dispatch transaction (busy) */
 #define NGX_HTTP_COMPENSATION_SCHED_RETRY  50
 
 
-typedef struct ngx_http_compensation_sched_s  ngx_http_compensation_sched_t;
 typedef struct ngx_http_compensation_batch_s  ngx_http_compensation_batch_t;
 
 
+/*
+ * One dispatch transaction, a job of the store executor: the event loop
+ * hands it the claims to prepare and the answers to settle, the store
+ * thread runs it on the executor's connection, and the event loop starts
+ * the calls it prepared.  Only one is queued or running per worker.
+ */
 typedef struct {
-    ngx_str_t                              context;
-    ngx_str_t                              uri;
-    ngx_uint_t                             sync;
-} ngx_http_compensation_target_t;
-
-
-struct ngx_http_compensation_sched_conf_s {
-    ngx_flag_t                             enabled;
-    ngx_msec_t                             interval;
-    ngx_uint_t                             batch;
-    ngx_uint_t                             concurrency;
-    ngx_msec_t                             lease;
-    ngx_msec_t                             cancel_check;
-    ngx_array_t                            targets;
-    ngx_http_conf_ctx_t                   *srv_ctx;  /* the targets' server */
-    ngx_http_compensation_sched_t         *sched;    /* per process */
-};
+    ngx_http_compensation_job_t            job;
+    ngx_http_compensation_sched_t         *sched;
+    /* in */
+    int64_t                                now;
+    int                                    k;        /* claims at most */
+    int                                    exiting;
+    ngx_http_compensation_batch_t         *claimed;  /* to prepare */
+    ngx_queue_t                            settling; /* answered calls */
+    /* out */
+    int                                    rc;       /* 0: committed */
+    int                                    busy;     /* BEGIN refused */
+    cf_claim_t                            *claims;
+    size_t                                 n;
+    cf_exec_output_t                       outcome;  /* store_outcome's */
+    unsigned                               has_outcome:1;
+    char                                   errmsg[256];
+} ngx_http_compensation_step_t;
 
 
 /* the first words are shaped like ngx_connection_t: with --with-debug the
@@ -86,6 +102,9 @@ struct ngx_http_compensation_sched_s {
     ngx_queue_t                            answered; /* to settle */
     ngx_queue_t                            finished; /* batches to free */
     ngx_http_compensation_batch_t         *claimed;  /* to prepare next */
+    ngx_http_compensation_step_t           step;     /* the transaction */
+    cf_dispatch_t                         *dispatch_loop;  /* the event
+                                                        loop's reads */
     ngx_uint_t                             in_flight;
     unsigned                               due:1;    /* the tick fired */
     unsigned                               backlog:1;   /* last claim full */
@@ -121,17 +140,24 @@ typedef struct {
     ngx_http_compensation_sched_cmd_t      prep;     /* the prepare's */
     ngx_http_compensation_sched_cmd_t      result;   /* the settle's */
     const char                            *why;      /* not callable */
-    unsigned                               prepared:1;
+    /*
+     * Written by the dispatch step, which runs off the event loop: whole
+     * bytes, never bit-fields that share a word with the event loop's flags
+     * below (a call being settled can still be in flight: a cancel)
+     */
+    u_char                                 prepared;
+    u_char                                 settle_done;
+    u_char                                 ok;          /* 2xx */
+    u_char                                 cancelled;
+    u_char                                 result_ok;   /* its command
+                                                           applied */
+    /* the event loop's */
     unsigned                               in_flight:1;
     unsigned                               in_calls:1;
     unsigned                               answered:1;
-    unsigned                               settled:1;
-    unsigned                               ok:1;        /* 2xx */
+    unsigned                               settled:1;   /* committed */
     unsigned                               own:1;       /* not the target's
                                                            answer */
-    unsigned                               cancelled:1;
-    unsigned                               result_ok:1; /* its command
-                                                           applied */
 } ngx_http_compensation_call_t;
 
 
@@ -162,14 +188,18 @@ static void ngx_http_compensation_sched_post(
     ngx_http_compensation_sched_t *sched);
 static void ngx_http_compensation_sched_arm(
     ngx_http_compensation_sched_t *sched);
+static void ngx_http_compensation_step_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st);
+static void ngx_http_compensation_step_done(ngx_http_compensation_job_t *job);
 static void ngx_http_compensation_prepare_init(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static void ngx_http_compensation_prepare_run(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static void ngx_http_compensation_sched_settle(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, cf_store_t *st,
+    ngx_http_compensation_call_t *call);
 static ngx_http_compensation_batch_t *ngx_http_compensation_batch_create(
     ngx_http_compensation_sched_t *sched, cf_claim_t *claims, size_t n);
 static void ngx_http_compensation_batch_start(
@@ -190,15 +220,15 @@ static void ngx_http_compensation_call_answer(
 static ngx_int_t ngx_http_compensation_cmd_init(
     ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
-    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err);
+    json_t *body, cf_claim_t *claim, const char *what, int64_t now,
+    cf_error_t *err);
 static ngx_int_t ngx_http_compensation_cmd_run(
-    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_step_t *step, cf_store_t *st,
     ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err);
 static void ngx_http_compensation_cmd_free(
     ngx_http_compensation_sched_cmd_t *sc);
 static void ngx_http_compensation_settle_init(
-    ngx_http_compensation_sched_t *sched, ngx_http_compensation_call_t *call,
-    int64_t now);
+    ngx_http_compensation_step_t *step, ngx_http_compensation_call_t *call);
 static u_char *ngx_http_compensation_sched_log_error(ngx_log_t *log,
     u_char *buf, size_t len);
 static ngx_table_elt_t *ngx_http_compensation_push_header(
@@ -206,198 +236,12 @@ static ngx_table_elt_t *ngx_http_compensation_push_header(
     u_char *value, size_t len);
 
 
-static ngx_http_compensation_sched_conf_t *
-ngx_http_compensation_sched_conf(ngx_conf_t *cf,
-    ngx_http_compensation_main_conf_t *mcf)
-{
-    ngx_http_compensation_sched_conf_t  *scf;
-
-    if (mcf->scheduler) {
-        return mcf->scheduler;
-    }
-
-    scf = ngx_pcalloc(cf->pool, sizeof(ngx_http_compensation_sched_conf_t));
-    if (scf == NULL) {
-        return NULL;
-    }
-
-    scf->enabled = NGX_CONF_UNSET;
-    scf->interval = 1000;
-    scf->batch = 100;
-    scf->concurrency = 16;
-    scf->lease = 60000;
-    scf->cancel_check = 100;
-
-    if (ngx_array_init(&scf->targets, cf->pool, 4,
-                       sizeof(ngx_http_compensation_target_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    mcf->scheduler = scf;
-
-    return scf;
-}
-
-
-/* compensation_scheduler off | [interval=] [batch=] [concurrency=]
- * [lease=] [cancel_check=] */
-char *
-ngx_http_compensation_scheduler(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_compensation_main_conf_t  *mcf = conf;
-
-    ngx_int_t                            n;
-    ngx_msec_t                           ms;
-    ngx_str_t                           *value, v;
-    ngx_uint_t                           i;
-    ngx_http_compensation_sched_conf_t  *scf;
-
-    scf = ngx_http_compensation_sched_conf(cf, mcf);
-    if (scf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (scf->enabled != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        scf->enabled = 0;
-        return NGX_CONF_OK;
-    }
-
-    scf->enabled = 1;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-#define NGX_SCHED_MSEC(name, field)                                          \
-        if (ngx_strncmp(value[i].data, name "=", sizeof(name)) == 0) {        \
-            v.data = value[i].data + sizeof(name);                           \
-            v.len = value[i].len - sizeof(name);                             \
-            ms = ngx_parse_time(&v, 0);                                      \
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {                    \
-                goto invalid;                                                \
-            }                                                                \
-            scf->field = ms;                                                 \
-            continue;                                                        \
-        }
-
-#define NGX_SCHED_NUM(name, field, max)                                      \
-        if (ngx_strncmp(value[i].data, name "=", sizeof(name)) == 0) {        \
-            n = ngx_atoi(value[i].data + sizeof(name),                       \
-                         value[i].len - sizeof(name));                       \
-            if (n == NGX_ERROR || n < 1 || n > (max)) {                       \
-                goto invalid;                                                \
-            }                                                                \
-            scf->field = n;                                                  \
-            continue;                                                        \
-        }
-
-        NGX_SCHED_MSEC("interval", interval)
-        NGX_SCHED_MSEC("lease", lease)
-        NGX_SCHED_MSEC("cancel_check", cancel_check)
-        NGX_SCHED_NUM("batch", batch, 10000)
-        NGX_SCHED_NUM("concurrency", concurrency, 1024)
-
-#undef NGX_SCHED_MSEC
-#undef NGX_SCHED_NUM
-
-        goto invalid;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
-    return NGX_CONF_ERROR;
-}
-
-
-/* compensation_target <contextName> <internal-location-uri> [mode=sync|async]
- * in server{}: every target must be in the same server{} */
-char *
-ngx_http_compensation_target(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_str_t                           *value;
-    ngx_uint_t                           i;
-    ngx_http_compensation_target_t      *t;
-    ngx_http_compensation_sched_conf_t  *scf;
-    ngx_http_compensation_main_conf_t   *mcf;
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_compensation_module);
-
-    scf = ngx_http_compensation_sched_conf(cf, mcf);
-    if (scf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (scf->srv_ctx && scf->srv_ctx->srv_conf != ((ngx_http_conf_ctx_t *)
-                                                   cf->ctx)->srv_conf)
-    {
-        return "must be in the same server{} as the other"
-               " compensation_target directives";
-    }
-
-    scf->srv_ctx = cf->ctx;
-
-    value = cf->args->elts;
-
-    if (value[2].len == 0 || value[2].data[0] != '/'
-        || value[2].data[value[2].len - 1] == '/')
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "the target location"
-                           " \"%V\" must start with \"/\" and not end"
-                           " with it", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    t = scf->targets.elts;
-
-    for (i = 0; i < scf->targets.nelts; i++) {
-        if (t[i].context.len == value[1].len
-            && ngx_strncmp(t[i].context.data, value[1].data, value[1].len)
-               == 0)
-        {
-            return "is duplicate for this context";
-        }
-    }
-
-    t = ngx_array_push(&scf->targets);
-    if (t == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    t->context = value[1];
-    t->uri = value[2];
-    t->sync = 0;
-
-    if (cf->args->nelts == 4) {
-        if (ngx_strcmp(value[3].data, "mode=sync") == 0) {
-            t->sync = 1;
-
-        } else if (ngx_strcmp(value[3].data, "mode=async") != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[3]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 ngx_int_t
 ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf)
 {
     char                                 errbuf[256];
+    cf_store_t                          *st;
     ngx_http_compensation_sched_t       *sched;
     ngx_http_compensation_sched_conf_t  *scf;
 
@@ -436,15 +280,43 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* the statements, prepared once on this worker's connection */
-    sched->dispatch = cf_dispatch_open(mcf->store);
+    /*
+     * The statements, prepared once on the connection the dispatch
+     * transactions run on (the store executor's), and for the cancel checks
+     * (reads) on the event loop's
+     */
+    st = ngx_http_compensation_executor_store(mcf);
+
+    sched->dispatch = cf_dispatch_open(st);
 
     if (sched->dispatch == NULL) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_scheduler:"
                       " preparing the dispatch statements failed: %s",
-                      cf_store_errmsg(mcf->store));
+                      cf_store_errmsg(st));
         return NGX_OK;
     }
+
+    sched->dispatch_loop = sched->dispatch;
+
+    if (st != mcf->store) {
+        sched->dispatch_loop = cf_dispatch_open(mcf->store);
+
+        if (sched->dispatch_loop == NULL) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "compensation_scheduler: preparing the dispatch"
+                          " statements failed: %s",
+                          cf_store_errmsg(mcf->store));
+            cf_dispatch_close(sched->dispatch);
+            sched->dispatch = NULL;
+            return NGX_OK;
+        }
+    }
+
+    sched->step.sched = sched;
+    sched->step.job.run = ngx_http_compensation_step_run;
+    sched->step.job.done = ngx_http_compensation_step_done;
+    sched->step.job.data = &sched->step;
+    ngx_queue_init(&sched->step.settling);
 
     sched->fd = (ngx_socket_t) -1;
     sched->log = *cycle->log;
@@ -514,11 +386,27 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
         sched->claimed = NULL;
     }
 
+    /* a step whose done never came (terminate; the thread is joined) */
+    if (sched->step.claimed) {
+        ngx_http_compensation_batch_destroy(sched->step.claimed);
+        sched->step.claimed = NULL;
+    }
+
+    if (sched->step.claims) {
+        cf_claims_free(sched->step.claims, sched->step.n);
+        sched->step.claims = NULL;
+    }
+
     /* calls still in flight here were cut short (terminate): their leases
      * expire and their executions are claimed again; the statements go
      * before the store's connection closes */
+    if (sched->dispatch_loop != sched->dispatch) {
+        cf_dispatch_close(sched->dispatch_loop);
+    }
+
     cf_dispatch_close(sched->dispatch);
     sched->dispatch = NULL;
+    sched->dispatch_loop = NULL;
     scf->sched = NULL;
 }
 
@@ -560,35 +448,32 @@ ngx_http_compensation_sched_tick(ngx_event_t *ev)
 
 
 /*
- * One dispatch transaction: prepares the executions the previous one
- * claimed (decided before the lock), settles the answered calls (decided
- * before the lock too), and claims as many due executions as there are
- * free call slots (at most batch).  After the COMMIT the prepared ones are
- * called and the next transaction, which prepares the new claims, follows
- * at the next event-loop iteration.  Runs on the event loop, on the
- * worker's connection; each transaction is bounded by batch claims, batch
- * prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX answers.
+ * The work, on the event loop: hands the next dispatch transaction (the
+ * step) to the store executor.  The step prepares the executions the
+ * previous one claimed (decided before the lock), settles the answered
+ * calls (decided before the lock too), and claims as many due executions
+ * as there are free call slots (at most batch).  After its COMMIT
+ * (step_done, back on the event loop) the prepared ones are called, and the
+ * next step, which prepares the new claims, follows.  Each step is bounded
+ * by batch claims, batch prepares and NGX_HTTP_COMPENSATION_SETTLE_MAX
+ * answers, and a step and a command group of the worker take turns in the
+ * executor: a burst's drain never holds the API's commands for longer than
+ * one step.
  */
 static void
 ngx_http_compensation_sched_work(ngx_event_t *ev)
 {
-    int                                  rc, k, lost, exiting;
-    size_t                               i, n;
-    int64_t                              now;
-    cf_store_t                          *st;
-    cf_claim_t                          *claims;
-    ngx_uint_t                           settled, started, used;
+    int                                  k, exiting;
+    ngx_uint_t                           settled, used, settle_max, shared;
     ngx_queue_t                         *q;
-    ngx_http_compensation_call_t        *call;
-    ngx_http_compensation_batch_t       *b, *claimed;
+    ngx_http_compensation_batch_t       *claimed;
+    ngx_http_compensation_step_t        *step;
     ngx_http_compensation_sched_t       *sched = ev->data;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     if (sched->work.posted) {
         ngx_delete_posted_event(&sched->work);
     }
-
-    st = sched->mcf->store;
 
     /* batches whose calls all ended and were written */
     while (!ngx_queue_empty(&sched->finished)) {
@@ -598,7 +483,14 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
             ngx_queue_data(q, ngx_http_compensation_batch_t, queue));
     }
 
-    if (st == NULL || sched->dispatch == NULL) {
+    step = &sched->step;
+
+    if (sched->mcf->store == NULL || sched->dispatch == NULL) {
+        return;
+    }
+
+    if (step->job.queued || step->job.running) {
+        /* its done looks again */
         return;
     }
 
@@ -607,9 +499,22 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     used = sched->in_flight + (claimed ? claimed->n : 0);
     k = 0;
 
+    /* the API's commands are waiting, or queued: a smaller turn */
+    shared = !cf_exec_queue_empty(&sched->mcf->group)
+             || (sched->mcf->group_job
+                 && (sched->mcf->group_job->queued
+                     || sched->mcf->group_job->running));
+
+    settle_max = shared ? NGX_HTTP_COMPENSATION_SETTLE_SHARED
+                        : NGX_HTTP_COMPENSATION_SETTLE_MAX;
+
     if (!exiting && (sched->due || sched->backlog)) {
         k = cf_dispatch_claim_size((int) scf->batch, (int) scf->concurrency,
                                    (int) used);
+
+        if (shared && k > NGX_HTTP_COMPENSATION_CLAIM_SHARED) {
+            k = NGX_HTTP_COMPENSATION_CLAIM_SHARED;
+        }
     }
 
     if (k == 0 && ngx_queue_empty(&sched->answered) && claimed == NULL) {
@@ -621,10 +526,52 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         ngx_del_timer(&sched->retry);
     }
 
-    now = ngx_http_compensation_now_ms();
-    claims = NULL;
-    n = 0;
-    b = NULL;
+    step->now = ngx_http_compensation_now_ms();
+    step->k = k;
+    step->exiting = exiting;
+    step->claimed = claimed;
+    step->rc = 0;
+    step->busy = 0;
+    step->claims = NULL;
+    step->n = 0;
+    step->has_outcome = 0;
+    step->errmsg[0] = '\0';
+
+    sched->claimed = NULL;
+
+    /* the answers it settles are its own until its done */
+    ngx_queue_init(&step->settling);
+
+    for (settled = 0;
+         settled < settle_max && !ngx_queue_empty(&sched->answered);
+         settled++)
+    {
+        q = ngx_queue_head(&sched->answered);
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&step->settling, q);
+    }
+
+    ngx_http_compensation_executor_post(sched->mcf, &step->job);
+}
+
+
+/*
+ * The dispatch transaction, in the store thread (or on the event loop with
+ * compensation_thread_pool off): touches only the step, its calls, the
+ * connection it is given and the dispatch statements prepared on it.
+ */
+static void
+ngx_http_compensation_step_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
+{
+    int                                  rc, lost;
+    size_t                               i;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_step_t        *step = job->data;
+    ngx_http_compensation_batch_t       *claimed = step->claimed;
+    ngx_http_compensation_sched_t       *sched = step->sched;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     /*
      * The commands are decided before the lock, in one read transaction,
@@ -633,19 +580,16 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
      * writes.
      */
     if (cf_store_read_hold(st) == 0) {
-        for (i = 0; claimed && !exiting && i < claimed->n; i++) {
-            ngx_http_compensation_prepare_init(sched, &claimed->calls[i]);
+        for (i = 0; claimed && !step->exiting && i < claimed->n; i++) {
+            ngx_http_compensation_prepare_init(step, st, &claimed->calls[i]);
         }
 
-        settled = 0;
-
-        for (q = ngx_queue_head(&sched->answered);
-             q != ngx_queue_sentinel(&sched->answered)
-             && settled++ < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+        for (q = ngx_queue_head(&step->settling);
+             q != ngx_queue_sentinel(&step->settling);
              q = ngx_queue_next(q))
         {
             call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-            ngx_http_compensation_settle_init(sched, call, now);
+            ngx_http_compensation_settle_init(step, call);
 
             if (call->result.bound && !call->result.decided) {
                 cf_service_prepare(st, &sched->mcf->ids, &call->result.in,
@@ -659,10 +603,11 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     cf_store_read_release(st);
 
     if (cf_store_begin_immediate(st) != 0) {
-        ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation scheduler:"
-                      " the store is busy, dispatch deferred: %s",
-                      cf_store_errmsg(st));
-        goto retry;
+        step->busy = 1;
+        step->rc = -1;
+        ngx_cpystrn((u_char *) step->errmsg, (u_char *) cf_store_errmsg(st),
+                    sizeof(step->errmsg));
+        return;
     }
 
     lost = 0;
@@ -670,15 +615,15 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     for (i = 0; claimed && i < claimed->n; i++) {
         call = &claimed->calls[i];
 
-        if (exiting) {
+        if (step->exiting) {
             /* not prepared: the executions are due for the next worker */
             (void) cf_dispatch_finish_in(sched->dispatch,
                                          call->claim->job_id, "Released",
-                                         "shutting down", now);
+                                         "shutting down", step->now);
             continue;
         }
 
-        ngx_http_compensation_prepare_run(sched, call, now);
+        ngx_http_compensation_prepare_run(step, st, call);
 
         if (!cf_store_in_transaction(st)) {
             lost = 1;
@@ -686,42 +631,24 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
         }
     }
 
-    settled = 0;
-
-    for (q = ngx_queue_head(&sched->answered);
-         !lost && q != ngx_queue_sentinel(&sched->answered)
-         && settled < NGX_HTTP_COMPENSATION_SETTLE_MAX;
+    for (q = ngx_queue_head(&step->settling);
+         !lost && q != ngx_queue_sentinel(&step->settling);
          q = ngx_queue_next(q))
     {
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-        ngx_http_compensation_sched_settle(sched, call, now);
-        settled++;
+        ngx_http_compensation_sched_settle(step, st, call);
 
         if (!cf_store_in_transaction(st)) {
             lost = 1;
         }
     }
 
-    if (!lost && k > 0) {
-        if (cf_dispatch_claim_in(sched->dispatch, now, scf->lease, ngx_pid,
-                                 k, &claims, &n)
+    if (!lost && step->k > 0) {
+        if (cf_dispatch_claim_in(sched->dispatch, step->now, scf->lease,
+                                 ngx_pid, step->k, &step->claims, &step->n)
             != 0)
         {
-            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
-                          " scheduler: claiming due executions failed: %s",
-                          cf_store_errmsg(st));
             lost = 1;
-
-        } else if (n) {
-            b = ngx_http_compensation_batch_create(sched, claims, n);
-
-            if (b == NULL) {
-                /* nothing claimed is written: the executions stay due */
-                lost = 1;
-
-            } else {
-                claims = NULL;
-            }
         }
     }
 
@@ -732,18 +659,52 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     cf_dispatch_end_transaction(sched->dispatch, rc == 0);
 
     if (rc != 0) {
+        ngx_cpystrn((u_char *) step->errmsg, (u_char *) cf_store_errmsg(st),
+                    sizeof(step->errmsg));
         cf_store_rollback(st);
 
-        ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation scheduler:"
-                      " the dispatch transaction failed, nothing of it was"
-                      " written: %s", cf_store_errmsg(st));
-
-        if (claims) {
-            cf_claims_free(claims, n);
+        if (step->claims) {
+            cf_claims_free(step->claims, step->n);
+            step->claims = NULL;
+            step->n = 0;
         }
 
-        if (b) {
-            ngx_http_compensation_batch_destroy(b);
+        step->rc = -1;
+    }
+}
+
+
+/* back on the event loop: the calls start, or the step is tried again */
+static void
+ngx_http_compensation_step_done(ngx_http_compensation_job_t *job)
+{
+    size_t                               i;
+    ngx_uint_t                           started, used;
+    ngx_queue_t                         *q;
+    ngx_http_compensation_call_t        *call;
+    ngx_http_compensation_batch_t       *b, *claimed;
+    ngx_http_compensation_step_t        *step = job->data;
+    ngx_http_compensation_sched_t       *sched = step->sched;
+    ngx_http_compensation_sched_conf_t  *scf = sched->scf;
+
+    if (step->has_outcome) {
+        ngx_http_compensation_store_outcome(sched->mcf, &sched->log,
+                                            &step->outcome);
+    }
+
+    claimed = step->claimed;
+    step->claimed = NULL;
+
+    if (step->rc != 0) {
+        if (step->busy) {
+            ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
+                          " scheduler: the store is busy, dispatch deferred:"
+                          " %s", step->errmsg);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: the dispatch transaction failed,"
+                          " nothing of it was written: %s", step->errmsg);
         }
 
         /* the prepares and settles are undone as well: tried again (the
@@ -752,23 +713,44 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
             claimed->calls[i].prepared = 0;
         }
 
-        for (q = ngx_queue_head(&sched->answered);
-             q != ngx_queue_sentinel(&sched->answered);
-             q = ngx_queue_next(q))
-        {
+        sched->claimed = claimed;
+
+        while (!ngx_queue_empty(&step->settling)) {
+            q = ngx_queue_last(&step->settling);
+            ngx_queue_remove(q);
+
             call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
-            call->settled = 0;
+            call->settle_done = 0;
+
+            ngx_queue_insert_head(&sched->answered, q);
         }
 
         goto retry;
     }
 
+    b = NULL;
+
+    if (step->n) {
+        b = ngx_http_compensation_batch_create(sched, step->claims, step->n);
+
+        if (b == NULL) {
+            /* committed as Running: their leases expire, then they are due */
+            ngx_log_error(NGX_LOG_ERR, &sched->log, 0, "compensation"
+                          " scheduler: no memory for %uz claimed executions,"
+                          " due again when their leases end", step->n);
+            cf_claims_free(step->claims, step->n);
+        }
+
+        step->claims = NULL;
+    }
+
     /* committed: the settled calls are done with */
-    while (settled--) {
-        q = ngx_queue_head(&sched->answered);
+    while (!ngx_queue_empty(&step->settling)) {
+        q = ngx_queue_head(&step->settling);
         ngx_queue_remove(q);
 
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+        call->settled = 1;
 
         if (call->result_ok) {
             /* compensation_notify: the result is committed now */
@@ -776,6 +758,11 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
                 call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
                          : CF_CMD_APPLY_EXECUTION_FAILED,
                 call->claim->execution_id, &call->batch->notifying);
+
+            /* its subrequest starts now, not at the batch's next event */
+            if (call->batch->c) {
+                ngx_http_run_posted_requests(call->batch->c);
+            }
         }
 
         if (!call->in_flight) {
@@ -786,8 +773,6 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
     started = 0;
 
     if (claimed) {
-        sched->claimed = NULL;
-
         ngx_http_compensation_batch_start(claimed);
 
         for (i = 0; i < claimed->n; i++) {
@@ -801,18 +786,21 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &sched->log, 0,
                    "compensation scheduler: started %ui, claimed %uz of %d",
-                   started, n, k);
+                   started, b ? b->n : 0, step->k);
 
-    if (k > 0) {
+    if (step->k > 0) {
         sched->due = 0;
-        sched->backlog = (int) n == k;
+        sched->backlog = b && (int) b->n == step->k;
     }
 
     /*
-     * More to do at the next iteration (I/O events get their turn first):
-     * the new claims' prepares, answers beyond the bound, a backlog with
-     * free slots.  The timer is not cancelable: claims and answers keep
-     * an exiting worker until they are written.
+     * More to do: the new claims' prepares, answers beyond the bound, a
+     * backlog with free slots.  In the store thread the next step goes at
+     * once (the event loop serves its I/O meanwhile, and answers arriving
+     * while the step runs join the one after); on the event loop at the
+     * next iteration, so that I/O events get their turn first.  The timer
+     * is not cancelable: claims and answers keep an exiting worker until
+     * they are written.
      */
     used = sched->in_flight + (b ? b->n : 0);
 
@@ -822,7 +810,12 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
             && cf_dispatch_claim_size((int) scf->batch,
                                       (int) scf->concurrency, (int) used)))
     {
-        ngx_add_timer(&sched->retry, 0);
+        if (ngx_http_compensation_executor_threaded(sched->mcf)) {
+            ngx_http_compensation_sched_post(sched);
+
+        } else {
+            ngx_add_timer(&sched->retry, 0);
+        }
     }
 
     ngx_http_compensation_sched_arm(sched);
@@ -847,13 +840,14 @@ retry:
  * the reason (call->why): it is released under the lock.
  */
 static void
-ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call)
+ngx_http_compensation_prepare_init(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
     ngx_uint_t                           i;
     cf_error_t                           err;
     cf_claim_t                          *claim = call->claim;
     ngx_http_compensation_target_t      *t;
+    ngx_http_compensation_sched_t       *sched = step->sched;
     ngx_http_compensation_sched_conf_t  *scf = sched->scf;
 
     if (call->why || call->prep.bound) {
@@ -911,7 +905,8 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
     /* PrepareCompensation, exactly as the API route would run it */
     if (ngx_http_compensation_cmd_init(sched->mcf, &call->prep,
                                        CF_CMD_PREPARE_COMPENSATION,
-                                       json_object(), claim, "prepare", &err)
+                                       json_object(), claim, "prepare",
+                                       step->now, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation"
@@ -922,9 +917,9 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    if (sched->mcf->store && cf_store_in_transaction(sched->mcf->store)) {
-        cf_service_prepare(sched->mcf->store, &sched->mcf->ids,
-                           &call->prep.in, &call->prep.pre);
+    if (cf_store_in_transaction(st)) {
+        cf_service_prepare(st, &sched->mcf->ids, &call->prep.in,
+                           &call->prep.pre);
         call->prep.decided = 1;
     }
 }
@@ -936,11 +931,13 @@ ngx_http_compensation_prepare_init(ngx_http_compensation_sched_t *sched,
  * scheduler may have it).  A refused prepare fails the operation.
  */
 static void
-ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_prepare_run(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
-    cf_error_t   err;
-    cf_claim_t  *claim = call->claim;
+    cf_error_t                      err;
+    cf_claim_t                     *claim = call->claim;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     call->prepared = 0;
 
@@ -959,7 +956,7 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    ngx_http_compensation_prepare_init(sched, call);
+    ngx_http_compensation_prepare_init(step, st, call);
 
     if (!call->prep.bound) {
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
@@ -967,7 +964,7 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
         return;
     }
 
-    if (ngx_http_compensation_cmd_run(sched->mcf, &call->prep, &err)
+    if (ngx_http_compensation_cmd_run(step, st, &call->prep, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation"
@@ -989,11 +986,13 @@ ngx_http_compensation_prepare_run(ngx_http_compensation_sched_t *sched,
  * only started the re-execution (the service reports back): no command.
  */
 static void
-ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_settle_init(ngx_http_compensation_step_t *step,
+    ngx_http_compensation_call_t *call)
 {
-    json_t      *cmd;
-    cf_error_t   err;
+    json_t                         *cmd;
+    cf_error_t                      err;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     if (call->result.bound) {
         return;
@@ -1018,7 +1017,7 @@ ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
     if (ngx_http_compensation_cmd_init(sched->mcf, &call->result,
             call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
                      : CF_CMD_APPLY_EXECUTION_FAILED,
-            cmd, call->claim, "result", &err)
+            cmd, call->claim, "result", now, &err)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation: the"
@@ -1034,11 +1033,13 @@ ngx_http_compensation_settle_init(ngx_http_compensation_sched_t *sched,
  * the lock when it could be (call->result.decided).
  */
 static void
-ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
-    ngx_http_compensation_call_t *call, int64_t now)
+ngx_http_compensation_sched_settle(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_call_t *call)
 {
-    cf_error_t   err;
-    cf_claim_t  *claim = call->claim;
+    cf_error_t                      err;
+    cf_claim_t                     *claim = call->claim;
+    int64_t                         now = step->now;
+    ngx_http_compensation_sched_t  *sched = step->sched;
 
     if (!call->own && !call->cancelled
         && cf_dispatch_cancel_asked_in(sched->dispatch, claim->job_id))
@@ -1054,7 +1055,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
         ngx_http_compensation_cmd_free(&call->result);
     }
 
-    ngx_http_compensation_settle_init(sched, call, now);
+    ngx_http_compensation_settle_init(step, call);
 
     if (call->ok && call->target && !call->target->sync) {
         ngx_log_error(NGX_LOG_INFO, &sched->log, 0, "compensation:"
@@ -1063,14 +1064,14 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                       call->attempt, call->status);
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
                                      "Completed", "accepted", now);
-        call->settled = 1;
+        call->settle_done = 1;
         return;
     }
 
     call->result_ok = 0;
 
     if (call->result.bound) {
-        if (ngx_http_compensation_cmd_run(sched->mcf, &call->result, &err)
+        if (ngx_http_compensation_cmd_run(step, st, &call->result, &err)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_WARN, &sched->log, 0, "compensation:"
@@ -1091,7 +1092,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
 
         (void) cf_dispatch_finish_in(sched->dispatch, claim->job_id,
                                      "Succeeded", "ok", now);
-        call->settled = 1;
+        call->settle_done = 1;
         return;
     }
 
@@ -1105,7 +1106,7 @@ ngx_http_compensation_sched_settle(ngx_http_compensation_sched_t *sched,
                                  call->cancelled ? "Cancelled" : "Failed",
                                  call->cancelled ? "cancelled" : call->msg,
                                  now);
-    call->settled = 1;
+    call->settle_done = 1;
 }
 
 
@@ -1362,7 +1363,7 @@ ngx_http_compensation_sched_check(ngx_event_t *ev)
         next = ngx_queue_next(q);
         call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
 
-        if (!cf_dispatch_cancel_asked_in(sched->dispatch,
+        if (!cf_dispatch_cancel_asked_in(sched->dispatch_loop,
                                          call->claim->job_id))
         {
             continue;
@@ -1746,7 +1747,8 @@ ngx_http_compensation_call_answer(ngx_http_compensation_call_t *call,
 static ngx_int_t
 ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_sched_cmd_t *sc, cf_command_type_t type,
-    json_t *body, cf_claim_t *claim, const char *what, cf_error_t *err)
+    json_t *body, cf_claim_t *claim, const char *what, int64_t now,
+    cf_error_t *err)
 {
     int  rc;
 
@@ -1778,7 +1780,7 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     sc->in.owner_id = NULL;
     sc->in.expected_version = -1;
     sc->in.header = sc->header;
-    sc->in.now = ngx_http_compensation_now_ms();
+    sc->in.now = now;
     sc->in.default_spec = &mcf->default_spec;
     sc->bound = 1;
 
@@ -1789,17 +1791,26 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
 /* runs it in its own savepoint of the dispatch transaction, with its
  * decision when one was made before the lock; frees it */
 static ngx_int_t
-ngx_http_compensation_cmd_run(ngx_http_compensation_main_conf_t *mcf,
-    ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
+ngx_http_compensation_cmd_run(ngx_http_compensation_step_t *step,
+    cf_store_t *st, ngx_http_compensation_sched_cmd_t *sc, cf_error_t *err)
 {
-    int               rc;
-    cf_exec_output_t  out;
+    int                                 rc;
+    cf_exec_output_t                    out;
+    ngx_http_compensation_main_conf_t  *mcf = step->sched->mcf;
 
-    rc = cf_service_execute_grouped(mcf->store, &mcf->ids, &sc->in, &out,
+    rc = cf_service_execute_grouped(st, &mcf->ids, &sc->in, &out,
                                     sc->decided ? &sc->pre : NULL);
     sc->decided = 0;
 
-    ngx_http_compensation_store_outcome(mcf, ngx_cycle->log, &out);
+    /*
+     * The store's health is the event loop's (step_done): the first failure
+     * of the step, else its last success
+     */
+    if (!step->has_outcome || step->outcome.store_rc == 0) {
+        step->outcome = out;
+        step->outcome.err.binding_errors = NULL;
+        step->has_outcome = 1;
+    }
 
     ngx_http_compensation_cmd_free(sc);
 
@@ -1847,427 +1858,4 @@ ngx_http_compensation_sched_log_error(ngx_log_t *log, u_char *buf,
     p = ngx_snprintf(buf, len, ", context: compensation scheduler");
 
     return p;
-}
-
-
-/* ---- the retry action (seed 004), the operations listing, cancel ---- */
-
-
-static ngx_int_t ngx_http_compensation_action_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *msg);
-static void ngx_http_compensation_actions_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_compensation_actions_run(ngx_http_request_t *r);
-static ngx_int_t ngx_http_compensation_fabric_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *msg);
-
-
-/* the "runtime" version: api-version 6.0 up to this one is accepted */
-#define NGX_HTTP_COMPENSATION_RUNTIME_VERSION  "6.2"
-#define NGX_HTTP_COMPENSATION_RUNTIME_MINOR    2
-
-
-/* "6.<minor>" with 0 <= minor <= the runtime's */
-ngx_int_t
-ngx_http_compensation_api_version(ngx_str_t *v)
-{
-    int64_t  minor;
-
-    if (v->len < 3 || v->len > 4 || v->data[0] != '6' || v->data[1] != '.') {
-        return NGX_DECLINED;
-    }
-
-    if (cf_int_parse(v->data + 2, v->len - 2,
-                     NGX_HTTP_COMPENSATION_RUNTIME_MINOR, &minor)
-        != 0
-        || (v->len == 4 && v->data[2] == '0'))
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-/* sends json and drops it */
-static ngx_int_t
-ngx_http_compensation_sched_send(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, json_t *json)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_compensation_send_json(r, status, code, json);
-    json_decref(json);
-
-    return rc;
-}
-
-
-static ngx_int_t
-ngx_http_compensation_action_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *msg)
-{
-    json_t  *j;
-
-    j = json_pack("{s:s, s:s}", "error_code", code, "error_msg", msg);
-    if (j == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_compensation_sched_send(r, status, code, j);
-}
-
-
-ngx_int_t
-ngx_http_compensation_actions_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                          rc;
-    ngx_http_compensation_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-
-    if (r->headers_in.content_length_n > (off_t) lcf->max_body_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->keepalive = 0;
-
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000413", "The request body is too large.");
-    }
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_compensation_actions_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_compensation_actions_body(ngx_http_request_t *r)
-{
-    ngx_http_finalize_request(r, ngx_http_compensation_actions_run(r));
-}
-
-
-static ngx_int_t
-ngx_http_compensation_actions_run(ngx_http_request_t *r)
-{
-    int                                 rc;
-    char                               *id, op_id[CF_UUID_LEN + 1];
-    json_t                             *body, *action, *j;
-    int64_t                             job_id, now;
-    ngx_str_t                           raw;
-    cf_error_t                          err;
-    cf_aggregate_t                      agg;
-    const char                         *name;
-    ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    mcf = ngx_http_compensation_store_conf(r);
-
-    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000400", "The execution id is not valid.");
-    }
-
-    rc = ngx_http_compensation_read_body(r, &raw);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED || raw.len == 0) {
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000400", rc == NGX_DECLINED
-                   ? "The request body is too large."
-                   : "The request body is missing: {\"action\":\"Retry\"}.");
-    }
-
-    body = cf_json_loadb((char *) raw.data, raw.len, JSON_REJECT_DUPLICATES,
-                      NULL);
-    action = json_object_get(body, "action");
-
-    if (!json_is_string(action)
-        || ngx_strcmp(json_string_value(action), "Retry") != 0)
-    {
-        json_decref(body);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000400", "The action must be \"Retry\".");
-    }
-
-    json_decref(body);
-
-    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (id == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the same preconditions as PrepareCompensation (spec 2.2) */
-
-    now = ngx_http_compensation_now_ms();
-    cf_error_init(&err);
-
-    if (cf_aggregate_init(&agg, id) != 0) {
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "out of memory");
-    }
-
-    if (cf_store_load(mcf->store, &agg, &err) != 0) {
-        cf_aggregate_free(&agg);
-        cf_error_free(&err);
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "The store failed.");
-    }
-
-    if (agg.version == 0) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000404", "No execution has this id.");
-    }
-
-    if (agg.deleted) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000410", "The execution is deleted.");
-    }
-
-    if (!cf_state_can_retry(&agg.state, now)) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_STATE, "ExecutionFailed can not retry.");
-    }
-
-    name = json_string_value(json_object_get(agg.state.function, "name"));
-
-    j = json_pack("{s:s, s:s, s:I, s:s}", "id", id, "name",
-                  name ? name : "", "jobId", (json_int_t) 0,
-                  "operationId", "");
-
-    cf_aggregate_free(&agg);
-
-    if (j == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = cf_dispatch_enqueue(mcf->store, id, now, &job_id,
-                             op_id);
-
-    if (rc != 0) {
-        json_decref(j);
-
-        if (rc == CF_DISPATCH_BUSY) {
-            return ngx_http_compensation_action_error(r,
-                       NGX_HTTP_BAD_REQUEST, CF_E_ILLEGAL_STATE,
-                       "The execution is already being dispatched.");
-        }
-
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "The store failed.");
-    }
-
-    json_object_set_new(j, "jobId", json_integer(job_id));
-    json_object_set_new(j, "operationId", json_string(op_id));
-
-    return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, j);
-}
-
-
-ngx_int_t
-ngx_http_compensation_operations_handler(ngx_http_request_t *r)
-{
-    char                               *id;
-    size_t                              n, i;
-    json_t                             *a, *o;
-    cf_operation_t                     *ops;
-    ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    mcf = ngx_http_compensation_store_conf(r);
-
-    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000400", "The execution id is not valid.");
-    }
-
-    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (id == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (cf_dispatch_list(mcf->store, id,
-                         NGX_HTTP_COMPENSATION_OPS_LIMIT, &ops, &n)
-        != 0)
-    {
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "The store failed.");
-    }
-
-    a = json_array();
-
-    for (i = 0; a && i < n; i++) {
-        o = json_pack("{s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:s}",
-                      "operationId", ops[i].op_id,
-                      "jobId", (json_int_t) ops[i].job_id,
-                      "executionId", ops[i].execution_id,
-                      "state", ops[i].state,
-                      "cancelRequested", ops[i].cancel_requested,
-                      "createTime", (json_int_t) ops[i].created,
-                      "updateTime", (json_int_t) ops[i].updated,
-                      "result", ops[i].result);
-
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-
-    free(ops);
-
-    if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, a);
-}
-
-
-static ngx_int_t
-ngx_http_compensation_fabric_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *msg)
-{
-    json_t  *j;
-
-    j = json_pack("{s:{s:s, s:s}}", "Error", "Code", code, "Message", msg);
-    if (j == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_compensation_sched_send(r, status, code, j);
-}
-
-
-/*
- * POST /Faults/$/Cancel?api-version=6.0&OperationId=<uuid>&Force=<bool>
- * [&timeout=<s>] (seed 003)
- */
-ngx_int_t
-ngx_http_compensation_cancel_handler(ngx_http_request_t *r)
-{
-    int                                 rc, force;
-    char                                state[16], op_id[CF_UUID_LEN + 1];
-    ngx_str_t                           v;
-    int64_t                             n;
-    ngx_http_compensation_main_conf_t  *mcf;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    mcf = ngx_http_compensation_store_conf(r);
-
-    /* api-version: required; "6.0" or a higher one up to the current */
-    if (ngx_http_arg(r, (u_char *) "api-version", sizeof("api-version") - 1,
-                     &v)
-        != NGX_OK)
-    {
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   "FABRIC_E_INVALID_ARGUMENT",
-                   "The api-version parameter is required.");
-    }
-
-    if (ngx_http_compensation_api_version(&v) != NGX_OK) {
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   "FABRIC_E_INVALID_ARGUMENT",
-                   "The api-version must be 6.0 (or a higher one up to the"
-                   " runtime's " NGX_HTTP_COMPENSATION_RUNTIME_VERSION ").");
-    }
-
-    if (ngx_http_arg(r, (u_char *) "OperationId", sizeof("OperationId") - 1,
-                     &v)
-        != NGX_OK
-        || !cf_uuid_is_valid((char *) v.data, v.len))
-    {
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   "FABRIC_E_INVALID_ARGUMENT",
-                   "OperationId is required and must be a UUID.");
-    }
-
-    ngx_memcpy(op_id, v.data, CF_UUID_LEN);
-    op_id[CF_UUID_LEN] = '\0';
-
-    if (ngx_http_arg(r, (u_char *) "Force", sizeof("Force") - 1, &v)
-        != NGX_OK)
-    {
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   "FABRIC_E_INVALID_ARGUMENT",
-                   "The Force parameter is required.");
-    }
-
-    if (v.len == 4 && ngx_strncasecmp(v.data, (u_char *) "true", 4) == 0) {
-        force = 1;
-
-    } else if (v.len == 5
-               && ngx_strncasecmp(v.data, (u_char *) "false", 5) == 0)
-    {
-        force = 0;
-
-    } else {
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   "FABRIC_E_INVALID_ARGUMENT",
-                   "Force must be true or false.");
-    }
-
-    if (ngx_http_arg(r, (u_char *) "timeout", sizeof("timeout") - 1, &v)
-        == NGX_OK)
-    {
-        if (cf_int_parse(v.data, v.len, 4294967295LL, &n) != 0 || n < 1) {
-            return ngx_http_compensation_fabric_error(r,
-                       NGX_HTTP_BAD_REQUEST, "FABRIC_E_INVALID_ARGUMENT",
-                       "timeout must be an integer from 1 to 4294967295.");
-        }
-    }
-
-    rc = cf_dispatch_cancel(mcf->store, op_id, force,
-                            ngx_http_compensation_now_ms(), state);
-
-    switch (rc) {
-
-    case 0:
-        return ngx_http_compensation_send_text(r, NGX_HTTP_OK,
-                                               "application/json",
-                                               (u_char *) "", 0);
-
-    case CF_DISPATCH_NOT_FOUND:
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_NOT_FOUND,
-                   "FABRIC_E_TEST_COMMAND_OPERATION_ID_NOT_FOUND",
-                   "No operation has this OperationId.");
-
-    case CF_DISPATCH_REFUSED:
-        return ngx_http_compensation_fabric_error(r, NGX_HTTP_BAD_REQUEST,
-                   force ? "FABRIC_E_INVALID_OPERATION"
-                         : "FABRIC_E_TEST_COMMAND_STATE_INVALID",
-                   force ? "Force=true needs a graceful cancel first"
-                           " (Force=false) or a RollingBack operation."
-                         : "The operation is not running.");
-
-    default:
-        return ngx_http_compensation_fabric_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "FABRIC_E_COMMUNICATION_ERROR",
-                   "The store failed.");
-    }
 }

@@ -7,13 +7,20 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_snapshot.h"
 #include "cf_history.h"
 
 
-/* the largest {limit} of a batch route: one request blocks its worker */
+/*
+ * Snapshots a batch regenerates per turn of the store executor: the command
+ * groups queued meanwhile go between two turns, so a batch of 1,000 does
+ * not hold them past their deadlines
+ */
+#define NGX_HTTP_COMPENSATION_BATCH_TURN  32
+
 
 static ngx_int_t ngx_http_compensation_send_empty(ngx_http_request_t *r);
 
@@ -77,15 +84,56 @@ ngx_http_compensation_snapshot_get_handler(ngx_http_request_t *r)
 }
 
 
-/* PUT /execution_failed/{id}/snapshot: 200 with an empty body */
+/* the regeneration of one snapshot, in the store thread */
+typedef struct {
+    ngx_http_compensation_rjob_t   rj;
+    int                            rc_store;
+    cf_error_t                     err;
+    char                          *id;           /* after the struct */
+} ngx_http_compensation_regen_t;
+
+
+/* a batch regeneration, in the store thread */
+typedef struct {
+    ngx_http_compensation_rjob_t   rj;
+    int64_t                        limit;
+    char                         **ids;
+    size_t                         n;
+    size_t                         done;         /* regenerated so far */
+    int                            scanned;
+    int                            scan_failed;
+    ngx_uint_t                     failed;
+    cf_error_t                     first;        /* BatchResult's */
+    char                           first_log[600];
+    char                          *after;        /* after the struct */
+} ngx_http_compensation_regen_batch_t;
+
+
+static void ngx_http_compensation_regen_work(
+    ngx_http_compensation_rjob_t *rj, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_regen_reply(
+    ngx_http_compensation_rjob_t *rj);
+static void ngx_http_compensation_regen_free(
+    ngx_http_compensation_rjob_t *rj);
+static void ngx_http_compensation_regen_batch_work(
+    ngx_http_compensation_rjob_t *rj, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_regen_batch_reply(
+    ngx_http_compensation_rjob_t *rj);
+static void ngx_http_compensation_regen_batch_free(
+    ngx_http_compensation_rjob_t *rj);
+
+
+/*
+ * PUT /execution_failed/{id}/snapshot: 200 with an empty body.  A write
+ * transaction (it can wait for the write lock): the store executor's work.
+ */
 ngx_int_t
 ngx_http_compensation_snapshot_put_handler(ngx_http_request_t *r)
 {
-    int                                 rc_store;
-    char                               *id;
-    ngx_int_t                           rc;
-    cf_error_t                          err;
-    ngx_http_compensation_main_conf_t  *mcf;
+    char                           *id;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_http_compensation_regen_t  *g;
 
     if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
         != NGX_OK)
@@ -93,15 +141,46 @@ ngx_http_compensation_snapshot_put_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    len = ngx_strlen(id);
 
-    cf_error_init(&err);
+    g = ngx_http_compensation_rjob_alloc(r,
+            sizeof(ngx_http_compensation_regen_t) + len + 1);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    rc_store = cf_store_regenerate_snapshot(mcf->store, id,
-                                            ngx_http_compensation_now_ms(),
-                                            &err);
+    g->id = (char *) (g + 1);
+    ngx_memcpy(g->id, id, len + 1);
+    cf_error_init(&g->err);
 
-    switch (rc_store) {
+    g->rj.work = ngx_http_compensation_regen_work;
+    g->rj.reply = ngx_http_compensation_regen_reply;
+    g->rj.free = ngx_http_compensation_regen_free;
+
+    return ngx_http_compensation_rjob_post(r, &g->rj);
+}
+
+
+static void
+ngx_http_compensation_regen_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st)
+{
+    ngx_http_compensation_regen_t  *g = (ngx_http_compensation_regen_t *) rj;
+
+    g->rc_store = cf_store_regenerate_snapshot(st, g->id,
+                                               ngx_http_compensation_now_ms(),
+                                               &g->err);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_regen_reply(ngx_http_compensation_rjob_t *rj)
+{
+    ngx_int_t                       rc;
+    ngx_http_request_t             *r = rj->r;
+    ngx_http_compensation_regen_t  *g = (ngx_http_compensation_regen_t *) rj;
+
+    switch (g->rc_store) {
 
     case 0:
         rc = ngx_http_compensation_send_empty(r);
@@ -109,7 +188,7 @@ ngx_http_compensation_snapshot_put_handler(ngx_http_request_t *r)
 
     case CF_STORE_NOT_FOUND:
         rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
-                 CF_E_NOT_FOUND, "%s has no events to source.", id);
+                 CF_E_NOT_FOUND, "%s has no events to source.", g->id);
         break;
 
     case CF_STORE_BUSY:
@@ -120,32 +199,35 @@ ngx_http_compensation_snapshot_put_handler(ngx_http_request_t *r)
 
     default:
         rc = ngx_http_compensation_internal_error(r,
-                 "regenerating a snapshot", &err);
+                 "regenerating a snapshot", &g->err);
     }
 
-    cf_error_free(&err);
-
     return rc;
+}
+
+
+static void
+ngx_http_compensation_regen_free(ngx_http_compensation_rjob_t *rj)
+{
+    cf_error_free(&((ngx_http_compensation_regen_t *) rj)->err);
 }
 
 
 /*
  * PUT /execution_failed/snapshot/{afterId}/{limit}: regenerates the
  * snapshots of the next `limit` aggregates after the cursor, one
- * transaction each.  BatchResult: afterId is the last id processed (the next
- * cursor), size how many were processed, the first error's code and message.
+ * transaction each, in the store executor (up to 1,000 replays: never on
+ * the event loop), NGX_HTTP_COMPENSATION_BATCH_TURN per turn.  BatchResult:
+ * afterId is the last id processed (the next cursor), size how many were processed, the first error's code and message.
  */
 ngx_int_t
 ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
 {
-    int                                 rc_store;
-    char                               *after, **ids, *last;
-    size_t                              n, i;
-    json_t                             *res;
-    int64_t                             limit;
-    ngx_int_t                           rc;
-    cf_error_t                          err, first;
-    ngx_http_compensation_main_conf_t  *mcf;
+    char                                 *after;
+    size_t                                len;
+    int64_t                               limit;
+    ngx_int_t                             rc;
+    ngx_http_compensation_regen_batch_t  *g;
 
     if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
@@ -153,32 +235,70 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    len = ngx_strlen(after);
 
-    if (cf_store_scan_ids(mcf->store, after, limit, &ids, &n) != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: scanning aggregate ids failed: %s",
-                      cf_store_errmsg(mcf->store));
-        return ngx_http_compensation_internal_error(r, "a batch", NULL);
+    g = ngx_http_compensation_rjob_alloc(r,
+            sizeof(ngx_http_compensation_regen_batch_t) + len + 1);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cf_error_init(&first);
-    last = after;
+    g->after = (char *) (g + 1);
+    ngx_memcpy(g->after, after, len + 1);
+    g->limit = limit;
+    cf_error_init(&g->first);
 
-    for (i = 0; i < n; i++) {
+    g->rj.work = ngx_http_compensation_regen_batch_work;
+    g->rj.reply = ngx_http_compensation_regen_batch_reply;
+    g->rj.free = ngx_http_compensation_regen_batch_free;
+
+    return ngx_http_compensation_rjob_post(r, &g->rj);
+}
+
+
+static void
+ngx_http_compensation_regen_batch_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st)
+{
+    int                                   rc_store;
+    size_t                                i;
+    cf_error_t                            err;
+    ngx_http_compensation_regen_batch_t  *g;
+
+    g = (ngx_http_compensation_regen_batch_t *) rj;
+
+    if (!g->scanned) {
+        g->scanned = 1;
+
+        if (cf_store_scan_ids(st, g->after, g->limit, &g->ids, &g->n) != 0)
+        {
+            g->scan_failed = 1;
+            ngx_cpystrn((u_char *) g->first_log,
+                        (u_char *) cf_store_errmsg(st), sizeof(g->first_log));
+            g->ids = NULL;
+            g->n = 0;
+            return;
+        }
+    }
+
+    for (i = g->done;
+         i < g->n && i < g->done + NGX_HTTP_COMPENSATION_BATCH_TURN;
+         i++)
+    {
         cf_error_init(&err);
 
-        rc_store = cf_store_regenerate_snapshot(mcf->store, ids[i],
+        rc_store = cf_store_regenerate_snapshot(st, g->ids[i],
                                                 ngx_http_compensation_now_ms(),
                                                 &err);
 
         if (rc_store != 0 && rc_store != CF_STORE_NOT_FOUND) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "compensation: regenerating the snapshot of \"%s\""
-                          " failed: %s", ids[i], err.msg);
+            if (g->failed++ == 0) {
+                ngx_snprintf((u_char *) g->first_log, sizeof(g->first_log),
+                             "\"%s\": %s%Z", g->ids[i], err.msg);
+            }
 
-            if (cf_error_is_ok(&first)) {
-                cf_error_set(&first, err.code, "%s: %s", ids[i],
+            if (cf_error_is_ok(&g->first)) {
+                cf_error_set(&g->first, err.code, "%s: %s", g->ids[i],
                              rc_store == CF_STORE_BUSY
                              ? "the store stayed locked"
                              : "Unexpected server error");
@@ -186,19 +306,64 @@ ngx_http_compensation_snapshot_batch_handler(ngx_http_request_t *r)
         }
 
         cf_error_free(&err);
-        last = ids[i];
     }
 
-    res = cf_batch_result_to_json(last, (int64_t) n, first.code, first.msg);
-    rc = res ? ngx_http_compensation_send_json(r, NGX_HTTP_OK, first.code,
+    g->done = i;
+
+    /* the rest at its next turn */
+    rj->again = g->done < g->n;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_regen_batch_reply(ngx_http_compensation_rjob_t *rj)
+{
+    json_t                               *res;
+    ngx_int_t                             rc;
+    ngx_http_request_t                   *r = rj->r;
+    ngx_http_compensation_regen_batch_t  *g;
+
+    g = (ngx_http_compensation_regen_batch_t *) rj;
+
+    if (g->scan_failed) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: scanning aggregate ids failed: %s",
+                      g->first_log);
+        return ngx_http_compensation_internal_error(r, "a batch", NULL);
+    }
+
+    if (g->failed) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "compensation: regenerating %ui of %uz snapshots"
+                      " failed, the first %s", g->failed, g->n,
+                      g->first_log);
+    }
+
+    res = cf_batch_result_to_json(g->n ? g->ids[g->n - 1] : g->after,
+                                  (int64_t) g->n, g->first.code,
+                                  g->first.msg);
+    rc = res ? ngx_http_compensation_send_json(r, NGX_HTTP_OK, g->first.code,
                                                res)
              : NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     json_decref(res);
-    cf_ids_free(ids, n);
-    cf_error_free(&first);
 
     return rc;
+}
+
+
+static void
+ngx_http_compensation_regen_batch_free(ngx_http_compensation_rjob_t *rj)
+{
+    ngx_http_compensation_regen_batch_t  *g;
+
+    g = (ngx_http_compensation_regen_batch_t *) rj;
+
+    if (g->ids) {
+        cf_ids_free(g->ids, g->n);
+    }
+
+    cf_error_free(&g->first);
 }
 
 

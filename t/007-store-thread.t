@@ -1,6 +1,8 @@
-# compensation_thread_pool: commands run in a thread of an nginx thread
-# pool, on a store connection of their own, while the event loop keeps
-# serving reads (docs/architecture.md, "The store thread").
+# The store thread: commands (and every other store write that can wait) run
+# in a thread, on a store connection of their own, while the event loop keeps
+# serving reads (docs/architecture.md, "The store executor").  Blocks 1-9:
+# a thread of an nginx pool (compensation_thread_pool <name>); blocks 10-13:
+# the default, the module's own thread per worker.
 #
 # The suites t/001-006 also run whole with the store thread
 # (make prove-threads); this file checks what is particular to it.
@@ -25,6 +27,12 @@ our $ThreadHttpConfig = <<'_EOC_';
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
     compensation_store_busy_timeout 10s;
     compensation_thread_pool compensation;
+_EOC_
+
+# the default configuration: the module's store thread
+our $DefaultHttpConfig = <<'_EOC_';
+    compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
+    compensation_store_busy_timeout 10s;
 _EOC_
 
 # A command in the thread has no timer: a worker told to quit (reload, stop)
@@ -93,6 +101,37 @@ sub read_beside_waiting_write {
                      "the create commits once the lock is released");
 
     return "GET /execution_failed/w1/state";
+}
+
+# The same with a batch snapshot regeneration (a job of the store executor)
+# waiting for the lock instead of a create.
+sub read_beside_waiting_regen {
+    my $sq = hold_write_lock(3);
+    my $g = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
+        or die "connect: $!";
+    print $g "PUT /execution_failed/snapshot/0/10 HTTP/1.1\r\n"
+             . "Host: localhost\r\nConnection: close\r\n\r\n";
+    Time::HiRes::sleep(0.3);
+
+    my $r = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
+        or die "connect: $!";
+    print $r "GET /execution_failed/r1/state HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+    my $read = do { local $/; <$r> };
+    my $waiting = !IO::Select->new($g)->can_read(0);
+
+    my $regen = do { local $/; <$g> };
+    close $sq;
+
+    Test::More::like($read, qr{\AHTTP/1\.1 200 .*"id":"r1"}s,
+                     "the state read is answered");
+    Test::More::ok($waiting, "... while the regeneration waits for the lock");
+    Test::More::like($regen, qr{\AHTTP/1\.1 200 .*"size":1}s,
+                     "the regeneration is done once the lock is released");
+
+    return "GET /execution_failed/r1/state";
 }
 
 # the worker processes of the master (ppid in /proc/<pid>/stat)
@@ -289,3 +328,53 @@ compensation: create_execution_failed on "o1" ran after its request was closed: 
 --- poll eval
 [[\&::deadline_passed_in_queue, qr/"errorCode":"NotFound"/, undef, 404],
  ["GET /execution_failed/d3/state", qr/"id":"d3"/, undef, 200]]
+
+
+
+=== TEST 10: the default configuration: a read is answered while a command waits for the write lock in the module's store thread
+--- http_config eval: $::DefaultHttpConfig
+--- request eval
+::create_req()
+--- more_headers eval
+"$::CT\nCommand-Aggregate-Id: r1"
+--- error_code: 200
+--- poll eval
+[[\&::read_beside_waiting_write, qr/"id":"w1"/]]
+
+
+
+=== TEST 11: the default configuration: a worker shut down gracefully while a command waits in the store thread answers it before it exits
+--- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
+--- http_config eval: $::DefaultHttpConfig
+--- request
+GET /actuator/health
+--- error_code: 200
+--- poll eval
+[[\&::quit_beside_waiting_write, qr/"id":"h1"/]]
+
+
+
+=== TEST 12: the default configuration: worker_shutdown_timeout frees a request whose command is in the store thread (the thread's wake-up connection stays)
+--- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
+--- main_config
+    worker_shutdown_timeout 300ms;
+--- http_config eval: $::DefaultHttpConfig
+--- request
+GET /actuator/health
+--- error_code: 200
+--- poll eval
+[[\&::shutdown_timeout_beside_waiting_write, qr/"id":"o1"/]]
+--- error_log
+compensation: create_execution_failed on "o1" ran after its request was closed: Ok
+
+
+
+=== TEST 13: the default configuration: a batch snapshot regeneration waits for the lock in the store thread, a read is answered meanwhile
+--- http_config eval: $::DefaultHttpConfig
+--- request eval
+::create_req()
+--- more_headers eval
+"$::CT\nCommand-Aggregate-Id: r1"
+--- error_code: 200
+--- poll eval
+[[\&::read_beside_waiting_regen, qr/"id":"r1"/]]

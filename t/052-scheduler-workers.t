@@ -53,7 +53,7 @@ my $c = $::Config; $c =~ s/proxy_read_timeout 500ms;/proxy_read_timeout 30s;/; $
 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 --- timeout: 8
 --- poll eval
-[[::ops('h1'), qr/"state":"Running"/],
+[[::state('h1'), qr/"status":"PREPARED"/],
  'HUP',
  [::state('h1'), qr/"retryState":\{"retries":1,.*"status":"SUCCEEDED"/],
  [::ops('h1'), qr/^\[\{[^\]]*"state":"Succeeded"[^\]]*\}\]$/]]

@@ -13,9 +13,13 @@ our $HttpConfig = <<'_EOC_';
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 _EOC_
 
-# make prove-threads: the same blocks with every command in the store thread
-our $ThreadPool = $ENV{TEST_COMPENSATION_THREAD_POOL}
-                  ? "    compensation_thread_pool default;\n" : '';
+# make prove-threads: the same blocks with the store work in a thread of
+# nginx's pool "default" (TEST_COMPENSATION_THREAD_POOL=1), or on the event
+# loop (=off); unset: the default, the module's store thread
+our $ThreadPool = !$ENV{TEST_COMPENSATION_THREAD_POOL} ? ''
+    : $ENV{TEST_COMPENSATION_THREAD_POOL} eq 'off'
+    ? "    compensation_thread_pool off;\n"
+    : "    compensation_thread_pool default;\n";
 $HttpConfig .= $ThreadPool;
 
 our $Config = <<'_EOC_';

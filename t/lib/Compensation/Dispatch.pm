@@ -43,6 +43,12 @@ our $HttpConfig = <<'_EOC_';
     }
 _EOC_
 
+# make prove-threads: as t/lib/Compensation/Commands.pm
+$HttpConfig .= !$ENV{TEST_COMPENSATION_THREAD_POOL} ? ''
+    : $ENV{TEST_COMPENSATION_THREAD_POOL} eq 'off'
+    ? "    compensation_thread_pool off;\n"
+    : "    compensation_thread_pool default;\n";
+
 our $Config = <<'_EOC_';
     compensation_target order-service /_c/sync mode=sync;
     compensation_target pay-service /_c/async;

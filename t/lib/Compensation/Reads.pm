@@ -13,6 +13,13 @@ our $HttpConfig = <<'_EOC_';
     compensation_store $TEST_NGINX_SERVER_ROOT/logs/c.db;
 _EOC_
 
+# make prove-threads: as t/lib/Compensation/Commands.pm (snapshot
+# regeneration is store work)
+$HttpConfig .= !$ENV{TEST_COMPENSATION_THREAD_POOL} ? ''
+    : $ENV{TEST_COMPENSATION_THREAD_POOL} eq 'off'
+    ? "    compensation_thread_pool off;\n"
+    : "    compensation_thread_pool default;\n";
+
 our $Config = <<'_EOC_';
     location / {
         compensation_api;
