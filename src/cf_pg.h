@@ -109,6 +109,10 @@ int cf_pg_run(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
     const char *const *values, const int *lengths, const char *what,
     int64_t *changed);
 
+/* PQreset of a lost connection (outside a transaction): 0 or -1 with the
+ * error set */
+int cf_pg_reconnect(cf_pg_store_t *st);
+
 /* the result code of the last error: CF_STORE_BUSY for a lock timeout, a
  * deadlock or a serialization failure, else -1 */
 int cf_pg_last_rc(cf_pg_store_t *st);

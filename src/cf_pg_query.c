@@ -27,7 +27,7 @@ static PGresult *
 cf_pg_query_exec(cf_pg_store_t *st, const cf_query_t *q, int count,
     char *errbuf, size_t errlen)
 {
-    int           n, i;
+    int           n, i, attempt;
     char         *sql, *bufs;
     Oid          *types;
     size_t        k;
@@ -82,7 +82,31 @@ cf_pg_query_exec(cf_pg_store_t *st, const cf_query_t *q, int count,
         }
     }
 
-    res = PQexecParams(st->conn, sql, n, types, values, NULL, NULL, 0);
+    /*
+     * A read outside a transaction: a connection lost since the last call
+     * (a server restart) is reset and the query runs once more, as
+     * cf_pg_exec does for the prepared statements.
+     */
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (PQstatus(st->conn) != CONNECTION_OK && !st->tx_open
+            && cf_pg_reconnect(st) != 0)
+        {
+            snprintf(errbuf, errlen, "%s", cf_pg_store_errmsg(st));
+            res = NULL;
+            goto done;
+        }
+
+        res = PQexecParams(st->conn, sql, n, types, values, NULL, NULL, 0);
+
+        if (PQresultStatus(res) == PGRES_TUPLES_OK
+            || PQstatus(st->conn) == CONNECTION_OK || st->tx_open)
+        {
+            break;
+        }
+
+        PQclear(res);
+        res = NULL;
+    }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(errbuf, errlen, "querying failed: %s",
@@ -292,6 +316,20 @@ cf_pg_metrics_counts(cf_pg_store_t *st, int64_t now, cf_exec_counts_t *out,
     if (!st->tx_open) {
         res = PQexec(st->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"
                                " READ ONLY");
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            && PQstatus(st->conn) != CONNECTION_OK)
+        {
+            /* lost since the last call: once more on a new connection */
+            PQclear(res);
+            res = NULL;
+
+            if (cf_pg_reconnect(st) == 0) {
+                res = PQexec(st->conn, "BEGIN ISOLATION LEVEL REPEATABLE"
+                                       " READ READ ONLY");
+            }
+        }
+
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             snprintf(errbuf, errlen, "counting failed: %s",
                      PQerrorMessage(st->conn));

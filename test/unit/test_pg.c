@@ -1719,6 +1719,12 @@ cf_pq_step(cf_store_t *st, cf_aggregate_t *agg, cf_command_type_t type,
 
     rc = cf_p_step(agg, type, body, now, &s);
 
+    if (rc == 0 && now % 3 == 0) {
+        /* a header key some events have: sorts and NULLs by it */
+        json_object_set_new(s.header, "trace_id",
+                            json_sprintf("T%d", (int) (now % 7)));
+    }
+
     if (rc == 0) {
         rc = cf_p_write(st, agg, &s, now);
         cf_p_step_free(&s);

@@ -277,6 +277,8 @@ static const char  *t_event_conds[] = {
     "\"value\":\"x\"}",
     "{\"field\":\"createTime\",\"operator\":\"RECENT_DAYS\",\"value\":1}",
     "{\"field\":\"deleted\",\"operator\":\"NULL\"}",
+    "{\"field\":\"header.trace_id\",\"operator\":\"NULL\"}",
+    "{\"field\":\"header.trace_id\",\"operator\":\"GT\",\"value\":\"T3\"}",
     NULL
 };
 
@@ -300,6 +302,8 @@ static const char  *t_event_sorts[] = {
     ",\"sort\":[{\"field\":\"createTime\",\"direction\":\"DESC\"}]",
     ",\"sort\":[{\"field\":\"header.command_operator\"},"
     "{\"field\":\"version\",\"direction\":\"DESC\"}]",
+    ",\"sort\":[{\"field\":\"header.trace_id\"},{\"field\":\"id\"}]",
+    ",\"sort\":[{\"field\":\"header.trace_id\",\"direction\":\"DESC\"}]",
     NULL
 };
 
@@ -551,6 +555,24 @@ test_pg_query_diff(void)
         CHECK_INT(cf_metrics_counts(sl, now, &cs, errbuf, sizeof(errbuf)),
                   0);
         CHECK_INT(cf_metrics_counts(pg, now, &cp, errbuf, sizeof(errbuf)),
+                  0);
+        CHECK(memcmp(&cs, &cp, sizeof(cs)) == 0);
+    }
+
+    /* after a server restart, a query and the metrics reconnect by
+     * themselves and still answer as SQLite does */
+    if (getenv("CF_TEST_PG_RESTART") != NULL
+        && CHECK_INT(system(getenv("CF_TEST_PG_RESTART")), 0))
+    {
+        CHECK(t_same(sl, pg, CF_QUERY_SNAPSHOT, CF_QUERY_LIST,
+                     "{\"condition\":{\"field\":\"state.status\","
+                     "\"operator\":\"EQ\",\"value\":\"FAILED\"},"
+                     "\"sort\":[{\"field\":\"aggregateId\"}]}", NULL));
+
+        CHECK_INT(system(getenv("CF_TEST_PG_RESTART")), 0);
+        CHECK_INT(cf_metrics_counts(pg, T_NOW, &cp, errbuf, sizeof(errbuf)),
+                  0);
+        CHECK_INT(cf_metrics_counts(sl, T_NOW, &cs, errbuf, sizeof(errbuf)),
                   0);
         CHECK(memcmp(&cs, &cp, sizeof(cs)) == 0);
     }
