@@ -109,6 +109,10 @@ int cf_pg_run(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
     const char *const *values, const int *lengths, const char *what,
     int64_t *changed);
 
+/* PQreset of a lost connection (outside a transaction): 0 or -1 with the
+ * error set */
+int cf_pg_reconnect(cf_pg_store_t *st);
+
 /* the result code of the last error: CF_STORE_BUSY for a lock timeout, a
  * deadlock or a serialization failure, else -1 */
 int cf_pg_last_rc(cf_pg_store_t *st);
@@ -122,6 +126,14 @@ int64_t cf_pg_int(const PGresult *res, int row, int col);
 
 /* writes v into buf (at least 24 bytes) and returns buf */
 const char *cf_pg_i64(char *buf, int64_t v);
+
+/* compiled queries and the metrics' counts (cf_pg_query.c) */
+int cf_pg_query_count(cf_pg_store_t *st, const cf_query_t *q, int64_t *count,
+    char *errbuf, size_t errlen);
+int cf_pg_query_each(cf_pg_store_t *st, const cf_query_t *q, int state_only,
+    cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen);
+int cf_pg_metrics_counts(cf_pg_store_t *st, int64_t now,
+    cf_exec_counts_t *out, char *errbuf, size_t errlen);
 
 /* creates or migrates the schema in a transaction of its own (open) */
 int cf_pg_schema(cf_pg_store_t *st);

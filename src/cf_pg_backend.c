@@ -344,18 +344,13 @@ cf_pgb_dispatch_held_in(cf_dispatch_t *d, int64_t job_id, int64_t now)
 }
 
 
-/*
- * The metrics' counts and the compiled queries need the PostgreSQL
- * dialect of cf_query (docs/postgresql.md, "Not done yet"): until then
- * they fail, saying so, and nginx refuses a PostgreSQL store.
- */
+/* the metrics' counts and the compiled queries: cf_pg_query.c; the query
+ * indexes are part of the schema (cf_pg_schema.c) */
 static int
 cf_pgb_metrics_counts(cf_store_t *s, int64_t now, cf_exec_counts_t *out,
     char *errbuf, size_t errlen)
 {
-    snprintf(errbuf, errlen, "the PostgreSQL store has no metrics counts"
-             " yet");
-    return -1;
+    return cf_pg_metrics_counts(CF_PG(s), now, out, errbuf, errlen);
 }
 
 
@@ -370,9 +365,7 @@ static int
 cf_pgb_query_count(cf_store_t *s, const cf_query_t *q, int64_t *count,
     char *errbuf, size_t errlen)
 {
-    snprintf(errbuf, errlen, "the PostgreSQL store has no query dialect"
-             " yet");
-    return -1;
+    return cf_pg_query_count(CF_PG(s), q, count, errbuf, errlen);
 }
 
 
@@ -380,9 +373,8 @@ static int
 cf_pgb_query_each(cf_store_t *s, const cf_query_t *q, int state_only,
     cf_query_doc_pt cb, void *data, char *errbuf, size_t errlen)
 {
-    snprintf(errbuf, errlen, "the PostgreSQL store has no query dialect"
-             " yet");
-    return -1;
+    return cf_pg_query_each(CF_PG(s), q, state_only, cb, data, errbuf,
+                            errlen);
 }
 
 

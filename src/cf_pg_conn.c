@@ -34,7 +34,6 @@ static const cf_pg_stmt_t  cf_pg_tx[] = {
 
 static void cf_pg_scrub(const char *secret, char *msg);
 static char *cf_pg_guess_secret(const char *dsn);
-static int cf_pg_reconnect(cf_pg_store_t *st);
 static void cf_pg_result_error(cf_pg_store_t *st, PGresult *res,
     const char *what);
 static void cf_pg_describe(cf_pg_store_t *st);
@@ -407,7 +406,7 @@ cf_pg_last_rc(cf_pg_store_t *st)
 
 
 /* PQreset: the same parameters; every statement is prepared again */
-static int
+int
 cf_pg_reconnect(cf_pg_store_t *st)
 {
     PQreset(st->conn);

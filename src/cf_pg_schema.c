@@ -116,6 +116,38 @@ static const char  cf_pg_schema_v1[] =
     " ON CONFLICT (id) DO NOTHING;";
 
 
+/*
+ * Version 2: the query indexes (docs/postgresql.md, "Queries").  Every one
+ * starts with what each snapshot query constrains by equality (tenant,
+ * deletion), and the paged queries (by aggregate_id, COLLATE "C" as the
+ * column) read one range in order and stop at the page's end:
+ *   - snapshot_q_status: a status's page (Succeeded, Executing, and any
+ *     page of the paged state query by status);
+ *   - three partial indexes, each with only the rows its categories can
+ *     match (To Retry / Next Retry; Non Retryable; Unrecoverable), so that
+ *     a command writes few of them;
+ *   - event_stream_q_time: the event queries by createTime.
+ * The compiler writes the literals 1 and 'UNRECOVERABLE'-style bound values
+ * that the planner matches against the partial indexes' predicates at
+ * execution (the statement is not prepared, so values are known).
+ */
+static const char  cf_pg_schema_v2[] =
+    "CREATE INDEX IF NOT EXISTS snapshot_q_status ON snapshot"
+    " (tenant_id, deleted, status, aggregate_id);"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_retryable ON snapshot"
+    " (tenant_id, deleted, next_retry_at, aggregate_id)"
+    " WHERE is_retryable = 1;"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_over_threshold ON snapshot"
+    " (tenant_id, deleted, aggregate_id)"
+    " WHERE is_below_retry_threshold = 0;"
+    "CREATE INDEX IF NOT EXISTS snapshot_q_unrecoverable ON snapshot"
+    " (tenant_id, deleted, aggregate_id)"
+    " WHERE recoverable = 'UNRECOVERABLE';"
+    "CREATE INDEX IF NOT EXISTS event_stream_q_time ON event_stream"
+    " (create_time);"
+    "UPDATE compensation_schema SET version = 2 WHERE id = 1;";
+
+
 static int cf_pg_schema_step(cf_pg_store_t *st, PGresult *res,
     const char *what);
 
@@ -182,6 +214,15 @@ cf_pg_schema(cf_pg_store_t *st)
     }
 
     /* later versions: one step each, here, in order */
+
+    if (version < 2) {
+        res = PQexec(st->conn, cf_pg_schema_v2);
+        if (cf_pg_schema_step(st, res, "migrating to schema version 2")
+            != 0)
+        {
+            goto failed;
+        }
+    }
 
     res = PQexec(st->conn, "COMMIT");
 

@@ -260,6 +260,30 @@ cf_q_kind_fits(cf_q_kind_t kind, json_t *v)
 }
 
 
+/* may the sort key be NULL (a JSON path, a hot column of the state)? */
+static int
+cf_q_nullable(const cf_q_field_t *f)
+{
+    static const char  *nullable[] = {
+        "status", "recoverable", "is_retryable", "is_below_retry_threshold",
+        "retries", "next_retry_at", "timeout_at", NULL
+    };
+    const char  **n;
+
+    if (f->path || f->column == NULL) {
+        return 1;
+    }
+
+    for (n = nullable; *n; n++) {
+        if (strcmp(f->column, *n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* --- field-level predicates ---------------------------------------------- */
 
 /* "field op ...": a leaf, or an EXISTS over the elements of each array
@@ -1205,6 +1229,11 @@ cf_q_sort(cf_qc_t *c, cf_query_t *q, json_t *sort)
         }
 
         cf_sb_addf(&c->sb, " %s", dir);
+
+        if (c->dialect->nulls_first && cf_q_nullable(r.f)) {
+            cf_sb_add(&c->sb, dir[0] == 'A' ? c->dialect->nulls_first
+                                            : c->dialect->nulls_last);
+        }
 
         if (r.f->column && r.f->path == NULL
             && (strcmp(r.f->column, "aggregate_id") == 0

@@ -91,6 +91,10 @@ void cf_query_free(cf_query_t *q);
 /* the full SQLite text (cf_query_sqlite.c): count ("SELECT count(*) ...")
  * or the row query; malloc()ed, NULL when out of memory */
 char *cf_query_sql(const cf_query_t *q, int count);
+/* the same statement in PostgreSQL's dialect (cf_query_pg.c) */
+char *cf_query_pg_sql(const cf_query_t *q, int count);
+/* the PostgreSQL dialect, for cf_query_limits_t.dialect */
+extern const cf_query_dialect_t  cf_query_pg_dialect;
 
 
 /* time helpers (exposed for the tests) */

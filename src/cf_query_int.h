@@ -131,6 +131,10 @@ struct cf_query_dialect_s {
     /* predicates that are always false, always true */
     const char  *never;
     const char  *always;
+    /* appended to ASC and DESC of a key that may be NULL, so that NULLs
+     * sort first ascending as in SQLite (NULL: the engine does so) */
+    const char  *nulls_first;
+    const char  *nulls_last;
 
     /* the predicate of a resolved field without hops (every leaf operator;
      * ELEM_MATCH writes its child condition with cf_q_condition) */

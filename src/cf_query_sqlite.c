@@ -798,6 +798,8 @@ const cf_query_dialect_t  cf_query_sqlite_dialect = {
     "?",
     "0",
     "1",
+    NULL,
+    NULL,
     cf_q_leaf,
     cf_q_sqlite_hop_open,
     cf_q_sqlite_all_open,

@@ -389,7 +389,7 @@ test_pg_schema_twice(void)
         return;
     }
 
-    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 1);
+    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM compensation_schema"), 1);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM pg_class WHERE relname IN"
                           " ('event_stream', 'snapshot', 'comp_operation')"),
@@ -451,7 +451,7 @@ test_pg_schema_concurrent(void)
 
     c = cf_p_admin();
     if (CHECK(c != NULL)) {
-        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 1);
+        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
         PQfinish(c);
     }
 }
@@ -1686,6 +1686,54 @@ test_pg_operations(void)
 }
 
 
+/* for test_pg_query.c */
+void test_pg_query_diff(void);
+void test_pg_query_hostile(void);
+cf_store_t *cf_pq_open_pg(void);
+void cf_pq_reset_pg(void);
+int cf_pq_step(cf_store_t *st, cf_aggregate_t *agg, cf_command_type_t type,
+    const char *body, int64_t now);
+
+
+cf_store_t *
+cf_pq_open_pg(void)
+{
+    return cf_p_open();
+}
+
+
+void
+cf_pq_reset_pg(void)
+{
+    cf_p_reset();
+}
+
+
+/* one command decided, applied to agg and written to st */
+int
+cf_pq_step(cf_store_t *st, cf_aggregate_t *agg, cf_command_type_t type,
+    const char *body, int64_t now)
+{
+    int          rc;
+    cf_p_step_t  s;
+
+    rc = cf_p_step(agg, type, body, now, &s);
+
+    if (rc == 0 && now % 3 == 0) {
+        /* a header key some events have: sorts and NULLs by it */
+        json_object_set_new(s.header, "trace_id",
+                            json_sprintf("T%d", (int) (now % 7)));
+    }
+
+    if (rc == 0) {
+        rc = cf_p_write(st, agg, &s, now);
+        cf_p_step_free(&s);
+    }
+
+    return rc;
+}
+
+
 const cf_test_t  cf_tests_pg[] = {
     { "pg: refused logins and bad DSNs, no password in messages",
       test_pg_dsn },
@@ -1714,5 +1762,9 @@ const cf_test_t  cf_tests_pg[] = {
       test_pg_claims_concurrent },
     { "pg: queue, cancel, force cancel, operation reads",
       test_pg_operations },
+    { "pg: every query gives SQLite's documents, order, counts, metrics",
+      test_pg_query_diff },
+    { "pg: hostile field names and values never reach the SQL text",
+      test_pg_query_hostile },
     { NULL, NULL }
 };
