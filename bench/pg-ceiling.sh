@@ -6,8 +6,14 @@
 # commands per transaction; DURATION seconds each.  Prints one line per
 # round and the median of each column.  docs/benchmarks.md has numbers.
 #
+# BASE=<git ref>: the store's path and the prepare/apply cycle (-m cycle)
+# are also run with the store of that commit (this bench/pg-ceiling.c
+# built with its src/), before and after in turn within each round: an
+# A/B pair measured under the same load.
+#
 #   bench/pg-ceiling.sh                   (PG_PORT=5498 REPEAT=3 DURATION=5
 #                                          CONNS=4)
+#   BASE=main bench/pg-ceiling.sh
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,9 +32,46 @@ cc -O2 -Wall -I"$root/src" -I"$(pg_config --includedir)" \
     -o "$work/pg-ceiling" "$root/bench/pg-ceiling.c" "$root"/src/cf_*.c \
     -ljansson -lsqlite3 -lpq -lpthread
 
+if [ -n "${BASE:-}" ]; then
+    mkdir "$work/base"
+    git -C "$root" archive "$BASE" src | tar -x -C "$work/base"
+    cc -O2 -Wall -I"$work/base/src" -I"$(pg_config --includedir)" \
+        -o "$work/pg-ceiling-base" "$root/bench/pg-ceiling.c" \
+        "$work/base"/src/cf_*.c -ljansson -lsqlite3 -lpq -lpthread
+fi
+
 dsn=$("$root/scripts/pg-cluster.sh" start "$cluster" "$PG_PORT")
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+if [ -n "${BASE:-}" ]; then
+    # before/after pairs only: the ceiling, then each path with both stores
+    declare -A col
+    names=("1 conn" "store 1 before" "store 1 after" "cycle 1 before"
+           "cycle 1 after" "$CONNS conns" "store $CONNS before"
+           "store $CONNS after" "cycle $CONNS before" "cycle $CONNS after")
+    for i in $(seq 1 "$REPEAT"); do
+        line="round $i:"
+        for k in "${!names[@]}"; do
+            name=${names[$k]}
+            conns=$(echo "$name" | grep -o '[0-9]\+' | head -1)
+            mode=()
+            case $name in store*) mode=(-m store) ;; cycle*) mode=(-m cycle) ;; esac
+            bin="$work/pg-ceiling"
+            case $name in *before) bin="$work/pg-ceiling-base" ;; esac
+            r=$("$bin" -p "$conns" "${mode[@]}" -d "$DURATION" "$dsn")
+            line="$line $name [${r#CEILING }]"
+            col[$k]="${col[$k]:-} $(echo "$r" | awk '{print $2}')"
+        done
+        echo "$line"
+    done
+    out="median commands/s:"
+    for k in "${!names[@]}"; do
+        out="$out ${names[$k]} $(printf '%s\n' ${col[$k]} | median),"
+    done
+    echo "${out%,}"
+    exit 0
+fi
 
 one=(); s1=(); many=(); sn=(); grouped=()
 for i in $(seq 1 "$REPEAT"); do
