@@ -190,6 +190,8 @@ int cf_pg_metrics_counts(cf_pg_store_t *st, int64_t now,
 
 /* creates or migrates the schema in a transaction of its own (open) */
 int cf_pg_schema(cf_pg_store_t *st);
+/* claims the session's slot of the count rollup (cf_pg_schema.c) */
+void cf_pg_count_slot(cf_pg_store_t *st);
 
 
 /* the operations (cf_pg_backend.c puts them in the backend table) */

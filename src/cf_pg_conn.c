@@ -438,6 +438,9 @@ cf_pg_reconnect(cf_pg_store_t *st)
         return -1;
     }
 
+    /* a new session: its own slot of the count rollup */
+    cf_pg_count_slot(st);
+
     return 0;
 }
 

@@ -149,7 +149,8 @@ cf_p_reset(void)
     }
 
     (void) cf_p_sql(c, "DROP TABLE IF EXISTS event_stream, snapshot,"
-                       " comp_operation, compensation_schema");
+                       " comp_operation, compensation_schema,"
+                       " snapshot_count");
     PQfinish(c);
 }
 
@@ -389,7 +390,7 @@ test_pg_schema_twice(void)
         return;
     }
 
-    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
+    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 3);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM compensation_schema"), 1);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM pg_class WHERE relname IN"
                           " ('event_stream', 'snapshot', 'comp_operation')"),
@@ -451,7 +452,7 @@ test_pg_schema_concurrent(void)
 
     c = cf_p_admin();
     if (CHECK(c != NULL)) {
-        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
+        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 3);
         PQfinish(c);
     }
 }
