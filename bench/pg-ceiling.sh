@@ -8,8 +8,10 @@
 #
 # BASE=<git ref>: the store's path and the prepare/apply cycle (-m cycle)
 # are also run with the store of that commit (this bench/pg-ceiling.c
-# built with its src/), before and after in turn within each round: an
-# A/B pair measured under the same load.
+# built with its src/, on a database of its own on the same server: its
+# schema version may be older), before and after in turn within each
+# round: an A/B pair measured under the same load.  The ceiling runs on
+# both schemas ("1 conn before": the older one).
 #
 #   bench/pg-ceiling.sh                   (PG_PORT=5498 REPEAT=3 DURATION=5
 #                                          CONNS=4)
@@ -45,11 +47,17 @@ dsn=$("$root/scripts/pg-cluster.sh" start "$cluster" "$PG_PORT")
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 if [ -n "${BASE:-}" ]; then
+    # the older store refuses a newer schema: it gets a database of its own
+    # on the same server
+    "$root/scripts/pg-cluster.sh" psql "$cluster" -q \
+        -c "CREATE DATABASE compensation_base OWNER compensation" >/dev/null
+    dsn_base=${dsn/\/compensation\?//compensation_base?}
     # before/after pairs only: the ceiling, then each path with both stores
     declare -A col
-    names=("1 conn" "store 1 before" "store 1 after" "cycle 1 before"
-           "cycle 1 after" "$CONNS conns" "store $CONNS before"
-           "store $CONNS after" "cycle $CONNS before" "cycle $CONNS after")
+    names=("1 conn" "1 conn before" "store 1 before" "store 1 after"
+           "cycle 1 before" "cycle 1 after" "$CONNS conns"
+           "$CONNS conns before" "store $CONNS before" "store $CONNS after"
+           "cycle $CONNS before" "cycle $CONNS after")
     for i in $(seq 1 "$REPEAT"); do
         line="round $i:"
         for k in "${!names[@]}"; do
@@ -57,9 +65,11 @@ if [ -n "${BASE:-}" ]; then
             conns=$(echo "$name" | grep -o '[0-9]\+' | head -1)
             mode=()
             case $name in store*) mode=(-m store) ;; cycle*) mode=(-m cycle) ;; esac
-            bin="$work/pg-ceiling"
-            case $name in *before) bin="$work/pg-ceiling-base" ;; esac
-            r=$("$bin" -p "$conns" "${mode[@]}" -d "$DURATION" "$dsn")
+            bin="$work/pg-ceiling"; d=$dsn
+            case $name in
+                *before) bin="$work/pg-ceiling-base"; d=$dsn_base ;;
+            esac
+            r=$("$bin" -p "$conns" "${mode[@]}" -d "$DURATION" "$d")
             line="$line $name [${r#CEILING }]"
             col[$k]="${col[$k]:-} $(echo "$r" | awk '{print $2}')"
         done

@@ -111,6 +111,7 @@ struct cf_pg_store_s {
      * replaced and the transaction begun again on the new session */
     int              tx_fresh;
     int              lock_timeout_tx; /* this transaction sets it */
+    int              in_savepoint;    /* a command of a group is running */
     int              nqueue;
     cf_pg_pending_t  queue[CF_PG_QUEUE_MAX];
     char             sqlstate[6];

@@ -1082,6 +1082,7 @@ cf_pg_tx_end(cf_pg_store_t *st)
     st->tx_failed = 0;
     st->tx_fresh = 0;
     st->lock_timeout_tx = 0;
+    st->in_savepoint = 0;
 }
 
 
@@ -1099,10 +1100,10 @@ cf_pg_store_commit(cf_pg_store_t *st)
     }
 
     if (st->write_tx && st->tx_failed) {
-        /* a deferred statement failed: its error is the answer */
-        rc = cf_pg_last_rc(st);
+        /* a deferred statement failed: its error is the answer (-1, as
+         * the statement's own call would have answered) */
         cf_pg_store_rollback(st);
-        return rc;
+        return -1;
     }
 
     if (st->write_tx) {
@@ -1127,9 +1128,10 @@ cf_pg_store_commit(cf_pg_store_t *st)
             return -1;
         }
 
-        /* a deferred statement's failure (the COMMIT was skipped) or the
-         * COMMIT's own: the error stays the answer */
-        rc = cf_pg_last_rc(st);
+        /* a deferred statement's failure (the COMMIT was skipped: -1, as
+         * the statement's own call would have answered) or the COMMIT's
+         * own: the error stays the answer */
+        rc = st->tx_failed ? -1 : cf_pg_last_rc(st);
         cf_pg_store_rollback(st);
 
         return rc;
@@ -1212,8 +1214,14 @@ cf_pg_store_savepoint(cf_pg_store_t *st)
         return -1;
     }
 
-    return cf_pg_defer(st, &cf_pg_tx[CF_PG_SAVEPOINT], NULL, "SAVEPOINT")
-           == 0 ? 0 : cf_pg_last_rc(st);
+    if (cf_pg_defer(st, &cf_pg_tx[CF_PG_SAVEPOINT], NULL, "SAVEPOINT") != 0)
+    {
+        return cf_pg_last_rc(st);
+    }
+
+    st->in_savepoint = 1;
+
+    return 0;
 }
 
 
@@ -1224,6 +1232,8 @@ cf_pg_store_release(cf_pg_store_t *st)
         cf_pg_set_error(st, "RELEASE: no transaction is open");
         return -1;
     }
+
+    st->in_savepoint = 0;
 
     return cf_pg_defer(st, &cf_pg_tx[CF_PG_RELEASE], NULL,
                        "RELEASE SAVEPOINT") == 0 ? 0 : cf_pg_last_rc(st);
@@ -1237,6 +1247,8 @@ cf_pg_store_rollback_to(cf_pg_store_t *st)
     if (!cf_pg_store_in_transaction(st)) {
         return -1;
     }
+
+    st->in_savepoint = 0;
 
     if (cf_pg_defer(st, &cf_pg_tx[CF_PG_ROLLBACK_TO], NULL,
                     "ROLLBACK TO SAVEPOINT") != 0)

@@ -585,6 +585,7 @@ cf_pg_store_save_snapshot(cf_pg_store_t *st, const cf_aggregate_t *agg,
     int64_t snapshot_time)
 {
     char               b[9][24];
+    PGresult          *res;
     const char        *v[19];
     const cf_state_t  *sv;
 
@@ -626,13 +627,24 @@ cf_pg_store_save_snapshot(cf_pg_store_t *st, const cf_aggregate_t *agg,
         return -1;
     }
 
-    /* in a write transaction sent with the next statement (the COMMIT, or
-     * the next command's first read): a failure fails the transaction */
-    if (cf_pg_defer(st, CF_PG_STMT(CF_PG_SAVE_SNAPSHOT), v, "saving snapshot")
-        != 0)
-    {
+    /*
+     * A command alone in its transaction: sent with the COMMIT, which
+     * reports the failure (the command fails either way).  A command of a
+     * group (in its savepoint) waits for the answer: its failure must fail
+     * that command alone, and the next statement is another command's.
+     */
+    if (!st->in_savepoint) {
+        return cf_pg_defer(st, CF_PG_STMT(CF_PG_SAVE_SNAPSHOT), v,
+                           "saving snapshot") == 0 ? 0 : cf_pg_last_rc(st);
+    }
+
+    res = cf_pg_exec(st, CF_PG_STMT(CF_PG_SAVE_SNAPSHOT), v, NULL,
+                     "saving snapshot");
+    if (res == NULL) {
         return cf_pg_last_rc(st);
     }
+
+    PQclear(res);
 
     return 0;
 }
