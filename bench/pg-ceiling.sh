@@ -6,12 +6,15 @@
 # commands per transaction; DURATION seconds each.  Prints one line per
 # round and the median of each column.  docs/benchmarks.md has numbers.
 #
-# BASE=<git ref>: the store's path and the prepare/apply cycle (-m cycle)
-# are also run with the store of that commit (this bench/pg-ceiling.c
-# built with its src/, on a database of its own on the same server: its
-# schema version may be older), before and after in turn within each
-# round: an A/B pair measured under the same load.  The ceiling runs on
-# both schemas ("1 conn before": the older one).
+# BASE=<git ref>: instead, the store's path, the prepare/apply cycle
+# (-m cycle) and creates through the group commit, 16 per group (-m group,
+# against "16 per tx"), each with the store of that commit (this
+# bench/pg-ceiling.c built with its src/, on a database of its own on the
+# same server: its schema version may be older) and with this one's, in
+# turn within each round: A/B pairs measured under the same load.  The
+# ceiling runs on both schemas ("... before": the older one).  PGOPTIONS=
+# '-c synchronous_commit=off' takes the WAL fsync out of every run (what
+# is left is round trips and the server's work).
 #
 #   bench/pg-ceiling.sh                   (PG_PORT=5498 REPEAT=3 DURATION=5
 #                                          CONNS=4)
@@ -57,14 +60,21 @@ if [ -n "${BASE:-}" ]; then
     names=("1 conn" "1 conn before" "store 1 before" "store 1 after"
            "cycle 1 before" "cycle 1 after" "$CONNS conns"
            "$CONNS conns before" "store $CONNS before" "store $CONNS after"
-           "cycle $CONNS before" "cycle $CONNS after")
+           "cycle $CONNS before" "cycle $CONNS after"
+           "$CONNS conns 16 per tx" "group $CONNS before"
+           "group $CONNS after")
     for i in $(seq 1 "$REPEAT"); do
         line="round $i:"
         for k in "${!names[@]}"; do
             name=${names[$k]}
             conns=$(echo "$name" | grep -o '[0-9]\+' | head -1)
             mode=()
-            case $name in store*) mode=(-m store) ;; cycle*) mode=(-m cycle) ;; esac
+            case $name in
+                store*) mode=(-m store) ;;
+                cycle*) mode=(-m cycle) ;;
+                group*) mode=(-m group -g 16) ;;
+                *per\ tx) mode=(-g 16) ;;
+            esac
             bin="$work/pg-ceiling"; d=$dsn
             case $name in
                 *before) bin="$work/pg-ceiling-base"; d=$dsn_base ;;
