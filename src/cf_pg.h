@@ -146,6 +146,10 @@ typedef struct {
 
 int cf_pg_exec_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
     PGresult **res);
+/* the same for reads outside a write transaction (pipeline mode for
+ * them only) */
+int cf_pg_read_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
+    PGresult **res);
 /* 1 in a write transaction's pipeline, where cf_pg_exec_many works */
 int cf_pg_pipelined(cf_pg_store_t *st);
 /*

@@ -870,6 +870,71 @@ cf_pg_exec_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
 }
 
 
+/*
+ * Several reads in one round trip outside a write transaction (in a read
+ * transaction, or in none: then they share the Sync's implicit
+ * transaction, each statement with its own snapshot).  Pipeline mode for
+ * these statements only.  Outside a transaction, a connection found lost
+ * is reset and the reads run once more, as cf_pg_exec does.
+ */
+int
+cf_pg_read_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
+    PGresult **res)
+{
+    int  i, rc, attempt, idle;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+
+        /* left over by a failure */
+        cf_pg_pipeline_end(st);
+
+        if (PQstatus(st->conn) != CONNECTION_OK) {
+            if (st->tx_open) {
+                cf_pg_lost_in_tx(st, calls[0].what);
+                return -1;
+            }
+
+            if (cf_pg_reconnect(st) != 0) {
+                return -1;
+            }
+        }
+
+        idle = !st->tx_open;
+
+        if (!PQenterPipelineMode(st->conn)) {
+            cf_pg_result_error(st, NULL, calls[0].what);
+            return -1;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (cf_pg_send(st, calls[i].stmt, calls[i].values,
+                           calls[i].what, 1, 0)
+                != 0)
+            {
+                break;
+            }
+        }
+
+        rc = (i == n) ? cf_pg_sync(st, res, n) : -1;
+
+        /* a write transaction's notion: none is open */
+        st->tx_failed = 0;
+
+        cf_pg_pipeline_end(st);
+
+        if (rc == 0) {
+            return 0;
+        }
+
+        if (!idle || attempt > 0 || PQstatus(st->conn) == CONNECTION_OK) {
+            return -1;
+        }
+    }
+
+    return -1;
+}
+
+
 int
 cf_pg_defer(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
     const char *const *values, const char *what)

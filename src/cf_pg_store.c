@@ -296,35 +296,23 @@ cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 
     v[0] = agg->state.id;
 
-    if (!st->write_tx) {
-        res[0] = cf_pg_exec(st, CF_PG_STMT(CF_PG_LOAD_SNAPSHOT), v, NULL,
-                            "loading snapshot");
-        if (res[0] == NULL) {
-            cf_pg_error(st, err);
-            return -1;
-        }
-
-        rc = cf_pg_load_row(st, agg, res[0], err);
-        PQclear(res[0]);
-
-        if (rc < 0) {
-            return -1;
-        }
-
-        /* the streams after the snapshot (cf_replay.c) */
-        return cf_store_load_upto(&st->base, agg, INT64_MAX, INT64_MAX, err);
-    }
-
-    /* in a write transaction: the row locked and the streams after it in
-     * one round trip (see CF_PG_STREAMS_AFTER_SNAPSHOT) */
-    calls[0].stmt = CF_PG_STMT(CF_PG_LOAD_SNAPSHOT_LOCKED);
+    /*
+     * The snapshot row and the streams after it in one round trip (see
+     * CF_PG_STREAMS_AFTER_SNAPSHOT); in a write transaction the row is
+     * locked first.
+     */
+    calls[0].stmt = CF_PG_STMT(st->write_tx ? CF_PG_LOAD_SNAPSHOT_LOCKED
+                                            : CF_PG_LOAD_SNAPSHOT);
     calls[0].values = v;
     calls[0].what = "loading snapshot";
     calls[1].stmt = CF_PG_STMT(CF_PG_STREAMS_AFTER_SNAPSHOT);
     calls[1].values = v;
     calls[1].what = "loading event streams";
 
-    if (cf_pg_exec_many(st, calls, 2, res) != 0) {
+    if ((st->write_tx ? cf_pg_exec_many(st, calls, 2, res)
+                      : cf_pg_read_many(st, calls, 2, res))
+        != 0)
+    {
         cf_pg_error(st, err);
         return -1;
     }
@@ -353,8 +341,9 @@ cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 
     /*
      * A damaged row (rebuilt from the first stream), or a row that a
-     * transaction committed between the two statements when there was
-     * none to lock: the streams after what was loaded, as the reads do.
+     * transaction committed between the two statements (when there was
+     * none to lock, or outside a transaction): the streams after what was
+     * loaded, as the replay reads them.
      */
     return cf_store_load_upto(&st->base, agg, INT64_MAX, INT64_MAX, err);
 }
