@@ -3,8 +3,9 @@
  * the PostgreSQL store (cf_query.h, cf_metrics.h): the PostgreSQL
  * counterpart of cf_sqlite_query.c and cf_sqlite_metrics.c.
  *
- * The statement text depends on the condition (cf_query_pg.c), so it is
- * not prepared: one PQexecParams per query, every parameter sent as text
+ * The statement text depends on the condition (cf_query_pg.c; a count the
+ * rollup can answer sums snapshot_count, schema version 3), so it is not
+ * prepared: one PQexecParams per query, every parameter sent as text
  * (the compiler's SQL casts each where it is used).  The query indexes
  * are part of the schema (cf_pg_schema.c, version 2).
  */
@@ -22,37 +23,6 @@
 #define CF_PG_TEXTOID  25
 
 
-/*
- * A count whose condition uses only the rollup's columns (q->rollup, the
- * compiler's flag: the categories but Executing and Next Retry, match-all,
- * a status) sums the rollup's deltas (schema version 3) instead of
- * counting the rows: the same number, from a few hundred rows whatever
- * the number of executions.
- */
-static char *
-cf_pg_query_sql(const cf_query_t *q, int count)
-{
-    char    *sql;
-    size_t   n;
-
-    static const char  head[] =
-        "SELECT coalesce(sum(n), 0) FROM snapshot_count WHERE ";
-
-    if (!count || q->store != CF_QUERY_SNAPSHOT || !q->rollup) {
-        return cf_query_pg_sql(q, count);
-    }
-
-    n = sizeof(head) + strlen(q->where);
-    sql = malloc(n);
-
-    if (sql != NULL) {
-        snprintf(sql, n, "%s%s", head, q->where);
-    }
-
-    return sql;
-}
-
-
 /* the result of q's statement (count or rows), NULL with errbuf */
 static PGresult *
 cf_pg_query_exec(cf_pg_store_t *st, const cf_query_t *q, int count,
@@ -66,7 +36,7 @@ cf_pg_query_exec(cf_pg_store_t *st, const cf_query_t *q, int count,
     PGresult     *res;
     const char  **values;
 
-    sql = cf_pg_query_sql(q, count);
+    sql = cf_query_pg_sql(q, count);
     if (sql == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
