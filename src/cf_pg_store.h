@@ -38,7 +38,7 @@
 #include "cf_store.h"
 
 
-#define CF_PG_SCHEMA_VERSION  2
+#define CF_PG_SCHEMA_VERSION  3
 
 
 /* for a store cf_store_open opened on PostgreSQL only: */
