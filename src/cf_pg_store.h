@@ -41,6 +41,13 @@
 #define CF_PG_SCHEMA_VERSION  2
 
 
+/*
+ * What a DSN names, for logs, without connecting and without its password:
+ * "user@host:port/dbname" (a part the DSN leaves to libpq's defaults is
+ * empty), or "(an invalid connection string)".  Always NUL-terminated.
+ */
+void cf_pg_dsn_target(const char *dsn, char *buf, size_t len);
+
 /* for a store cf_store_open opened on PostgreSQL only: */
 
 /* the SQLSTATE of the last error ("" when none) */
