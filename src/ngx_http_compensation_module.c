@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_actuator.h"
 #include "ngx_http_compensation_auth.h"
 #include "ngx_http_compensation_errors.h"
 #include "ngx_http_compensation_executor.h"
@@ -32,6 +33,14 @@
 
 /* identical store failures: one log line per this many ms, with a count */
 #define NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL   10000
+
+
+/* a request that came before the worker's first attach ended */
+typedef struct {
+    ngx_queue_t                         queue;
+    ngx_http_request_t                 *r;
+    unsigned                            queued:1;
+} ngx_http_compensation_parked_t;
 
 
 /* a server store's attach job (server_init) */
@@ -74,6 +83,11 @@ static void ngx_http_compensation_attach_run(
     ngx_http_compensation_job_t *job, cf_store_t *st);
 static void ngx_http_compensation_attach_done(
     ngx_http_compensation_job_t *job);
+static ngx_int_t ngx_http_compensation_park(ngx_http_request_t *r,
+    ngx_http_compensation_main_conf_t *mcf);
+static void ngx_http_compensation_park_cleanup(void *data);
+static void ngx_http_compensation_unpark(
+    ngx_http_compensation_main_conf_t *mcf);
 static void ngx_http_compensation_store_unusable(
     ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log,
     const char *errbuf);
@@ -1105,6 +1119,10 @@ ngx_http_compensation_server_init(ngx_cycle_t *cycle,
     ngx_cpystrn(mcf->fault_msg, (u_char *) "connecting to the store",
                 sizeof(mcf->fault_msg));
 
+    /* the API's requests of the first milliseconds wait for it */
+    ngx_queue_init(&mcf->attach_waiting);
+    mcf->attach_pending = 1;
+
     ngx_http_compensation_executor_post(mcf, &at->job);
 
     return NGX_OK;
@@ -1162,6 +1180,9 @@ ngx_http_compensation_attach_done(ngx_http_compensation_job_t *job)
                           NGX_HTTP_COMPENSATION_STORE_RETRY);
         }
 
+        /* the waiting requests are answered 503 */
+        ngx_http_compensation_unpark(mcf);
+
         return;
     }
 
@@ -1184,6 +1205,84 @@ ngx_http_compensation_attach_done(ngx_http_compensation_job_t *job)
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "compensation_store \"%V\": starting the scheduler"
                       " failed", &mcf->store_name);
+    }
+
+    ngx_http_compensation_unpark(mcf);
+}
+
+
+/*
+ * A request that needs the store, before the worker's first attach ended
+ * (its first milliseconds): it waits for the attach instead of a 503
+ * (bounded by the connect timeout, connect_timeout=10 unless the DSN says
+ * otherwise).  The reference taken here is the one its resumed handler's
+ * finalize drops.
+ */
+static ngx_int_t
+ngx_http_compensation_park(ngx_http_request_t *r,
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_compensation_parked_t  *pk;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_compensation_parked_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pk = cln->data;
+    pk->r = r;
+    pk->queued = 1;
+    ngx_queue_insert_tail(&mcf->attach_waiting, &pk->queue);
+
+    cln->handler = ngx_http_compensation_park_cleanup;
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* the request was freed while it waited (worker shutdown, a timeout) */
+static void
+ngx_http_compensation_park_cleanup(void *data)
+{
+    ngx_http_compensation_parked_t  *pk = data;
+
+    if (pk->queued) {
+        ngx_queue_remove(&pk->queue);
+        pk->queued = 0;
+    }
+}
+
+
+/* the first attach ended: the waiting requests run (or answer 503) */
+static void
+ngx_http_compensation_unpark(ngx_http_compensation_main_conf_t *mcf)
+{
+    ngx_queue_t                     *q;
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_compensation_parked_t  *pk;
+
+    if (!mcf->attach_pending) {
+        return;
+    }
+
+    mcf->attach_pending = 0;
+
+    while (!ngx_queue_empty(&mcf->attach_waiting)) {
+        q = ngx_queue_head(&mcf->attach_waiting);
+        ngx_queue_remove(q);
+
+        pk = ngx_queue_data(q, ngx_http_compensation_parked_t, queue);
+        pk->queued = 0;
+
+        r = pk->r;
+        c = r->connection;
+
+        ngx_http_finalize_request(r, ngx_http_compensation_handler(r));
+        ngx_http_run_posted_requests(c);
     }
 }
 
@@ -1573,6 +1672,14 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    /* health tells the store's state: it waits for the first attach too */
+    if (mcf->store == NULL && mcf->attach_pending
+        && (!ctx->route->no_store
+            || ctx->route->handler == ngx_http_compensation_health_handler))
+    {
+        return ngx_http_compensation_park(r, mcf);
+    }
 
     if (mcf->store == NULL && !ctx->route->no_store) {
         rc = ngx_http_discard_request_body(r);

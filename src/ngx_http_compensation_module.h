@@ -100,6 +100,9 @@ typedef struct {
     ngx_http_compensation_job_t  *attach_job;  /* a server store's: opens
                                                   the connections in the
                                                   executor (module.c) */
+    ngx_queue_t               attach_waiting;  /* requests that came before
+                                                  its first done */
+    unsigned                  attach_pending:1;
 
     /* group commit (compensation_group_commit), per worker */
     ngx_flag_t                group_commit;
