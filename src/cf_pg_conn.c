@@ -294,6 +294,13 @@ cf_pg_dsn_target(const char *dsn, char *buf, size_t len)
 }
 
 
+int
+cf_pg_store_code_unreachable(int code)
+{
+    return (code & ~CF_STORE_FAULT) == CF_PG_ERR_UNREACHABLE;
+}
+
+
 /* replaces every occurrence of secret in msg */
 static void
 cf_pg_scrub(const char *secret, char *msg)

@@ -452,6 +452,8 @@ cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out, int rc,
      * request id tells on a retry.
      */
     if ((out->store_rc & CF_STORE_FAULT) && cf_store_is_server(st)) {
+        snprintf(out->store_msg, sizeof(out->store_msg), "%s%s", what,
+                 cf_store_errmsg(st));
         cf_error_set(&out->err, CF_E_SERVICE_UNAVAILABLE, "%s",
                      what[0] ? "The compensation store became unavailable"
                                " during the commit: the command's outcome"

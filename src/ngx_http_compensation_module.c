@@ -1372,6 +1372,8 @@ void
 ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
     ngx_log_t *log, const cf_exec_output_t *out)
 {
+    const char  *msg;
+
     if (out->store_rc == 0) {
         if (out->committed && mcf->fault_rc && mcf->store) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -1392,10 +1394,13 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
         return;
     }
 
+    /* a server store's own words: the client's answer is generic */
+    msg = out->store_msg[0] ? out->store_msg : out->err.msg;
+
     if (!(out->store_rc & CF_STORE_FAULT)) {
         /* an error of this write alone: not the store's health */
         ngx_log_error(NGX_LOG_ERR, log, 0, "compensation: a write on \"%s\""
-                      " failed: %s", out->aggregate_id, out->err.msg);
+                      " failed: %s", out->aggregate_id, msg);
         return;
     }
 
@@ -1413,7 +1418,7 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "compensation_store \"%V\": writes fail, %ui times"
                       " since the last line: %s", &mcf->store_name,
-                      mcf->fault_unlogged + 1, out->err.msg);
+                      mcf->fault_unlogged + 1, msg);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -1421,13 +1426,14 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
                       " DOWN until one works (repeats are logged once per"
                       " %ui s with a count): %s", &mcf->store_name,
                       (ngx_uint_t) NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL
-                      / 1000, out->err.msg);
+                      / 1000, msg);
     }
 
     mcf->fault_rc = out->store_rc;
+    mcf->fault_by_ping = 0;
     mcf->fault_logged = ngx_current_msec;
     mcf->fault_unlogged = 0;
-    ngx_cpystrn(mcf->fault_msg, (u_char *) out->err.msg,
+    ngx_cpystrn(mcf->fault_msg, (u_char *) msg,
                 sizeof(mcf->fault_msg));
 }
 
@@ -1495,7 +1501,15 @@ ngx_http_compensation_store_pinged(ngx_http_compensation_main_conf_t *mcf,
     ngx_log_t *log, int rc, int code, const char *msg)
 {
     if (rc == 0) {
-        if (mcf->fault_rc && mcf->store) {
+        /*
+         * A ping (SELECT 1) proves the server reachable, not writable: a
+         * read-only server (a standby after a failover) or a full disk
+         * stays DOWN until a write works (store_outcome)
+         */
+        if (mcf->fault_rc && mcf->store
+            && (mcf->fault_by_ping
+                || cf_pg_store_code_unreachable(mcf->fault_rc)))
+        {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "compensation_store \"%V\" answers again after %ui"
                           " failures", &mcf->store_name, mcf->fault_count);
@@ -1529,6 +1543,7 @@ ngx_http_compensation_store_pinged(ngx_http_compensation_main_conf_t *mcf,
     }
 
     mcf->fault_rc = code;
+    mcf->fault_by_ping = 1;
     ngx_cpystrn(mcf->fault_msg, (u_char *) msg, sizeof(mcf->fault_msg));
 }
 

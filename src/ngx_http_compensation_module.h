@@ -95,6 +95,8 @@ typedef struct {
     ngx_msec_t                fault_logged;    /* the last line's time */
     u_char                    fault_msg[256];
     unsigned                  replaced_logged:1;
+    unsigned                  fault_by_ping:1; /* fault_rc is a server
+                                                  store's failed ping */
     ngx_event_t               store_retry;     /* timer: opens the store
                                                   again while it is NULL */
     ngx_http_compensation_job_t  *attach_job;  /* a server store's: opens
