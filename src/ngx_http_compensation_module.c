@@ -47,7 +47,6 @@ typedef struct {
 typedef struct {
     ngx_http_compensation_job_t         job;
     ngx_http_compensation_main_conf_t  *mcf;
-    ngx_cycle_t                        *cycle;
     cf_store_options_t                  opts;
     /* opened in the store thread, handed over by the done */
     cf_store_t                         *exec_store;
@@ -835,8 +834,9 @@ ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
  * (under the schema's advisory lock: nginx starting at once on several
  * hosts do not race), and "nginx -t" fails on a database that does not
  * exist, a refused login or an unreachable server, naming the cause and
- * never the password (cf_pg_conn.c scrubs it).  A failing init_module is fatal to the master even on
- * reload, so only the first start and "nginx -t" fail hard.
+ * never the password (cf_pg_conn.c scrubs it).  A failing init_module is
+ * fatal to the master even on reload, so only the first start and
+ * "nginx -t" fail hard.
  */
 static ngx_int_t
 ngx_http_compensation_init_module(ngx_cycle_t *cycle)
@@ -1109,7 +1109,6 @@ ngx_http_compensation_server_init(ngx_cycle_t *cycle,
     }
 
     at->mcf = mcf;
-    at->cycle = cycle;
     at->opts = opts;
     at->job.run = ngx_http_compensation_attach_run;
     at->job.done = ngx_http_compensation_attach_done;
