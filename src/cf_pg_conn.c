@@ -258,6 +258,62 @@ cf_pg_describe(cf_pg_store_t *st)
 }
 
 
+void
+cf_pg_dsn_target(const char *dsn, char *buf, size_t len)
+{
+    char              *perr;
+    const char        *user, *host, *port, *db;
+    PQconninfoOption  *o, *parsed;
+
+    perr = NULL;
+    parsed = PQconninfoParse(dsn, &perr);
+    PQfreemem(perr);
+
+    if (parsed == NULL) {
+        /* libpq's message may quote the DSN, password included */
+        snprintf(buf, len, "(an invalid connection string)");
+        return;
+    }
+
+    user = host = port = db = "";
+
+    for (o = parsed; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        if (strcmp(o->keyword, "user") == 0) {
+            user = o->val;
+
+        } else if (strcmp(o->keyword, "host") == 0
+                   || (strcmp(o->keyword, "hostaddr") == 0 && host[0] == 0))
+        {
+            host = o->val;
+
+        } else if (strcmp(o->keyword, "port") == 0) {
+            port = o->val;
+
+        } else if (strcmp(o->keyword, "dbname") == 0) {
+            db = o->val;
+
+        } else if (strcmp(o->keyword, "service") == 0 && db[0] == 0) {
+            db = o->val;
+        }
+    }
+
+    snprintf(buf, len, "%s@%s:%s/%s", user, host, port, db);
+
+    PQconninfoFree(parsed);
+}
+
+
+int
+cf_pg_store_code_unreachable(int code)
+{
+    return (code & ~CF_STORE_FAULT) == CF_PG_ERR_UNREACHABLE;
+}
+
+
 /* replaces every occurrence of secret in msg */
 static void
 cf_pg_scrub(const char *secret, char *msg)

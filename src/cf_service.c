@@ -444,6 +444,26 @@ cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out, int rc,
         return 0;
     }
 
+    /*
+     * A database server that is unreachable (stopped, restarting, failed
+     * over, out of connections) is the service's unavailability, not an
+     * internal error: 503, and the client tries again.  A COMMIT whose
+     * answer was lost is never a success: its outcome is unknown, the
+     * request id tells on a retry.
+     */
+    if ((out->store_rc & CF_STORE_FAULT) && cf_store_is_server(st)) {
+        snprintf(out->store_msg, sizeof(out->store_msg), "%s%s", what,
+                 cf_store_errmsg(st));
+        cf_error_set(&out->err, CF_E_SERVICE_UNAVAILABLE, "%s",
+                     what[0] ? "The compensation store became unavailable"
+                               " during the commit: the command's outcome"
+                               " is unknown, retry it with the same request"
+                               " id."
+                             : "The compensation store is not available:"
+                               " the command was not processed.");
+        return 0;
+    }
+
     cf_error_set(&out->err, CF_E_INTERNAL, "store: %s%s", what,
                  cf_store_errmsg(st));
 

@@ -66,6 +66,9 @@ struct ngx_http_compensation_executor_s {
 };
 
 
+static ngx_int_t ngx_http_compensation_executor_start(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex);
 static ngx_int_t ngx_http_compensation_executor_thread_start(
     ngx_cycle_t *cycle, ngx_http_compensation_executor_t *ex);
 static void *ngx_http_compensation_executor_main(void *data);
@@ -115,6 +118,15 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    if (mcf->store_server) {
+        /*
+         * A database server: the thread starts without a connection, its
+         * first job opens it (module.c, attach), so that no connect is a
+         * round trip on the event loop.  Never inline.
+         */
+        return ngx_http_compensation_executor_start(cycle, mcf, ex);
+    }
+
     thread_opts = *opts;
     thread_opts.temp_store_memory = 1;
     /* off the event loop: the restart before a write may wait for readers */
@@ -128,7 +140,7 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "compensation: opening the store thread's connection"
                       " to \"%V\" failed, store work runs on the event"
-                      " loop: %s", &mcf->store_path, errbuf);
+                      " loop: %s", &mcf->store_name, errbuf);
         return NGX_OK;
     }
 
@@ -160,6 +172,41 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     }
 
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+
+    return NGX_OK;
+}
+
+
+/* the thread (or the pool's task) of a server store: no connection yet */
+static ngx_int_t
+ngx_http_compensation_executor_start(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex)
+{
+#if (NGX_THREADS)
+
+    if (mcf->thread_pool) {
+        ex->task = ngx_thread_task_alloc(cycle->pool, 0);
+        if (ex->task == NULL) {
+            return NGX_ERROR;
+        }
+
+        ex->pool = mcf->thread_pool;
+        ex->task->ctx = ex;
+        ex->task->handler = ngx_http_compensation_executor_task;
+        ex->task->event.handler = ngx_http_compensation_executor_task_done;
+        ex->task->event.data = ex;
+        ex->task->event.log = cycle->log;
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_POOL;
+
+        return NGX_OK;
+    }
+
+#endif
+
+    if (ngx_http_compensation_executor_thread_start(cycle, ex) == NGX_OK) {
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+    }
 
     return NGX_OK;
 }
@@ -567,6 +614,23 @@ ngx_http_compensation_executor_store(ngx_http_compensation_main_conf_t *mcf)
     }
 
     return mcf->store;
+}
+
+
+/* a server store's connection, opened by the attach job: on the event
+ * loop, between two jobs (the next one runs on it) */
+void
+ngx_http_compensation_executor_set_store(
+    ngx_http_compensation_main_conf_t *mcf, cf_store_t *st)
+{
+    ngx_http_compensation_executor_t  *ex = mcf->executor;
+
+    if (ex == NULL || ex->store) {
+        cf_store_close(st);
+        return;
+    }
+
+    ex->store = st;
 }
 
 

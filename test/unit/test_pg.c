@@ -365,6 +365,22 @@ test_pg_dsn(void)
     CHECK(strstr(errbuf, "Pw0rdXyz") == NULL);
     CHECK(strstr(errbuf, "connecting to PostgreSQL") != NULL);
     printf("#   %s\n", errbuf);
+
+    /* what nginx logs instead of the DSN: no password, no connection */
+    cf_pg_dsn_target("postgresql://u1:Pw1xyz@db.example:6432/d1?sslmode=require",
+                     errbuf, sizeof(errbuf));
+    CHECK(strcmp(errbuf, "u1@db.example:6432/d1") == 0);
+
+    cf_pg_dsn_target("host=/run/pg port=5433 dbname=d2 user=u2"
+                     " password=Pw2xyz", errbuf, sizeof(errbuf));
+    CHECK(strcmp(errbuf, "u2@/run/pg:5433/d2") == 0);
+
+    cf_pg_dsn_target("postgresql://u:S3cr%zzet@localhost:5432/db", errbuf,
+                     sizeof(errbuf));
+    CHECK(strcmp(errbuf, "(an invalid connection string)") == 0);
+
+    cf_pg_dsn_target("postgresql:///d3", errbuf, 4);
+    CHECK(strcmp(errbuf, "@:/") == 0);
 }
 
 
