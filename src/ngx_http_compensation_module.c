@@ -497,24 +497,13 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "requires a file path";
     }
 
-    /*
-     * The PostgreSQL backend (src/cf_pg_*.c) is linked in, but its nginx
-     * side is not there yet: its work must run off the event loop, reads
-     * included, and the queries and metrics have no PostgreSQL dialect.
-     * Refused here, before the value is taken for a file path; the value
-     * may hold a password, so it is not quoted.  The parser NUL-terminates
-     * every argument.
-     */
-    if (!cf_store_dsn_is_file((const char *) value[1].data)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "compensation_store names a PostgreSQL database:"
-                           " this version of the module serves SQLite"
-                           " stores only, the PostgreSQL store is not wired"
-                           " into nginx yet (docs/postgresql.md)");
-        return NGX_CONF_ERROR;
-    }
-
     mcf->store_path = value[1];
+
+    /* a PostgreSQL DSN names no file: taken as it is (the parser ends it
+     * with a NUL) */
+    if (!cf_store_dsn_is_file((const char *) value[1].data)) {
+        return NGX_CONF_OK;
+    }
 
     if (ngx_conf_full_name(cf->cycle, &mcf->store_path, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
