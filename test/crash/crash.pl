@@ -20,11 +20,18 @@
 #      event, and its state equals GET .../state/{version} (a replay of the
 #      event stream from version 1) and GET .../state;
 #   5. SQLite's PRAGMA integrity_check is "ok" (when the sqlite3 shell is
-#      installed).
+#      installed; not with --store).
+#
+# With --store DSN the store is that PostgreSQL database (empty, or left by
+# another run: only this run's aggregates are checked), and with
+# --pg-restart CMD each round also runs CMD (scripts/pg-cluster.sh restart
+# DIR: a fast shutdown, which cuts every connection) under the load, between
+# the worker's SIGKILL and the master's.
 #
 # Usage: test/crash/crash.pl [--rounds N] [--clients N] [--port P]
 #        [--keep]            (keep the prefix under var/crash for a post mortem)
 #        [--thread-pool]     (commands in the store thread)
+#        [--store DSN] [--pg-restart CMD]
 # Environment: CRASH_ROUNDS, CRASH_CLIENTS, CRASH_PORT, NGINX_BIN, MODULE
 # (not NGINX: nginx itself reads that variable as inherited sockets).
 # Exit status 0 when every check passed.
@@ -47,13 +54,16 @@ my %o = (
     port    => $ENV{CRASH_PORT}    || 0,
     keep    => 0,
 );
-GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep', 'thread-pool')
+GetOptions(\%o, 'rounds=i', 'clients=i', 'port=i', 'keep', 'thread-pool',
+           'store=s', 'pg-restart=s')
     or die "usage: $0 [--rounds N] [--clients N] [--port P] [--keep]"
-           . " [--thread-pool]\n";
+           . " [--thread-pool] [--store DSN] [--pg-restart CMD]\n";
+die "--pg-restart needs --store\n" if $o{'pg-restart'} && !$o{store};
 
 # --thread-pool: the commands run in the store thread (compensation_thread_pool)
 my $t = Compensation::Tool->new(name => 'crash', port => $o{port},
                                 thread_pool => $o{'thread-pool'},
+                                store => $o{store},
                                 dirs => ['clients']);
 my $prefix = $t->prefix;
 
@@ -62,6 +72,7 @@ my $json = JSON::PP->new->canonical;
 $| = 1;
 my $main_pid = $$;
 my $kills = 0;          # SIGKILLs sent to our processes
+my $pg_restarts = 0;
 my $respawn_failures = 0;
 my @clients;
 
@@ -96,6 +107,13 @@ for my $round (1 .. $o{rounds}) {
             note("round $round: the master did not respawn the worker"
                  . (kill(0, $master) ? '' : ': the master died'));
         }
+    }
+    if ($o{'pg-restart'}) {
+        sleep(0.3 + rand(1.0));
+        system($o{'pg-restart'}) == 0
+            or die "round $round: $o{'pg-restart'} failed\n";
+        $pg_restarts++;
+        note("round $round: PostgreSQL restarted");
     }
     sleep(0.3 + rand(1.0));
     my ($m, @killed) = $t->kill_all;
@@ -222,7 +240,7 @@ sub verify {
 
     my $total = keys %rec;
     note("$total commands sent by $o{clients} clients over $o{rounds} rounds,"
-         . " $kills SIGKILLs; outcomes: "
+         . " $kills SIGKILLs, $pg_restarts PostgreSQL restarts; outcomes: "
          . join(', ', map { "$_: $count{$_}" } sort keys %count));
 
     my @err;
@@ -313,7 +331,7 @@ sub verify {
          . " a response were committed; $checked_aggs aggregates: snapshot =="
          . " replay checked");
 
-    if (system('command -v sqlite3 >/dev/null 2>&1') == 0) {
+    if (!$t->on_pg && system('command -v sqlite3 >/dev/null 2>&1') == 0) {
         my $ic = `sqlite3 '$prefix/logs/c.db' 'PRAGMA integrity_check;' 2>&1`;
         chomp $ic;
         push @err, "integrity_check: $ic" if $ic ne 'ok';
@@ -337,6 +355,7 @@ sub verify {
         return 1;
     }
     print "ok - crash safety: $ok200 acknowledged commands survived $kills"
-          . " SIGKILLs\n";
+          . " SIGKILLs" . ($pg_restarts ? " and $pg_restarts PostgreSQL"
+                                          . " restarts" : '') . "\n";
     return 0;
 }
