@@ -63,6 +63,7 @@ our %Skip = (
 my ($Psql, $PsqlIn, $PsqlOut);
 my $Serial = 0;
 my %FileSchema;
+my $Installed;
 
 sub _psql {
     my $sql = shift;
@@ -102,7 +103,8 @@ sub _skip {
     $block->set_value(name => $block->name
                               . " [skipped on PostgreSQL: $reason]");
     $block->set_value('skip_eval', '1: 1');
-    Test::More::diag("skipped on PostgreSQL: " . $block->name);
+    my ($file) = $0 =~ m{([^/]+)\z};
+    Test::More::diag("skipped on PostgreSQL: $file " . $block->name);
 }
 
 sub _preprocess {
@@ -149,7 +151,7 @@ sub import {
     return unless defined $Dsn && length $Dsn;
     # PERL5OPT loads this into every perl: only test files take part
     return unless $0 =~ /\.t\z/;
-    return if $Test::Nginx::Util::PgStoreInstalled++;
+    return if $Installed++;
     no warnings 'once';
     push @Test::Nginx::Util::BlockPreprocessors, \&_preprocess;
 }
