@@ -1289,6 +1289,138 @@ test_pg_aggregate_lock(void)
 }
 
 
+/*
+ * A command whose aggregate another transaction holds past the busy timeout
+ * gets the answer SQLite gives when its write lock is held at BEGIN (408,
+ * the same message, nothing written), alone and in a group's savepoint,
+ * and succeeds once the lock is gone; it was a 500 (the row lock's timeout
+ * is met inside the transaction, where an error was taken for an internal
+ * one).
+ */
+static int
+cf_p_service_out(cf_store_t *st, cf_id_gen_t *ids, int grouped,
+    const char *id, const char *rid, cf_exec_output_t *out)
+{
+    int               rc;
+    json_t           *j;
+    cf_error_t        err;
+    cf_command_t      cmd;
+    cf_exec_input_t   in;
+
+    j = cf_t_json("{\"functionKind\":\"STATE_EVENT\",\"contextName\":\"c\","
+                  "\"processorName\":\"p\",\"name\":\"n\"}");
+    cf_error_init(&err);
+
+    if (cf_command_bind(CF_CMD_CHANGE_FUNCTION, j, &cmd, &err) != 0) {
+        json_decref(j);
+        cf_error_free(&err);
+        return -2;
+    }
+
+    json_decref(j);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.request_id = rid;
+    in.expected_version = -1;
+    in.header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+    in.now = CF_P_NOW + 5000;
+    in.default_spec = &cf_p_spec;
+
+    rc = grouped ? cf_service_execute_grouped(st, ids, &in, out, NULL)
+                 : cf_service_execute(st, ids, &in, out);
+
+    json_decref(in.header);
+    cf_command_free(&cmd);
+
+    return rc;
+}
+
+
+static void
+test_pg_lock_timeout_answer(void)
+{
+    int                rc;
+    int64_t            v;
+    cf_error_t         err;
+    cf_p_step_t        s;
+    cf_store_t        *a, *b;
+    cf_id_gen_t        ids;
+    cf_aggregate_t     agg, la;
+    cf_exec_output_t   out;
+
+    static const char  busy[] = "The store is busy: the command could not be"
+                                " processed within the wait timeout.";
+
+    cf_p_reset();
+    cf_id_init(&ids, 3);
+
+    a = cf_p_open();
+    b = cf_p_open();
+    if (!CHECK(a != NULL && b != NULL)) {
+        cf_store_close(a);
+        cf_store_close(b);
+        return;
+    }
+
+    cf_error_init(&err);
+    CHECK_INT(cf_aggregate_init(&agg, "lt1"), 0);
+    CHECK_INT(cf_p_step(&agg, CF_CMD_CREATE_EXECUTION_FAILED,
+                        cf_t_create_body, CF_P_NOW, &s), 0);
+    CHECK_INT(cf_p_write(a, &agg, &s, CF_P_NOW), 0);
+    cf_p_step_free(&s);
+
+    /* A holds the aggregate */
+    CHECK_INT(cf_aggregate_init(&la, "lt1"), 0);
+    CHECK_INT(cf_store_begin_immediate(a), 0);
+    CHECK_INT(cf_store_load(a, &la, &err), 0);
+
+    cf_store_set_busy_timeout(b, 50);
+
+    /* alone: the command's own transaction */
+    rc = cf_p_service_out(b, &ids, 0, "lt1", "lt-r1", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK_STR(out.err.msg, busy);
+    CHECK_INT(out.committed, 0);
+    CHECK_INT(out.at_gateway, 1);
+    CHECK_INT(out.store_rc, 0);
+    CHECK_INT(cf_store_in_transaction(b), 0);
+    cf_error_free(&out.err);
+
+    /* in a group: its savepoint is undone, the group's transaction goes on */
+    CHECK_INT(cf_store_begin_immediate(b), 0);
+    rc = cf_p_service_out(b, &ids, 1, "lt1", "lt-r2", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK_STR(out.err.msg, busy);
+    CHECK_INT(out.committed, 0);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_store_in_transaction(b), 1);
+    CHECK_INT(cf_store_commit(b), 0);
+
+    /* nothing written; once A is gone the command is applied */
+    cf_store_rollback(a);
+    CHECK_INT(cf_store_latest_version(b, "lt1", &v, &err), 0);
+    CHECK_INT(v, 1);
+
+    cf_store_set_busy_timeout(b, 1000);
+    rc = cf_p_service_out(b, &ids, 0, "lt1", "lt-r3", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.committed, 1);
+    CHECK_INT(out.version, 2);
+    cf_error_free(&out.err);
+
+    cf_aggregate_free(&la);
+    cf_aggregate_free(&agg);
+    cf_error_free(&err);
+    cf_store_close(a);
+    cf_store_close(b);
+}
+
+
 /* a COMMIT that did not commit is never reported as done */
 static void
 test_pg_commit_failure(void)
@@ -1992,6 +2124,8 @@ const cf_test_t  cf_tests_pg[] = {
       test_pg_rollback_savepoints },
     { "pg: one aggregate's write transactions wait for each other",
       test_pg_aggregate_lock },
+    { "pg: a command that waits past the busy timeout for its aggregate"
+      " is SQLite's 408, alone and grouped", test_pg_lock_timeout_answer },
     { "pg: a failed COMMIT is never a success", test_pg_commit_failure },
     { "pg: reconnects after the server restarts", test_pg_restart },
     { "pg: the write pipeline: a conflict mid-group, a deferred failure,"
