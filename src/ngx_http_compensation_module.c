@@ -1687,10 +1687,13 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
-    /* health tells the store's state: it waits for the first attach too */
+    /* health tells the store's state and the metrics count executions:
+     * they wait for the first attach too */
     if (mcf->store == NULL && mcf->attach_pending
         && (!ctx->route->no_store
-            || ctx->route->handler == ngx_http_compensation_health_handler))
+            || ctx->route->handler == ngx_http_compensation_health_handler
+            || ctx->route->handler
+               == ngx_http_compensation_prometheus_handler))
     {
         return ngx_http_compensation_park(r, mcf);
     }

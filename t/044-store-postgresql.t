@@ -37,7 +37,12 @@ sub pg_bindir {
     return -x "$b/initdb" && -x "$b/pg_ctl" ? $b : undef;
 }
 
-if (!pg_bindir()) {
+if ($ENV{TEST_COMPENSATION_STORE}) {
+    # make prove-pg: every block would be rewritten onto its cluster, and
+    # this file starts one of its own (make prove runs it)
+    plan(skip_all => 'the file runs its own cluster and tests the DSN'
+                     . ' itself: make prove runs it');
+} elsif (!pg_bindir()) {
     plan(skip_all => 'the PostgreSQL server binaries (initdb, pg_ctl) are not'
                      . ' installed: make deps installs postgresql-15');
 } else {
