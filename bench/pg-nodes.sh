@@ -61,6 +61,14 @@ cc -O2 -Wall -I"$root/src" -I"$(pg_config --includedir)" \
 dsn=$("$root/scripts/pg-cluster.sh" start "$cluster" "$PG_PORT")
 psql() { "$root/scripts/pg-cluster.sh" psql "$cluster" -tAq "$@"; }
 rows() { psql -c "SELECT count(*) FROM event_stream"; }
+# commits and WAL syncs so far (the server's statistics, flushed within
+# a second): how many commands each commit and each fsync carried
+flushes() {
+    sleep 1
+    psql -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database
+                            WHERE datname = current_database()), wal_sync
+                    FROM pg_stat_wal"
+}
 
 start_node() {  # $1: node (machine id, port PORT+n-1)
     local d="$work/n$1"
@@ -100,6 +108,7 @@ CONF
 #   checking the answers and the rows stored
 drive() {
     local nodes=$1 script=$2 s="$work/run.$1.lua" path=/ before after r
+    local tx0 tx1 sync0 sync1
     local threads=$(( nodes == 1 ? 2 : nodes ))
     cat "$work/b/report.lua" > "$s"
     [ -n "$script" ] && cat "$script" >> "$s"
@@ -117,6 +126,7 @@ function setup(thread)
 end
 LUA
     before=$( [ -n "$script" ] && rows || echo 0)
+    [ -n "$script" ] && read -r tx0 sync0 <<< "$(flushes)"
     r=$(wrk -t"$threads" -c"$CONNS" -d"$DURATION" -s "$s" "http://127.0.0.1:$PORT$path"         | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }')
     read -r rps p50 p99 e q serr <<< "$r"
     if [ "$(( e + serr ))" -ne 0 ]; then
@@ -131,7 +141,9 @@ LUA
             echo "$nodes node(s) ${script##*/}: $(( after - before )) rows for $q 2xx" >&2
             exit 1
         fi
-        echo "$nodes node(s) ${script##*/}: $(( after - before )) rows for $q 2xx" >> "$work/counts"
+        read -r tx1 sync1 <<< "$(flushes)"
+        echo "$nodes node(s) ${script##*/}: $(( after - before )) rows for $q 2xx;" \
+             "$(( tx1 - tx0 )) commits, $(( sync1 - sync0 )) WAL syncs" >> "$work/counts"
     fi
     printf '%s %.2f %.2f\n' "$rps" "$p50" "$p99"
 }
