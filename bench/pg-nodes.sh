@@ -20,7 +20,7 @@
 # non-2xx answer fails the run.  Prints one line per round and the medians.
 #
 #   bench/pg-nodes.sh        (PG_PORT=5498 BENCH_PORT=19350 REPEAT=3
-#                             DURATION=5s CONNS=48)
+#                             DURATION=5s CONNS=48 GROUP_COMMIT=on)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,6 +85,7 @@ http {
     fastcgi_temp_path tmp/f; uwsgi_temp_path tmp/u; scgi_temp_path tmp/s;
     compensation_store "$dsn";
     compensation_machine_id $1;
+    compensation_group_commit ${GROUP_COMMIT:-on};
     server {
         listen 127.0.0.1:$(( PORT + $1 - 1 )) backlog=4096;
         location / { compensation_api; }
@@ -127,7 +128,8 @@ end
 LUA
     before=$( [ -n "$script" ] && rows || echo 0)
     [ -n "$script" ] && read -r tx0 sync0 <<< "$(flushes)"
-    r=$(wrk -t"$threads" -c"$CONNS" -d"$DURATION" -s "$s" "http://127.0.0.1:$PORT$path"         | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }')
+    r=$(wrk -t"$threads" -c"$CONNS" -d"$DURATION" -s "$s" "http://127.0.0.1:$PORT$path" \
+        | awk '/^RESULT/ { print $2, $3, $4, $5, $6, $7 }')
     read -r rps p50 p99 e q serr <<< "$r"
     if [ "$(( e + serr ))" -ne 0 ]; then
         echo "$nodes node(s) ${script##*/}: $e non-2xx answers, $serr socket errors" >&2
@@ -156,7 +158,7 @@ ceiling() {  # conns [mode]
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 
 echo "$machine"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); wrk: $CONNS connections in all (3 nodes: $per each), $DURATION per run; fsync on"
+echo "$(pg_config --version); load average at start: $(cut -d' ' -f1-3 /proc/loadavg); group commit ${GROUP_COMMIT:-on}; wrk: $CONNS connections in all (3 nodes: $per each), $DURATION per run; fsync on"
 names="ceil2 ceil2cyc ceil6 ceil6cyc ret200 c1 y1 c3 y3"
 declare -A col
 for i in $(seq 1 "$REPEAT"); do
