@@ -17,7 +17,12 @@
 # After every nginx run the rows it added to event_stream are compared
 # with the 2xx answers wrk counted (an answer still in flight when wrk
 # stops is committed but not counted: at most CONNS more rows), and any
-# non-2xx answer fails the run.  Prints one line per round and the medians.
+# non-2xx answer fails the run; so does an [alert], [crit] or [emerg] in a
+# log.  It also prints the commits and WAL syncs of each run (the
+# server's statistics): how many commands a commit carried.  Prints one
+# line per round and the medians.  GROUP_COMMIT=off runs the nginx with
+# compensation_group_commit off (one transaction per command, as the
+# ceiling).  docs/benchmarks.md has numbers.
 #
 #   bench/pg-nodes.sh        (PG_PORT=5498 BENCH_PORT=19350 REPEAT=3
 #                             DURATION=5s CONNS=48 GROUP_COMMIT=on)
