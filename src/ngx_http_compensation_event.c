@@ -9,6 +9,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_event.h"
+#include "ngx_http_compensation_read.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_sink.h"
@@ -19,10 +20,14 @@
 #define NGX_HTTP_COMPENSATION_SINK_FAILED          "SinkDeliveryFailed"
 
 
+/* the event streams' read job (ngx_http_compensation_read.h) */
 typedef struct {
-    ngx_http_compensation_body_t   body;
+    ngx_http_compensation_read_t   rd;
+    int64_t                        head, tail;
     ngx_uint_t                     sse;
+    ngx_http_compensation_body_t  *body;
     cf_error_t                    *err;
+    char                          *id;           /* after the struct */
 } ngx_http_compensation_event_load_t;
 
 
@@ -50,6 +55,10 @@ typedef struct {
 } ngx_http_compensation_resend_t;
 
 
+static void ngx_http_compensation_event_load_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_event_load_reply(
+    ngx_http_compensation_read_t *rd, ngx_http_request_t *r);
 static int ngx_http_compensation_event_doc(void *data,
     const cf_stream_view_t *row);
 static ngx_int_t ngx_http_compensation_send_event_sse(ngx_http_request_t *r,
@@ -73,14 +82,13 @@ ngx_int_t
 ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
 {
     char                                *id;
+    size_t                               len;
     int64_t                              head, tail;
     ngx_int_t                            rc;
     ngx_str_t                           *v;
     ngx_uint_t                           sse;
-    cf_error_t                           err;
     ngx_http_compensation_ctx_t         *ctx;
-    ngx_http_compensation_main_conf_t   *mcf;
-    ngx_http_compensation_event_load_t   el;
+    ngx_http_compensation_event_load_t  *el;
 
     if (ngx_http_compensation_read_prelude(r, 1, &sse, &id, &rc)
         != NGX_OK)
@@ -102,46 +110,23 @@ ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
         goto bad;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    len = ngx_strlen(id);
 
-    cf_error_init(&err);
-
-    /* each stream is written into the body as it is read (a budget) */
-    ngx_http_compensation_body_init(r, &el.body);
-    el.sse = sse;
-    el.err = &err;
-
-    if (!sse && ngx_http_compensation_body_add(&el.body, (u_char *) "[", 1)
-                != NGX_OK)
-    {
+    el = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_event_load_t) + len + 1);
+    if (el == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cf_store_each_stream(mcf->store, id, head, tail,
-                             ngx_http_compensation_event_doc, &el, &err)
-        < 0
-        && !el.body.too_large)
-    {
-        rc = ngx_http_compensation_internal_error(r,
-                 "loading event streams", &err);
-        cf_error_free(&err);
-        return rc;
-    }
+    el->id = (char *) (el + 1);
+    ngx_memcpy(el->id, id, len + 1);
+    el->head = head;
+    el->tail = tail;
+    el->sse = sse;
+    el->rd.work = ngx_http_compensation_event_load_work;
+    el->rd.reply = ngx_http_compensation_event_load_reply;
 
-    cf_error_free(&err);
-
-    if (!sse && !el.body.too_large
-        && ngx_http_compensation_body_add(&el.body, (u_char *) "]", 1)
-           == NGX_ERROR)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (sse && el.body.size == 0) {
-        return ngx_http_compensation_send_event_sse(r, NULL);
-    }
-
-    return ngx_http_compensation_body_send(&el.body, sse);
+    return ngx_http_compensation_read_post(r, &el->rd);
 
 bad:
 
@@ -150,6 +135,67 @@ bad:
                "headVersion and tailVersion must be non-negative integers"
                " with headVersion <= tailVersion, not \"%V\" and \"%V\".",
                &ctx->vars[1], &ctx->vars[2]);
+}
+
+
+static void
+ngx_http_compensation_event_load_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    cf_error_t                           err;
+    ngx_http_compensation_event_load_t  *el;
+
+    el = (ngx_http_compensation_event_load_t *) rd;
+
+    cf_error_init(&err);
+
+    /* each stream is written into the body as it is read (a budget) */
+    el->body = ngx_http_compensation_answer_body(rd, el->sse);
+    el->err = &err;
+
+    if (!el->sse
+        && ngx_http_compensation_body_add(el->body, (u_char *) "[", 1)
+           != NGX_OK)
+    {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (cf_store_each_stream(st, el->id, el->head, el->tail,
+                             ngx_http_compensation_event_doc, el, &err)
+        < 0
+        && !el->body->too_large)
+    {
+        ngx_http_compensation_answer_internal_error(rd,
+            "loading event streams", &err);
+        cf_error_free(&err);
+        return;
+    }
+
+    cf_error_free(&err);
+
+    if (!el->sse && !el->body->too_large
+        && ngx_http_compensation_body_add(el->body, (u_char *) "]", 1)
+           == NGX_ERROR)
+    {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (el->sse && el->body->size == 0) {
+        /* an empty stream: its own answer (event_load_reply) */
+        rd->kind = NGX_HTTP_COMPENSATION_READ_CUSTOM;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_compensation_event_load_reply(ngx_http_compensation_read_t *rd,
+    ngx_http_request_t *r)
+{
+    return ngx_http_compensation_send_event_sse(r, NULL);
 }
 
 
@@ -166,23 +212,23 @@ ngx_http_compensation_event_doc(void *data, const cf_stream_view_t *row)
     }
 
     if (el->sse) {
-        rc = ngx_http_compensation_body_add(&el->body, (u_char *) "id:", 3);
+        rc = ngx_http_compensation_body_add(el->body, (u_char *) "id:", 3);
 
         if (rc == NGX_OK) {
-            rc = ngx_http_compensation_body_add(&el->body,
+            rc = ngx_http_compensation_body_add(el->body,
                                                 (u_char *) row->id,
                                                 ngx_strlen(row->id));
         }
 
         if (rc == NGX_OK) {
-            rc = ngx_http_compensation_body_add_json(&el->body,
+            rc = ngx_http_compensation_body_add_json(el->body,
                                                      "\nevent:message\ndata:",
                                                      doc, "\n\n");
         }
 
     } else {
-        rc = ngx_http_compensation_body_add_json(&el->body,
-                                                 el->body.n ? "," : "", doc,
+        rc = ngx_http_compensation_body_add_json(el->body,
+                                                 el->body->n ? "," : "", doc,
                                                  "");
     }
 

@@ -46,6 +46,7 @@ struct ngx_http_compensation_executor_s {
     ngx_event_t                         hold;
     ngx_event_t                         again;
     ngx_log_t                          *log;
+    const char                         *what;       /* "store", "read" */
     unsigned                            inline_busy:1;
 
     /* the module's thread */
@@ -66,6 +67,11 @@ struct ngx_http_compensation_executor_s {
 };
 
 
+static ngx_int_t ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts,
+    ngx_uint_t reads);
+static void ngx_http_compensation_executor_stop_one(
+    ngx_http_compensation_executor_t *ex);
 static ngx_int_t ngx_http_compensation_executor_thread_start(
     ngx_cycle_t *cycle, ngx_http_compensation_executor_t *ex);
 static void *ngx_http_compensation_executor_main(void *data);
@@ -86,6 +92,33 @@ ngx_int_t
 ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts)
 {
+    if (ngx_http_compensation_executor_create(cycle, mcf, opts, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The handlers' reads: on a server store each one is a round trip, so
+     * they get a thread of their own (they do not queue behind the command
+     * groups); a SQLite file's reads stay inline (read.c)
+     */
+    if (!mcf->thread_off
+        && (!cf_store_dsn_is_file((char *) mcf->store_path.data)
+            || mcf->read_thread_test))
+    {
+        return ngx_http_compensation_executor_create(cycle, mcf, opts, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts,
+    ngx_uint_t reads)
+{
     char                               errbuf[512];
     cf_store_options_t                 thread_opts;
     ngx_http_compensation_executor_t  *ex;
@@ -100,6 +133,7 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ex->tail = &ex->head;
     ex->wake = (ngx_socket_t) -1;
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_INLINE;
+    ex->what = reads ? "read" : "store";
 
     ex->hold.handler = ngx_http_compensation_executor_hold;
     ex->hold.data = ex;
@@ -109,10 +143,12 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ex->again.data = ex;
     ex->again.log = cycle->log;
 
-    mcf->executor = ex;
+    if (!reads) {
+        mcf->executor = ex;
 
-    if (mcf->thread_off) {
-        return NGX_OK;
+        if (mcf->thread_off) {
+            return NGX_OK;
+        }
     }
 
     thread_opts = *opts;
@@ -126,15 +162,18 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     if (ex->store == NULL) {
         /* the work still runs, on the event loop's connection */
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "compensation: opening the store thread's connection"
-                      " to \"%V\" failed, store work runs on the event"
-                      " loop: %s", &mcf->store_path, errbuf);
+                      "compensation: opening the %s thread's connection"
+                      " to \"%V\" failed, %s work runs on the event"
+                      " loop: %s", ex->what, &mcf->store_path, ex->what,
+                      errbuf);
         return NGX_OK;
     }
 
 #if (NGX_THREADS)
 
-    if (mcf->thread_pool) {
+    /* the reads always have the module's thread: a pool's 32 threads would
+     * still run them one at a time on the one connection */
+    if (mcf->thread_pool && !reads) {
         ex->task = ngx_thread_task_alloc(cycle->pool, 0);
         if (ex->task == NULL) {
             return NGX_ERROR;
@@ -160,6 +199,10 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     }
 
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+
+    if (reads) {
+        mcf->read_executor = ex;
+    }
 
     return NGX_OK;
 }
@@ -377,8 +420,14 @@ void
 ngx_http_compensation_executor_post(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_job_t *job)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_post_to(mcf, mcf->executor, job);
+}
 
+
+void
+ngx_http_compensation_executor_post_to(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex, ngx_http_compensation_job_t *job)
+{
     if (job->queued || job->running) {
         return;
     }
@@ -512,8 +561,14 @@ ngx_http_compensation_executor_again(ngx_event_t *ev)
 void
 ngx_http_compensation_executor_stop(ngx_http_compensation_main_conf_t *mcf)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_stop_one(mcf->executor);
+    ngx_http_compensation_executor_stop_one(mcf->read_executor);
+}
 
+
+static void
+ngx_http_compensation_executor_stop_one(ngx_http_compensation_executor_t *ex)
+{
     if (ex == NULL || !ex->started) {
         return;
     }
@@ -542,7 +597,18 @@ ngx_http_compensation_executor_stop(ngx_http_compensation_main_conf_t *mcf)
 void
 ngx_http_compensation_executor_close(ngx_http_compensation_main_conf_t *mcf)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_t  *ex;
+
+    ex = mcf->read_executor;
+
+    if (ex && ex->store) {
+        cf_store_close(ex->store);
+        ex->store = NULL;
+    }
+
+    mcf->read_executor = NULL;
+
+    ex = mcf->executor;
 
     if (ex == NULL) {
         return;
@@ -631,8 +697,13 @@ ngx_http_compensation_rjob_post(ngx_http_request_t *r,
      * Inline, the job is done (and freed) before the post returns, inside
      * the handler: the posted requests are the caller's to run
      */
-    rj->posting = ngx_http_compensation_executor_threaded(mcf) ? 0 : 1;
-    ngx_http_compensation_executor_post(mcf, &rj->job);
+    if (rj->ex == NULL) {
+        rj->ex = mcf->executor;
+    }
+
+    rj->posting = (rj->ex && rj->ex->mode != NGX_HTTP_COMPENSATION_EXEC_INLINE)
+                  ? 0 : 1;
+    ngx_http_compensation_executor_post_to(mcf, rj->ex, &rj->job);
 
     return NGX_DONE;
 }
@@ -661,9 +732,9 @@ ngx_http_compensation_rjob_done(ngx_http_compensation_job_t *job)
 
     if (r && rj->again) {
         rj->again = 0;
-        ngx_http_compensation_executor_post(
+        ngx_http_compensation_executor_post_to(
             ngx_http_get_module_main_conf(r, ngx_http_compensation_module),
-            &rj->job);
+            rj->ex, &rj->job);
         return;
     }
 

@@ -376,6 +376,13 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * A test hook (docs/testing.md): a SQLite file's reads on the read
+     * executor, as a server store's are.  Read here, in the master: a
+     * worker's environment keeps only the "env" directive's variables.
+     */
+    mcf->read_thread_test = getenv("TEST_COMPENSATION_READ_THREAD") ? 1 : 0;
+
     if (!mcf->default_spec_set) {
         /* the @Retry annotation defaults (spec 1.5) */
         mcf->default_spec.max_retries = 10;
