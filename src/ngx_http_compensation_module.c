@@ -349,6 +349,7 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
 static char *
 ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 {
+    char                               *test;
     ngx_http_compensation_main_conf_t  *mcf = conf;
 
     ngx_conf_init_value(mcf->sync_full, 0);
@@ -381,7 +382,8 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
      * executor, as a server store's are.  Read here, in the master: a
      * worker's environment keeps only the "env" directive's variables.
      */
-    mcf->read_thread_test = getenv("TEST_COMPENSATION_READ_THREAD") ? 1 : 0;
+    test = getenv("TEST_COMPENSATION_READ_THREAD");
+    mcf->read_thread_test = (test && test[0] && test[0] != '0') ? 1 : 0;
 
     if (!mcf->default_spec_set) {
         /* the @Retry annotation defaults (spec 1.5) */
