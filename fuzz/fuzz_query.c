@@ -11,6 +11,8 @@
  * in-memory store with the real schema (cf_sqlite_store.c, cf_query_schema()) and
  * a few aggregates written by the real command pipeline.  An SQLite error
  * there is a finding: the route would answer 500 to a query it accepted.
+ * The same body is compiled in the PostgreSQL dialect too: accepted and
+ * refused alike, its statement written (not run: no server here).
  */
 
 
@@ -124,16 +126,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int                  rc;
+    int                  rc, pg_rc;
     char                *sql, eb[256];
     json_t              *body, *rows;
     int64_t              count;
     uint8_t              sel;
-    cf_error_t           err;
-    cf_query_t           q;
+    cf_error_t           err, pg_err;
+    cf_query_t           q, pg_q;
     json_error_t         jerr;
     cf_query_kind_t      kind;
-    cf_query_limits_t    lim;
+    cf_query_limits_t    lim, pg_lim;
     cf_query_store_t     store;
 
     if (fz_store == NULL) {
@@ -169,7 +171,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = cf_query_compile(&q, store, kind, body, &lim,
                           (sel & 8) ? "owner-1" : NULL, FZ_NOW, &err);
+
+    /* the PostgreSQL dialect accepts and refuses the same queries (this
+     * target has no server to run them on) */
+    pg_lim = lim;
+    pg_lim.dialect = &cf_query_pg_dialect;
+    cf_error_init(&pg_err);
+
+    pg_rc = cf_query_compile(&pg_q, store, kind, body, &pg_lim,
+                             (sel & 8) ? "owner-1" : NULL, FZ_NOW, &pg_err);
     json_decref(body);
+
+    FZ_ASSERT(pg_rc == rc);
+
+    if (pg_rc == 0) {
+        sql = cf_query_pg_sql(&pg_q, kind == CF_QUERY_COUNT);
+        FZ_ASSERT(sql != NULL);
+        free(sql);
+        cf_query_free(&pg_q);
+
+    } else {
+        FZ_ASSERT(strcmp(err.msg, pg_err.msg) == 0);
+        FZ_ASSERT(pg_q.where == NULL);
+    }
+
+    cf_error_free(&pg_err);
 
     if (rc != 0) {
         FZ_ASSERT(!cf_error_is_ok(&err));

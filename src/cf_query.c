@@ -22,8 +22,8 @@
  * instead of the state document so that the dashboard's conditions run on
  * indexes.  This file is the dialect-neutral compiler: operators,
  * validation, limits, conditions, sort, projection; the SQL text of each
- * predicate comes from the dialect (cf_query_int.h; SQLite's:
- * cf_query_sqlite.c), the time ranges from cf_query_time.c.
+ * predicate comes from the emitter (cf_query_emit.c) in the query's
+ * dialect (cf_query_int.h), the time ranges from cf_query_time.c.
  */
 
 
@@ -300,12 +300,12 @@ cf_q_field(cf_qc_t *c, int scope, const char *base, const char *name,
     }
 
     if (r.rest == NULL) {
-        return c->dialect->leaf(c, &r, lo);
+        return cf_q_leaf(c, &r, lo);
     }
 
     c->rollup = 0;
 
-    if (c->dialect->hop_open(c, &r, base, eb, sizeof(eb)) != 0) {
+    if (cf_q_hop_open(c, &r, eb, sizeof(eb)) != 0) {
         return -1;
     }
 
@@ -732,7 +732,7 @@ cf_q_all_in(cf_qc_t *c, int scope, const char *base, const char *name,
         return 0;
     }
 
-    if (c->dialect->all_open(c, list, lv, lt, sizeof(lv)) != 0) {
+    if (cf_q_all_open(c, list, lv, lt, sizeof(lv)) != 0) {
         return -1;
     }
 
@@ -1224,7 +1224,7 @@ cf_q_sort(cf_qc_t *c, cf_query_t *q, json_t *sort)
             cf_sb_add(&c->sb, ", ");
         }
 
-        if (c->dialect->sort_key(c, &r) != 0) {
+        if (cf_q_sort_key(c, &r) != 0) {
             goto failed;
         }
 

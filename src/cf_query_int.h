@@ -7,10 +7,11 @@
  * The dialect-neutral part (cf_query.c: operators, validation, limits,
  * conditions, sort and projection; cf_query_fields.c: the fields
  * whitelist; cf_query_time.c: zones and the time operators' ranges) writes
- * only the boolean glue of standard SQL (parentheses, AND, OR, NOT).  Every
- * other piece of SQL text comes from the dialect: the predicate of a
- * resolved field, the walk through an array's elements, parameters,
- * constants (cf_query_sqlite.c: SQLite's JSON1 functions).
+ * only the boolean glue of standard SQL (parentheses, AND, OR, NOT).  The
+ * predicates of the resolved fields, the walks through arrays' elements
+ * and the statements are written by one emitter (cf_query_emit.c) through
+ * a dialect: its spellings and its JSON access (cf_query_sqlite.c: SQLite's
+ * JSON1 functions; cf_query_pg.c: PostgreSQL's json functions).
  */
 
 
@@ -124,6 +125,18 @@ typedef struct {
 } cf_q_leaf_t;
 
 
+/*
+ * An SQL dialect: the spellings where the engines differ, and the JSON
+ * access that is each engine's own.  The one emitter of the leaf
+ * operators (cf_query_emit.c) writes every predicate through it; a
+ * dialect file (cf_query_sqlite.c, cf_query_pg.c) holds only its table and
+ * its JSON access functions.
+ *
+ * A "candidate" is a value an untyped leaf (CF_K_ANY, CF_K_ARR) is
+ * compared through: the value itself and, for an array, its elements; a
+ * "row" is an element of a JSON array read as a table (ELEM_MATCH, a hop
+ * through an array, a bound list).
+ */
 struct cf_query_dialect_s {
     const char  *name;
     /* the placeholder of parameter N: prefix then N ("?1", "$1") */
@@ -135,26 +148,86 @@ struct cf_query_dialect_s {
      * sort first ascending as in SQLite (NULL: the engine does so) */
     const char  *nulls_first;
     const char  *nulls_last;
+    /* after a string ordered or sorted, for byte order ("": the engine's
+     * default is) */
+    const char  *collate;
+    /* after the placeholder of a value bound as text, integer, real */
+    const char  *cast_text;
+    const char  *cast_int;
+    const char  *cast_real;
 
-    /* the predicate of a resolved field without hops (every leaf operator;
-     * ELEM_MATCH writes its child condition with cf_q_condition) */
-    int (*leaf)(cf_qc_t *c, cf_q_ref_t *r, cf_q_leaf_t *lo);
-    /* opens "some element of r's array field, named eb, satisfies (": the
-     * caller writes the element's predicate and ")" */
-    int (*hop_open)(cf_qc_t *c, cf_q_ref_t *r, const char *base, char *eb,
-        size_t len);
-    /* opens "every value of list (bound) satisfies (" with the names of a
-     * value and its JSON type in lv and lt: the caller writes the
-     * predicate (with those names) and ")" */
-    int (*all_open)(cf_qc_t *c, json_t *list, char *lv, char *lt,
-        size_t len);
-    /* the expression a sort key orders by */
-    int (*sort_key)(cf_qc_t *c, cf_q_ref_t *r);
+    /* the JSON type names (an SQL list) of a value of kind CF_K_STR,
+     * CF_K_INT, CF_K_BOOL, CF_K_OBJ, as a candidate's or row's type */
+    const char  *types[4];
+    /* a candidate's or row's value (%s) as the SQL value of that kind */
+    const char  *as_kind[4];
+    /* a candidate (type %1$s, value %3$s) and a row of a bound list (type
+     * %2$s, value %4$s) are the same JSON value */
+    const char  *same_value;
+    /* the rows of a bound JSON array: its placeholder between open and
+     * close; the column list after a row source's alias (AS x<cols>) */
+    const char  *list_open;
+    const char  *list_close;
+    const char  *row_cols;
+    /* a row's value and JSON type, a candidate's type (%s: the alias) */
+    const char  *row_value;
+    const char  *row_type;
+    const char  *cand_type;
+    /* the string matches [ignore case][contains, starts, ends, the empty
+     * string]: %1$s the string, %2$s the pattern's placeholder */
+    const char  *match[2][4];
+    /* an array leaf is null when its JSON type is missing or "null" (the
+     * engine keeps a JSON null apart from SQL's NULL) */
+    int          arr_null_by_type;
+
+    /* the statement: the count of a rollup query (NULL: no rollup table);
+     * the key a page of rows is chosen by first (NULL: in one step) */
+    const char  *count_rollup;
+    const char  *page_key;
+
+    /* the dialect's own JSON access; each writes SQL, 0 or -1 */
+
+    /* the SQL value of a leaf (compared, sorted, matched) */
+    int (*expr)(cf_qc_t *c, cf_q_ref_t *r);
+    /* the leaf as JSON: an array or object as its compact text with
+     * cast_text */
+    int (*json)(cf_qc_t *c, cf_q_ref_t *r);
+    /* the JSON type of a leaf, NULL when it is missing */
+    int (*type)(cf_qc_t *c, cf_q_ref_t *r);
+    /* a row source of the elements of an array leaf */
+    int (*elements)(cf_qc_t *c, cf_q_ref_t *r);
+    /* the select list of a leaf's candidates: columns v and (see
+     * cand_type) its type */
+    int (*candidates)(cf_qc_t *c, cf_q_ref_t *r);
+    /* "typed leaf IN" a list of more than CF_Q_SHORT_LIST values of the
+     * leaf's kind */
+    int (*in_long)(cf_qc_t *c, cf_q_ref_t *r, json_t *list);
 };
 
 
 /* the SQLite dialect (cf_query_sqlite.c), the compiler's default */
 extern const cf_query_dialect_t  cf_query_sqlite_dialect;
+
+
+/* the emitter (cf_query_emit.c) */
+
+/* the predicate of a resolved field without hops (every leaf operator;
+ * ELEM_MATCH writes its child condition with cf_q_condition) */
+int cf_q_leaf(cf_qc_t *c, cf_q_ref_t *r, cf_q_leaf_t *lo);
+/* opens "some element of r's array field, named eb, satisfies (": the
+ * caller writes the element's predicate and ")" */
+int cf_q_hop_open(cf_qc_t *c, cf_q_ref_t *r, char *eb, size_t len);
+/* opens "every value of list (bound) satisfies (" with the names of a
+ * value and its JSON type in lv and lt: the caller writes the predicate
+ * (with those names) and ")" */
+int cf_q_all_open(cf_qc_t *c, json_t *list, char *lv, char *lt, size_t len);
+/* the expression a sort key orders by */
+int cf_q_sort_key(cf_qc_t *c, cf_q_ref_t *r);
+/* "typed leaf IN list": some row of the bound list equals the leaf */
+int cf_q_in_rows(cf_qc_t *c, cf_q_ref_t *r, json_t *list);
+/* the statement text of a compiled query in dialect d; malloc()ed */
+char *cf_q_statement(const cf_query_dialect_t *d, const cf_query_t *q,
+    int count);
 
 
 /* the string builder (cf_query.c) */

@@ -225,17 +225,34 @@ cf_sqlite_dispatch_close(cf_dispatch_t *base)
 }
 
 
-/* runs a statement without rows; it is reset, its bindings cleared */
+/* the statement back to its start, its bindings cleared */
+static void
+cf_dispatch_reset(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+
+/* one step of a statement, then reset: SQLITE_ROW, SQLITE_DONE or the
+ * error (a row's columns are gone: for "is there a row" statements) */
 static int
-cf_dispatch_run(sqlite3_stmt *s)
+cf_dispatch_step(sqlite3_stmt *s)
 {
     int  rc;
 
     rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    cf_dispatch_reset(s);
 
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc;
+}
+
+
+/* runs a statement without rows */
+static int
+cf_dispatch_run(sqlite3_stmt *s)
+{
+    return cf_dispatch_step(s) == SQLITE_DONE ? 0 : -1;
 }
 
 
@@ -256,6 +273,44 @@ cf_dispatch_own(cf_store_t *store)
     }
 
     return (cf_sqlite_dispatch_t *) st->dispatch;
+}
+
+
+/* the connection's own statements in a write transaction (BEGIN
+ * IMMEDIATE): 0, CF_DISPATCH_BUSY (another writer holds the lock) or -1 */
+static int
+cf_dispatch_begin(cf_store_t *store, cf_sqlite_dispatch_t **dp)
+{
+    int  rc;
+
+    *dp = cf_dispatch_own(store);
+    if (*dp == NULL) {
+        return -1;
+    }
+
+    rc = sqlite3_exec((*dp)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
+    }
+
+    return 0;
+}
+
+
+/* ends cf_dispatch_begin's transaction: COMMIT when rc is 0 (rc turns -1
+ * when it fails), else ROLLBACK; returns rc */
+static int
+cf_dispatch_end(cf_sqlite_dispatch_t *d, int rc)
+{
+    if (rc == 0 && sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL)
+                   == SQLITE_OK)
+    {
+        return 0;
+    }
+
+    sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+
+    return rc == 0 ? -1 : rc;
 }
 
 
@@ -361,8 +416,7 @@ cf_sqlite_dispatch_claim_in(cf_dispatch_t *base, int64_t now,
     sqlite3_bind_int(s, 1, limit);
 
     rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 1);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    cf_dispatch_reset(s);
 
     if (rc != 0) {
         goto failed;
@@ -374,8 +428,7 @@ cf_sqlite_dispatch_claim_in(cf_dispatch_t *base, int64_t now,
         sqlite3_bind_int(s, 2, limit - (int) *n);
 
         rc = cf_dispatch_push(d, now, lease_ms, owner, s, claims, n, &cap, 0);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
+        cf_dispatch_reset(s);
 
         if (rc != 0) {
             goto failed;
@@ -399,47 +452,36 @@ cf_sqlite_dispatch_claim(cf_store_t *st, int64_t now, int64_t lease_ms,
     int64_t owner, int limit, cf_claim_t **claims, size_t *n)
 {
     int                    rc;
-    sqlite3               *db;
     cf_sqlite_dispatch_t  *d;
 
     *claims = NULL;
     *n = 0;
 
-    d = cf_dispatch_own(st);
-    if (d == NULL) {
+    rc = cf_dispatch_begin(st, &d);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = cf_sqlite_dispatch_claim_in(&d->base, now, lease_ms, owner, limit,
+                                     claims, n);
+
+    if (cf_dispatch_end(d, rc) != 0) {
+        cf_claims_free(*claims, *n);
+        *claims = NULL;
+        *n = 0;
         return -1;
     }
 
-    db = d->db;
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        return (rc & 0xff) == SQLITE_BUSY ? CF_DISPATCH_BUSY : -1;
-    }
-
-    if (cf_sqlite_dispatch_claim_in(&d->base, now, lease_ms, owner, limit,
-                                    claims, n)
-        == 0
-        && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-    {
-        return 0;
-    }
-
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    cf_claims_free(*claims, *n);
-    *claims = NULL;
-    *n = 0;
-
-    return -1;
+    return 0;
 }
 
 
-int
-cf_sqlite_dispatch_finish_in(cf_dispatch_t *base, int64_t job_id,
+/* an active operation ends in state: 0, CF_DISPATCH_NOT_FOUND or -1 */
+static int
+cf_dispatch_finish_stmt(cf_sqlite_dispatch_t *d, int64_t job_id,
     const char *state, const char *result, int64_t now)
 {
-    sqlite3_stmt          *s;
-    cf_sqlite_dispatch_t  *d = (cf_sqlite_dispatch_t *) base;
+    sqlite3_stmt  *s;
 
     s = d->stmt[CF_DS_FINISH];
 
@@ -452,13 +494,25 @@ cf_sqlite_dispatch_finish_in(cf_dispatch_t *base, int64_t job_id,
         return -1;
     }
 
-    if (sqlite3_changes(d->db) == 0) {
-        return CF_DISPATCH_NOT_FOUND;
+    return sqlite3_changes(d->db) == 0 ? CF_DISPATCH_NOT_FOUND : 0;
+}
+
+
+int
+cf_sqlite_dispatch_finish_in(cf_dispatch_t *base, int64_t job_id,
+    const char *state, const char *result, int64_t now)
+{
+    int  rc;
+
+    rc = cf_dispatch_finish_stmt((cf_sqlite_dispatch_t *) base, job_id,
+                                 state, result, now);
+
+    if (rc == 0) {
+        /* observed when the caller's transaction commits */
+        cf_dispatch_ended(base, state);
     }
 
-    cf_dispatch_ended(base, state);
-
-    return 0;
+    return rc;
 }
 
 
@@ -480,8 +534,7 @@ cf_sqlite_dispatch_cancel_asked_in(cf_dispatch_t *base, int64_t job_id)
                 || (state && strcmp(state, "ForceCancelled") == 0);
     }
 
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    cf_dispatch_reset(s);
 
     return asked;
 }
@@ -498,10 +551,7 @@ cf_sqlite_dispatch_held_in(cf_dispatch_t *base, int64_t job_id, int64_t now)
     sqlite3_bind_int64(s, 1, job_id);
     sqlite3_bind_int64(s, 2, now);
 
-    held = sqlite3_step(s) == SQLITE_ROW;
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    held = cf_dispatch_step(s) == SQLITE_ROW;
 
     return held;
 }
@@ -511,7 +561,7 @@ int
 cf_sqlite_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
     const char *result, int64_t now)
 {
-    sqlite3_stmt          *s;
+    int                    rc;
     cf_sqlite_dispatch_t  *d;
 
     d = cf_dispatch_own(st);
@@ -519,24 +569,13 @@ cf_sqlite_dispatch_finish(cf_store_t *st, int64_t job_id, const char *state,
         return -1;
     }
 
-    s = d->stmt[CF_DS_FINISH];
+    rc = cf_dispatch_finish_stmt(d, job_id, state, result, now);
 
-    sqlite3_bind_int64(s, 1, job_id);
-    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, result ? result : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
-
-    if (cf_dispatch_run(s) != 0) {
-        return -1;
+    if (rc == 0) {
+        cf_dispatch_observe(state);
     }
 
-    if (sqlite3_changes(d->db) == 0) {
-        return CF_DISPATCH_NOT_FOUND;
-    }
-
-    cf_dispatch_observe(state);
-
-    return 0;
+    return rc;
 }
 
 
@@ -545,59 +584,46 @@ cf_sqlite_dispatch_enqueue(cf_store_t *st, const char *execution_id,
     int64_t now, int64_t *job_id, char op_id[CF_UUID_LEN + 1])
 {
     int                    rc;
-    sqlite3               *db;
     sqlite3_stmt          *s;
     cf_sqlite_dispatch_t  *d;
 
-    d = cf_dispatch_own(st);
-    if (d == NULL) {
-        return -1;
-    }
-
-    db = d->db;
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
+    /* a busy lock is a failure here: CF_DISPATCH_BUSY means "active" */
+    if (cf_dispatch_begin(st, &d) != 0) {
         return -1;
     }
 
     s = d->stmt[CF_DS_ENQ_BUSY];
     sqlite3_bind_text(s, 1, execution_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
 
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        goto failed;
+    switch (cf_dispatch_step(s)) {
+
+    case SQLITE_ROW:
+        rc = CF_DISPATCH_BUSY;
+        break;
+
+    case SQLITE_DONE:
+        cf_uuid4(op_id);
+
+        s = d->stmt[CF_DS_ENQ_INSERT];
+        sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, execution_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, now);
+
+        rc = cf_dispatch_run(s);
+
+        if (rc == 0) {
+            *job_id = sqlite3_last_insert_rowid(d->db);
+        }
+
+        break;
+
+    default:
+        rc = -1;
+        break;
     }
 
-    if (rc == SQLITE_ROW) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return CF_DISPATCH_BUSY;
-    }
-
-    cf_uuid4(op_id);
-
-    s = d->stmt[CF_DS_ENQ_INSERT];
-    sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, execution_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, now);
-
-    if (cf_dispatch_run(s) != 0) {
-        goto failed;
-    }
-
-    *job_id = sqlite3_last_insert_rowid(db);
-
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        return 0;
-    }
-
-failed:
-
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return cf_dispatch_end(d, rc);
 }
 
 
@@ -649,8 +675,7 @@ cf_sqlite_dispatch_get(cf_store_t *st, const char *op_id, cf_operation_t *op)
         rc = rc == SQLITE_DONE ? CF_DISPATCH_NOT_FOUND : -1;
     }
 
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    cf_dispatch_reset(s);
 
     return rc;
 }
@@ -686,8 +711,7 @@ cf_sqlite_dispatch_list(cf_store_t *st, const char *execution_id, int limit,
         cf_dispatch_row(s, &a[(*n)++]);
     }
 
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    cf_dispatch_reset(s);
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         free(a);
@@ -704,72 +728,51 @@ int
 cf_sqlite_dispatch_cancel(cf_store_t *st, const char *op_id, int force,
     int64_t now, char state[16])
 {
-    int                    rc;
-    sqlite3               *db;
+    int                    rc, stmt;
     sqlite3_stmt          *s;
     cf_operation_t         op;
     cf_sqlite_dispatch_t  *d;
 
-    d = cf_dispatch_own(st);
-    if (d == NULL) {
-        return -1;
-    }
-
-    db = d->db;
-
-    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
+    if (cf_dispatch_begin(st, &d) != 0) {
         return -1;
     }
 
     rc = cf_sqlite_dispatch_get(st, op_id, &op);
     if (rc != 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
+        return cf_dispatch_end(d, rc);
     }
 
     snprintf(state, 16, "%s", op.state);
 
     if (!force) {
         if (strcmp(op.state, "RollingBack") == 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return 0;
+            /* asked already: nothing to write */
+            return cf_dispatch_end(d, 0);
         }
 
         if (strcmp(op.state, "Running") != 0
             && strcmp(op.state, "Pending") != 0)
         {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return CF_DISPATCH_REFUSED;
+            return cf_dispatch_end(d, CF_DISPATCH_REFUSED);
         }
 
         /* a queued one has no call to stop: it is cancelled at once */
-        s = d->stmt[strcmp(op.state, "Pending") == 0 ? CF_DS_CANCEL_PENDING
-                                                     : CF_DS_CANCEL_RUNNING];
+        stmt = strcmp(op.state, "Pending") == 0 ? CF_DS_CANCEL_PENDING
+                                                : CF_DS_CANCEL_RUNNING;
 
     } else {
         if (strcmp(op.state, "RollingBack") != 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return CF_DISPATCH_REFUSED;
+            return cf_dispatch_end(d, CF_DISPATCH_REFUSED);
         }
 
-        s = d->stmt[CF_DS_CANCEL_FORCE];
+        stmt = CF_DS_CANCEL_FORCE;
     }
 
+    s = d->stmt[stmt];
     sqlite3_bind_int64(s, 1, op.job_id);
     sqlite3_bind_int64(s, 2, now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
 
-    if (rc != SQLITE_DONE
-        || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-
-    return 0;
+    return cf_dispatch_end(d, cf_dispatch_run(s));
 }
 
 

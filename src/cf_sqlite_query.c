@@ -143,20 +143,11 @@ static const char  cf_query_rollup_fill_sql[] =
 static int
 cf_sqlite_query_migrate(sqlite3 *db)
 {
-    int            rc, version;
-    char           sql[48];
-    sqlite3_stmt  *s;
+    int   rc, version;
+    char  sql[48];
 
-    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    rc = cf_sqlite_user_version(db, &version);
     if (rc != SQLITE_OK) {
-        return rc;
-    }
-
-    rc = sqlite3_step(s);
-    version = (rc == SQLITE_ROW) ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_ROW) {
         return rc;
     }
 

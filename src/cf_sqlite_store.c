@@ -175,7 +175,8 @@ static int cf_sqlite_check_file(cf_store_t *store);
 static int cf_sqlite_errcode(cf_store_t *store);
 static const char *cf_sqlite_path(cf_store_t *store);
 static int cf_sqlite_create_schema(cf_sqlite_store_t *st);
-static int cf_sqlite_migrate(cf_sqlite_store_t *st, char **msg);
+static int cf_sqlite_migrate(cf_sqlite_store_t *st, int version,
+    char **msg);
 static int cf_sqlite_busy(void *data, int count);
 static int cf_sqlite_wal_hook(void *data, sqlite3 *db, const char *name,
     int frames);
@@ -545,7 +546,7 @@ cf_sqlite_wal_restarts(cf_store_t *store)
 static int
 cf_sqlite_create_schema(cf_sqlite_store_t *st)
 {
-    int   rc, i;
+    int   rc, i, version;
     char *msg;
 
     for (i = 0; i < CF_SCHEMA_RETRIES; i++) {
@@ -554,10 +555,25 @@ cf_sqlite_create_schema(cf_sqlite_store_t *st)
 
         if (rc == SQLITE_OK) {
             msg = NULL;
-            rc = sqlite3_exec(st->db, cf_schema_sql, NULL, NULL, &msg);
+            rc = cf_sqlite_user_version(st->db, &version);
+
+            if (rc == SQLITE_OK && version > CF_SQLITE_SCHEMA_VERSION) {
+                /* a newer module's file: what this one would write (or
+                 * migrate "back") could break it */
+                snprintf(st->errmsg, sizeof(st->errmsg), "the file has"
+                         " schema version %d, this module knows versions"
+                         " up to %d: upgrade the module", version,
+                         CF_SQLITE_SCHEMA_VERSION);
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+            }
 
             if (rc == SQLITE_OK) {
-                rc = cf_sqlite_migrate(st, &msg);
+                rc = sqlite3_exec(st->db, cf_schema_sql, NULL, NULL, &msg);
+            }
+
+            if (rc == SQLITE_OK) {
+                rc = cf_sqlite_migrate(st, version, &msg);
             }
 
             if (rc == SQLITE_OK) {
@@ -590,16 +606,37 @@ cf_sqlite_create_schema(cf_sqlite_store_t *st)
 }
 
 
+/* PRAGMA user_version: the file's schema version (0: a new file) */
+int
+cf_sqlite_user_version(sqlite3 *db, int *version)
+{
+    int            rc;
+    sqlite3_stmt  *s;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    rc = sqlite3_step(s);
+    *version = (rc == SQLITE_ROW) ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+
 /*
- * Brings a file of an older schema version to version 2, inside the
- * schema transaction: version 1 lacks snapshot.tags (every row then has
- * the tags {}, as an aggregate that never had tags applied).  A newer
- * version is kept (3: the query indexes, cf_sqlite_query.c).
+ * Brings a file of an older schema version (version) to version 2,
+ * inside the schema transaction: version 1 lacks snapshot.tags (every row
+ * then has the tags {}, as an aggregate that never had tags applied).
+ * Version 3 is kept (the query indexes, cf_sqlite_query.c); a newer one
+ * never gets here (cf_sqlite_create_schema refuses it).
  */
 static int
-cf_sqlite_migrate(cf_sqlite_store_t *st, char **msg)
+cf_sqlite_migrate(cf_sqlite_store_t *st, int version, char **msg)
 {
-    int            rc, has_tags, version;
+    int            rc, has_tags;
     sqlite3_stmt  *s;
 
     rc = sqlite3_prepare_v2(st->db,
@@ -614,19 +651,6 @@ cf_sqlite_migrate(cf_sqlite_store_t *st, char **msg)
     sqlite3_finalize(s);
 
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return rc;
-    }
-
-    rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        return rc;
-    }
-
-    rc = sqlite3_step(s);
-    version = (rc == SQLITE_ROW) ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_finalize(s);
-
-    if (rc != SQLITE_ROW) {
         return rc;
     }
 

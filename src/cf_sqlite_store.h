@@ -88,6 +88,8 @@ struct cf_sqlite_store_s {
 void cf_sqlite_set_error(cf_sqlite_store_t *st, const char *what);
 /* runs a statement without rows: 0, CF_STORE_BUSY or -1 (error set) */
 int cf_sqlite_exec(cf_sqlite_store_t *st, cf_sql_id_t id);
+/* the file's schema version (PRAGMA user_version): an SQLite code */
+int cf_sqlite_user_version(sqlite3 *db, int *version);
 
 
 /* the connection of a store the SQLite backend opened: its dispatch,

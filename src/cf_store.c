@@ -12,17 +12,26 @@
 #include "cf_store_backend.h"
 
 
-/* the libpq keywords that start a keyword/value connection string */
+/* libpq's connection keywords (PQconndefaults of libpq 15): one of them
+ * starts a keyword/value connection string */
 static const char *const  cf_store_pg_keywords[] = {
-    "host=", "hostaddr=", "port=", "dbname=", "user=", "password=",
-    "service=", "sslmode=", "connect_timeout=", "application_name=",
-    "options=", "passfile=", "target_session_attrs=", NULL
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+    "service", "options", "application_name", "fallback_application_name",
+    "client_encoding", "connect_timeout", "channel_binding", "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout", "sslmode", "sslcompression", "sslcert", "sslkey",
+    "sslpassword", "sslrootcert", "sslcrl", "sslcrldir", "sslsni",
+    "ssl_min_protocol_version", "ssl_max_protocol_version", "requirepeer",
+    "gssencmode", "krbsrvname", "gsslib", "replication",
+    "target_session_attrs", NULL
 };
 
 
 int
 cf_store_dsn_is_file(const char *dsn)
 {
+    size_t              n;
+    const char         *p;
     const char *const  *k;
 
     if (strncmp(dsn, "postgresql://", sizeof("postgresql://") - 1) == 0
@@ -31,14 +40,27 @@ cf_store_dsn_is_file(const char *dsn)
         return 0;
     }
 
-    /* "host=... dbname=...": a file name with a '=' in its first word
-     * is still a file unless that word is one of libpq's keywords */
+    /*
+     * "host=... dbname=...", "dbname = x" (libpq allows white space around
+     * '='): a file name with a '=' in its first word is still a file
+     * unless that word is one of libpq's keywords
+     */
     while (*dsn == ' ' || *dsn == '\t') {
         dsn++;
     }
 
     for (k = cf_store_pg_keywords; *k; k++) {
-        if (strncmp(dsn, *k, strlen(*k)) == 0) {
+        n = strlen(*k);
+
+        if (strncmp(dsn, *k, n) != 0) {
+            continue;
+        }
+
+        for (p = dsn + n; *p == ' ' || *p == '\t'; p++) {
+            /* void */
+        }
+
+        if (*p == '=') {
             return 0;
         }
     }

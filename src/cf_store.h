@@ -24,8 +24,6 @@
 #include "cf_checkpoint.h"
 
 
-#define CF_STORE_SCHEMA_VERSION  1
-
 /* results besides 0 (ok) and -1 (error, message in cf_store_errmsg) */
 #define CF_STORE_NOT_FOUND       1
 #define CF_STORE_BUSY            2    /* lock not obtained in time */

@@ -185,6 +185,158 @@ test_sql_rollup_and_order(void)
 }
 
 
+/* the WHERE text and parameters of a row query in a dialect (NULL:
+ * SQLite's) */
+static void
+t_where_in(const cf_query_dialect_t *d, cf_query_store_t store,
+    const char *cond, const char *where, const char *params)
+{
+    char                body[2048];
+    json_t             *j;
+    cf_query_t          q;
+    cf_error_t          err;
+    cf_query_limits_t   lim;
+
+    cf_query_limits_init(&lim);
+    lim.dialect = d;
+    cf_error_init(&err);
+
+    snprintf(body, sizeof(body), "{\"condition\":%s}", cond);
+    j = cf_t_json(body);
+
+    if (!CHECK(cf_query_compile(&q, store, CF_QUERY_LIST, j, &lim, NULL,
+                                T_NOW, &err) == 0))
+    {
+        printf("#     %s: %s\n", cond, err.msg);
+        json_decref(j);
+        return;
+    }
+
+    json_decref(j);
+    CHECK_STR(q.where, where);
+    CHECK_JSON(q.params, params);
+    cf_query_free(&q);
+}
+
+
+/*
+ * The one emitter (cf_query_emit.c) in each dialect: the PostgreSQL text
+ * compiled here without a server (test_pg_query.c runs it), SQLite's for
+ * the operators the table above does not reach.
+ */
+static void
+test_sql_dialects(void)
+{
+    const cf_query_dialect_t  *pg = &cf_query_pg_dialect;
+
+    /* ignoreCase: ASCII folding on both sides (translate, not lower) */
+    t_where_in(pg, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.error.errorMsg\",\"operator\":\"ENDS_WITH\","
+        "\"value\":\"case\",\"options\":{\"ignoreCase\":true}}",
+        "tenant_id = '(0)' AND deleted = 0 AND (EXISTS (SELECT 1 FROM"
+        " (SELECT (CASE WHEN json_typeof(json_extract_path(state, 'error',"
+        " 'errorMsg')) <> 'null' THEN json_extract_path(state, 'error',"
+        " 'errorMsg') #>> '{}' END) AS x) AS s0 WHERE"
+        " right(translate(s0.x, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',"
+        " 'abcdefghijklmnopqrstuvwxyz'), length(translate($1::text,"
+        " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')))"
+        " = translate($1::text, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',"
+        " 'abcdefghijklmnopqrstuvwxyz')))", "[\"case\"]");
+    t_where_in(NULL, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.error.errorMsg\",\"operator\":\"ENDS_WITH\","
+        "\"value\":\"case\",\"options\":{\"ignoreCase\":true}}",
+        "tenant_id = '(0)' AND deleted = 0 AND (EXISTS (SELECT 1 FROM"
+        " (SELECT json_extract(state, '$.error.errorMsg') AS x) AS s0 WHERE"
+        " length(s0.x) >= length(?1) AND lower(substr(s0.x, -length(?1)))"
+        " = lower(?1)))", "[\"case\"]");
+
+    /* a header key: its path bound, strings ordered by bytes */
+    t_where_in(pg, CF_QUERY_EVENT,
+        "{\"field\":\"header.trace_id\",\"operator\":\"GT\","
+        "\"value\":\"T3\"}",
+        "tenant_id = '(0)' AND ((CASE WHEN json_typeof(json_extract_path("
+        "header, $1::text)) <> 'null' THEN json_extract_path(header,"
+        " $2::text) #>> '{}' END) COLLATE \"C\" > $3::text)",
+        "[\"trace_id\",\"trace_id\",\"T3\"]");
+
+    /* a payload field of unknown type: its candidates, by JSON type */
+    t_where_in(pg, CF_QUERY_EVENT,
+        "{\"field\":\"body.body.retries\",\"operator\":\"GTE\","
+        "\"value\":1}",
+        "tenant_id = '(0)' AND EXISTS (SELECT 1 FROM json_array_elements("
+        "CASE WHEN json_typeof(body) = 'array' THEN body END) AS j0(v) WHERE"
+        " (EXISTS (SELECT 1 FROM (SELECT json_extract_path(j0.v, $1::text,"
+        " $2::text) AS v UNION ALL SELECT json_array_elements(CASE WHEN"
+        " json_typeof(json_extract_path(j0.v, $3::text, $4::text)) ="
+        " 'array' THEN json_extract_path(j0.v, $5::text, $6::text) END))"
+        " AS c1 WHERE (json_typeof(c1.v) = 'number' AND (c1.v #>>"
+        " '{}')::numeric >= $7::bigint))))",
+        "[\"body\",\"retries\",\"body\",\"retries\",\"body\","
+        "\"retries\",1]");
+    t_where_in(NULL, CF_QUERY_EVENT,
+        "{\"field\":\"body.body.retries\",\"operator\":\"GTE\","
+        "\"value\":1}",
+        "tenant_id = '(0)' AND EXISTS (SELECT 1 FROM json_each(body) AS j0"
+        " WHERE (EXISTS (SELECT 1 FROM (SELECT json_extract(j0.value, ?1)"
+        " AS v, json_type(j0.value, ?2) AS t UNION ALL SELECT value, type"
+        " FROM json_each(j0.value, ?3) WHERE json_type(j0.value, ?4) ="
+        " 'array') AS c1 WHERE (c1.t IN ('integer', 'real') AND c1.v >="
+        " ?5))))",
+        "[\"$.body.retries\",\"$.body.retries\",\"$.body.retries\","
+        "\"$.body.retries\",1]");
+
+    /* an array: ELEM_MATCH over its objects, NULL by its JSON type */
+    t_where_in(pg, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.error.bindingErrors\",\"operator\":"
+        "\"ELEM_MATCH\",\"children\":[{\"field\":\"msg\",\"operator\":"
+        "\"EQ\",\"value\":\"g\"}]}",
+        "tenant_id = '(0)' AND deleted = 0 AND EXISTS (SELECT 1 FROM"
+        " json_array_elements(CASE WHEN json_typeof(json_extract_path(state,"
+        " 'error', 'bindingErrors')) = 'array' THEN json_extract_path(state,"
+        " 'error', 'bindingErrors') END) AS e0(v) WHERE json_typeof(e0.v) ="
+        " 'object' AND ((CASE WHEN json_typeof(json_extract_path(e0.v,"
+        " 'msg')) <> 'null' THEN json_extract_path(e0.v, 'msg') #>> '{}'"
+        " END) = $1::text))", "[\"g\"]");
+    t_where_in(pg, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.error.bindingErrors\",\"operator\":"
+        "\"NULL\"}",
+        "tenant_id = '(0)' AND deleted = 0 AND ((coalesce(json_typeof("
+        "json_extract_path(state, 'error', 'bindingErrors')), 'null') ="
+        " 'null'))", "[]");
+
+    /* a long list of a typed field: SQLite's IN over json_each (the
+     * index serves it), PostgreSQL's rows compared by type */
+    t_where_in(NULL, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.retrySpec.maxRetries\",\"operator\":\"IN\","
+        "\"value\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}",
+        "tenant_id = '(0)' AND deleted = 0 AND (json_extract(state,"
+        " '$.retrySpec.maxRetries') IN (SELECT value FROM json_each(?1)))",
+        "[\"[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\"]");
+    t_where_in(pg, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.retrySpec.maxRetries\",\"operator\":\"IN\","
+        "\"value\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}",
+        "tenant_id = '(0)' AND deleted = 0 AND EXISTS (SELECT 1 FROM"
+        " json_array_elements($1::json) AS l0(v) WHERE (json_typeof(l0.v) IN"
+        " ('number') AND (CASE WHEN json_typeof(json_extract_path(state,"
+        " 'retrySpec', 'maxRetries')) = 'number' THEN (json_extract_path("
+        "state, 'retrySpec', 'maxRetries') #>> '{}')::numeric END) ="
+        " (l0.v #>> '{}')::numeric))",
+        "[\"[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\"]");
+
+    /* booleans of a short list are the constants 1 and 0 in both */
+    t_where_in(NULL, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.isRetryable\",\"operator\":\"IN\","
+        "\"value\":[true,\"x\",false]}",
+        "tenant_id = '(0)' AND deleted = 0 AND (is_retryable IN (1, 0))",
+        "[]");
+    t_where_in(pg, CF_QUERY_SNAPSHOT,
+        "{\"field\":\"state.isRetryable\",\"operator\":\"IN\","
+        "\"value\":[true,\"x\",false]}",
+        "tenant_id = '(0)' AND deleted = 0 AND (is_retryable IN (1, 0))",
+        "[]");
+}
+
+
 static void
 t_bad(cf_query_kind_t kind, const char *body, const char *msg)
 {
@@ -728,6 +880,8 @@ const cf_test_t  cf_tests_query[] = {
       test_sql_table },
     { "query: rollup counts, sort, pagination, event fields",
       test_sql_rollup_and_order },
+    { "query: the emitter's text in the SQLite and PostgreSQL dialects",
+      test_sql_dialects },
     { "query: bad queries are IllegalArgument naming the problem",
       test_bad_queries },
     { "query: zones, DST-correct day boundaries, TZ restored", test_zones },

@@ -20,6 +20,7 @@
 #include "cf_store.h"
 #include "cf_service.h"
 #include "cf_history.h"
+#include "cf_query.h"
 
 
 typedef struct {
@@ -1714,6 +1715,59 @@ test_store_unique_violations(void)
 
 
 /*
+ * A file of a newer schema version (a newer module wrote it) is refused at
+ * open, as the PostgreSQL backend refuses such a database: this module
+ * would write it as an older version (an older build once set a version 3
+ * file back to 2).  The file is left as it was.
+ */
+static void
+test_store_newer_schema(void)
+{
+    char                errbuf[512], want[128];
+    cf_t_env_t          env;
+    cf_store_t         *st;
+    cf_store_options_t  opts;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_query_schema(env.st, errbuf, sizeof(errbuf)), 0);
+    CHECK_INT(cf_t_sql_int(&env, "PRAGMA user_version"),
+              CF_SQLITE_SCHEMA_VERSION);
+    cf_store_close(env.st);
+    env.st = NULL;
+
+    cf_t_sql_exec(&env, "PRAGMA user_version = 4");
+
+    cf_t_options(&opts);
+    errbuf[0] = '\0';
+    st = cf_store_open(env.path, &opts, errbuf, sizeof(errbuf));
+
+    if (!CHECK(st == NULL)) {
+        cf_store_close(st);
+    }
+
+    snprintf(want, sizeof(want), "the file has schema version 4, this"
+             " module knows versions up to %d: upgrade the module",
+             CF_SQLITE_SCHEMA_VERSION);
+    if (!CHECK(strstr(errbuf, want) != NULL)) {
+        printf("#     %s\n", errbuf);
+    }
+
+    CHECK_INT(cf_t_sql_int(&env, "PRAGMA user_version"), 4);
+
+    /* its own version opens again */
+    cf_t_sql_exec(&env, "PRAGMA user_version = 3");
+    env.st = cf_t_connect(&env, &opts);
+    CHECK(env.st != NULL);
+    CHECK_INT(cf_t_sql_int(&env, "PRAGMA user_version"), 3);
+
+    cf_t_env_close(&env);
+}
+
+
+/*
  * The backend a store's name selects (cf_store_open): PostgreSQL's URIs and
  * keyword strings go to its backend, which this build (the tests') lacks;
  * anything else is a SQLite file.
@@ -1732,6 +1786,14 @@ test_store_backend_select(void)
     CHECK(!cf_store_dsn_is_file("postgres://db/compensation"));
     CHECK(!cf_store_dsn_is_file("host=db dbname=compensation"));
     CHECK(!cf_store_dsn_is_file(" dbname=compensation"));
+    /* libpq allows white space around '=' */
+    CHECK(!cf_store_dsn_is_file("dbname = compensation host=db"));
+    CHECK(!cf_store_dsn_is_file("\thost\t=db"));
+    CHECK(!cf_store_dsn_is_file("sslrootcert =/etc/ca.pem dbname=c"));
+    CHECK(cf_store_dsn_is_file("dbname.db"));
+    CHECK(cf_store_dsn_is_file("hostname=x.db"));
+    CHECK(cf_store_dsn_is_file("dbname x.db"));
+    CHECK(cf_store_dsn_is_file("username = x.db"));
 
     cf_t_options(&opts);
     errbuf[0] = '\0';
@@ -1751,6 +1813,8 @@ const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: resource tags in the snapshot; a version 1 file is migrated",
       test_store_tags },
+    { "store: a file of a newer schema version is refused, left as it was",
+      test_store_newer_schema },
     { "store: a failed command writes nothing",
       test_store_failed_command_writes_nothing },
     { "store: Command-Request-Id is idempotent",
