@@ -47,6 +47,11 @@ struct ngx_http_compensation_executor_s {
     ngx_event_t                         again;
     ngx_log_t                          *log;
     const char                         *what;       /* "store", "read" */
+    cf_store_options_t                  opts;       /* the read thread's
+                                                       connection */
+    ngx_uint_t                          connect_failed;  /* the thread's:
+                                                            no bit-field */
+    ngx_uint_t                          reads;      /* the read executor */
     unsigned                            inline_busy:1;
 
     /* the module's thread */
@@ -75,6 +80,8 @@ static void ngx_http_compensation_executor_stop_one(
 static ngx_int_t ngx_http_compensation_executor_thread_start(
     ngx_cycle_t *cycle, ngx_http_compensation_executor_t *ex);
 static void *ngx_http_compensation_executor_main(void *data);
+static void ngx_http_compensation_executor_connect(
+    ngx_http_compensation_executor_t *ex);
 static void ngx_http_compensation_executor_wake(ngx_event_t *rev);
 static void ngx_http_compensation_executor_next(
     ngx_http_compensation_executor_t *ex);
@@ -134,6 +141,7 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     ex->wake = (ngx_socket_t) -1;
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_INLINE;
     ex->what = reads ? "read" : "store";
+    ex->reads = reads ? 1 : 0;
 
     ex->hold.handler = ngx_http_compensation_executor_hold;
     ex->hold.data = ex;
@@ -156,6 +164,26 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     /* off the event loop: the restart before a write may wait for readers */
     thread_opts.wal_restart_wait_ms = 200;
 
+    if (reads) {
+        /*
+         * The read thread opens its connection itself, before its first
+         * job: a server store's connect is round trips the event loop must
+         * not wait for.  Until it is open the reads answer 503 (read.c).
+         */
+        ex->opts = thread_opts;
+
+        if (ngx_http_compensation_executor_thread_start(cycle, ex)
+            != NGX_OK)
+        {
+            return NGX_OK;
+        }
+
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+        mcf->read_executor = ex;
+
+        return NGX_OK;
+    }
+
     ex->store = cf_store_open((char *) mcf->store_path.data, &thread_opts,
                               errbuf, sizeof(errbuf));
 
@@ -171,9 +199,7 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
 
 #if (NGX_THREADS)
 
-    /* the reads always have the module's thread: a pool's 32 threads would
-     * still run them one at a time on the one connection */
-    if (mcf->thread_pool && !reads) {
+    if (mcf->thread_pool) {
         ex->task = ngx_thread_task_alloc(cycle->pool, 0);
         if (ex->task == NULL) {
             return NGX_ERROR;
@@ -199,10 +225,6 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     }
 
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
-
-    if (reads) {
-        mcf->read_executor = ex;
-    }
 
     return NGX_OK;
 }
@@ -323,6 +345,10 @@ ngx_http_compensation_executor_main(void *data)
 
         pthread_mutex_unlock(&ex->mutex);
 
+        if (ex->reads && ex->store == NULL) {
+            ngx_http_compensation_executor_connect(ex);
+        }
+
         job->run(job, ex->store);
 
         pthread_mutex_lock(&ex->mutex);
@@ -337,6 +363,42 @@ ngx_http_compensation_executor_main(void *data)
     pthread_mutex_unlock(&ex->mutex);
 
     return NULL;
+}
+
+
+/*
+ * In the read thread: its connection, opened before a job when it is not
+ * (the first job, or after a failed open).  Logged from the thread, as
+ * nginx's thread pools do; once per failure streak.
+ */
+static void
+ngx_http_compensation_executor_connect(ngx_http_compensation_executor_t *ex)
+{
+    char  errbuf[512];
+
+    ex->store = cf_store_open((char *) ex->mcf->store_path.data, &ex->opts,
+                              errbuf, sizeof(errbuf));
+
+    if (ex->store == NULL) {
+        if (!ex->connect_failed) {
+            ngx_log_error(NGX_LOG_ERR, ex->log, 0,
+                          "compensation: opening the read thread's"
+                          " connection to \"%V\" failed, reads answer 503"
+                          " until it opens: %s", &ex->mcf->store_path,
+                          errbuf);
+        }
+
+        ex->connect_failed = 1;
+        return;
+    }
+
+    if (ex->connect_failed) {
+        ngx_log_error(NGX_LOG_NOTICE, ex->log, 0,
+                      "compensation: the read thread's connection to \"%V\""
+                      " is open", &ex->mcf->store_path);
+    }
+
+    ex->connect_failed = 0;
 }
 
 

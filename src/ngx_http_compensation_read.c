@@ -103,6 +103,13 @@ ngx_http_compensation_read_run(ngx_http_compensation_rjob_t *rj,
 {
     ngx_http_compensation_read_t  *rd = (ngx_http_compensation_read_t *) rj;
 
+    if (st == NULL) {
+        /* the read thread's connection did not open (it logged why) */
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_SERVICE_UNAVAILABLE,
+            CF_E_INTERNAL, "The compensation store is not available.");
+        return;
+    }
+
     rd->work(rd, st);
 }
 
