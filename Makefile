@@ -3,11 +3,17 @@
 #   make run     install what is missing, build, start nginx on 127.0.0.1:8080
 #   make stop    stop it
 #   make test    install what is missing, build, run every test
-#                (unit, unit-pg, Test::Nginx, the command suites again
-#                with the store thread, and the short crash / bad-input
-#                runs)
+#                (unit, unit-pg, Test::Nginx on SQLite and PostgreSQL, the
+#                command suites again with the store thread, the short
+#                crash / bad-input runs, three nginx and crash on
+#                PostgreSQL)
 #   make unit-pg the PostgreSQL store's unit tests on a throwaway cluster
 #                (scripts/pg-cluster.sh) on PG_PORT (5499) and a socket
+#   make prove-pg  the t/ suite with every block's store in PostgreSQL
+#                (a throwaway cluster, a fresh schema per block)
+#   make three-pg  three nginx on one PostgreSQL database: dispatch once,
+#                concurrent commands (test/multi/three.pl)
+#   make crash-pg  make crash on PostgreSQL, restarting it under the load
 #   make crash   SIGKILL workers and the master under a write load, then
 #                check every acknowledged command (CRASH_ROUNDS=50 for long)
 #   make badinput  thousands of hostile requests beside valid traffic
@@ -47,9 +53,11 @@ CRASH_ROUNDS      ?= 3
 CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
-.PHONY: all build deps run stop test unit unit-pg prove prove-threads clean check-memory \
+.PHONY: all build deps run stop test unit unit-pg prove prove-pg prove-threads \
+        clean check-memory \
         build-asan prove-asan \
-        crash badinput hardening memory bench check-generator \
+        crash crash-pg three-pg badinput hardening memory bench \
+        check-generator \
         fuzz fuzz-deps fuzz-build deb deb-deps test-deb test-real-test-nginx
 
 all: build
@@ -161,6 +169,24 @@ unit-pg:
 prove: build
 	PERL5LIB=$(CURDIR)/t/lib prove $(PROVE_ARGS) $(TEST_FILES)
 
+# the t/ suite once more with every block's store in PostgreSQL: a throwaway
+# cluster (scripts/pg-cluster.sh, fsync off: nothing in it outlives the run)
+# on PG_PORT, a fresh schema per block (t/lib/Compensation/PgStore.pm, loaded
+# through PERL5OPT; it skips the blocks about the SQLite file, with their
+# reason); the cluster is stopped and removed whatever the result.  With
+# TEST_NGINX_LIB=<test-nginx>/lib, under openresty's Test::Nginx
+PG_TEST_FILES ?= $(TEST_FILES)
+
+prove-pg: build
+	@dir=$$(mktemp -d /tmp/cf-pg-prove.XXXXXX) || exit 1; \
+	trap 'scripts/pg-cluster.sh stop '"$$dir" EXIT; \
+	PG_CLUSTER_FSYNC=off scripts/pg-cluster.sh start "$$dir" $(PG_PORT) \
+	    >/dev/null || exit 1; \
+	TEST_COMPENSATION_STORE=$$(scripts/pg-cluster.sh dsn "$$dir" tcp) \
+	PERL5OPT=-MCompensation::PgStore \
+	PERL5LIB=$(if $(TEST_NGINX_LIB),$(TEST_NGINX_LIB):)$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(PG_TEST_FILES)
+
 # the command and dispatch suites again in the two other places the store
 # work can run (make prove runs the default, the module's store thread):
 # a thread of nginx's pool "default" (TEST_COMPENSATION_THREAD_POOL=1), and
@@ -186,7 +212,8 @@ prove-threads: build
 	TEST_COMPENSATION_READ_THREAD=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(READ_THREAD_FILES)
 
-test: deps build unit unit-pg prove prove-threads prove-asan hardening memory test-deb
+test: deps build unit unit-pg prove prove-pg prove-threads prove-asan hardening \
+      three-pg crash-pg memory test-deb
 
 # the Debian package (debian/, docs/packaging.md): built with dpkg-buildpackage
 # from a copy of the tracked and untracked-but-not-ignored files under
@@ -226,6 +253,28 @@ fuzz: fuzz-build
 	$(MAKE) -C fuzz run FUZZ_TIME=$(FUZZ_TIME)
 
 hardening: crash badinput
+
+# the crash run on a PostgreSQL store: a throwaway cluster on PG_PORT (fsync
+# on), the same SIGKILLs, and each round a PostgreSQL restart (pg_ctl
+# restart -m fast: every connection cut) under the load
+crash-pg: build
+	@dir=$$(mktemp -d /tmp/cf-pg-crash.XXXXXX) || exit 1; \
+	trap 'scripts/pg-cluster.sh stop '"$$dir" EXIT; \
+	scripts/pg-cluster.sh start "$$dir" $(PG_PORT) >/dev/null || exit 1; \
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/crash/crash.pl \
+	    --rounds $(CRASH_ROUNDS) --clients $(CRASH_CLIENTS) \
+	    --store "$$(scripts/pg-cluster.sh dsn "$$dir" tcp)" \
+	    --pg-restart "$(CURDIR)/scripts/pg-cluster.sh restart $$dir"
+
+# three nginx on one PostgreSQL database (test/multi/three.pl): each due
+# execution dispatched once, concurrent commands on shared aggregates
+three-pg: build
+	@dir=$$(mktemp -d /tmp/cf-pg-three.XXXXXX) || exit 1; \
+	trap 'scripts/pg-cluster.sh stop '"$$dir" EXIT; \
+	PG_CLUSTER_FSYNC=off scripts/pg-cluster.sh start "$$dir" $(PG_PORT) \
+	    >/dev/null || exit 1; \
+	NGINX_BIN=$(NGINX) MODULE=$(MODULE) perl test/multi/three.pl \
+	    --store "$$(scripts/pg-cluster.sh dsn "$$dir" tcp)"
 
 # both run twice: commands on the event loop, then in the store thread
 crash: build

@@ -19,7 +19,16 @@
  *     (cf_store.h, on its PostgreSQL backend): BEGIN, the request id check, the load (the snapshot
  *     row locked, then the streams), bind, decide and apply the create,
  *     append, the snapshot upsert, COMMIT: what nginx will do per command
- *     but HTTP, with its extra round trips (-g is ignored).
+ *     but HTTP, with its extra round trips (-g is ignored);
+ * -m cycle: the prepare/apply cycle through the service (cf_service_execute,
+ *     one transaction per command, as nginx without group commit): on one
+ *     aggregate per connection create, then force_prepare_compensation and
+ *     apply_execution_failed in turn, 80 of them (the retries' backoff
+ *     overflows a long after 45), then a new aggregate
+ *     (bench/bench.sh's cycle.lua, without HTTP);
+ * -m group: creates in groups of -g through the group commit (cf_exec_run,
+ *     as nginx's store thread runs them: the decisions before the lock,
+ *     one transaction, a savepoint per command), against -g's ceiling.
  * Prints "CEILING <tx/s> <p50 us> <p99 us>" (commands per second summed
  * over the connections; latency of one transaction, or one group).
  *
@@ -39,6 +48,8 @@
 #include <libpq-fe.h>
 
 #include "cf_pg_store.h"
+#include "cf_service.h"
+#include "cf_exec.h"
 
 
 #define MAX_SAMPLES  (1 << 20)
@@ -432,11 +443,241 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
 }
 
 
+static const char  failed_body[] =
+    "{\"error\":{\"errorCode\":\"E\",\"errorMsg\":\"again\","
+    "\"stackTrace\":\"\"},\"executeAt\":1719800000000}";
+
+
+static int
+cycle_one(cf_store_t *st, cf_id_gen_t *ids, cf_command_type_t type,
+    const char *body, const char *id, json_t *header)
+{
+    int                  rc, ok;
+    json_t              *b;
+    cf_error_t           err;
+    cf_command_t         cmd;
+    cf_exec_input_t      in;
+    cf_exec_output_t     out;
+
+    static const cf_retry_spec_t  spec = { 10, 180, 120 };
+
+    cf_error_init(&err);
+    b = json_loads(body, 0, NULL);
+
+    if (b == NULL || cf_command_bind(type, b, &cmd, &err) != 0) {
+        fprintf(stderr, "bind: %s\n", err.msg);
+        return -1;
+    }
+
+    json_decref(b);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.expected_version = -1;
+    in.header = header;
+    in.now = (int64_t) time(NULL) * 1000;
+    in.default_spec = &spec;
+
+    rc = cf_service_execute(st, ids, &in, &out);
+    ok = rc == 0 && out.committed && cf_error_is_ok(&out.err);
+
+    if (!ok) {
+        fprintf(stderr, "%s on %s: %s %s (%s)\n", cf_command_info(type)->name,
+                id, out.err.code, out.err.msg, cf_store_errmsg(st));
+    }
+
+    cf_command_free(&cmd);
+    cf_error_free(&out.err);
+
+    return ok ? 0 : -1;
+}
+
+
+static int
+cycle_worker(const char *dsn, int proc, double seconds, int64_t *count,
+    int64_t *lat, int64_t *nlat)
+{
+    int                  step;
+    char                 id[64], errbuf[512];
+    json_t              *header;
+    int64_t              t0, t1, end, n, k;
+    cf_store_t          *st;
+    cf_id_gen_t          ids;
+    cf_command_type_t    type;
+    cf_store_options_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+
+    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", errbuf);
+        return -1;
+    }
+
+    cf_id_init(&ids, (uint32_t) (getpid() & 0xffff));
+    header = json_loads(header_json, 0, NULL);
+
+    n = 0;
+    k = 0;
+    step = 81;
+    *nlat = 0;
+    end = now_us() + (int64_t) (seconds * 1e6);
+
+    while ((t0 = now_us()) < end) {
+        if (step >= 81) {
+            snprintf(id, sizeof(id), "cyc-%d-%lld-%lld", proc,
+                     (long long) getpid(), (long long) k++);
+            step = 0;
+        }
+
+        step++;
+        type = step == 1 ? CF_CMD_CREATE_EXECUTION_FAILED
+               : step % 2 == 0 ? CF_CMD_FORCE_PREPARE_COMPENSATION
+               : CF_CMD_APPLY_EXECUTION_FAILED;
+
+        if (cycle_one(st, &ids, type,
+                      step == 1 ? create_body
+                      : step % 2 == 0 ? "{}" : failed_body, id, header)
+            != 0)
+        {
+            return -1;
+        }
+
+        n++;
+        t1 = now_us();
+
+        if (*nlat < MAX_SAMPLES) {
+            lat[(*nlat)++] = t1 - t0;
+        }
+    }
+
+    *count = n;
+
+    json_decref(header);
+    cf_store_close(st);
+
+    return 0;
+}
+
+
+static int
+group_worker(const char *dsn, int proc, double seconds, int group,
+    int64_t *count, int64_t *lat, int64_t *nlat)
+{
+    int                  g, failed;
+    char                 ids_buf[64][64], errbuf[512];
+    json_t              *body, *header;
+    int64_t              t0, t1, end, n;
+    cf_error_t           err;
+    cf_exec_t            ex;
+    cf_store_t          *st;
+    cf_id_gen_t          ids;
+    cf_command_t         cmd;
+    cf_exec_cmd_t        cmds[64];
+    cf_exec_queue_t      q;
+    cf_store_options_t   opts;
+
+    static const cf_retry_spec_t  spec = { 10, 180, 120 };
+
+    if (group > 64) {
+        group = 64;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+
+    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", errbuf);
+        return -1;
+    }
+
+    cf_error_init(&err);
+    body = json_loads(create_body, 0, NULL);
+    header = json_loads(header_json, 0, NULL);
+
+    if (body == NULL || header == NULL
+        || cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, body, &cmd, &err)
+           != 0)
+    {
+        fprintf(stderr, "bind: %s\n", err.msg);
+        return -1;
+    }
+
+    cf_id_init(&ids, (uint32_t) (getpid() & 0xffff));
+
+    memset(&ex, 0, sizeof(ex));
+    ex.store = st;
+    ex.ids = &ids;
+    ex.busy_timeout_ms = 1000;
+    ex.grouped = 1;
+
+    n = 0;
+    *nlat = 0;
+    end = now_us() + (int64_t) (seconds * 1e6);
+
+    while ((t0 = now_us()) < end) {
+        cf_exec_queue_init(&q);
+
+        for (g = 0; g < group; g++) {
+            snprintf(ids_buf[g], sizeof(ids_buf[g]), "grp-%d-%lld-%lld",
+                     proc, (long long) getpid(), (long long) (n + g));
+
+            memset(&cmds[g], 0, sizeof(cf_exec_cmd_t));
+            cmds[g].in.command = &cmd;
+            cmds[g].in.aggregate_id = ids_buf[g];
+            cmds[g].in.expected_version = -1;
+            cmds[g].in.header = header;
+            cmds[g].in.now = (int64_t) time(NULL) * 1000;
+            cmds[g].in.default_spec = &spec;
+            cmds[g].deadline = cf_exec_deadline(&ex, 1000);
+            cf_exec_queue_push(&q, &cmds[g]);
+        }
+
+        cf_exec_run(&ex, &q);
+
+        failed = 0;
+
+        for (g = 0; g < group; g++) {
+            if (cmds[g].rc != 0 || !cmds[g].out.committed) {
+                fprintf(stderr, "group: %s %s (%s)\n", cmds[g].out.err.code,
+                        cmds[g].out.err.msg, cf_store_errmsg(st));
+                failed = 1;
+            }
+
+            cf_error_free(&cmds[g].out.err);
+        }
+
+        if (failed) {
+            return -1;
+        }
+
+        n += group;
+        t1 = now_us();
+
+        if (*nlat < MAX_SAMPLES) {
+            lat[(*nlat)++] = t1 - t0;
+        }
+    }
+
+    *count = n;
+
+    cf_command_free(&cmd);
+    json_decref(body);
+    json_decref(header);
+    cf_store_close(st);
+
+    return 0;
+}
+
+
 static void
 usage(void)
 {
     fprintf(stderr, "usage: pg-ceiling [-p connections] [-d seconds]"
-            " [-g group] [-m store] DSN\n");
+            " [-g group] [-m store|cycle|group] DSN\n");
     exit(2);
 }
 
@@ -460,7 +701,9 @@ main(int argc, char **argv)
 
     while ((c = getopt(argc, argv, "p:d:g:m:")) != -1) {
         switch (c) {
-        case 'm': store = strcmp(optarg, "store") == 0; break;
+        case 'm': store = strcmp(optarg, "store") == 0 ? 1
+                          : strcmp(optarg, "cycle") == 0 ? 2
+                          : strcmp(optarg, "group") == 0 ? 3 : 0; break;
         case 'p': procs = atoi(optarg); break;
         case 'd': seconds = atof(optarg); break;
         case 'g': group = atoi(optarg); break;
@@ -501,8 +744,12 @@ main(int argc, char **argv)
 
         if (pid == 0) {
             int64_t *me = shared + (size_t) p * (2 + MAX_SAMPLES);
-            _exit((store ? store_worker(argv[optind], p, seconds, &me[0],
-                                        &me[2], &me[1])
+            _exit((store == 3 ? group_worker(argv[optind], p, seconds,
+                                             group, &me[0], &me[2], &me[1])
+                   : store == 2 ? cycle_worker(argv[optind], p, seconds,
+                                               &me[0], &me[2], &me[1])
+                   : store ? store_worker(argv[optind], p, seconds, &me[0],
+                                          &me[2], &me[1])
                          : worker(argv[optind], p, seconds, group, &me[0],
                                   &me[2], &me[1])) == 0 ? 0 : 1);
         }

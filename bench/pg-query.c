@@ -101,8 +101,9 @@ main(int argc, char **argv)
 {
     int                 i, k, n, docs;
     char                cond[2048], body[2400], errbuf[512];
-    double             *t, *tp, t0;
-    int64_t             now, count;
+    int                 rollup;
+    double             *t, *tp, *tr, t0;
+    int64_t             now, count, rows;
     json_t             *j;
     PGconn             *c;
     PGresult           *r;
@@ -121,6 +122,7 @@ main(int argc, char **argv)
     n = argc > 3 ? atoi(argv[3]) : 200;
     t = calloc(n, sizeof(double));
     tp = calloc(n, sizeof(double));
+    tr = calloc(n, sizeof(double));
 
     memset(&opts, 0, sizeof(opts));
     opts.busy_timeout_ms = 5000;
@@ -128,7 +130,7 @@ main(int argc, char **argv)
     c = PQconnectdb(argv[1]);
 
     if (st == NULL || PQstatus(c) != CONNECTION_OK || t == NULL
-        || tp == NULL)
+        || tp == NULL || tr == NULL)
     {
         fprintf(stderr, "open: %s\n", st ? PQerrorMessage(c) : errbuf);
         return 1;
@@ -157,7 +159,9 @@ main(int argc, char **argv)
 
         json_decref(j);
         count = 0;
+        rows = 0;
         docs = 0;
+        rollup = q.rollup;
 
         for (i = -5; i < n; i++) {
             t0 = ms_now();
@@ -170,6 +174,33 @@ main(int argc, char **argv)
 
             if (i >= 0) {
                 t[i] = ms_now() - t0;
+            }
+
+            if (rollup) {
+                /* the same count over the rows, without the rollup (schema
+                 * version 3): the baseline, in turn with it */
+                q.rollup = 0;
+                t0 = ms_now();
+
+                if (cf_query_count(st, &q, &rows, errbuf, sizeof(errbuf))
+                    != 0)
+                {
+                    fprintf(stderr, "%s: %s\n", cats[k].name, errbuf);
+                    return 1;
+                }
+
+                if (i >= 0) {
+                    tr[i] = ms_now() - t0;
+                }
+
+                q.rollup = 1;
+
+                if (rows != count) {
+                    fprintf(stderr, "%s: the rollup counts %lld, the rows"
+                            " %lld\n", cats[k].name, (long long) count,
+                            (long long) rows);
+                    return 1;
+                }
             }
 
             t0 = ms_now();
@@ -187,7 +218,13 @@ main(int argc, char **argv)
         }
 
         printf("%s:\n", cats[k].name);
-        report("  count", t, n, (long long) count);
+        report(rollup ? "  count rollup" : "  count", t, n,
+               (long long) count);
+
+        if (rollup) {
+            report("  count(*)", tr, n, (long long) rows);
+        }
+
         report("  page", tp, n, 10);
         cf_query_free(&q);
     }
@@ -208,6 +245,7 @@ main(int argc, char **argv)
     cf_store_close(st);
     free(t);
     free(tp);
+    free(tr);
 
     return 0;
 }

@@ -9,6 +9,8 @@
 #   scripts/pg-cluster.sh dsn DIR [tcp]     prints the DSN (the socket's, or
 #                                           the loopback port's)
 #   scripts/pg-cluster.sh restart DIR       pg_ctl restart (fast shutdown)
+#   scripts/pg-cluster.sh halt DIR          pg_ctl stop (fast), DIR kept:
+#                                           "start DIR" starts it again
 #   scripts/pg-cluster.sh psql DIR [ARGS]   psql as the cluster's superuser
 #   scripts/pg-cluster.sh stop DIR          stops it and removes DIR; safe to
 #                                           repeat (no DIR: nothing to do)
@@ -26,7 +28,7 @@ ROLE=compensation
 DB=compensation
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -154,6 +156,15 @@ restart)
                                exit 1; }
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
         -t 60 -m fast restart >/dev/null
+    ;;
+
+halt)
+    [ -f "$dir/$MARKER" ] || { echo "pg-cluster: no cluster in $dir" >&2;
+                               exit 1; }
+    if running; then
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop \
+            >/dev/null
+    fi
     ;;
 
 psql)

@@ -32,6 +32,7 @@ typedef enum {
     CF_PG_REQUEST_EXISTS,
     CF_PG_LOAD_SNAPSHOT,
     CF_PG_LOAD_SNAPSHOT_LOCKED,
+    CF_PG_STREAMS_AFTER_SNAPSHOT,
     CF_PG_EACH_STREAM,
     CF_PG_LATEST_VERSION,
     CF_PG_LATEST_VERSION_LOCKED,
@@ -75,6 +76,25 @@ typedef struct {
 
 typedef struct cf_pg_store_s  cf_pg_store_t;
 
+
+/*
+ * A write transaction runs in libpq's pipeline mode: a statement whose
+ * result only matters when it fails (BEGIN, SAVEPOINT, RELEASE, the
+ * snapshot upsert, ...) is queued and sent with the next statement whose
+ * result the caller needs, one round trip for both (cf_pg.h: cf_pg_defer).
+ * One entry per message sent and not yet answered.
+ */
+#define CF_PG_QUEUE_MAX  32
+
+typedef struct {
+    const cf_pg_stmt_t  *stmt;
+    const char          *what;
+    PGresult            *res;        /* kept for the caller */
+    unsigned             prepare:1;  /* the statement's Parse */
+    unsigned             keep:1;
+    unsigned             deferred:1; /* queued by an earlier call */
+} cf_pg_pending_t;
+
 struct cf_pg_store_s {
     cf_store_t       base;            /* first: the interface's */
     PGconn          *conn;
@@ -84,6 +104,16 @@ struct cf_pg_store_s {
     int              errcode;
     int              tx_open;         /* a BEGIN of ours is open */
     int              write_tx;        /* it is a write transaction */
+    /* a deferred statement failed: the transaction can only roll back
+     * (its earlier calls answered 0, their writes must not commit) */
+    int              tx_failed;
+    /* nothing was read of this transaction yet: a lost connection can be
+     * replaced and the transaction begun again on the new session */
+    int              tx_fresh;
+    int              lock_timeout_tx; /* this transaction sets it */
+    int              in_savepoint;    /* a command of a group is running */
+    int              nqueue;
+    cf_pg_pending_t  queue[CF_PG_QUEUE_MAX];
     char             sqlstate[6];
     char             constraint[64];  /* of the last error, "" when none */
     char            *secret;          /* the DSN's password: scrubbed */
@@ -103,6 +133,34 @@ struct cf_pg_store_s {
  */
 PGresult *cf_pg_exec(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
     const char *const *values, const int *lengths, const char *what);
+/*
+ * Several statements in one round trip (a write transaction only: in
+ * pipeline mode), each result in res[i] (PQclear them) when all worked;
+ * else -1 with the first error set and no result.
+ */
+typedef struct {
+    const cf_pg_stmt_t  *stmt;
+    const char *const   *values;
+    const char          *what;
+} cf_pg_call_t;
+
+int cf_pg_exec_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
+    PGresult **res);
+/* the same for reads outside a write transaction (pipeline mode for
+ * them only) */
+int cf_pg_read_many(cf_pg_store_t *st, const cf_pg_call_t *calls, int n,
+    PGresult **res);
+/* 1 in a write transaction's pipeline, where cf_pg_exec_many works */
+int cf_pg_pipelined(cf_pg_store_t *st);
+/*
+ * A statement whose result is not needed unless it fails: in a write
+ * transaction queued (0) and sent with the next statement that needs a
+ * result; its failure then fails that statement and the transaction
+ * (its COMMIT returns the failure).  Elsewhere it runs at once (cf_pg_run).
+ */
+int cf_pg_defer(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
+    const char *const *values, const char *what);
+
 /* cf_pg_exec for statements without rows: 0 or -1; *changed (when not
  * NULL) the rows the statement touched */
 int cf_pg_run(cf_pg_store_t *st, const cf_pg_stmt_t *stmt,
@@ -137,6 +195,8 @@ int cf_pg_metrics_counts(cf_pg_store_t *st, int64_t now,
 
 /* creates or migrates the schema in a transaction of its own (open) */
 int cf_pg_schema(cf_pg_store_t *st);
+/* claims the session's slot of the count rollup (cf_pg_schema.c) */
+void cf_pg_count_slot(cf_pg_store_t *st);
 
 
 /* the operations (cf_pg_backend.c puts them in the backend table) */

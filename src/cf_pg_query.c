@@ -3,8 +3,9 @@
  * the PostgreSQL store (cf_query.h, cf_metrics.h): the PostgreSQL
  * counterpart of cf_sqlite_query.c and cf_sqlite_metrics.c.
  *
- * The statement text depends on the condition (cf_query_pg.c), so it is
- * not prepared: one PQexecParams per query, every parameter sent as text
+ * The statement text depends on the condition (cf_query_pg.c; a count the
+ * rollup can answer sums snapshot_count, schema version 3), so it is not
+ * prepared: one PQexecParams per query, every parameter sent as text
  * (the compiler's SQL casts each where it is used).  The query indexes
  * are part of the schema (cf_pg_schema.c, version 2).
  */
@@ -252,14 +253,13 @@ cf_pg_query_each(cf_pg_store_t *st, const cf_query_t *q, int state_only,
 
 
 /*
- * The metrics: the statements of cf_sqlite_metrics.c, with a GROUP BY over
- * the snapshot's low-cardinality columns (from snapshot_q_status) in place
- * of SQLite's rollup table, in one read snapshot.
+ * The metrics: the statements of cf_sqlite_metrics.c, the rollup's sums
+ * (schema version 3) as SQLite's snapshot_count, in one read snapshot.
  */
 static const char  cf_pg_metrics_rollup_sql[] =
-    "SELECT deleted, coalesce(status, ''), coalesce(recoverable, ''),"
-    " coalesce(is_retryable, 0), coalesce(is_below_retry_threshold, 0),"
-    " count(*) FROM snapshot GROUP BY 1, 2, 3, 4, 5";
+    "SELECT deleted, status, recoverable, is_retryable,"
+    " is_below_retry_threshold, sum(n) FROM snapshot_count"
+    " GROUP BY 1, 2, 3, 4, 5";
 
 static const char  cf_pg_metrics_executing_sql[] =
     "SELECT count(*), count(*) FILTER (WHERE is_retryable = 1 AND"

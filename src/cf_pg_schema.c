@@ -148,6 +148,109 @@ static const char  cf_pg_schema_v2[] =
     "UPDATE compensation_schema SET version = 2 WHERE id = 1;";
 
 
+/*
+ * Version 3: the count rollup of the snapshot categories (docs/
+ * postgresql.md, "The count rollup").  snapshot_count holds, per slot,
+ * deltas of the number of snapshot rows of each combination of the
+ * low-cardinality columns (those of SQLite's snapshot_count, the same
+ * coalesces); a count is their sum.  A trigger keeps them in the writing
+ * transaction, so any read snapshot sees the sum equal to count(*).  The
+ * slot is the writing session's: each store connection claims one of
+ * 1024 with a session advisory lock (cf_count_slot(), at every connect),
+ * so two nodes' transactions never update the same row and never wait
+ * for each other there; a session without one (psql, a bulk load) writes
+ * to slot 1024 + its pid modulo 1024.  The rows of an update that keeps
+ * the combination are not touched (the WHEN).  The existing rows are
+ * counted in slot -1, after the trigger exists: CREATE TRIGGER locks out
+ * the writers until this transaction commits.
+ */
+static const char  cf_pg_schema_v3[] =
+    "DROP TABLE IF EXISTS snapshot_count;"
+    "CREATE TABLE snapshot_count ("
+    " slot integer NOT NULL,"
+    " tenant_id text NOT NULL,"
+    " owner_id text NOT NULL,"
+    " deleted smallint NOT NULL,"
+    " status text NOT NULL,"
+    " recoverable text NOT NULL,"
+    " is_retryable smallint NOT NULL,"
+    " is_below_retry_threshold smallint NOT NULL,"
+    " n bigint NOT NULL,"
+    " CONSTRAINT snapshot_count_pkey PRIMARY KEY (slot, tenant_id, owner_id,"
+    " deleted, status, recoverable, is_retryable, is_below_retry_threshold));"
+
+    /* the row of a combination exists but for its slot's first use: an
+     * UPDATE first, cheaper than an INSERT's speculative index entry */
+    "CREATE OR REPLACE FUNCTION cf_snapshot_count_add(s integer, t text,"
+    " o text, d integer, st text, r text, rt integer, b integer,"
+    " k bigint) RETURNS void LANGUAGE plpgsql AS $f$"
+    " BEGIN"
+    " UPDATE snapshot_count SET n = n + k WHERE slot = s AND tenant_id = t"
+    " AND owner_id = o AND deleted = d AND status = st AND recoverable = r"
+    " AND is_retryable = rt AND is_below_retry_threshold = b;"
+    " IF NOT FOUND THEN"
+    " INSERT INTO snapshot_count AS c VALUES (s, t, o, d, st, r, rt, b, k)"
+    " ON CONFLICT ON CONSTRAINT snapshot_count_pkey"
+    " DO UPDATE SET n = c.n + k;"
+    " END IF;"
+    " END $f$;"
+
+    "CREATE OR REPLACE FUNCTION cf_snapshot_count() RETURNS trigger"
+    " LANGUAGE plpgsql AS $f$"
+    " DECLARE s integer := coalesce(nullif(current_setting('cf.count_slot',"
+    " true), '')::integer, 1024 + pg_backend_pid() % 1024);"
+    " BEGIN"
+    " IF TG_OP <> 'INSERT' THEN"
+    " PERFORM cf_snapshot_count_add(s, old.tenant_id, old.owner_id,"
+    " old.deleted, coalesce(old.status, ''), coalesce(old.recoverable, ''),"
+    " coalesce(old.is_retryable, 0),"
+    " coalesce(old.is_below_retry_threshold, 0), -1);"
+    " END IF;"
+    " IF TG_OP <> 'DELETE' THEN"
+    " PERFORM cf_snapshot_count_add(s, new.tenant_id, new.owner_id,"
+    " new.deleted, coalesce(new.status, ''), coalesce(new.recoverable, ''),"
+    " coalesce(new.is_retryable, 0),"
+    " coalesce(new.is_below_retry_threshold, 0), 1);"
+    " END IF;"
+    " RETURN NULL;"
+    " END $f$;"
+
+    "CREATE OR REPLACE FUNCTION cf_count_slot() RETURNS integer"
+    " LANGUAGE plpgsql AS $f$"
+    " DECLARE k integer := pg_backend_pid() % 1024; s integer;"
+    " BEGIN"
+    " FOR i IN 0..1023 LOOP"
+    " s := (k + i) % 1024;"
+    " IF pg_try_advisory_lock(" CF_PG_LOCK_CLASS ", 1000 + s) THEN"
+    " PERFORM set_config('cf.count_slot', s::text, false);"
+    " RETURN s;"
+    " END IF;"
+    " END LOOP;"
+    " RETURN -1;"
+    " END $f$;"
+
+    "DROP TRIGGER IF EXISTS snapshot_count_rows ON snapshot;"
+    "CREATE TRIGGER snapshot_count_rows AFTER INSERT OR DELETE ON snapshot"
+    " FOR EACH ROW EXECUTE FUNCTION cf_snapshot_count();"
+    "DROP TRIGGER IF EXISTS snapshot_count_update ON snapshot;"
+    "CREATE TRIGGER snapshot_count_update AFTER UPDATE ON snapshot"
+    " FOR EACH ROW WHEN (old.tenant_id IS DISTINCT FROM new.tenant_id"
+    " OR old.owner_id IS DISTINCT FROM new.owner_id"
+    " OR old.deleted IS DISTINCT FROM new.deleted"
+    " OR old.status IS DISTINCT FROM new.status"
+    " OR old.recoverable IS DISTINCT FROM new.recoverable"
+    " OR old.is_retryable IS DISTINCT FROM new.is_retryable"
+    " OR old.is_below_retry_threshold IS DISTINCT FROM"
+    " new.is_below_retry_threshold)"
+    " EXECUTE FUNCTION cf_snapshot_count();"
+
+    "INSERT INTO snapshot_count SELECT -1, tenant_id, owner_id, deleted,"
+    " coalesce(status, ''), coalesce(recoverable, ''),"
+    " coalesce(is_retryable, 0), coalesce(is_below_retry_threshold, 0),"
+    " count(*) FROM snapshot GROUP BY 2, 3, 4, 5, 6, 7, 8;"
+    "UPDATE compensation_schema SET version = 3 WHERE id = 1;";
+
+
 static int cf_pg_schema_step(cf_pg_store_t *st, PGresult *res,
     const char *what);
 
@@ -224,6 +327,15 @@ cf_pg_schema(cf_pg_store_t *st)
         }
     }
 
+    if (version < 3) {
+        res = PQexec(st->conn, cf_pg_schema_v3);
+        if (cf_pg_schema_step(st, res, "migrating to schema version 3")
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
     res = PQexec(st->conn, "COMMIT");
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK
@@ -237,6 +349,8 @@ cf_pg_schema(cf_pg_store_t *st)
     }
 
     PQclear(res);
+
+    cf_pg_count_slot(st);
 
     return 0;
 
@@ -273,4 +387,19 @@ cf_pg_schema_step(cf_pg_store_t *st, PGresult *res, const char *what)
     PQclear(res);
 
     return -1;
+}
+
+
+/*
+ * This session's slot of the count rollup (schema version 3), at every
+ * connect.  Without one (1024 sessions hold them all) the trigger uses a
+ * shared slot: the counts stay exact, two sessions may wait on a row.
+ */
+void
+cf_pg_count_slot(cf_pg_store_t *st)
+{
+    PGresult  *res;
+
+    res = PQexec(st->conn, "SELECT cf_count_slot()");
+    PQclear(res);
 }

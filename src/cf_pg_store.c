@@ -38,6 +38,23 @@ static const cf_pg_stmt_t  cf_pg_sql[] = {
       "SELECT " CF_PG_SNAPSHOT_COLUMNS " FROM snapshot"
       " WHERE aggregate_id = $1 FOR UPDATE", 1 },
 
+    /*
+     * Sent with CF_PG_LOAD_SNAPSHOT_LOCKED in one round trip: it runs
+     * after the lock was taken, with a snapshot of its own, so it sees
+     * what the lock's previous holder committed.  "after" is the version
+     * it read (always one row: a NULL id when no stream follows), for the
+     * load to check it against the locked row's.
+     */
+    { CF_PG_STREAMS_AFTER_SNAPSHOT, "cf_streams_after_snapshot",
+      "SELECT a.after, e.id, e.aggregate_id, e.tenant_id, e.owner_id,"
+      " e.version, e.request_id, e.command_id, e.header, e.body, e.size,"
+      " e.create_time"
+      " FROM (SELECT coalesce((SELECT version FROM snapshot"
+      " WHERE aggregate_id = $1), 0) AS after) a"
+      " LEFT JOIN event_stream e"
+      " ON e.aggregate_id = $1 AND e.version > a.after"
+      " ORDER BY e.version", 1 },
+
     { CF_PG_EACH_STREAM, "cf_each_stream",
       "SELECT id, aggregate_id, tenant_id, owner_id, version, request_id,"
       " command_id, header, body, size, create_time FROM event_stream"
@@ -103,7 +120,15 @@ static const cf_pg_stmt_t  cf_pg_sql[] = {
 #define CF_PG_STMT(slot)  (&cf_pg_sql[(slot) - CF_PG_REQUEST_EXISTS])
 
 
+typedef struct {
+    cf_aggregate_t  *agg;
+    cf_error_t      *err;
+} cf_pg_apply_ctx_t;
+
+
 static int cf_pg_tags_from_text(cf_aggregate_t *agg, const char *text);
+static int cf_pg_stream_rows(PGresult *res, const char *aggregate_id,
+    cf_stream_cb_pt cb, void *data, cf_error_t *err);
 static char *cf_pg_strdup(const char *s);
 
 
@@ -175,117 +200,165 @@ cf_pg_replace_str(char **dst, const char *src)
 }
 
 
-int
-cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
+/*
+ * The locked snapshot row (or none) into agg: 0, 1 when the row is damaged
+ * (agg is empty again: everything is rebuilt from the events), -1 (err).
+ */
+static int
+cf_pg_load_row(cf_pg_store_t *st, cf_aggregate_t *agg, PGresult *res,
+    cf_error_t *err)
 {
-    int            ok;
-    char          *id;
-    json_t        *state;
-    PGresult      *res;
-    const char    *v[1];
-    cf_pg_slot_t   slot;
+    int      ok;
+    char    *id;
+    json_t  *state;
 
-    slot = st->write_tx ? CF_PG_LOAD_SNAPSHOT_LOCKED : CF_PG_LOAD_SNAPSHOT;
-    v[0] = agg->state.id;
+    if (PQntuples(res) != 1) {
+        return 0;
+    }
 
-    res = cf_pg_exec(st, CF_PG_STMT(slot), v, NULL, "loading snapshot");
+    ok = 1;
 
-    if (res == NULL) {
-        cf_pg_error(st, err);
+    state = cf_json_loads(cf_pg_text(res, 0, cf_pg_col(res, "state")), 0,
+                          NULL);
+
+    if (state == NULL || cf_state_from_json(&agg->state, state, err) != 0) {
+        ok = 0;
+    }
+
+    json_decref(state);
+
+    if (ok && cf_pg_tags_from_text(agg,
+                  cf_pg_text(res, 0, cf_pg_col(res, "tags"))) != 0)
+    {
+        ok = 0;
+    }
+
+    if (ok) {
+        agg->version = cf_pg_int(res, 0, cf_pg_col(res, "version"));
+        agg->deleted = cf_pg_int(res, 0, cf_pg_col(res, "deleted")) != 0;
+        agg->first_event_time = cf_pg_int(res, 0,
+                                          cf_pg_col(res, "first_event_time"));
+        agg->event_time = cf_pg_int(res, 0, cf_pg_col(res, "event_time"));
+
+        if (cf_pg_replace_str(&agg->last_stream_id,
+                  cf_pg_text(res, 0, cf_pg_col(res, "event_id")))
+            || cf_pg_replace_str(&agg->owner_id,
+                  cf_pg_text(res, 0, cf_pg_col(res, "owner_id")))
+            || cf_pg_replace_str(&agg->first_operator,
+                  cf_pg_text(res, 0, cf_pg_col(res, "first_operator")))
+            || cf_pg_replace_str(&agg->operator_,
+                  cf_pg_text(res, 0, cf_pg_col(res, "operator"))))
+        {
+            cf_error_set(err, CF_E_INTERNAL, "out of memory");
+            return -1;
+        }
+
+        return 0;
+    }
+
+    /* a damaged snapshot row: rebuild everything from the events */
+    cf_error_free(err);
+    cf_error_init(err);
+
+    id = agg->state.id;
+    agg->state.id = NULL;
+    cf_aggregate_free(agg);
+
+    if (cf_aggregate_init(agg, id) != 0) {
+        free(id);
+        cf_error_set(err, CF_E_INTERNAL, "out of memory");
         return -1;
     }
 
-    if (PQntuples(res) == 1) {
-        ok = 1;
+    free(id);
 
-        state = cf_json_loads(cf_pg_text(res, 0, cf_pg_col(res, "state")),
-                              0, NULL);
+    return 1;
+}
 
-        if (state == NULL
-            || cf_state_from_json(&agg->state, state, err) != 0)
-        {
-            /* a damaged snapshot row: rebuild everything from the events */
-            ok = 0;
-        }
 
-        json_decref(state);
+static int
+cf_pg_apply_stream(void *data, const cf_stream_view_t *row)
+{
+    cf_pg_apply_ctx_t  *ctx = data;
 
-        if (ok && cf_pg_tags_from_text(agg,
-                      cf_pg_text(res, 0, cf_pg_col(res, "tags"))) != 0)
-        {
-            ok = 0;
-        }
-
-        if (ok) {
-            agg->version = cf_pg_int(res, 0, cf_pg_col(res, "version"));
-            agg->deleted = cf_pg_int(res, 0, cf_pg_col(res, "deleted")) != 0;
-            agg->first_event_time = cf_pg_int(res, 0,
-                                      cf_pg_col(res, "first_event_time"));
-            agg->event_time = cf_pg_int(res, 0, cf_pg_col(res, "event_time"));
-
-            if (cf_pg_replace_str(&agg->last_stream_id,
-                      cf_pg_text(res, 0, cf_pg_col(res, "event_id")))
-                || cf_pg_replace_str(&agg->owner_id,
-                      cf_pg_text(res, 0, cf_pg_col(res, "owner_id")))
-                || cf_pg_replace_str(&agg->first_operator,
-                      cf_pg_text(res, 0, cf_pg_col(res, "first_operator")))
-                || cf_pg_replace_str(&agg->operator_,
-                      cf_pg_text(res, 0, cf_pg_col(res, "operator"))))
-            {
-                PQclear(res);
-                cf_error_set(err, CF_E_INTERNAL, "out of memory");
-                return -1;
-            }
-
-        } else {
-            cf_error_free(err);
-            cf_error_init(err);
-
-            id = agg->state.id;
-            agg->state.id = NULL;
-            cf_aggregate_free(agg);
-
-            if (cf_aggregate_init(agg, id) != 0) {
-                free(id);
-                PQclear(res);
-                cf_error_set(err, CF_E_INTERNAL, "out of memory");
-                return -1;
-            }
-
-            free(id);
-        }
-    }
-
-    PQclear(res);
-
-    /* the streams after the snapshot (cf_replay.c) */
-    return cf_store_load_upto(&st->base, agg, INT64_MAX, INT64_MAX, err);
+    return cf_stream_apply(ctx->agg, row, ctx->err) == 0 ? 0 : -1;
 }
 
 
 int
-cf_pg_store_each_stream(cf_pg_store_t *st, const char *aggregate_id,
-    int64_t head, int64_t tail, cf_stream_cb_pt cb, void *data,
-    cf_error_t *err)
+cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
+{
+    int                 rc;
+    PGresult           *res[2];
+    const char         *v[1];
+    cf_pg_call_t        calls[2];
+    cf_pg_apply_ctx_t   ctx;
+
+    v[0] = agg->state.id;
+
+    /*
+     * The snapshot row and the streams after it in one round trip (see
+     * CF_PG_STREAMS_AFTER_SNAPSHOT); in a write transaction the row is
+     * locked first.
+     */
+    calls[0].stmt = CF_PG_STMT(st->write_tx ? CF_PG_LOAD_SNAPSHOT_LOCKED
+                                            : CF_PG_LOAD_SNAPSHOT);
+    calls[0].values = v;
+    calls[0].what = "loading snapshot";
+    calls[1].stmt = CF_PG_STMT(CF_PG_STREAMS_AFTER_SNAPSHOT);
+    calls[1].values = v;
+    calls[1].what = "loading event streams";
+
+    if ((st->write_tx ? cf_pg_exec_many(st, calls, 2, res)
+                      : cf_pg_read_many(st, calls, 2, res))
+        != 0)
+    {
+        cf_pg_error(st, err);
+        return -1;
+    }
+
+    rc = cf_pg_load_row(st, agg, res[0], err);
+    PQclear(res[0]);
+
+    if (rc == 0 && PQntuples(res[1]) > 0
+        && cf_pg_int(res[1], 0, cf_pg_col(res[1], "after")) == agg->version)
+    {
+        ctx.agg = agg;
+        ctx.err = err;
+
+        rc = cf_pg_stream_rows(res[1], agg->state.id, cf_pg_apply_stream,
+                               &ctx, err);
+        PQclear(res[1]);
+
+        return rc < 0 ? -1 : 0;
+    }
+
+    PQclear(res[1]);
+
+    if (rc < 0) {
+        return -1;
+    }
+
+    /*
+     * A damaged row (rebuilt from the first stream), or a row that a
+     * transaction committed between the two statements (when there was
+     * none to lock, or outside a transaction): the streams after what was
+     * loaded, as the replay reads them.
+     */
+    return cf_store_load_upto(&st->base, agg, INT64_MAX, INT64_MAX, err);
+}
+
+
+/* calls cb for each stream row of res (a row without one is skipped): the
+ * number passed, or -1 (err set) */
+static int
+cf_pg_stream_rows(PGresult *res, const char *aggregate_id,
+    cf_stream_cb_pt cb, void *data, cf_error_t *err)
 {
     int                i, rows, ret, n;
     int                c_id, c_agg, c_tenant, c_owner, c_version, c_req,
                        c_cmd, c_header, c_body, c_size, c_time;
-    char               hbuf[24], tbuf[24];
-    PGresult          *res;
-    const char        *v[3];
     cf_stream_view_t   row;
-
-    v[0] = aggregate_id;
-    v[1] = cf_pg_i64(hbuf, head);
-    v[2] = cf_pg_i64(tbuf, tail);
-
-    res = cf_pg_exec(st, CF_PG_STMT(CF_PG_EACH_STREAM), v, NULL,
-                     "loading event streams");
-    if (res == NULL) {
-        cf_pg_error(st, err);
-        return -1;
-    }
 
     c_id = cf_pg_col(res, "id");
     c_agg = cf_pg_col(res, "aggregate_id");
@@ -304,6 +377,10 @@ cf_pg_store_each_stream(cf_pg_store_t *st, const char *aggregate_id,
     n = 0;
 
     for (i = 0; i < rows; i++) {
+        if (c_id < 0 || PQgetisnull(res, i, c_id)) {
+            continue;
+        }
+
         row.id = cf_pg_text(res, i, c_id);
         row.aggregate_id = cf_pg_text(res, i, c_agg);
         row.tenant_id = cf_pg_text(res, i, c_tenant);
@@ -338,8 +415,6 @@ cf_pg_store_each_stream(cf_pg_store_t *st, const char *aggregate_id,
         n++;
     }
 
-    PQclear(res);
-
     if (ret < 0) {
         if (cf_error_is_ok(err)) {
             cf_error_set(err, CF_E_INTERNAL, "reading event streams failed");
@@ -353,35 +428,71 @@ cf_pg_store_each_stream(cf_pg_store_t *st, const char *aggregate_id,
 
 
 int
+cf_pg_store_each_stream(cf_pg_store_t *st, const char *aggregate_id,
+    int64_t head, int64_t tail, cf_stream_cb_pt cb, void *data,
+    cf_error_t *err)
+{
+    int                n;
+    char               hbuf[24], tbuf[24];
+    PGresult          *res;
+    const char        *v[3];
+
+    v[0] = aggregate_id;
+    v[1] = cf_pg_i64(hbuf, head);
+    v[2] = cf_pg_i64(tbuf, tail);
+
+    res = cf_pg_exec(st, CF_PG_STMT(CF_PG_EACH_STREAM), v, NULL,
+                     "loading event streams");
+    if (res == NULL) {
+        cf_pg_error(st, err);
+        return -1;
+    }
+
+    n = cf_pg_stream_rows(res, aggregate_id, cb, data, err);
+    PQclear(res);
+
+    return n;
+}
+
+
+int
 cf_pg_store_latest_version(cf_pg_store_t *st, const char *aggregate_id,
     int64_t *version, cf_error_t *err)
 {
-    PGresult    *res;
-    const char  *v[1];
+    PGresult      *res[2];
+    const char    *v[1];
+    cf_pg_call_t   calls[2];
 
     v[0] = aggregate_id;
 
     if (st->write_tx) {
-        /* the aggregate's lock first (see CF_PG_LOAD_SNAPSHOT_LOCKED) */
-        res = cf_pg_exec(st, CF_PG_STMT(CF_PG_LATEST_VERSION_LOCKED), v, NULL,
-                         "locking the aggregate");
-        if (res == NULL) {
+        /* the aggregate's lock first (see CF_PG_LOAD_SNAPSHOT_LOCKED), the
+         * read after it: one round trip */
+        calls[0].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION_LOCKED);
+        calls[0].values = v;
+        calls[0].what = "locking the aggregate";
+        calls[1].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION);
+        calls[1].values = v;
+        calls[1].what = "reading the latest version";
+
+        if (cf_pg_exec_many(st, calls, 2, res) != 0) {
             goto failed;
         }
 
-        PQclear(res);
-    }
+        PQclear(res[0]);
 
-    res = cf_pg_exec(st, CF_PG_STMT(CF_PG_LATEST_VERSION), v, NULL,
-                     "reading the latest version");
-    if (res == NULL) {
-        goto failed;
+    } else {
+        res[1] = cf_pg_exec(st, CF_PG_STMT(CF_PG_LATEST_VERSION), v, NULL,
+                            "reading the latest version");
+        if (res[1] == NULL) {
+            goto failed;
+        }
     }
 
     /* max() of no row is NULL, read as 0 */
-    *version = PQntuples(res) ? cf_pg_int(res, 0, cf_pg_col(res, "version"))
-                              : 0;
-    PQclear(res);
+    *version = PQntuples(res[1])
+               ? cf_pg_int(res[1], 0, cf_pg_col(res[1], "version")) : 0;
+    PQclear(res[1]);
 
     return 0;
 
@@ -503,6 +614,17 @@ cf_pg_store_save_snapshot(cf_pg_store_t *st, const cf_aggregate_t *agg,
     if (v[10] == NULL || v[18] == NULL) {
         cf_pg_set_error(st, "out of memory");
         return -1;
+    }
+
+    /*
+     * A command alone in its transaction: sent with the COMMIT, which
+     * reports the failure (the command fails either way).  A command of a
+     * group (in its savepoint) waits for the answer: its failure must fail
+     * that command alone, and the next statement is another command's.
+     */
+    if (!st->in_savepoint) {
+        return cf_pg_defer(st, CF_PG_STMT(CF_PG_SAVE_SNAPSHOT), v,
+                           "saving snapshot") == 0 ? 0 : cf_pg_last_rc(st);
     }
 
     res = cf_pg_exec(st, CF_PG_STMT(CF_PG_SAVE_SNAPSHOT), v, NULL,

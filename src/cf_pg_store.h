@@ -38,8 +38,23 @@
 #include "cf_store.h"
 
 
-#define CF_PG_SCHEMA_VERSION  2
+#define CF_PG_SCHEMA_VERSION  3
 
+
+/*
+ * What a DSN names, for logs, without connecting and without its password:
+ * "user@host:port/dbname" (a part the DSN leaves to libpq's defaults is
+ * empty), or "(an invalid connection string)".  Always NUL-terminated.
+ */
+void cf_pg_dsn_target(const char *dsn, char *buf, size_t len);
+
+/*
+ * 1 when a cf_store_errcode() code of a PostgreSQL store says the server
+ * was unreachable (a connection lost or refused), which a working ping
+ * ends; 0 for the other faults (out of resources, a read-only server),
+ * which only a working write ends
+ */
+int cf_pg_store_code_unreachable(int code);
 
 /* for a store cf_store_open opened on PostgreSQL only: */
 

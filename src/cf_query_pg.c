@@ -303,7 +303,8 @@ const cf_query_dialect_t  cf_query_pg_dialect = {
     },
     1,
 
-    NULL,
+    /* the count rollup of schema version 3 (cf_pg_schema.c) */
+    "SELECT coalesce(sum(n), 0) FROM snapshot_count WHERE ",
     NULL,
 
     cf_pg_expr,

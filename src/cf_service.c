@@ -18,6 +18,7 @@ static int cf_service_decide(cf_store_t *st, cf_id_gen_t *ids,
     const cf_exec_input_t *in, const char *aggregate_id, cf_prepared_t *d);
 static int cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out,
     int rc, const char *what);
+static int cf_service_tx_failed(cf_store_t *st, cf_exec_output_t *out);
 
 
 static void
@@ -254,7 +255,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
                                     &out->err)
             != 0)
         {
-            ret = -1;
+            ret = cf_service_tx_failed(st, out);
             goto rollback;
         }
 
@@ -283,7 +284,7 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
         out->err = d->err;
         cf_error_init(&d->err);
         out->in_handler = d->in_handler;
-        ret = rc < 0 ? -1 : 0;
+        ret = rc < 0 ? cf_service_tx_failed(st, out) : 0;
         goto rollback;
     }
 
@@ -418,6 +419,28 @@ cf_service_commit_failed(cf_store_t *st, cf_exec_output_t *out, int rc)
 
 
 /*
+ * A store call inside the command's transaction failed (out->err): a lock
+ * wait that ran out is the answer of a BEGIN that found the store busy (408,
+ * the same bytes): the SQLite store waits for its write lock at BEGIN only,
+ * the PostgreSQL store for the aggregate's row lock at its first read in the
+ * transaction.  Anything else is an internal error (-1, out->err kept).
+ */
+static int
+cf_service_tx_failed(cf_store_t *st, cf_exec_output_t *out)
+{
+    if (strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) != 0) {
+        return -1;
+    }
+
+    cf_error_free(&out->err);
+    cf_error_init(&out->err);
+    out->at_gateway = 1;
+
+    return cf_service_store_failed(st, out, CF_STORE_BUSY, "");
+}
+
+
+/*
  * A store failure as the command's answer (0, or -1 for an internal
  * error): busy is a timeout (the wait ran out); a store file that was
  * deleted or replaced is 503, whether nothing was written (BEGIN) or the
@@ -441,6 +464,26 @@ cf_service_store_failed(cf_store_t *st, cf_exec_output_t *out, int rc,
         cf_error_set(&out->err, CF_E_SERVICE_UNAVAILABLE,
                      "The compensation store file was deleted or replaced"
                      " while open: writes are refused.");
+        return 0;
+    }
+
+    /*
+     * A database server that is unreachable (stopped, restarting, failed
+     * over, out of connections) is the service's unavailability, not an
+     * internal error: 503, and the client tries again.  A COMMIT whose
+     * answer was lost is never a success: its outcome is unknown, the
+     * request id tells on a retry.
+     */
+    if ((out->store_rc & CF_STORE_FAULT) && cf_store_is_server(st)) {
+        snprintf(out->store_msg, sizeof(out->store_msg), "%s%s", what,
+                 cf_store_errmsg(st));
+        cf_error_set(&out->err, CF_E_SERVICE_UNAVAILABLE, "%s",
+                     what[0] ? "The compensation store became unavailable"
+                               " during the commit: the command's outcome"
+                               " is unknown, retry it with the same request"
+                               " id."
+                             : "The compensation store is not available:"
+                               " the command was not processed.");
         return 0;
     }
 

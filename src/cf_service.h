@@ -47,6 +47,10 @@ typedef struct {
                                                 current one; -1 unknown */
     int                     store_rc;        /* a store failure: SQLite's
                                                 extended code, else 0 */
+    char                    store_msg[256];  /* a server store's failure
+                                                as the store says it: for
+                                                logs and health, never for
+                                                the client ("" else) */
 } cf_exec_output_t;
 
 

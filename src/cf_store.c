@@ -296,6 +296,14 @@ cf_store_ping(cf_store_t *st)
 }
 
 
+/* a database server's store (no file: no WAL, no file checks) */
+int
+cf_store_is_server(cf_store_t *st)
+{
+    return st->backend != &cf_sqlite_store_backend;
+}
+
+
 int
 cf_store_check_file(cf_store_t *st)
 {

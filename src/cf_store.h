@@ -136,6 +136,8 @@ int cf_store_check_file(cf_store_t *st);
 /* the code of the last error (0: the last commit worked), with
  * CF_STORE_FAULT when it is the store's; a store fault once replaced */
 int cf_store_errcode(cf_store_t *st);
+/* 1 for a database server's store (PostgreSQL), 0 for a SQLite file */
+int cf_store_is_server(cf_store_t *st);
 /* the dsn the store was opened with */
 const char *cf_store_path(cf_store_t *st);
 

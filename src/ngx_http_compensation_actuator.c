@@ -8,11 +8,17 @@
  * no connection, the file was deleted or replaced, writes fail for a cause
  * that outlasts them, or a query fails; the cause in "details"), and
  * "ping", this worker answering at all.  DOWN is 503.
+ *
+ * A database server's store (PostgreSQL) is pinged in a job of the store
+ * executor, on its connection (a ping is a network round trip, never on the
+ * event loop); the answer follows the job.  The ping reconnects a lost
+ * connection, so health is UP again once the server is back.
  */
 
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_actuator.h"
+#include "ngx_http_compensation_executor.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 
@@ -36,8 +42,22 @@ static const struct {
 };
 
 
+/* a server store's ping, as a job */
+typedef struct {
+    ngx_http_compensation_rjob_t  rj;
+    int                           rc;
+    int                           code;
+    char                          msg[256];
+} ngx_http_compensation_ping_t;
+
+
 static const char *ngx_http_compensation_db_status(ngx_http_request_t *r,
     const char **cause);
+static ngx_int_t ngx_http_compensation_health_send(ngx_http_request_t *r);
+static void ngx_http_compensation_ping_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st);
+static ngx_int_t ngx_http_compensation_ping_reply(
+    ngx_http_compensation_rjob_t *rj);
 static json_t *ngx_http_compensation_db_component(const char *db,
     const char *cause);
 
@@ -194,15 +214,89 @@ ngx_http_compensation_db_component(const char *db, const char *cause)
 ngx_int_t
 ngx_http_compensation_health_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                           rc;
+    ngx_http_compensation_ctx_t        *ctx;
+    ngx_http_compensation_ping_t       *pj;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    if (mcf->store_server && mcf->store
+        && !(ctx->nvars == 1 && ctx->vars[0].len == 4
+             && ngx_strncmp(ctx->vars[0].data, "ping", 4) == 0))
+    {
+        pj = ngx_http_compensation_rjob_alloc(r,
+                 sizeof(ngx_http_compensation_ping_t));
+        if (pj == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        pj->rj.work = ngx_http_compensation_ping_work;
+        pj->rj.reply = ngx_http_compensation_ping_reply;
+
+        return ngx_http_compensation_rjob_post(r, &pj->rj);
+    }
+
+    return ngx_http_compensation_health_send(r);
+}
+
+
+/* in the store thread: st is the executor's connection */
+static void
+ngx_http_compensation_ping_work(ngx_http_compensation_rjob_t *rj,
+    cf_store_t *st)
+{
+    ngx_http_compensation_ping_t  *pj = (ngx_http_compensation_ping_t *) rj;
+
+    if (st == NULL) {
+        pj->rc = -1;
+        pj->code = CF_STORE_FAULT;
+        ngx_cpystrn((u_char *) pj->msg,
+                    (u_char *) "this worker has no store connection",
+                    sizeof(pj->msg));
+        return;
+    }
+
+    pj->rc = cf_store_ping(st);
+
+    if (pj->rc != 0) {
+        pj->code = cf_store_errcode(st);
+        ngx_cpystrn((u_char *) pj->msg, (u_char *) cf_store_errmsg(st),
+                    sizeof(pj->msg));
+    }
+}
+
+
+static ngx_int_t
+ngx_http_compensation_ping_reply(ngx_http_compensation_rjob_t *rj)
+{
+    ngx_http_request_t                 *r = rj->r;
+    ngx_http_compensation_ping_t       *pj;
+    ngx_http_compensation_main_conf_t  *mcf;
+
+    pj = (ngx_http_compensation_ping_t *) rj;
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    ngx_http_compensation_store_pinged(mcf, r->connection->log, pj->rc,
+                                       pj->code, pj->msg);
+
+    return ngx_http_compensation_health_send(r);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_health_send(ngx_http_request_t *r)
+{
     json_t                       *doc;
     ngx_int_t                     rc;
     ngx_uint_t                    up;
     const char                   *db, *cause;
     ngx_http_compensation_ctx_t  *ctx;
-
-    if (ngx_http_compensation_no_body(r, 0, NULL, &rc) != NGX_OK) {
-        return rc;
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
 

@@ -77,6 +77,9 @@ static ngx_int_t ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     ngx_uint_t reads);
 static void ngx_http_compensation_executor_stop_one(
     ngx_http_compensation_executor_t *ex);
+static ngx_int_t ngx_http_compensation_executor_start(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex);
 static ngx_int_t ngx_http_compensation_executor_thread_start(
     ngx_cycle_t *cycle, ngx_http_compensation_executor_t *ex);
 static void *ngx_http_compensation_executor_main(void *data);
@@ -111,7 +114,7 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
      * groups); a SQLite file's reads stay inline (read.c)
      */
     if (!mcf->thread_off
-        && (!cf_store_dsn_is_file((char *) mcf->store_path.data)
+        && (mcf->store_server
             || mcf->read_thread_test))
     {
         return ngx_http_compensation_executor_create(cycle, mcf, opts, 1);
@@ -184,16 +187,24 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    if (mcf->store_server) {
+        /*
+         * A database server: the thread starts without a connection, its
+         * first job opens it (module.c, attach), so that no connect is a
+         * round trip on the event loop.  Never inline.
+         */
+        return ngx_http_compensation_executor_start(cycle, mcf, ex);
+    }
+
     ex->store = cf_store_open((char *) mcf->store_path.data, &thread_opts,
                               errbuf, sizeof(errbuf));
 
     if (ex->store == NULL) {
         /* the work still runs, on the event loop's connection */
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "compensation: opening the %s thread's connection"
-                      " to \"%V\" failed, %s work runs on the event"
-                      " loop: %s", ex->what, &mcf->store_path, ex->what,
-                      errbuf);
+                      "compensation: opening the store thread's connection"
+                      " to \"%V\" failed, store work runs on the event"
+                      " loop: %s", &mcf->store_name, errbuf);
         return NGX_OK;
     }
 
@@ -225,6 +236,41 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     }
 
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+
+    return NGX_OK;
+}
+
+
+/* the thread (or the pool's task) of a server store: no connection yet */
+static ngx_int_t
+ngx_http_compensation_executor_start(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex)
+{
+#if (NGX_THREADS)
+
+    if (mcf->thread_pool) {
+        ex->task = ngx_thread_task_alloc(cycle->pool, 0);
+        if (ex->task == NULL) {
+            return NGX_ERROR;
+        }
+
+        ex->pool = mcf->thread_pool;
+        ex->task->ctx = ex;
+        ex->task->handler = ngx_http_compensation_executor_task;
+        ex->task->event.handler = ngx_http_compensation_executor_task_done;
+        ex->task->event.data = ex;
+        ex->task->event.log = cycle->log;
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_POOL;
+
+        return NGX_OK;
+    }
+
+#endif
+
+    if (ngx_http_compensation_executor_thread_start(cycle, ex) == NGX_OK) {
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+    }
 
     return NGX_OK;
 }
@@ -384,7 +430,7 @@ ngx_http_compensation_executor_connect(ngx_http_compensation_executor_t *ex)
             ngx_log_error(NGX_LOG_ERR, ex->log, 0,
                           "compensation: opening the read thread's"
                           " connection to \"%V\" failed, reads answer 503"
-                          " until it opens: %s", &ex->mcf->store_path,
+                          " until it opens: %s", &ex->mcf->store_name,
                           errbuf);
         }
 
@@ -395,7 +441,7 @@ ngx_http_compensation_executor_connect(ngx_http_compensation_executor_t *ex)
     if (ex->connect_failed) {
         ngx_log_error(NGX_LOG_NOTICE, ex->log, 0,
                       "compensation: the read thread's connection to \"%V\""
-                      " is open", &ex->mcf->store_path);
+                      " is open", &ex->mcf->store_name);
     }
 
     ex->connect_failed = 0;
@@ -695,6 +741,23 @@ ngx_http_compensation_executor_store(ngx_http_compensation_main_conf_t *mcf)
     }
 
     return mcf->store;
+}
+
+
+/* a server store's connection, opened by the attach job: on the event
+ * loop, between two jobs (the next one runs on it) */
+void
+ngx_http_compensation_executor_set_store(
+    ngx_http_compensation_main_conf_t *mcf, cf_store_t *st)
+{
+    ngx_http_compensation_executor_t  *ex = mcf->executor;
+
+    if (ex == NULL || ex->store) {
+        cf_store_close(st);
+        return;
+    }
+
+    ex->store = st;
 }
 
 

@@ -78,6 +78,10 @@ void ngx_http_compensation_executor_post_to(
 cf_store_t *ngx_http_compensation_executor_store(
     ngx_http_compensation_main_conf_t *mcf);
 
+/* a server store's executor connection, opened by a job (module.c) */
+void ngx_http_compensation_executor_set_store(
+    ngx_http_compensation_main_conf_t *mcf, cf_store_t *st);
+
 /* 1 when the jobs run off the event loop */
 ngx_uint_t ngx_http_compensation_executor_threaded(
     ngx_http_compensation_main_conf_t *mcf);

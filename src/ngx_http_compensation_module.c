@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_compensation_module.h"
+#include "ngx_http_compensation_actuator.h"
 #include "ngx_http_compensation_auth.h"
 #include "ngx_http_compensation_errors.h"
 #include "ngx_http_compensation_executor.h"
@@ -24,6 +25,7 @@
 #include "ngx_http_compensation_state.h"
 #include "cf_route.h"
 #include "cf_tz.h"
+#include "cf_pg_store.h"
 
 
 /* a worker without its store opens it again after this long (ms) */
@@ -31,6 +33,26 @@
 
 /* identical store failures: one log line per this many ms, with a count */
 #define NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL   10000
+
+
+/* a request that came before the worker's first attach ended */
+typedef struct {
+    ngx_queue_t                         queue;
+    ngx_http_request_t                 *r;
+    unsigned                            queued:1;
+} ngx_http_compensation_parked_t;
+
+
+/* a server store's attach job (server_init) */
+typedef struct {
+    ngx_http_compensation_job_t         job;
+    ngx_http_compensation_main_conf_t  *mcf;
+    cf_store_options_t                  opts;
+    /* opened in the store thread, handed over by the done */
+    cf_store_t                         *exec_store;
+    cf_store_t                         *loop_store;
+    char                                errbuf[512];
+} ngx_http_compensation_attach_t;
 
 
 static void *ngx_http_compensation_create_main_conf(ngx_conf_t *cf);
@@ -41,6 +63,8 @@ static char *ngx_http_compensation_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_compensation_store_server(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf, ngx_str_t *dsn);
 static char *ngx_http_compensation_retry_spec(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_compensation_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -52,6 +76,17 @@ static ngx_int_t ngx_http_compensation_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf);
 static void ngx_http_compensation_store_retry(ngx_event_t *ev);
+static ngx_int_t ngx_http_compensation_server_init(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf);
+static void ngx_http_compensation_attach_run(
+    ngx_http_compensation_job_t *job, cf_store_t *st);
+static void ngx_http_compensation_attach_done(
+    ngx_http_compensation_job_t *job);
+static ngx_int_t ngx_http_compensation_park(ngx_http_request_t *r,
+    ngx_http_compensation_main_conf_t *mcf);
+static void ngx_http_compensation_park_cleanup(void *data);
+static void ngx_http_compensation_unpark(
+    ngx_http_compensation_main_conf_t *mcf);
 static void ngx_http_compensation_store_unusable(
     ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log,
     const char *errbuf);
@@ -392,6 +427,24 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
         mcf->default_spec.execution_timeout = 120;
     }
 
+    if (mcf->store_server && mcf->thread_off) {
+        /* every call waits on the network: never on the event loop */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"compensation_thread_pool off\" cannot be used"
+                           " with a PostgreSQL compensation_store: its work"
+                           " must run off the event loop");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->store_server && mcf->machine_node == NGX_CONF_UNSET) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "compensation_store names a PostgreSQL database"
+                           " but \"compensation_machine_id\" is not set: ids"
+                           " and dispatch leases are unique on this host"
+                           " only, every nginx sharing the database needs a"
+                           " machine id of its own");
+    }
+
     if (mcf->store_path.data
         && ngx_http_compensation_id_conf(cf, mcf) != NGX_OK)
     {
@@ -507,20 +560,13 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /*
-     * The PostgreSQL backend (src/cf_pg_*.c) is linked in, but its nginx
-     * side is not there yet: its work must run off the event loop, reads
-     * included, and the queries and metrics have no PostgreSQL dialect.
-     * Refused here, before the value is taken for a file path; the value
-     * may hold a password, so it is not quoted.  The parser NUL-terminates
-     * every argument.
+     * A PostgreSQL URI or keyword string (docs/postgresql.md): no file, no
+     * directory.  The value may hold a password: it is never logged, logs
+     * name the database as libpq parses it, without the password.  The
+     * parser NUL-terminates every argument, as cf_store_open needs.
      */
     if (!cf_store_dsn_is_file((const char *) value[1].data)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "compensation_store names a PostgreSQL database:"
-                           " this version of the module serves SQLite"
-                           " stores only, the PostgreSQL store is not wired"
-                           " into nginx yet (docs/postgresql.md)");
-        return NGX_CONF_ERROR;
+        return ngx_http_compensation_store_server(cf, mcf, &value[1]);
     }
 
     mcf->store_path = value[1];
@@ -530,6 +576,8 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /* ngx_conf_full_name() leaves a NUL after the name for cf_store_open */
+
+    mcf->store_name = mcf->store_path;
 
     if (ngx_file_info(mcf->store_path.data, &fi) != NGX_FILE_ERROR) {
         if (!ngx_is_file(&fi)) {
@@ -615,6 +663,33 @@ ngx_http_compensation_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_add_path(cf, &path) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* compensation_store <DSN>: a PostgreSQL database */
+static char *
+ngx_http_compensation_store_server(ngx_conf_t *cf,
+    ngx_http_compensation_main_conf_t *mcf, ngx_str_t *dsn)
+{
+    char    target[256];
+    size_t  len;
+
+    cf_pg_dsn_target((const char *) dsn->data, target, sizeof(target));
+
+    len = sizeof("PostgreSQL ") - 1 + ngx_strlen(target);
+
+    mcf->store_name.data = ngx_pnalloc(cf->pool, len + 1);
+    if (mcf->store_name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(mcf->store_name.data, "PostgreSQL %s%Z", target);
+    mcf->store_name.len = len;
+
+    mcf->store_path = *dsn;
+    mcf->store_server = 1;
 
     return NGX_CONF_OK;
 }
@@ -764,8 +839,13 @@ ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
 /*
  * The master creates the schema once, so that "nginx -t" reports an unusable
  * store and workers start on a ready file; it never keeps the connection
- * across fork().  A failing init_module is fatal to the master even on
- * reload, so only the first start and "nginx -t" fail hard.
+ * across fork().  A PostgreSQL store is created or migrated the same way
+ * (under the schema's advisory lock: nginx starting at once on several
+ * hosts do not race), and "nginx -t" fails on a database that does not
+ * exist, a refused login or an unreachable server, naming the cause and
+ * never the password (cf_pg_conn.c scrubs it).  A failing init_module is
+ * fatal to the master even on reload, so only the first start and
+ * "nginx -t" fail hard.
  */
 static ngx_int_t
 ngx_http_compensation_init_module(ngx_cycle_t *cycle)
@@ -793,7 +873,7 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
     if (st == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "compensation_store \"%V\" is not usable: %s",
-                      &mcf->store_path, errbuf);
+                      &mcf->store_name, errbuf);
 
         if (ngx_test_config || ngx_is_init_cycle(cycle->old_cycle)) {
             return NGX_ERROR;
@@ -807,7 +887,7 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
     if (cf_query_schema(st, errbuf, sizeof(errbuf)) != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "compensation_store \"%V\": creating the query"
-                      " indexes failed: %s", &mcf->store_path, errbuf);
+                      " indexes failed: %s", &mcf->store_name, errbuf);
         cf_store_close(st);
 
         return (ngx_test_config || ngx_is_init_cycle(cycle->old_cycle))
@@ -815,6 +895,11 @@ ngx_http_compensation_init_module(ngx_cycle_t *cycle)
     }
 
     cf_store_close(st);
+
+    if (mcf->store_server) {
+        /* no file to hand to the workers */
+        return NGX_OK;
+    }
 
     /* workers run as the "user" of nginx.conf: hand them the files */
 
@@ -881,6 +966,10 @@ ngx_http_compensation_init_process(ngx_cycle_t *cycle)
     mcf->store_retry.log = cycle->log;
     mcf->store_retry.cancelable = 1;
 
+    if (mcf->store_server) {
+        return ngx_http_compensation_server_init(cycle, mcf);
+    }
+
     rc = ngx_http_compensation_store_attach(cycle, mcf);
 
     if (rc == NGX_DECLINED) {
@@ -931,7 +1020,7 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
     if (mcf->fault_count) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "compensation_store \"%V\" is usable again after %ui"
-                      " failed attempts to open it", &mcf->store_path,
+                      " failed attempts to open it", &mcf->store_name,
                       mcf->fault_count);
     }
 
@@ -954,7 +1043,7 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
             ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                           "compensation_store \"%V\": starting the"
                           " checkpointer failed, commits checkpoint: %s",
-                          &mcf->store_path, errbuf);
+                          &mcf->store_name, errbuf);
 
         } else {
             cf_store_set_checkpointer(mcf->store, mcf->checkpointer);
@@ -968,7 +1057,7 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "compensation_store \"%V\": opening the state"
                       " read's connection failed, state reads use the"
-                      " main one: %s", &mcf->store_path, errbuf);
+                      " main one: %s", &mcf->store_name, errbuf);
     }
 
     mcf->read_release.handler = ngx_http_compensation_read_release;
@@ -984,6 +1073,225 @@ ngx_http_compensation_store_attach(ngx_cycle_t *cycle,
 
     /* the operations table, and the scheduler of this worker */
     return ngx_http_compensation_scheduler_init_process(cycle, mcf);
+}
+
+
+/*
+ * A database server's store (PostgreSQL): connecting is a network round trip,
+ * so it never happens on the event loop.  The executor's thread starts
+ * without a connection, and its first job (attach) opens the worker's
+ * connections; until its done the worker has no store (the API answers
+ * 503, health is DOWN).  A failed attach is logged (once per interval) and
+ * tried again each second by the same job, so a worker started while the
+ * database was down serves once it is back, by itself.
+ */
+static ngx_int_t
+ngx_http_compensation_server_init(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    cf_store_options_t               opts;
+    ngx_http_compensation_attach_t  *at;
+
+    ngx_http_compensation_store_options(mcf, &opts);
+
+    /* the command queue and the executor (its thread, no connection yet) */
+    if (ngx_http_compensation_group_init_process(cycle, mcf, &opts)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!ngx_http_compensation_executor_threaded(mcf)) {
+        /* logged by the executor; the loop must never wait on the server */
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "compensation_store \"%V\": the store thread did not"
+                      " start, this worker answers 503", &mcf->store_name);
+        mcf->fault_rc = CF_STORE_FAULT;
+        ngx_cpystrn(mcf->fault_msg, (u_char *) "the store thread did not"
+                    " start", sizeof(mcf->fault_msg));
+        return NGX_OK;
+    }
+
+    at = ngx_pcalloc(cycle->pool, sizeof(ngx_http_compensation_attach_t));
+    if (at == NULL) {
+        return NGX_ERROR;
+    }
+
+    at->mcf = mcf;
+    at->opts = opts;
+    at->job.run = ngx_http_compensation_attach_run;
+    at->job.done = ngx_http_compensation_attach_done;
+    at->job.data = at;
+    mcf->attach_job = &at->job;
+
+    ngx_cpystrn(mcf->fault_msg, (u_char *) "connecting to the store",
+                sizeof(mcf->fault_msg));
+
+    /* the API's requests of the first milliseconds wait for it */
+    ngx_queue_init(&mcf->attach_waiting);
+    mcf->attach_pending = 1;
+
+    ngx_http_compensation_executor_post(mcf, &at->job);
+
+    return NGX_OK;
+}
+
+
+/* in the store thread: st is the executor's connection, NULL at first */
+static void
+ngx_http_compensation_attach_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
+{
+    ngx_http_compensation_attach_t     *at = job->data;
+    ngx_http_compensation_main_conf_t  *mcf = at->mcf;
+
+    at->errbuf[0] = '\0';
+
+    if (st == NULL && at->exec_store == NULL) {
+        at->exec_store = cf_store_open((char *) mcf->store_path.data,
+                                       &at->opts, at->errbuf,
+                                       sizeof(at->errbuf));
+        if (at->exec_store == NULL) {
+            return;
+        }
+    }
+
+    /*
+     * The event loop's own connection, for the reads that still run there
+     * (until they are jobs too): a connection is one thread's at a time
+     */
+    at->loop_store = cf_store_open((char *) mcf->store_path.data, &at->opts,
+                                   at->errbuf, sizeof(at->errbuf));
+}
+
+
+/* back on the event loop: the worker's store is there, or it retries */
+static void
+ngx_http_compensation_attach_done(ngx_http_compensation_job_t *job)
+{
+    ngx_cycle_t                        *cycle;
+    ngx_http_compensation_attach_t     *at = job->data;
+    ngx_http_compensation_main_conf_t  *mcf = at->mcf;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+
+    if (at->exec_store) {
+        ngx_http_compensation_executor_set_store(mcf, at->exec_store);
+        at->exec_store = NULL;
+    }
+
+    if (at->loop_store == NULL) {
+        ngx_http_compensation_store_unusable(mcf, cycle->log, at->errbuf);
+
+        if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+            ngx_add_timer(&mcf->store_retry,
+                          NGX_HTTP_COMPENSATION_STORE_RETRY);
+        }
+
+        /* the waiting requests are answered 503 */
+        ngx_http_compensation_unpark(mcf);
+
+        return;
+    }
+
+    mcf->store = at->loop_store;
+    at->loop_store = NULL;
+
+    if (mcf->fault_count) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "compensation_store \"%V\" is usable again after %ui"
+                      " failed attempts to connect", &mcf->store_name,
+                      mcf->fault_count);
+    }
+
+    mcf->fault_rc = 0;
+    mcf->fault_count = 0;
+    mcf->fault_unlogged = 0;
+
+    /* the scheduler of this worker: its dispatch steps are jobs too */
+    if (ngx_http_compensation_scheduler_init_process(cycle, mcf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "compensation_store \"%V\": starting the scheduler"
+                      " failed", &mcf->store_name);
+    }
+
+    ngx_http_compensation_unpark(mcf);
+}
+
+
+/*
+ * A request that needs the store, before the worker's first attach ended
+ * (its first milliseconds): it waits for the attach instead of a 503
+ * (bounded by the connect timeout, connect_timeout=10 unless the DSN says
+ * otherwise).  The reference taken here is the one its resumed handler's
+ * finalize drops.
+ */
+static ngx_int_t
+ngx_http_compensation_park(ngx_http_request_t *r,
+    ngx_http_compensation_main_conf_t *mcf)
+{
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_compensation_parked_t  *pk;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_compensation_parked_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pk = cln->data;
+    pk->r = r;
+    pk->queued = 1;
+    ngx_queue_insert_tail(&mcf->attach_waiting, &pk->queue);
+
+    cln->handler = ngx_http_compensation_park_cleanup;
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* the request was freed while it waited (worker shutdown, a timeout) */
+static void
+ngx_http_compensation_park_cleanup(void *data)
+{
+    ngx_http_compensation_parked_t  *pk = data;
+
+    if (pk->queued) {
+        ngx_queue_remove(&pk->queue);
+        pk->queued = 0;
+    }
+}
+
+
+/* the first attach ended: the waiting requests run (or answer 503) */
+static void
+ngx_http_compensation_unpark(ngx_http_compensation_main_conf_t *mcf)
+{
+    ngx_queue_t                     *q;
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_compensation_parked_t  *pk;
+
+    if (!mcf->attach_pending) {
+        return;
+    }
+
+    mcf->attach_pending = 0;
+
+    while (!ngx_queue_empty(&mcf->attach_waiting)) {
+        q = ngx_queue_head(&mcf->attach_waiting);
+        ngx_queue_remove(q);
+
+        pk = ngx_queue_data(q, ngx_http_compensation_parked_t, queue);
+        pk->queued = 0;
+
+        r = pk->r;
+        c = r->connection;
+
+        ngx_http_finalize_request(r, ngx_http_compensation_handler(r));
+        ngx_http_run_posted_requests(c);
+    }
 }
 
 
@@ -1004,6 +1312,12 @@ ngx_http_compensation_store_retry(ngx_event_t *ev)
         return;
     }
 
+    if (mcf->store_server) {
+        /* the attach job's done arms this timer again if it fails */
+        ngx_http_compensation_executor_post(mcf, mcf->attach_job);
+        return;
+    }
+
     rc = ngx_http_compensation_store_attach((ngx_cycle_t *) ngx_cycle, mcf);
 
     if (rc == NGX_DECLINED) {
@@ -1014,7 +1328,7 @@ ngx_http_compensation_store_retry(ngx_event_t *ev)
     if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
                       "compensation_store \"%V\": starting the store's"
-                      " consumers failed", &mcf->store_path);
+                      " consumers failed", &mcf->store_name);
     }
 }
 
@@ -1040,13 +1354,13 @@ ngx_http_compensation_store_unusable(ngx_http_compensation_main_conf_t *mcf,
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "compensation_store \"%V\" is not usable, the API"
                       " answers 503 and the worker retries: %s",
-                      &mcf->store_path, errbuf);
+                      &mcf->store_name, errbuf);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "compensation_store \"%V\" is still not usable after"
                       " %ui attempts (%ui since the last line): %s",
-                      &mcf->store_path, mcf->fault_count,
+                      &mcf->store_name, mcf->fault_count,
                       mcf->fault_unlogged + 1, errbuf);
     }
 
@@ -1066,11 +1380,13 @@ void
 ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
     ngx_log_t *log, const cf_exec_output_t *out)
 {
+    const char  *msg;
+
     if (out->store_rc == 0) {
         if (out->committed && mcf->fault_rc && mcf->store) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "compensation_store \"%V\": writes work again"
-                          " after %ui failed writes", &mcf->store_path,
+                          " after %ui failed writes", &mcf->store_name,
                           mcf->fault_count);
             mcf->fault_rc = 0;
             mcf->fault_count = 0;
@@ -1086,10 +1402,13 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
         return;
     }
 
+    /* a server store's own words: the client's answer is generic */
+    msg = out->store_msg[0] ? out->store_msg : out->err.msg;
+
     if (!(out->store_rc & CF_STORE_FAULT)) {
         /* an error of this write alone: not the store's health */
         ngx_log_error(NGX_LOG_ERR, log, 0, "compensation: a write on \"%s\""
-                      " failed: %s", out->aggregate_id, out->err.msg);
+                      " failed: %s", out->aggregate_id, msg);
         return;
     }
 
@@ -1106,22 +1425,23 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
     if (mcf->fault_rc == out->store_rc) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "compensation_store \"%V\": writes fail, %ui times"
-                      " since the last line: %s", &mcf->store_path,
-                      mcf->fault_unlogged + 1, out->err.msg);
+                      " since the last line: %s", &mcf->store_name,
+                      mcf->fault_unlogged + 1, msg);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "compensation_store \"%V\": writes fail, health is"
                       " DOWN until one works (repeats are logged once per"
-                      " %ui s with a count): %s", &mcf->store_path,
+                      " %ui s with a count): %s", &mcf->store_name,
                       (ngx_uint_t) NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL
-                      / 1000, out->err.msg);
+                      / 1000, msg);
     }
 
     mcf->fault_rc = out->store_rc;
+    mcf->fault_by_ping = 0;
     mcf->fault_logged = ngx_current_msec;
     mcf->fault_unlogged = 0;
-    ngx_cpystrn(mcf->fault_msg, (u_char *) out->err.msg,
+    ngx_cpystrn(mcf->fault_msg, (u_char *) msg,
                 sizeof(mcf->fault_msg));
 }
 
@@ -1138,7 +1458,7 @@ ngx_http_compensation_store_replaced(ngx_http_compensation_main_conf_t *mcf,
     if (!mcf->replaced_logged) {
         mcf->replaced_logged = 1;
         ngx_log_error(NGX_LOG_CRIT, log, 0, "compensation_store \"%V\": %s",
-                      &mcf->store_path, cf_store_errmsg(mcf->store));
+                      &mcf->store_name, cf_store_errmsg(mcf->store));
     }
 
     return NGX_DECLINED;
@@ -1163,11 +1483,76 @@ ngx_http_compensation_store_down(ngx_http_compensation_main_conf_t *mcf,
         return (const char *) mcf->fault_msg;
     }
 
+    if (mcf->store_server) {
+        /* no round trip here: the health route pings in a job first
+         * (store_pinged), and the writes report their faults */
+        return NULL;
+    }
+
     if (cf_store_ping(mcf->store) != 0) {
         return cf_store_errmsg(mcf->store);
     }
 
     return NULL;
+}
+
+
+/*
+ * A server store's ping, run as a job of the executor on its connection
+ * (actuator.c): a failure that outlasts the call (unreachable, out of
+ * connections, read-only) makes the health DOWN, a ping that works makes it
+ * UP again (the connection was made again).  The writes keep telling too
+ * (store_outcome).
+ */
+void
+ngx_http_compensation_store_pinged(ngx_http_compensation_main_conf_t *mcf,
+    ngx_log_t *log, int rc, int code, const char *msg)
+{
+    if (rc == 0) {
+        /*
+         * A ping (SELECT 1) proves the server reachable, not writable: a
+         * read-only server (a standby after a failover) or a full disk
+         * stays DOWN until a write works (store_outcome)
+         */
+        if (mcf->fault_rc && mcf->store
+            && (mcf->fault_by_ping
+                || cf_pg_store_code_unreachable(mcf->fault_rc)))
+        {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "compensation_store \"%V\" answers again after %ui"
+                          " failures", &mcf->store_name, mcf->fault_count);
+            mcf->fault_rc = 0;
+            mcf->fault_count = 0;
+            mcf->fault_unlogged = 0;
+        }
+
+        return;
+    }
+
+    if (!(code & CF_STORE_FAULT)) {
+        code = CF_STORE_FAULT;
+    }
+
+    mcf->fault_count++;
+
+    if (mcf->fault_rc != code
+        || ngx_current_msec - mcf->fault_logged
+           >= NGX_HTTP_COMPENSATION_FAULT_LOG_INTERVAL)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "compensation_store \"%V\": the health check failed,"
+                      " health is DOWN until the store answers: %s",
+                      &mcf->store_name, msg);
+        mcf->fault_logged = ngx_current_msec;
+        mcf->fault_unlogged = 0;
+
+    } else {
+        mcf->fault_unlogged++;
+    }
+
+    mcf->fault_rc = code;
+    mcf->fault_by_ping = 1;
+    ngx_cpystrn(mcf->fault_msg, (u_char *) msg, sizeof(mcf->fault_msg));
 }
 
 
@@ -1247,6 +1632,17 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
     ngx_http_compensation_scheduler_exit_process(cycle, mcf);
     ngx_http_compensation_group_exit_process(mcf);
 
+    if (mcf->attach_job) {
+        /* an attach whose done never came (the thread is joined) */
+        ngx_http_compensation_attach_t  *at = mcf->attach_job->data;
+
+        cf_store_close(at->exec_store);
+        cf_store_close(at->loop_store);
+        at->exec_store = NULL;
+        at->loop_store = NULL;
+        mcf->attach_job = NULL;
+    }
+
     if (mcf->read_store) {
         if (mcf->read_release.posted) {
             ngx_delete_posted_event(&mcf->read_release);
@@ -1300,6 +1696,17 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
+    /* health tells the store's state and the metrics count executions:
+     * they wait for the first attach too */
+    if (mcf->store == NULL && mcf->attach_pending
+        && (!ctx->route->no_store
+            || ctx->route->handler == ngx_http_compensation_health_handler
+            || ctx->route->handler
+               == ngx_http_compensation_prometheus_handler))
+    {
+        return ngx_http_compensation_park(r, mcf);
+    }
+
     if (mcf->store == NULL && !ctx->route->no_store) {
         rc = ngx_http_discard_request_body(r);
 
@@ -1308,7 +1715,7 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_SERVICE_UNAVAILABLE, CF_E_INTERNAL,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, CF_E_SERVICE_UNAVAILABLE,
                    "The compensation store is not available.");
     }
 

@@ -35,7 +35,14 @@ typedef struct ngx_http_compensation_job_s  ngx_http_compensation_job_t;
 
 
 typedef struct {
-    ngx_str_t                 store_path;      /* absolute, NUL-terminated */
+    ngx_str_t                 store_path;      /* absolute, NUL-terminated;
+                                                  or a server's DSN: never
+                                                  logged (a password) */
+    ngx_str_t                 store_name;      /* for logs: the path, or
+                                                  "PostgreSQL user@host:
+                                                  port/db" */
+    ngx_flag_t                store_server;    /* a database server's DSN
+                                                  (PostgreSQL), not a file */
     ngx_flag_t                sync_full;
     ngx_msec_t                busy_timeout;
     off_t                     mmap_size;       /* compensation_store_mmap_
@@ -88,8 +95,16 @@ typedef struct {
     ngx_msec_t                fault_logged;    /* the last line's time */
     u_char                    fault_msg[256];
     unsigned                  replaced_logged:1;
+    unsigned                  fault_by_ping:1; /* fault_rc is a server
+                                                  store's failed ping */
     ngx_event_t               store_retry;     /* timer: opens the store
                                                   again while it is NULL */
+    ngx_http_compensation_job_t  *attach_job;  /* a server store's: opens
+                                                  the connections in the
+                                                  executor (module.c) */
+    ngx_queue_t               attach_waiting;  /* requests that came before
+                                                  its first done */
+    unsigned                  attach_pending:1;
 
     /* group commit (compensation_group_commit), per worker */
     ngx_flag_t                group_commit;
@@ -197,6 +212,11 @@ ngx_int_t ngx_http_compensation_store_replaced(
     ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log);
 const char *ngx_http_compensation_store_down(
     ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log);
+/* a server store's ping, run as a job (actuator.c): rc 0 or -1, code
+ * cf_store_errcode's, msg the store's message */
+void ngx_http_compensation_store_pinged(
+    ngx_http_compensation_main_conf_t *mcf, ngx_log_t *log, int rc,
+    int code, const char *msg);
 
 /* an aggregate or request id: 1 to CF_MAX_ID_LEN characters, no controls */
 ngx_int_t ngx_http_compensation_check_id(ngx_http_request_t *r,

@@ -13,6 +13,7 @@
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "cf_query.h"
+#include "cf_store.h"
 
 
 /* the query's store work: a read job (ngx_http_compensation_read.h) */
@@ -403,6 +404,12 @@ ngx_http_compensation_query_conf(ngx_conf_t *cf,
     lim->allow_match_all = mcf->q_allow_match_all ? 1 : 0;
     lim->default_list_limit = ngx_min(10, mcf->q_max_list_size);
     lim->default_zone = NULL;
+
+    /* the store's SQL: a PostgreSQL DSN (NUL-terminated by the parser)
+     * needs its dialect; NULL is SQLite's */
+    lim->dialect = (mcf->store_path.data
+                    && !cf_store_dsn_is_file((char *) mcf->store_path.data))
+                   ? &cf_query_pg_dialect : NULL;
 
     if (mcf->q_zone.len) {
         /* ngx_conf_set_str_slot values are NUL-terminated */

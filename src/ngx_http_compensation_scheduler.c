@@ -82,6 +82,22 @@ typedef struct {
 } ngx_http_compensation_step_t;
 
 
+/*
+ * A database server's cancel check (a read of the store: a network round
+ * trip), a job of the store executor: its start takes the job ids of the
+ * calls in flight, its run reads which were cancelled, its done aborts
+ * those still in flight.
+ */
+typedef struct {
+    ngx_http_compensation_job_t            job;
+    ngx_http_compensation_sched_t         *sched;
+    int64_t                               *job_ids;
+    u_char                                *asked;
+    size_t                                 n;
+    size_t                                 cap;
+} ngx_http_compensation_check_t;
+
+
 /* the first words are shaped like ngx_connection_t: with --with-debug the
  * timer code logs ngx_event_ident(ev->data), which reads its fd */
 struct ngx_http_compensation_sched_s {
@@ -104,7 +120,11 @@ struct ngx_http_compensation_sched_s {
     ngx_http_compensation_batch_t         *claimed;  /* to prepare next */
     ngx_http_compensation_step_t           step;     /* the transaction */
     cf_dispatch_t                         *dispatch_loop;  /* the event
-                                                        loop's reads */
+                                                        loop's reads (NULL
+                                                        for a server store:
+                                                        checker) */
+    ngx_http_compensation_check_t          checker;
+    int64_t                                owner;    /* of the leases */
     ngx_uint_t                             in_flight;
     unsigned                               due:1;    /* the tick fired */
     unsigned                               backlog:1;   /* last claim full */
@@ -210,6 +230,14 @@ static void ngx_http_compensation_batch_unref(
 static void ngx_http_compensation_batch_destroy(
     ngx_http_compensation_batch_t *b);
 static void ngx_http_compensation_sched_check(ngx_event_t *ev);
+static void ngx_http_compensation_call_cancel(
+    ngx_http_compensation_call_t *call);
+static ngx_int_t ngx_http_compensation_check_start(
+    ngx_http_compensation_job_t *job);
+static void ngx_http_compensation_check_run(
+    ngx_http_compensation_job_t *job, cf_store_t *st);
+static void ngx_http_compensation_check_done(
+    ngx_http_compensation_job_t *job);
 static ngx_int_t ngx_http_compensation_call_start(
     ngx_http_compensation_batch_t *b, ngx_http_compensation_call_t *call);
 static ngx_int_t ngx_http_compensation_call_done(ngx_http_request_t *sr,
@@ -249,13 +277,14 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    /* the operations table: every worker (retry action, cancel, listing) */
-    if (cf_dispatch_schema(mcf->store, errbuf, sizeof(errbuf))
-        != 0)
+    /* the operations table: every worker (retry action, cancel, listing);
+     * a server store's is in its schema, made when it was opened */
+    if (!mcf->store_server
+        && cf_dispatch_schema(mcf->store, errbuf, sizeof(errbuf)) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0, "compensation_store"
                       " \"%V\": creating the operations table failed: %s",
-                      &mcf->store_path, errbuf);
+                      &mcf->store_name, errbuf);
         return NGX_OK;
     }
 
@@ -298,7 +327,16 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
 
     sched->dispatch_loop = sched->dispatch;
 
-    if (st != mcf->store) {
+    if (mcf->store_server) {
+        /* no read on the event loop: the cancel checks are jobs */
+        sched->dispatch_loop = NULL;
+        sched->checker.sched = sched;
+        sched->checker.job.start = ngx_http_compensation_check_start;
+        sched->checker.job.run = ngx_http_compensation_check_run;
+        sched->checker.job.done = ngx_http_compensation_check_done;
+        sched->checker.job.data = &sched->checker;
+
+    } else if (st != mcf->store) {
         sched->dispatch_loop = cf_dispatch_open(mcf->store);
 
         if (sched->dispatch_loop == NULL) {
@@ -317,6 +355,18 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     sched->step.job.done = ngx_http_compensation_step_done;
     sched->step.job.data = &sched->step;
     ngx_queue_init(&sched->step.settling);
+
+    /*
+     * The lease owner: this nginx's compensation_machine_id and the worker's
+     * pid (pid_max is at most 2^22), so that the leases of several hosts on
+     * one database tell their nodes apart: node * 10^7 + pid, the pid alone
+     * without a machine id
+     */
+    sched->owner = (int64_t) ngx_pid;
+
+    if (mcf->machine_node != NGX_CONF_UNSET) {
+        sched->owner += (int64_t) mcf->machine_node * 10000000;
+    }
 
     sched->fd = (ngx_socket_t) -1;
     sched->log = *cycle->log;
@@ -402,6 +452,13 @@ ngx_http_compensation_scheduler_exit_process(ngx_cycle_t *cycle,
      * before the store's connection closes */
     if (sched->dispatch_loop != sched->dispatch) {
         cf_dispatch_close(sched->dispatch_loop);
+    }
+
+    if (sched->checker.job_ids) {
+        ngx_free(sched->checker.job_ids);
+        ngx_free(sched->checker.asked);
+        sched->checker.job_ids = NULL;
+        sched->checker.asked = NULL;
     }
 
     cf_dispatch_close(sched->dispatch);
@@ -645,7 +702,8 @@ ngx_http_compensation_step_run(ngx_http_compensation_job_t *job,
 
     if (!lost && step->k > 0) {
         if (cf_dispatch_claim_in(sched->dispatch, step->now, scf->lease,
-                                 ngx_pid, step->k, &step->claims, &step->n)
+                                 sched->owner, step->k, &step->claims,
+                                 &step->n)
             != 0)
         {
             lost = 1;
@@ -1346,9 +1404,7 @@ ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
 static void
 ngx_http_compensation_sched_check(ngx_event_t *ev)
 {
-    ngx_str_t                       code;
     ngx_queue_t                    *q, *next;
-    ngx_http_upstream_t            *u;
     ngx_http_compensation_call_t   *call;
     ngx_http_compensation_sched_t  *sched = ev->data;
 
@@ -1356,45 +1412,161 @@ ngx_http_compensation_sched_check(ngx_event_t *ev)
         return;
     }
 
-    for (q = ngx_queue_head(&sched->calls);
-         q != ngx_queue_sentinel(&sched->calls);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+    if (sched->dispatch_loop == NULL) {
+        /* a server store: the reads are a job (nothing if one is queued) */
+        ngx_http_compensation_executor_post(sched->mcf, &sched->checker.job);
 
-        if (!cf_dispatch_cancel_asked_in(sched->dispatch_loop,
-                                         call->claim->job_id))
+    } else {
+        for (q = ngx_queue_head(&sched->calls);
+             q != ngx_queue_sentinel(&sched->calls);
+             q = next)
         {
-            continue;
-        }
+            next = ngx_queue_next(q);
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
 
-        ngx_log_error(NGX_LOG_INFO, &call->batch->log, 0, "compensation:"
-                      " operation %s of execution \"%s\" cancelled, aborting"
-                      " the call", call->claim->op_id,
-                      call->claim->execution_id);
-
-        ngx_str_set(&code, "Cancelled");
-        ngx_http_compensation_call_answer(call, 0, &code, NULL, "cancelled");
-
-        /*
-         * Stop the upstream through nginx's own timeout path: with one try
-         * left, the upstream finalizes the subrequest (504) and closes the
-         * peer connection; the post-subrequest handler sees it answered.
-         * A call not connected yet is ignored when it ends.
-         */
-        u = call->sr ? call->sr->upstream : NULL;
-
-        if (u && u->peer.connection) {
-            u->peer.tries = 1;
-            u->peer.connection->read->timedout = 1;
-            ngx_post_event(u->peer.connection->read, &ngx_posted_events);
+            if (cf_dispatch_cancel_asked_in(sched->dispatch_loop,
+                                            call->claim->job_id))
+            {
+                ngx_http_compensation_call_cancel(call);
+            }
         }
     }
 
     if (sched->in_flight && !sched->check.timer_set) {
         ngx_add_timer(&sched->check, sched->scf->cancel_check);
     }
+}
+
+
+/* a call whose operation was cancelled: answered, its upstream stopped */
+static void
+ngx_http_compensation_call_cancel(ngx_http_compensation_call_t *call)
+{
+    ngx_str_t             code;
+    ngx_http_upstream_t  *u;
+
+    ngx_log_error(NGX_LOG_INFO, &call->batch->log, 0, "compensation:"
+                  " operation %s of execution \"%s\" cancelled, aborting"
+                  " the call", call->claim->op_id, call->claim->execution_id);
+
+    ngx_str_set(&code, "Cancelled");
+    ngx_http_compensation_call_answer(call, 0, &code, NULL, "cancelled");
+
+    /*
+     * Stop the upstream through nginx's own timeout path: with one try
+     * left, the upstream finalizes the subrequest (504) and closes the
+     * peer connection; the post-subrequest handler sees it answered.
+     * A call not connected yet is ignored when it ends.
+     */
+    u = call->sr ? call->sr->upstream : NULL;
+
+    if (u && u->peer.connection) {
+        u->peer.tries = 1;
+        u->peer.connection->read->timedout = 1;
+        ngx_post_event(u->peer.connection->read, &ngx_posted_events);
+    }
+}
+
+
+/* its turn, on the event loop: the calls in flight now */
+static ngx_int_t
+ngx_http_compensation_check_start(ngx_http_compensation_job_t *job)
+{
+    size_t                          cap;
+    u_char                         *asked;
+    int64_t                        *ids;
+    ngx_queue_t                    *q;
+    ngx_http_compensation_call_t   *call;
+    ngx_http_compensation_check_t  *ck = job->data;
+    ngx_http_compensation_sched_t  *sched = ck->sched;
+
+    ck->n = 0;
+
+    if (ngx_terminate || ngx_exiting || ngx_quit) {
+        return NGX_DECLINED;
+    }
+
+    for (q = ngx_queue_head(&sched->calls);
+         q != ngx_queue_sentinel(&sched->calls);
+         q = ngx_queue_next(q))
+    {
+        if (ck->n == ck->cap) {
+            cap = ck->cap ? ck->cap * 2 : 64;
+
+            ids = ngx_alloc(cap * sizeof(int64_t), &sched->log);
+            asked = ngx_alloc(cap, &sched->log);
+
+            if (ids == NULL || asked == NULL) {
+                ngx_free(ids);
+                ngx_free(asked);
+                break;
+            }
+
+            if (ck->n) {
+                ngx_memcpy(ids, ck->job_ids, ck->n * sizeof(int64_t));
+            }
+
+            ngx_free(ck->job_ids);
+            ngx_free(ck->asked);
+            ck->job_ids = ids;
+            ck->asked = asked;
+            ck->cap = cap;
+        }
+
+        call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+        ck->job_ids[ck->n++] = call->claim->job_id;
+    }
+
+    return ck->n ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* in the store thread: only the check's arrays and the dispatch reads */
+static void
+ngx_http_compensation_check_run(ngx_http_compensation_job_t *job,
+    cf_store_t *st)
+{
+    size_t                          i;
+    ngx_http_compensation_check_t  *ck = job->data;
+
+    for (i = 0; i < ck->n; i++) {
+        ck->asked[i] = (u_char) (st && cf_dispatch_cancel_asked_in(
+                                              ck->sched->dispatch,
+                                              ck->job_ids[i]));
+    }
+}
+
+
+/* back on the event loop: the calls still in flight that were cancelled */
+static void
+ngx_http_compensation_check_done(ngx_http_compensation_job_t *job)
+{
+    size_t                          i;
+    ngx_queue_t                    *q, *next;
+    ngx_http_compensation_call_t   *call;
+    ngx_http_compensation_check_t  *ck = job->data;
+    ngx_http_compensation_sched_t  *sched = ck->sched;
+
+    for (i = 0; i < ck->n; i++) {
+        if (!ck->asked[i]) {
+            continue;
+        }
+
+        for (q = ngx_queue_head(&sched->calls);
+             q != ngx_queue_sentinel(&sched->calls);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            call = ngx_queue_data(q, ngx_http_compensation_call_t, queue);
+
+            if (call->claim->job_id == ck->job_ids[i]) {
+                ngx_http_compensation_call_cancel(call);
+                break;
+            }
+        }
+    }
+
+    ck->n = 0;
 }
 
 

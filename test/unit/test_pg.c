@@ -149,7 +149,8 @@ cf_p_reset(void)
     }
 
     (void) cf_p_sql(c, "DROP TABLE IF EXISTS event_stream, snapshot,"
-                       " comp_operation, compensation_schema");
+                       " comp_operation, compensation_schema,"
+                       " snapshot_count");
     PQfinish(c);
 }
 
@@ -364,6 +365,22 @@ test_pg_dsn(void)
     CHECK(strstr(errbuf, "Pw0rdXyz") == NULL);
     CHECK(strstr(errbuf, "connecting to PostgreSQL") != NULL);
     printf("#   %s\n", errbuf);
+
+    /* what nginx logs instead of the DSN: no password, no connection */
+    cf_pg_dsn_target("postgresql://u1:Pw1xyz@db.example:6432/d1?sslmode=require",
+                     errbuf, sizeof(errbuf));
+    CHECK(strcmp(errbuf, "u1@db.example:6432/d1") == 0);
+
+    cf_pg_dsn_target("host=/run/pg port=5433 dbname=d2 user=u2"
+                     " password=Pw2xyz", errbuf, sizeof(errbuf));
+    CHECK(strcmp(errbuf, "u2@/run/pg:5433/d2") == 0);
+
+    cf_pg_dsn_target("postgresql://u:S3cr%zzet@localhost:5432/db", errbuf,
+                     sizeof(errbuf));
+    CHECK(strcmp(errbuf, "(an invalid connection string)") == 0);
+
+    cf_pg_dsn_target("postgresql:///d3", errbuf, 4);
+    CHECK(strcmp(errbuf, "@:/") == 0);
 }
 
 
@@ -389,7 +406,7 @@ test_pg_schema_twice(void)
         return;
     }
 
-    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
+    CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 3);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM compensation_schema"), 1);
     CHECK_INT(cf_p_int(c, "SELECT count(*) FROM pg_class WHERE relname IN"
                           " ('event_stream', 'snapshot', 'comp_operation')"),
@@ -451,7 +468,7 @@ test_pg_schema_concurrent(void)
 
     c = cf_p_admin();
     if (CHECK(c != NULL)) {
-        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 2);
+        CHECK_INT(cf_p_int(c, "SELECT version FROM compensation_schema"), 3);
         PQfinish(c);
     }
 }
@@ -1272,6 +1289,138 @@ test_pg_aggregate_lock(void)
 }
 
 
+/*
+ * A command whose aggregate another transaction holds past the busy timeout
+ * gets the answer SQLite gives when its write lock is held at BEGIN (408,
+ * the same message, nothing written), alone and in a group's savepoint,
+ * and succeeds once the lock is gone; it was a 500 (the row lock's timeout
+ * is met inside the transaction, where an error was taken for an internal
+ * one).
+ */
+static int
+cf_p_service_out(cf_store_t *st, cf_id_gen_t *ids, int grouped,
+    const char *id, const char *rid, cf_exec_output_t *out)
+{
+    int               rc;
+    json_t           *j;
+    cf_error_t        err;
+    cf_command_t      cmd;
+    cf_exec_input_t   in;
+
+    j = cf_t_json("{\"functionKind\":\"STATE_EVENT\",\"contextName\":\"c\","
+                  "\"processorName\":\"p\",\"name\":\"n\"}");
+    cf_error_init(&err);
+
+    if (cf_command_bind(CF_CMD_CHANGE_FUNCTION, j, &cmd, &err) != 0) {
+        json_decref(j);
+        cf_error_free(&err);
+        return -2;
+    }
+
+    json_decref(j);
+
+    memset(&in, 0, sizeof(in));
+    in.command = &cmd;
+    in.aggregate_id = id;
+    in.request_id = rid;
+    in.expected_version = -1;
+    in.header = json_pack("{s:s}", "remote_ip", "127.0.0.1");
+    in.now = CF_P_NOW + 5000;
+    in.default_spec = &cf_p_spec;
+
+    rc = grouped ? cf_service_execute_grouped(st, ids, &in, out, NULL)
+                 : cf_service_execute(st, ids, &in, out);
+
+    json_decref(in.header);
+    cf_command_free(&cmd);
+
+    return rc;
+}
+
+
+static void
+test_pg_lock_timeout_answer(void)
+{
+    int                rc;
+    int64_t            v;
+    cf_error_t         err;
+    cf_p_step_t        s;
+    cf_store_t        *a, *b;
+    cf_id_gen_t        ids;
+    cf_aggregate_t     agg, la;
+    cf_exec_output_t   out;
+
+    static const char  busy[] = "The store is busy: the command could not be"
+                                " processed within the wait timeout.";
+
+    cf_p_reset();
+    cf_id_init(&ids, 3);
+
+    a = cf_p_open();
+    b = cf_p_open();
+    if (!CHECK(a != NULL && b != NULL)) {
+        cf_store_close(a);
+        cf_store_close(b);
+        return;
+    }
+
+    cf_error_init(&err);
+    CHECK_INT(cf_aggregate_init(&agg, "lt1"), 0);
+    CHECK_INT(cf_p_step(&agg, CF_CMD_CREATE_EXECUTION_FAILED,
+                        cf_t_create_body, CF_P_NOW, &s), 0);
+    CHECK_INT(cf_p_write(a, &agg, &s, CF_P_NOW), 0);
+    cf_p_step_free(&s);
+
+    /* A holds the aggregate */
+    CHECK_INT(cf_aggregate_init(&la, "lt1"), 0);
+    CHECK_INT(cf_store_begin_immediate(a), 0);
+    CHECK_INT(cf_store_load(a, &la, &err), 0);
+
+    cf_store_set_busy_timeout(b, 50);
+
+    /* alone: the command's own transaction */
+    rc = cf_p_service_out(b, &ids, 0, "lt1", "lt-r1", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK_STR(out.err.msg, busy);
+    CHECK_INT(out.committed, 0);
+    CHECK_INT(out.at_gateway, 1);
+    CHECK_INT(out.store_rc, 0);
+    CHECK_INT(cf_store_in_transaction(b), 0);
+    cf_error_free(&out.err);
+
+    /* in a group: its savepoint is undone, the group's transaction goes on */
+    CHECK_INT(cf_store_begin_immediate(b), 0);
+    rc = cf_p_service_out(b, &ids, 1, "lt1", "lt-r2", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK_STR(out.err.msg, busy);
+    CHECK_INT(out.committed, 0);
+    cf_error_free(&out.err);
+    CHECK_INT(cf_store_in_transaction(b), 1);
+    CHECK_INT(cf_store_commit(b), 0);
+
+    /* nothing written; once A is gone the command is applied */
+    cf_store_rollback(a);
+    CHECK_INT(cf_store_latest_version(b, "lt1", &v, &err), 0);
+    CHECK_INT(v, 1);
+
+    cf_store_set_busy_timeout(b, 1000);
+    rc = cf_p_service_out(b, &ids, 0, "lt1", "lt-r3", &out);
+    CHECK_INT(rc, 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK_INT(out.committed, 1);
+    CHECK_INT(out.version, 2);
+    cf_error_free(&out.err);
+
+    cf_aggregate_free(&la);
+    cf_aggregate_free(&agg);
+    cf_error_free(&err);
+    cf_store_close(a);
+    cf_store_close(b);
+}
+
+
 /* a COMMIT that did not commit is never reported as done */
 static void
 test_pg_commit_failure(void)
@@ -1337,6 +1486,218 @@ test_pg_commit_failure(void)
 }
 
 
+/*
+ * The write transaction's pipeline (cf_pg_conn.c): what a deferred
+ * statement's failure, a conflict between queued statements and a lost
+ * connection with statements queued do.
+ */
+static void
+test_pg_pipeline(void)
+{
+    int              i;
+    char             sql[128], *saved;
+    PGconn          *c;
+    cf_error_t       err;
+    cf_p_step_t      s[3], f;
+    cf_store_t      *st;
+    cf_aggregate_t   a[3], fa;
+    static const char  *ids[3] = { "p1", "p2", "p3" };
+
+    cf_p_reset();
+
+    st = cf_p_open();
+    c = cf_p_admin();
+    if (!CHECK(st != NULL && c != NULL)) {
+        cf_store_close(st);
+        PQfinish(c);
+        return;
+    }
+
+    cf_error_init(&err);
+
+    for (i = 0; i < 3; i++) {
+        CHECK_INT(cf_aggregate_init(&a[i], ids[i]), 0);
+        CHECK_INT(cf_p_step(&a[i], CF_CMD_CREATE_EXECUTION_FAILED,
+                            cf_t_create_body, CF_P_NOW, &s[i]), 0);
+    }
+
+    /* a group whose middle command conflicts with the first one's queued
+     * writes: that command alone is undone, the others commit */
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "p1-r1"), 0);
+    CHECK_INT(cf_store_append(st, &s[0].row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a[0], CF_P_NOW), 0);
+    CHECK_INT(cf_store_release(st), 0);
+
+    CHECK_INT(cf_store_savepoint(st), 0);
+    s[1].row.aggregate_id = "p1";              /* p1's version 1 again */
+    CHECK_INT(cf_store_append(st, &s[1].row), CF_STORE_VERSION_TAKEN);
+    CHECK_INT(cf_store_rollback_to(st), 0);
+    CHECK_INT(cf_store_in_transaction(st), 1);
+
+    CHECK_INT(cf_store_savepoint(st), 0);
+    s[1].row.aggregate_id = "p2";
+    s[1].row.request_id = "p1-r1";             /* p1's request id, on p2 */
+    CHECK_INT(cf_store_request_id_exists(st, "p1-r1"), 1);
+    CHECK_INT(cf_store_rollback_to(st), 0);
+
+    CHECK_INT(cf_store_savepoint(st), 0);
+    s[2].row.request_id = "p3-r1";
+    CHECK_INT(cf_store_append(st, &s[2].row), 0);
+    s[2].row.id = "p3-again";
+    s[2].row.version = 2;                      /* its request id again */
+    CHECK_INT(cf_store_append(st, &s[2].row), CF_STORE_DUPLICATE_REQ);
+    CHECK_INT(cf_store_rollback_to(st), 0);
+
+    CHECK_INT(cf_store_savepoint(st), 0);
+    s[2].row.id = "p3-s1";
+    s[2].row.version = 1;
+    CHECK_INT(cf_store_append(st, &s[2].row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a[2], CF_P_NOW), 0);
+    CHECK_INT(cf_store_release(st), 0);
+    CHECK_INT(cf_store_commit(st), 0);
+    CHECK_INT(cf_store_errcode(st), 0);
+
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"), 2);
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM snapshot"
+                          " WHERE aggregate_id IN ('p1', 'p3')"), 2);
+
+    /*
+     * A deferred statement that fails (a CHECK the test adds): the calls
+     * that queued it answered 0, so the transaction fails as a whole, and
+     * a ROLLBACK TO SAVEPOINT does not revive it; the COMMIT returns the
+     * failure, nothing was written.
+     */
+    CHECK_INT(cf_p_sql(c, "ALTER TABLE snapshot ADD CONSTRAINT cf_test_fail"
+                          " CHECK (first_operator <> 'fail-me')"), 0);
+
+    CHECK_INT(cf_aggregate_init(&fa, "p4"), 0);
+    CHECK_INT(cf_p_step(&fa, CF_CMD_CREATE_EXECUTION_FAILED,
+                        cf_t_create_body, CF_P_NOW, &f), 0);
+    saved = fa.first_operator;
+    fa.first_operator = "fail-me";
+
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_append(st, &f.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &fa, CF_P_NOW), 0);
+    CHECK(cf_store_commit(st) != 0);
+    printf("#   %s\n", cf_store_errmsg(st));
+    CHECK(strstr(cf_store_errmsg(st), "saving snapshot") != NULL);
+    CHECK_STR(cf_pg_store_sqlstate(st), "23514");
+    CHECK_INT(cf_store_in_transaction(st), 0);
+
+    /* a read after it reports it, and so does every later call and the
+     * COMMIT: the failed statement's writes are never committed */
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_append(st, &f.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &fa, CF_P_NOW), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "p5-r1"), -1);
+    CHECK(strstr(cf_store_errmsg(st), "saving snapshot") != NULL);
+    CHECK_INT(cf_store_in_transaction(st), 1);
+    CHECK_INT(cf_store_latest_version(st, "p1", &s[0].row.version, &err),
+              -1);
+    cf_error_free(&err);
+    cf_error_init(&err);
+    CHECK_INT(cf_store_commit(st), -1);
+    CHECK(strstr(cf_store_errmsg(st), "saving snapshot") != NULL);
+    CHECK_INT(cf_store_in_transaction(st), 0);
+
+    /* a command of a group (in its savepoint) waits for the upsert's
+     * answer: its failure is that command's alone, as before pipelining */
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_append(st, &f.row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &fa, CF_P_NOW), -1);
+    CHECK_STR(cf_pg_store_sqlstate(st), "23514");
+    CHECK_INT(cf_store_rollback_to(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "p5-r1"), 0);
+    CHECK_INT(cf_store_release(st), 0);
+    CHECK_INT(cf_store_commit(st), 0);
+
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"
+                          " WHERE aggregate_id = 'p4'"), 0);
+    fa.first_operator = saved;
+
+    /* the next transaction works */
+    CHECK_INT(cf_p_write(st, &fa, &f, CF_P_NOW), 0);
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"
+                          " WHERE aggregate_id = 'p4'"), 1);
+
+    /* the connection dies with the snapshot upsert queued: the COMMIT's
+     * outcome is unknown, never a success */
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int",
+             cf_pg_store_backend_pid(st));
+
+    s[1].row.aggregate_id = "p2";
+    s[1].row.request_id = "p2-r1";
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "p2-r1"), 0);
+    CHECK_INT(cf_store_append(st, &s[1].row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a[1], CF_P_NOW), 0);
+    CHECK_INT(cf_p_int(c, sql), 1);
+    CHECK_INT(cf_store_commit(st), -1);
+    CHECK(strstr(cf_store_errmsg(st), "unknown") != NULL);
+    CHECK(cf_store_errcode(st) & CF_STORE_FAULT);
+    CHECK_INT(cf_store_in_transaction(st), 0);
+    cf_store_rollback(st);
+
+    /* lost between two reads: the second fails, the transaction is gone */
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "p2-r1"), 0);
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int",
+             cf_pg_store_backend_pid(st));
+    CHECK_INT(cf_p_int(c, sql), 1);
+    CHECK_INT(cf_store_latest_version(st, "p2", &s[1].row.version, &err),
+              -1);
+    CHECK(cf_store_errcode(st) & CF_STORE_FAULT);
+    CHECK_INT(cf_store_in_transaction(st), 0);
+    cf_error_free(&err);
+    cf_error_init(&err);
+    cf_store_rollback(st);
+
+    /* lost before the transaction read anything: it begins again on a new
+     * session, and commits */
+    s[1].row.version = 1;
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_savepoint(st), 0);
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int",
+             cf_pg_store_backend_pid(st));
+    CHECK_INT(cf_p_int(c, sql), 1);
+    CHECK_INT(cf_store_request_id_exists(st, "p2-r1"), 0);
+    CHECK_INT(cf_store_append(st, &s[1].row), 0);
+    CHECK_INT(cf_store_save_snapshot(st, &a[1], CF_P_NOW), 0);
+    CHECK_INT(cf_store_release(st), 0);
+    CHECK_INT(cf_store_commit(st), 0);
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM event_stream"
+                          " WHERE aggregate_id = 'p2'"), 1);
+    CHECK_INT(cf_p_int(c, "SELECT count(*) FROM snapshot"
+                          " WHERE aggregate_id = 'p2'"), 1);
+
+    /* the load's two statements in one round trip: the state as stored */
+    cf_aggregate_free(&a[1]);
+    CHECK_INT(cf_aggregate_init(&a[1], "p2"), 0);
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_load(st, &a[1], &err), 0);
+    CHECK_INT(a[1].version, 1);
+    cf_store_rollback(st);
+
+    (void) cf_p_sql(c, "ALTER TABLE snapshot DROP CONSTRAINT cf_test_fail");
+
+    for (i = 0; i < 3; i++) {
+        cf_p_step_free(&s[i]);
+        cf_aggregate_free(&a[i]);
+    }
+
+    cf_p_step_free(&f);
+    cf_aggregate_free(&fa);
+    cf_error_free(&err);
+    PQfinish(c);
+    cf_store_close(st);
+}
+
+
 /* the server restarts: the store reconnects by itself */
 static void
 test_pg_restart(void)
@@ -1371,11 +1732,20 @@ test_pg_restart(void)
     CHECK_INT(cf_p_write(st, &a, &s, CF_P_NOW), 0);
     CHECK_INT(cf_store_request_id_exists(st, "t1-r1"), 1);
 
-    /* inside a transaction: that transaction fails, the next one works */
+    /* a transaction that read nothing yet: its BEGIN is still queued
+     * (pipeline mode), it begins again on a new session */
     s.row.id = "t1-s2";
     s.row.request_id = "t1-r2";
     s.row.version = 2;
     CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(system(cmd), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "t1-r2"), 0);
+    CHECK_INT(cf_store_in_transaction(st), 1);
+    cf_store_rollback(st);
+
+    /* inside a transaction: that transaction fails, the next one works */
+    CHECK_INT(cf_store_begin_immediate(st), 0);
+    CHECK_INT(cf_store_request_id_exists(st, "t1-r2"), 0);
     CHECK_INT(system(cmd), 0);
     CHECK_INT(cf_store_append(st, &s.row), -1);
     CHECK(cf_store_errcode(st) & CF_STORE_FAULT);
@@ -1754,8 +2124,12 @@ const cf_test_t  cf_tests_pg[] = {
       test_pg_rollback_savepoints },
     { "pg: one aggregate's write transactions wait for each other",
       test_pg_aggregate_lock },
+    { "pg: a command that waits past the busy timeout for its aggregate"
+      " is SQLite's 408, alone and grouped", test_pg_lock_timeout_answer },
     { "pg: a failed COMMIT is never a success", test_pg_commit_failure },
     { "pg: reconnects after the server restarts", test_pg_restart },
+    { "pg: the write pipeline: a conflict mid-group, a deferred failure,"
+      " a lost connection", test_pg_pipeline },
     { "pg: claims skip locked rows, leases expire",
       test_pg_claims_interleaved },
     { "pg: three processes claim, each execution once",

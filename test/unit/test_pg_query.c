@@ -476,12 +476,139 @@ t_same(cf_store_t *sl, cf_store_t *pg, cf_query_store_t store,
 }
 
 
+/*
+ * A count the rollup answers (schema version 3): the compiler marks it
+ * (q.rollup), and its sum equals count(*) of the same condition on
+ * PostgreSQL and SQLite's count.  1 when all three agree.
+ */
+static int
+t_rollup_exact(cf_store_t *sl, cf_store_t *pg, const char *cond,
+    const char *owner)
+{
+    int                 ok;
+    char                body[1024], errbuf[512];
+    json_t             *j;
+    int64_t             sum, rows, lite;
+    cf_error_t          err;
+    cf_query_t          q, ql;
+    cf_query_limits_t   lim;
+
+    snprintf(body, sizeof(body), "{\"condition\":%s}", cond);
+
+    cf_query_limits_init(&lim);
+    lim.default_zone = "UTC";
+    cf_error_init(&err);
+
+    j = cf_t_json(body);
+    ok = cf_query_compile(&ql, CF_QUERY_SNAPSHOT, CF_QUERY_COUNT, j, &lim,
+                          owner, T_NOW, &err) == 0;
+    lim.dialect = &cf_query_pg_dialect;
+    ok = ok && cf_query_compile(&q, CF_QUERY_SNAPSHOT, CF_QUERY_COUNT, j,
+                                &lim, owner, T_NOW, &err) == 0;
+    json_decref(j);
+
+    if (!ok) {
+        printf("#   compile %s: %s\n", body, err.msg);
+        cf_error_free(&err);
+        return 0;
+    }
+
+    sum = rows = lite = -1;
+
+    ok = q.rollup
+         && cf_query_count(pg, &q, &sum, errbuf, sizeof(errbuf)) == 0
+         && cf_query_count(sl, &ql, &lite, errbuf, sizeof(errbuf)) == 0;
+
+    /* the same condition counted over the rows */
+    q.rollup = 0;
+    ok = ok && cf_query_count(pg, &q, &rows, errbuf, sizeof(errbuf)) == 0
+         && sum == rows && rows == lite;
+
+    if (!ok) {
+        printf("#   rollup %s (owner %s): sum %lld, count(*) %lld, SQLite"
+               " %lld %s\n", body, owner ? owner : "-", (long long) sum,
+               (long long) rows, (long long) lite, errbuf);
+    }
+
+    cf_query_free(&q);
+    cf_query_free(&ql);
+
+    return ok;
+}
+
+
+static const char  *t_rollup_conds[] = {
+    "{}",
+    "{\"operator\":\"ALL\"}",
+    "{\"operator\":\"DELETED\",\"value\":\"ALL\"}",
+    "{\"operator\":\"DELETED\",\"value\":\"DELETED\"}",
+    "{\"field\":\"state.status\",\"operator\":\"EQ\",\"value\":\"SUCCEEDED\"}",
+    "{\"field\":\"state.status\",\"operator\":\"EQ\",\"value\":\"FAILED\"}",
+    "{\"field\":\"state.status\",\"operator\":\"NE\",\"value\":\"FAILED\"}",
+    "{\"field\":\"state.status\",\"operator\":\"IN\",\"value\":[\"FAILED\","
+    "\"PREPARED\"]}",
+    "{\"field\":\"state.recoverable\",\"operator\":\"EQ\","
+    "\"value\":\"UNRECOVERABLE\"}",
+    "{\"field\":\"state.isBelowRetryThreshold\",\"operator\":\"EQ\","
+    "\"value\":false}",
+    "{\"field\":\"state.isRetryable\",\"operator\":\"EQ\",\"value\":true}",
+    "{\"field\":\"tenantId\",\"operator\":\"EQ\",\"value\":\"t1\"}",
+    NULL
+};
+
+
+/* every rollup condition, with and without an owner: the count of those
+ * that differ */
+static int
+t_rollup_all(cf_store_t *sl, cf_store_t *pg)
+{
+    int  i, bad;
+
+    bad = 0;
+
+    for (i = 0; t_rollup_conds[i]; i++) {
+        bad += !t_rollup_exact(sl, pg, t_rollup_conds[i], NULL);
+        bad += !t_rollup_exact(sl, pg, t_rollup_conds[i], "alice");
+    }
+
+    return bad;
+}
+
+
+/* one more command on an execution of both stores (loaded from each) */
+static int
+t_more(cf_store_t *st, const char *id, cf_command_type_t type,
+    const char *body, int64_t now)
+{
+    int             rc;
+    cf_error_t      err;
+    cf_aggregate_t  agg;
+
+    cf_error_init(&err);
+
+    if (cf_aggregate_init(&agg, id) != 0) {
+        return -1;
+    }
+
+    rc = cf_store_load(st, &agg, &err);
+
+    if (rc == 0) {
+        rc = cf_pq_step(st, &agg, type, body, now);
+    }
+
+    cf_error_free(&err);
+    cf_aggregate_free(&agg);
+
+    return rc;
+}
+
+
 void
 test_pg_query_diff(void)
 {
     int                i, k, m, n, bad;
     char               path[64], body[2048], errbuf[512];
-    cf_store_t        *sl, *pg;
+    cf_store_t        *sl, *pg, *pg2, *pgi;
     cf_exec_counts_t   cs, cp;
     cf_store_options_t opts;
 
@@ -557,6 +684,95 @@ test_pg_query_diff(void)
         CHECK_INT(cf_metrics_counts(pg, now, &cp, errbuf, sizeof(errbuf)),
                   0);
         CHECK(memcmp(&cs, &cp, sizeof(cs)) == 0);
+    }
+
+    /*
+     * The count rollup: exact after the seed, then after more commands
+     * (deletes, recoveries, prepares and applies, recoverability) written
+     * through two connections (two slots of the rollup), and after a
+     * transaction that rolled back.
+     */
+    CHECK_INT(t_rollup_all(sl, pg), 0);
+
+    pg2 = cf_pq_open_pg();
+
+    if (CHECK(pg2 != NULL)) {
+        /* each execution deleted or recovered, a third prepared and
+         * succeeded, a quarter marked unrecoverable: a command either
+         * store refuses is refused by both, only the rows matter */
+        for (i = 0, n = 0; i < 30; i++) {
+            int64_t  at = T_NOW + 1000 + i;
+
+            snprintf(body, sizeof(body), "q%02d", i);
+            pgi = (i % 2) ? pg2 : pg;
+
+            k = t_more(sl, body, CF_CMD_DELETE_AGGREGATE, NULL, at);
+            m = t_more(pgi, body, CF_CMD_DELETE_AGGREGATE, NULL, at);
+            CHECK_INT(k, m);
+
+            if (k != 0) {
+                k = t_more(sl, body, CF_CMD_RECOVER_AGGREGATE, NULL, at);
+                m = t_more(pgi, body, CF_CMD_RECOVER_AGGREGATE, NULL, at);
+                CHECK_INT(k, m);
+            }
+
+            n += (k == 0);
+
+            if (i % 3 == 0
+                && t_more(sl, body, CF_CMD_FORCE_PREPARE_COMPENSATION, NULL,
+                          at + 1) == 0)
+            {
+                CHECK_INT(t_more(pgi, body,
+                                 CF_CMD_FORCE_PREPARE_COMPENSATION, NULL,
+                                 at + 1), 0);
+                k = t_more(sl, body, CF_CMD_APPLY_EXECUTION_SUCCESS,
+                           "{\"executeAt\":1719700000000}", at + 2);
+                CHECK_INT(t_more(pgi, body, CF_CMD_APPLY_EXECUTION_SUCCESS,
+                                 "{\"executeAt\":1719700000000}", at + 2),
+                          k);
+                n += (k == 0);
+            }
+
+            if (i % 4 == 1) {
+                k = t_more(sl, body, CF_CMD_MARK_RECOVERABLE,
+                           "{\"recoverable\":\"UNRECOVERABLE\"}", at + 3);
+                CHECK_INT(t_more(pg, body, CF_CMD_MARK_RECOVERABLE,
+                                 "{\"recoverable\":\"UNRECOVERABLE\"}",
+                                 at + 3), k);
+                n += (k == 0);
+            }
+        }
+
+        printf("#   %d more commands\n", n);
+        CHECK(n >= 30);
+
+        /* a write that rolls back leaves the counts as they were */
+        {
+            cf_error_t      err;
+            cf_aggregate_t  agg;
+
+            cf_error_init(&err);
+            CHECK_INT(cf_aggregate_init(&agg, "q03"), 0);
+            CHECK_INT(cf_store_begin_immediate(pg2), 0);
+            CHECK_INT(cf_store_load(pg2, &agg, &err), 0);
+            agg.deleted = !agg.deleted;
+            CHECK_INT(cf_store_save_snapshot(pg2, &agg, T_NOW), 0);
+            cf_store_rollback(pg2);
+            cf_aggregate_free(&agg);
+            cf_error_free(&err);
+        }
+
+        CHECK_INT(t_rollup_all(sl, pg), 0);
+
+        for (i = 0; i < 2; i++) {
+            CHECK_INT(cf_metrics_counts(sl, T_NOW, &cs, errbuf,
+                                        sizeof(errbuf)), 0);
+            CHECK_INT(cf_metrics_counts(i ? pg2 : pg, T_NOW, &cp, errbuf,
+                                        sizeof(errbuf)), 0);
+            CHECK(memcmp(&cs, &cp, sizeof(cs)) == 0);
+        }
+
+        cf_store_close(pg2);
     }
 
     /* after a server restart, a query and the metrics reconnect by

@@ -67,7 +67,8 @@ sub proc_status {
 # name: the prefix is var/<name> (emptied); port (0: a free one);
 # thread_pool: compensation_thread_pool; error_log (level, info);
 # worker_connections (512); http: more lines of the http{} block;
-# dirs: more directories under the prefix
+# dirs: more directories under the prefix; store: compensation_store's
+# value (logs/c.db, or a PostgreSQL DSN); server: more lines of the server{}
 sub new {
     my ($class, %a) = @_;
     my $self = bless {
@@ -93,6 +94,9 @@ sub new {
     my $level = $a{error_log} || 'info';
     my $conns = $a{worker_connections} || 512;
     my $http = $a{http} || '';
+    my $server = $a{server} || '';
+    my $store = $a{store} || 'logs/c.db';
+    $self->{store} = $store;
 
     open my $cf, '>', "$p/conf/nginx.conf" or die "$!";
     print $cf <<"_EOC_";
@@ -108,10 +112,10 @@ http {
     fastcgi_temp_path logs/fc;
     uwsgi_temp_path logs/uw;
     scgi_temp_path logs/sc;
-$http    compensation_store logs/c.db;
+$http    compensation_store "$store";
 $threads    server {
         listen 127.0.0.1:$self->{port};
-        location / { compensation_api; }
+$server        location / { compensation_api; }
     }
 }
 _EOC_
@@ -121,6 +125,9 @@ _EOC_
 }
 
 sub port   { $_[0]{port} }
+sub store  { $_[0]{store} }
+# the store is a PostgreSQL database (docs/postgresql.md, "DSN forms")
+sub on_pg  { $_[0]{store} =~ m{^(?:postgres(?:ql)?://|[a-z_]+=)} }
 sub prefix { $_[0]{prefix} }
 sub master { $_[0]{master} }
 

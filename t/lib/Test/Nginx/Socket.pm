@@ -253,6 +253,13 @@ sub _run_block {
     my $pid = nginx_pid();
     $ErrLogPos = 0;
 
+    # like Test::Nginx: Perl code run once nginx is up, before the requests
+    if (defined(my $init = _v($block, 'init'))) {
+        package Test::Nginx::Util;
+        eval $init;
+        Test::Nginx::Socket::bail_out("$name - init failed: $@") if $@;
+    }
+
     # like Test::Nginx: after each request but the last, --- wait then the
     # error-log checks on that request's lines; after the last one (and the
     # polls), --- wait then the checks on the lines left
