@@ -105,6 +105,7 @@ ASAN_LD_OPT := -fPIC -fsanitize=address,undefined
 # every suite, then the command suites once more with the store thread
 ASAN_FILES        ?= t/
 ASAN_THREAD_FILES ?= $(THREAD_FILES)
+ASAN_READ_THREAD_FILES ?= $(READ_THREAD_FILES)
 
 $(ASAN_BUILD)/.configured: config $(wildcard src/*.c)
 	@mkdir -p $(ASAN_BUILD)
@@ -136,6 +137,10 @@ prove-asan: build-asan
 	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
 	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
 	    TEST_COMPENSATION_THREAD_POOL=1 prove $(PROVE_ARGS) $(ASAN_THREAD_FILES)
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan.sh \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) PERL5LIB=$(CURDIR)/t/lib \
+	    TEST_COMPENSATION_READ_THREAD=1 prove $(PROVE_ARGS) \
+	    $(ASAN_READ_THREAD_FILES)
 
 run: deps build
 	@scripts/run.sh start
@@ -191,11 +196,21 @@ THREAD_FILES ?= t/001-create.t t/002-commands.t t/003-state-machine.t \
                 t/043-store-health.t t/050-scheduler.t t/051-dispatch-ops.t \
                 t/052-scheduler-workers.t
 
+# and the read suites with the reads on the read executor, the path of a
+# server store's reads, forced on the SQLite file (TEST_COMPENSATION_READ_
+# THREAD, read by the module at configuration: docs/testing.md)
+READ_THREAD_FILES ?= t/010-state-history.t t/011-snapshot.t \
+                     t/012-event-stream.t t/013-sink.t t/014-large-history.t \
+                     t/025-metrics.t t/027-notify.t t/030-query.t \
+                     t/031-query-routes.t t/051-dispatch-ops.t
+
 prove-threads: build
 	TEST_COMPENSATION_THREAD_POOL=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 	TEST_COMPENSATION_THREAD_POOL=off PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
+	TEST_COMPENSATION_READ_THREAD=1 PERL5LIB=$(CURDIR)/t/lib \
+	    prove $(PROVE_ARGS) $(READ_THREAD_FILES)
 
 test: deps build unit unit-pg prove prove-pg prove-threads prove-asan hardening \
       three-pg crash-pg memory test-deb

@@ -9,6 +9,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_event.h"
+#include "ngx_http_compensation_read.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_sink.h"
@@ -19,16 +20,21 @@
 #define NGX_HTTP_COMPENSATION_SINK_FAILED          "SinkDeliveryFailed"
 
 
+/* the event streams' read job (ngx_http_compensation_read.h) */
 typedef struct {
-    ngx_http_compensation_body_t   body;
+    ngx_http_compensation_read_t   rd;
+    int64_t                        head, tail;
     ngx_uint_t                     sse;
+    ngx_http_compensation_body_t  *body;
     cf_error_t                    *err;
+    char                          *id;           /* after the struct */
 } ngx_http_compensation_event_load_t;
 
 
-/* documents to deliver, built while replaying */
+/* documents to deliver, built while replaying (in a read job's pool) */
 typedef struct {
-    ngx_http_request_t   *r;
+    ngx_pool_t           *pool;
+    cf_buf_t             *text;       /* NULL: the worker's buffer */
     ngx_array_t           docs;       /* ngx_str_t */
     cf_aggregate_t        agg;
     json_t               *extra;      /* compensation headers */
@@ -50,6 +56,36 @@ typedef struct {
 } ngx_http_compensation_resend_t;
 
 
+/* what the two jobs below begin with (docs_free) */
+typedef struct {
+    ngx_http_compensation_read_t     rd;
+    ngx_http_compensation_docs_t     d;
+} ngx_http_compensation_docs_job_t;
+
+
+/* the resend's reads, a read job; its reply posts to the sink */
+typedef struct {
+    ngx_http_compensation_read_t     rd;
+    ngx_http_compensation_docs_t     d;
+    int64_t                          limit;
+    ngx_http_compensation_resend_t  *rs;          /* in rd.pool */
+    char                            *after;       /* after the struct */
+} ngx_http_compensation_resend_job_t;
+
+
+/* the compensate's read, a read job; its reply posts to the sink */
+typedef struct {
+    ngx_http_compensation_read_t     rd;
+    ngx_http_compensation_docs_t     d;
+    int64_t                          version;
+    char                            *id;          /* after the struct */
+} ngx_http_compensation_compensate_job_t;
+
+
+static void ngx_http_compensation_event_load_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_event_load_reply(
+    ngx_http_compensation_read_t *rd, ngx_http_request_t *r);
 static int ngx_http_compensation_event_doc(void *data,
     const cf_stream_view_t *row);
 static ngx_int_t ngx_http_compensation_send_event_sse(ngx_http_request_t *r,
@@ -61,6 +97,16 @@ static int ngx_http_compensation_collect(void *data,
     const cf_stream_view_t *row);
 static ngx_int_t ngx_http_compensation_push_doc(
     ngx_http_compensation_docs_t *d, json_t *doc);
+static void ngx_http_compensation_resend_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_resend_reply(
+    ngx_http_compensation_read_t *rd, ngx_http_request_t *r);
+static void ngx_http_compensation_docs_free(
+    ngx_http_compensation_read_t *rd);
+static void ngx_http_compensation_compensate_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+static ngx_int_t ngx_http_compensation_compensate_reply(
+    ngx_http_compensation_read_t *rd, ngx_http_request_t *r);
 static void ngx_http_compensation_resend_done(ngx_http_request_t *r,
     void *data, ngx_uint_t delivered, ngx_uint_t status);
 static ngx_int_t ngx_http_compensation_compensate_run(ngx_http_request_t *r);
@@ -73,14 +119,13 @@ ngx_int_t
 ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
 {
     char                                *id;
+    size_t                               len;
     int64_t                              head, tail;
     ngx_int_t                            rc;
     ngx_str_t                           *v;
     ngx_uint_t                           sse;
-    cf_error_t                           err;
     ngx_http_compensation_ctx_t         *ctx;
-    ngx_http_compensation_main_conf_t   *mcf;
-    ngx_http_compensation_event_load_t   el;
+    ngx_http_compensation_event_load_t  *el;
 
     if (ngx_http_compensation_read_prelude(r, 1, &sse, &id, &rc)
         != NGX_OK)
@@ -102,46 +147,23 @@ ngx_http_compensation_event_load_handler(ngx_http_request_t *r)
         goto bad;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    len = ngx_strlen(id);
 
-    cf_error_init(&err);
-
-    /* each stream is written into the body as it is read (a budget) */
-    ngx_http_compensation_body_init(r, &el.body);
-    el.sse = sse;
-    el.err = &err;
-
-    if (!sse && ngx_http_compensation_body_add(&el.body, (u_char *) "[", 1)
-                != NGX_OK)
-    {
+    el = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_event_load_t) + len + 1);
+    if (el == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cf_store_each_stream(mcf->store, id, head, tail,
-                             ngx_http_compensation_event_doc, &el, &err)
-        < 0
-        && !el.body.too_large)
-    {
-        rc = ngx_http_compensation_internal_error(r,
-                 "loading event streams", &err);
-        cf_error_free(&err);
-        return rc;
-    }
+    el->id = (char *) (el + 1);
+    ngx_memcpy(el->id, id, len + 1);
+    el->head = head;
+    el->tail = tail;
+    el->sse = sse;
+    el->rd.work = ngx_http_compensation_event_load_work;
+    el->rd.reply = ngx_http_compensation_event_load_reply;
 
-    cf_error_free(&err);
-
-    if (!sse && !el.body.too_large
-        && ngx_http_compensation_body_add(&el.body, (u_char *) "]", 1)
-           == NGX_ERROR)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (sse && el.body.size == 0) {
-        return ngx_http_compensation_send_event_sse(r, NULL);
-    }
-
-    return ngx_http_compensation_body_send(&el.body, sse);
+    return ngx_http_compensation_read_post(r, &el->rd);
 
 bad:
 
@@ -150,6 +172,67 @@ bad:
                "headVersion and tailVersion must be non-negative integers"
                " with headVersion <= tailVersion, not \"%V\" and \"%V\".",
                &ctx->vars[1], &ctx->vars[2]);
+}
+
+
+static void
+ngx_http_compensation_event_load_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    cf_error_t                           err;
+    ngx_http_compensation_event_load_t  *el;
+
+    el = (ngx_http_compensation_event_load_t *) rd;
+
+    cf_error_init(&err);
+
+    /* each stream is written into the body as it is read (a budget) */
+    el->body = ngx_http_compensation_answer_body(rd, el->sse);
+    el->err = &err;
+
+    if (!el->sse
+        && ngx_http_compensation_body_add(el->body, (u_char *) "[", 1)
+           != NGX_OK)
+    {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (cf_store_each_stream(st, el->id, el->head, el->tail,
+                             ngx_http_compensation_event_doc, el, &err)
+        < 0
+        && !el->body->too_large)
+    {
+        ngx_http_compensation_answer_internal_error(rd,
+            "loading event streams", &err);
+        cf_error_free(&err);
+        return;
+    }
+
+    cf_error_free(&err);
+
+    if (!el->sse && !el->body->too_large
+        && ngx_http_compensation_body_add(el->body, (u_char *) "]", 1)
+           == NGX_ERROR)
+    {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (el->sse && el->body->size == 0) {
+        /* an empty stream: its own answer (event_load_reply) */
+        rd->kind = NGX_HTTP_COMPENSATION_READ_CUSTOM;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_compensation_event_load_reply(ngx_http_compensation_read_t *rd,
+    ngx_http_request_t *r)
+{
+    return ngx_http_compensation_send_event_sse(r, NULL);
 }
 
 
@@ -166,23 +249,23 @@ ngx_http_compensation_event_doc(void *data, const cf_stream_view_t *row)
     }
 
     if (el->sse) {
-        rc = ngx_http_compensation_body_add(&el->body, (u_char *) "id:", 3);
+        rc = ngx_http_compensation_body_add(el->body, (u_char *) "id:", 3);
 
         if (rc == NGX_OK) {
-            rc = ngx_http_compensation_body_add(&el->body,
+            rc = ngx_http_compensation_body_add(el->body,
                                                 (u_char *) row->id,
                                                 ngx_strlen(row->id));
         }
 
         if (rc == NGX_OK) {
-            rc = ngx_http_compensation_body_add_json(&el->body,
+            rc = ngx_http_compensation_body_add_json(el->body,
                                                      "\nevent:message\ndata:",
                                                      doc, "\n\n");
         }
 
     } else {
-        rc = ngx_http_compensation_body_add_json(&el->body,
-                                                 el->body.n ? "," : "", doc,
+        rc = ngx_http_compensation_body_add_json(el->body,
+                                                 el->body->n ? "," : "", doc,
                                                  "");
     }
 
@@ -276,13 +359,35 @@ ngx_http_compensation_push_doc(ngx_http_compensation_docs_t *d, json_t *doc)
 {
     ngx_str_t  *s;
 
+    cf_buf_t  *text;
+
     s = ngx_array_push(&d->docs);
     if (s == NULL) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_compensation_json_text(d->r->pool, doc, s) != NGX_OK) {
-        return NGX_ERROR;
+    if (d->text == NULL) {
+        if (ngx_http_compensation_json_text(d->pool, doc, s) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        /* off the event loop: the job's own buffer */
+        text = d->text;
+        cf_buf_reset(text);
+        cf_json_write(text, doc);
+
+        if (text->failed) {
+            return NGX_ERROR;
+        }
+
+        s->len = text->len;
+        s->data = ngx_pnalloc(d->pool, text->len ? text->len : 1);
+        if (s->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(s->data, text->data, text->len);
     }
 
     /* what a batch holds is bounded as a read's body is */
@@ -356,18 +461,14 @@ ngx_http_compensation_collect(void *data, const cf_stream_view_t *row)
 ngx_int_t
 ngx_http_compensation_resend_handler(ngx_http_request_t *r)
 {
-    char                               *after, **ids, idbuf[CF_ID_LEN + 1];
-    size_t                              n, i;
-    json_t                             *function;
-    int64_t                             limit;
-    ngx_int_t                           rc;
-    ngx_str_t                           name;
-    cf_error_t                          err;
-    ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_docs_t        d;
-    ngx_http_compensation_resend_t     *rs;
-    ngx_http_compensation_loc_conf_t   *lcf;
-    ngx_http_compensation_main_conf_t  *mcf;
+    char                                *after, idbuf[CF_ID_LEN + 1];
+    size_t                               len;
+    json_t                              *function, *extra;
+    int64_t                              limit;
+    ngx_int_t                            rc;
+    ngx_http_compensation_resend_job_t  *rj;
+    ngx_http_compensation_loc_conf_t    *lcf;
+    ngx_http_compensation_main_conf_t   *mcf;
 
     if (ngx_http_compensation_batch_prelude(r, &after, &limit, &rc)
         != NGX_OK)
@@ -380,26 +481,7 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
         return ngx_http_compensation_no_sink(r);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     mcf = ngx_http_compensation_store_conf(r);
-
-    rs = ngx_pcalloc(r->pool, sizeof(ngx_http_compensation_resend_t));
-    if (rs == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rs->after = ctx->vars[0];
-    cf_error_init(&rs->first);
-
-    if (cf_store_scan_ids(mcf->store, after, limit, &ids, &n) != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: scanning aggregate ids failed: %s",
-                      cf_store_errmsg(mcf->store));
-        return ngx_http_compensation_internal_error(r, "a resend", NULL);
-    }
-
-    rs->ids = ngx_pcalloc(r->pool, (n + 1) * sizeof(char *));
-    rs->ends = ngx_pcalloc(r->pool, (n + 1) * sizeof(ngx_uint_t));
 
     function = json_pack("{s:s, s:s, s:s, s:s}",
                          "functionKind", "STATE_EVENT",
@@ -409,58 +491,136 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
 
     cf_id_next(&mcf->ids, ngx_http_compensation_now_ms(), idbuf);
 
-    d.r = r;
-    d.extra = function ? ngx_http_compensation_target_header(idbuf, function)
-                       : NULL;
-    d.only = 0;
-    d.kind = CF_KIND_STATE_EVENT;
-    d.size = 0;
-    d.max = mcf->read_max_size;
-    d.too_large = 0;
-
+    extra = function ? ngx_http_compensation_target_header(idbuf, function)
+                     : NULL;
     json_decref(function);
 
-    if (rs->ids == NULL || rs->ends == NULL || d.extra == NULL
-        || ngx_array_init(&d.docs, r->pool, 16, sizeof(ngx_str_t)) != NGX_OK)
-    {
-        json_decref(d.extra);
-        cf_ids_free(ids, n);
+    if (extra == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(after);
+
+    rj = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_resend_job_t) + len + 1);
+    if (rj == NULL) {
+        json_decref(extra);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rj->after = (char *) (rj + 1);
+    ngx_memcpy(rj->after, after, len + 1);
+    rj->limit = limit;
+    rj->d.extra = extra;
+    rj->rd.work = ngx_http_compensation_resend_work;
+    rj->rd.reply = ngx_http_compensation_resend_reply;
+    rj->rd.free = ngx_http_compensation_docs_free;
+
+    return ngx_http_compensation_read_post(r, &rj->rd);
+}
+
+
+/* the job's documents: their json is the job's */
+static void
+ngx_http_compensation_docs_free(ngx_http_compensation_read_t *rd)
+{
+    ngx_http_compensation_docs_job_t  *dj;
+
+    dj = (ngx_http_compensation_docs_job_t *) rd;
+
+    json_decref(dj->d.extra);
+    dj->d.extra = NULL;
+}
+
+
+static void
+ngx_http_compensation_resend_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    char                                **ids;
+    size_t                                n, i;
+    ngx_int_t                             rc;
+    ngx_str_t                             name;
+    cf_error_t                            err;
+    ngx_http_compensation_docs_t         *d;
+    ngx_http_compensation_resend_t       *rs;
+    ngx_http_compensation_resend_job_t   *rj;
+
+    rj = (ngx_http_compensation_resend_job_t *) rd;
+    d = &rj->d;
+
+    rs = ngx_pcalloc(rd->pool, sizeof(ngx_http_compensation_resend_t));
+    if (rs == NULL) {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cf_error_init(&rs->first);
+
+    if (cf_store_scan_ids(st, rj->after, rj->limit, &ids, &n) != 0) {
+        ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                                         "compensation: scanning aggregate"
+                                         " ids failed: %s",
+                                         cf_store_errmsg(st));
+        ngx_http_compensation_answer_internal_error(rd, "a resend", NULL);
+        return;
+    }
+
+    rs->ids = ngx_pcalloc(rd->pool, (n + 1) * sizeof(char *));
+    rs->ends = ngx_pcalloc(rd->pool, (n + 1) * sizeof(ngx_uint_t));
+
+    d->pool = rd->pool;
+    d->text = rd->threaded ? &rd->text : NULL;
+    d->only = 0;
+    d->kind = CF_KIND_STATE_EVENT;
+    d->size = 0;
+    d->max = rd->read_max_size;
+    d->too_large = 0;
+
+    if (rs->ids == NULL || rs->ends == NULL
+        || ngx_array_init(&d->docs, rd->pool, 16, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        cf_ids_free(ids, n);
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     for (i = 0; i < n; i++) {
         cf_error_init(&err);
-        d.err = &err;
+        d->err = &err;
 
-        if (cf_aggregate_init(&d.agg, ids[i]) != 0) {
+        if (cf_aggregate_init(&d->agg, ids[i]) != 0) {
             cf_error_set(&err, CF_E_INTERNAL, "out of memory");
             rc = -1;
 
         } else {
-            rc = cf_store_each_stream(mcf->store, ids[i], 1, INT64_MAX,
-                                      ngx_http_compensation_collect, &d,
+            rc = cf_store_each_stream(st, ids[i], 1, INT64_MAX,
+                                      ngx_http_compensation_collect, d,
                                       &err);
-            cf_aggregate_free(&d.agg);
+            cf_aggregate_free(&d->agg);
         }
 
-        if (rc < 0 && d.too_large) {
+        if (rc < 0 && d->too_large) {
             /*
              * the documents would pass compensation_read_max_size: the
              * batch ends before this aggregate, whose cursor the answer
              * gives; alone over it, it is refused
              */
-            d.docs.nelts = i ? rs->ends[i - 1] : 0;
+            d->docs.nelts = i ? rs->ends[i - 1] : 0;
             cf_error_free(&err);
 
             if (i == 0) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "compensation: the state events of \"%s\""
-                              " exceed compensation_read_max_size (%uz"
-                              " bytes)", ids[i], d.max);
+                ngx_http_compensation_answer_log(rd, NGX_LOG_INFO,
+                    "compensation: the state events of \"%s\" exceed"
+                    " compensation_read_max_size (%uz bytes)", ids[i],
+                    d->max);
                 cf_error_set(&rs->first, CF_E_ILLEGAL_ARGUMENT,
                              "The state events of %s exceed %zu bytes"
                              " (compensation_read_max_size).", ids[i],
-                             d.max);
+                             d->max);
             }
 
             break;
@@ -468,12 +628,12 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
 
         if (rc < 0) {
             /* stop here: the cursor must not pass an undelivered id */
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "compensation: replaying \"%s\" for a resend"
-                          " failed: %s", ids[i], err.msg);
+            ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                "compensation: replaying \"%s\" for a resend failed: %s",
+                ids[i], err.msg);
             cf_error_set(&rs->first, CF_E_INTERNAL, "%s: %s", ids[i],
                          "Unexpected server error");
-            d.docs.nelts = i ? rs->ends[i - 1] : 0;
+            d->docs.nelts = i ? rs->ends[i - 1] : 0;
             cf_error_free(&err);
             break;
         }
@@ -483,22 +643,43 @@ ngx_http_compensation_resend_handler(ngx_http_request_t *r)
         name.len = ngx_strlen(ids[i]);
         name.data = (u_char *) ids[i];
 
-        rs->ids[i] = ngx_http_compensation_strdup(r->pool, &name);
+        rs->ids[i] = ngx_pnalloc(rd->pool, name.len + 1);
         if (rs->ids[i] == NULL) {
             break;
         }
 
-        rs->ends[i] = d.docs.nelts;
+        ngx_memcpy(rs->ids[i], name.data, name.len + 1);
+
+        rs->ends[i] = d->docs.nelts;
         rs->naggs = i + 1;
     }
 
-    json_decref(d.extra);
     cf_ids_free(ids, n);
+
+    rj->rs = rs;
+    rd->kind = NGX_HTTP_COMPENSATION_READ_CUSTOM;
+}
+
+
+/* on the event loop: the documents go to the sink */
+static ngx_int_t
+ngx_http_compensation_resend_reply(ngx_http_compensation_read_t *rd,
+    ngx_http_request_t *r)
+{
+    ngx_http_compensation_ctx_t         *ctx;
+    ngx_http_compensation_resend_t      *rs;
+    ngx_http_compensation_resend_job_t  *rj;
+
+    rj = (ngx_http_compensation_resend_job_t *) rd;
+    rs = rj->rs;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
+    rs->after = ctx->vars[0];
 
     r->main->count++;
 
-    if (ngx_http_compensation_sink_batch(r, d.docs.elts, d.docs.nelts,
-                                         "state_event",
+    if (ngx_http_compensation_sink_batch(r, rj->d.docs.elts,
+                                         rj->d.docs.nelts, "state_event",
                                          ngx_http_compensation_resend_done,
                                          rs)
         != NGX_OK)
@@ -590,18 +771,17 @@ ngx_http_compensation_compensate_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_compensation_compensate_run(ngx_http_request_t *r)
 {
-    int                                 n;
-    char                               *id, idbuf[CF_ID_LEN + 1];
-    const char                         *target_id;
-    json_t                             *body, *function, *j;
-    int64_t                             version;
-    ngx_int_t                           rc;
-    cf_error_t                          err;
-    cf_function_kind_t                  kind;
-    ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_docs_t        d;
-    ngx_http_compensation_loc_conf_t   *lcf;
-    ngx_http_compensation_main_conf_t  *mcf;
+    char                                     idbuf[CF_ID_LEN + 1];
+    const char                              *target_id;
+    json_t                                  *body, *function, *j, *extra;
+    int64_t                                  version;
+    ngx_int_t                                rc;
+    cf_error_t                               err;
+    cf_function_kind_t                       kind;
+    ngx_http_compensation_ctx_t             *ctx;
+    ngx_http_compensation_loc_conf_t        *lcf;
+    ngx_http_compensation_main_conf_t       *mcf;
+    ngx_http_compensation_compensate_job_t  *cj;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
@@ -705,59 +885,121 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
         target_id = idbuf;
     }
 
-    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (id == NULL) {
+    extra = ngx_http_compensation_target_header(target_id, function);
+    if (extra == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    d.r = r;
-    d.extra = ngx_http_compensation_target_header(target_id, function);
-    d.only = version;
-    d.kind = kind;
-    d.size = 0;
-    d.max = 0;              /* one document */
-    d.too_large = 0;
-    d.err = &err;
-
-    if (d.extra == NULL
-        || ngx_array_init(&d.docs, r->pool, 1, sizeof(ngx_str_t)) != NGX_OK
-        || cf_aggregate_init(&d.agg, id) != 0)
-    {
-        json_decref(d.extra);
+    cj = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_compensate_job_t)
+             + ctx->vars[0].len + 1);
+    if (cj == NULL) {
+        json_decref(extra);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cj->id = (char *) (cj + 1);
+    *ngx_cpymem(cj->id, ctx->vars[0].data, ctx->vars[0].len) = '\0';
+    cj->version = version;
+
+    cj->d.extra = extra;
+    cj->d.only = version;
+    cj->d.kind = kind;
+    cj->d.max = 0;              /* one document */
+
+    cj->rd.work = ngx_http_compensation_compensate_work;
+    cj->rd.reply = ngx_http_compensation_compensate_reply;
+    cj->rd.free = ngx_http_compensation_docs_free;
+
+    rc = ngx_http_compensation_read_post(r, &cj->rd);
+
+    if (rc == NGX_DONE) {
+        /* the job (then the sink) holds r now: the body reading's
+         * reference is let go (request_body_read finalizes the rest) */
+        ngx_http_finalize_request(r, NGX_DONE);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_compensation_compensate_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    int                                      n;
+    cf_error_t                               err;
+    ngx_http_compensation_docs_t            *d;
+    ngx_http_compensation_compensate_job_t  *cj;
+
+    cj = (ngx_http_compensation_compensate_job_t *) rd;
+    d = &cj->d;
+
+    cf_error_init(&err);
+
+    d->pool = rd->pool;
+    d->text = rd->threaded ? &rd->text : NULL;
+    d->size = 0;
+    d->too_large = 0;
+    d->err = &err;
+
+    if (ngx_array_init(&d->docs, rd->pool, 1, sizeof(ngx_str_t)) != NGX_OK
+        || cf_aggregate_init(&d->agg, cj->id) != 0)
+    {
+        ngx_http_compensation_answer_status(rd,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     /* EVENT needs only that stream; STATE_EVENT the replay up to it */
 
-    n = cf_store_each_stream(mcf->store, id,
-                             kind == CF_KIND_EVENT ? version : 1, version,
-                             ngx_http_compensation_collect, &d, &err);
+    n = cf_store_each_stream(st, cj->id,
+                             d->kind == CF_KIND_EVENT ? cj->version : 1,
+                             cj->version, ngx_http_compensation_collect, d,
+                             &err);
 
-    json_decref(d.extra);
-    cf_aggregate_free(&d.agg);
+    cf_aggregate_free(&d->agg);
 
     if (n < 0) {
-        rc = ngx_http_compensation_internal_error(r, "loading the stream",
-                                                  &err);
+        ngx_http_compensation_answer_internal_error(rd, "loading the stream",
+                                                    &err);
         cf_error_free(&err);
-        return rc;
+        return;
     }
 
     cf_error_free(&err);
 
-    if (d.docs.nelts == 0) {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
-                   CF_E_NOT_FOUND, "%s has no event stream of version %L.",
-                   id, version);
+    if (d->docs.nelts == 0) {
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_NOT_FOUND,
+            CF_E_NOT_FOUND, "%s has no event stream of version %L.",
+            cj->id, cj->version);
+        return;
     }
 
-    if (ngx_http_compensation_sink_batch(r, d.docs.elts, d.docs.nelts,
-                                         kind == CF_KIND_EVENT
+    rd->kind = NGX_HTTP_COMPENSATION_READ_CUSTOM;
+}
+
+
+/* on the event loop: the document goes to the sink */
+static ngx_int_t
+ngx_http_compensation_compensate_reply(ngx_http_compensation_read_t *rd,
+    ngx_http_request_t *r)
+{
+    ngx_http_compensation_compensate_job_t  *cj;
+
+    cj = (ngx_http_compensation_compensate_job_t *) rd;
+
+    r->main->count++;
+
+    if (ngx_http_compensation_sink_batch(r, cj->d.docs.elts,
+                                         cj->d.docs.nelts,
+                                         cj->d.kind == CF_KIND_EVENT
                                          ? "event_stream" : "state_event",
                                          ngx_http_compensation_compensate_done,
                                          NULL)
         != NGX_OK)
     {
+        r->main->count--;
         return ngx_http_compensation_internal_error(r,
                    "posting to the sink", NULL);
     }

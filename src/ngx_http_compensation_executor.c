@@ -46,6 +46,12 @@ struct ngx_http_compensation_executor_s {
     ngx_event_t                         hold;
     ngx_event_t                         again;
     ngx_log_t                          *log;
+    const char                         *what;       /* "store", "read" */
+    cf_store_options_t                  opts;       /* the read thread's
+                                                       connection */
+    ngx_uint_t                          connect_failed;  /* the thread's:
+                                                            no bit-field */
+    ngx_uint_t                          reads;      /* the read executor */
     unsigned                            inline_busy:1;
 
     /* the module's thread */
@@ -66,12 +72,19 @@ struct ngx_http_compensation_executor_s {
 };
 
 
+static ngx_int_t ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts,
+    ngx_uint_t reads);
+static void ngx_http_compensation_executor_stop_one(
+    ngx_http_compensation_executor_t *ex);
 static ngx_int_t ngx_http_compensation_executor_start(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_executor_t *ex);
 static ngx_int_t ngx_http_compensation_executor_thread_start(
     ngx_cycle_t *cycle, ngx_http_compensation_executor_t *ex);
 static void *ngx_http_compensation_executor_main(void *data);
+static void ngx_http_compensation_executor_connect(
+    ngx_http_compensation_executor_t *ex);
 static void ngx_http_compensation_executor_wake(ngx_event_t *rev);
 static void ngx_http_compensation_executor_next(
     ngx_http_compensation_executor_t *ex);
@@ -89,6 +102,33 @@ ngx_int_t
 ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts)
 {
+    if (ngx_http_compensation_executor_create(cycle, mcf, opts, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The handlers' reads: on a server store each one is a round trip, so
+     * they get a thread of their own (they do not queue behind the command
+     * groups); a SQLite file's reads stay inline (read.c)
+     */
+    if (!mcf->thread_off
+        && (mcf->store_server
+            || mcf->read_thread_test))
+    {
+        return ngx_http_compensation_executor_create(cycle, mcf, opts, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
+    ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts,
+    ngx_uint_t reads)
+{
     char                               errbuf[512];
     cf_store_options_t                 thread_opts;
     ngx_http_compensation_executor_t  *ex;
@@ -103,6 +143,8 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ex->tail = &ex->head;
     ex->wake = (ngx_socket_t) -1;
     ex->mode = NGX_HTTP_COMPENSATION_EXEC_INLINE;
+    ex->what = reads ? "read" : "store";
+    ex->reads = reads ? 1 : 0;
 
     ex->hold.handler = ngx_http_compensation_executor_hold;
     ex->hold.data = ex;
@@ -112,9 +154,36 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ex->again.data = ex;
     ex->again.log = cycle->log;
 
-    mcf->executor = ex;
+    if (!reads) {
+        mcf->executor = ex;
 
-    if (mcf->thread_off) {
+        if (mcf->thread_off) {
+            return NGX_OK;
+        }
+    }
+
+    thread_opts = *opts;
+    thread_opts.temp_store_memory = 1;
+    /* off the event loop: the restart before a write may wait for readers */
+    thread_opts.wal_restart_wait_ms = 200;
+
+    if (reads) {
+        /*
+         * The read thread opens its connection itself, before its first
+         * job: a server store's connect is round trips the event loop must
+         * not wait for.  Until it is open the reads answer 503 (read.c).
+         */
+        ex->opts = thread_opts;
+
+        if (ngx_http_compensation_executor_thread_start(cycle, ex)
+            != NGX_OK)
+        {
+            return NGX_OK;
+        }
+
+        ex->mode = NGX_HTTP_COMPENSATION_EXEC_THREAD;
+        mcf->read_executor = ex;
+
         return NGX_OK;
     }
 
@@ -126,11 +195,6 @@ ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
          */
         return ngx_http_compensation_executor_start(cycle, mcf, ex);
     }
-
-    thread_opts = *opts;
-    thread_opts.temp_store_memory = 1;
-    /* off the event loop: the restart before a write may wait for readers */
-    thread_opts.wal_restart_wait_ms = 200;
 
     ex->store = cf_store_open((char *) mcf->store_path.data, &thread_opts,
                               errbuf, sizeof(errbuf));
@@ -327,6 +391,10 @@ ngx_http_compensation_executor_main(void *data)
 
         pthread_mutex_unlock(&ex->mutex);
 
+        if (ex->reads && ex->store == NULL) {
+            ngx_http_compensation_executor_connect(ex);
+        }
+
         job->run(job, ex->store);
 
         pthread_mutex_lock(&ex->mutex);
@@ -341,6 +409,42 @@ ngx_http_compensation_executor_main(void *data)
     pthread_mutex_unlock(&ex->mutex);
 
     return NULL;
+}
+
+
+/*
+ * In the read thread: its connection, opened before a job when it is not
+ * (the first job, or after a failed open).  Logged from the thread, as
+ * nginx's thread pools do; once per failure streak.
+ */
+static void
+ngx_http_compensation_executor_connect(ngx_http_compensation_executor_t *ex)
+{
+    char  errbuf[512];
+
+    ex->store = cf_store_open((char *) ex->mcf->store_path.data, &ex->opts,
+                              errbuf, sizeof(errbuf));
+
+    if (ex->store == NULL) {
+        if (!ex->connect_failed) {
+            ngx_log_error(NGX_LOG_ERR, ex->log, 0,
+                          "compensation: opening the read thread's"
+                          " connection to \"%V\" failed, reads answer 503"
+                          " until it opens: %s", &ex->mcf->store_name,
+                          errbuf);
+        }
+
+        ex->connect_failed = 1;
+        return;
+    }
+
+    if (ex->connect_failed) {
+        ngx_log_error(NGX_LOG_NOTICE, ex->log, 0,
+                      "compensation: the read thread's connection to \"%V\""
+                      " is open", &ex->mcf->store_name);
+    }
+
+    ex->connect_failed = 0;
 }
 
 
@@ -424,8 +528,14 @@ void
 ngx_http_compensation_executor_post(ngx_http_compensation_main_conf_t *mcf,
     ngx_http_compensation_job_t *job)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_post_to(mcf, mcf->executor, job);
+}
 
+
+void
+ngx_http_compensation_executor_post_to(ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex, ngx_http_compensation_job_t *job)
+{
     if (job->queued || job->running) {
         return;
     }
@@ -559,8 +669,14 @@ ngx_http_compensation_executor_again(ngx_event_t *ev)
 void
 ngx_http_compensation_executor_stop(ngx_http_compensation_main_conf_t *mcf)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_stop_one(mcf->executor);
+    ngx_http_compensation_executor_stop_one(mcf->read_executor);
+}
 
+
+static void
+ngx_http_compensation_executor_stop_one(ngx_http_compensation_executor_t *ex)
+{
     if (ex == NULL || !ex->started) {
         return;
     }
@@ -589,7 +705,18 @@ ngx_http_compensation_executor_stop(ngx_http_compensation_main_conf_t *mcf)
 void
 ngx_http_compensation_executor_close(ngx_http_compensation_main_conf_t *mcf)
 {
-    ngx_http_compensation_executor_t  *ex = mcf->executor;
+    ngx_http_compensation_executor_t  *ex;
+
+    ex = mcf->read_executor;
+
+    if (ex && ex->store) {
+        cf_store_close(ex->store);
+        ex->store = NULL;
+    }
+
+    mcf->read_executor = NULL;
+
+    ex = mcf->executor;
 
     if (ex == NULL) {
         return;
@@ -695,8 +822,13 @@ ngx_http_compensation_rjob_post(ngx_http_request_t *r,
      * Inline, the job is done (and freed) before the post returns, inside
      * the handler: the posted requests are the caller's to run
      */
-    rj->posting = ngx_http_compensation_executor_threaded(mcf) ? 0 : 1;
-    ngx_http_compensation_executor_post(mcf, &rj->job);
+    if (rj->ex == NULL) {
+        rj->ex = mcf->executor;
+    }
+
+    rj->posting = (rj->ex && rj->ex->mode != NGX_HTTP_COMPENSATION_EXEC_INLINE)
+                  ? 0 : 1;
+    ngx_http_compensation_executor_post_to(mcf, rj->ex, &rj->job);
 
     return NGX_DONE;
 }
@@ -725,9 +857,9 @@ ngx_http_compensation_rjob_done(ngx_http_compensation_job_t *job)
 
     if (r && rj->again) {
         rj->again = 0;
-        ngx_http_compensation_executor_post(
+        ngx_http_compensation_executor_post_to(
             ngx_http_get_module_main_conf(r, ngx_http_compensation_module),
-            &rj->job);
+            rj->ex, &rj->job);
         return;
     }
 

@@ -10,6 +10,11 @@
  * go again (the command group, the dispatch step) queues itself behind the
  * others, so command groups and dispatch steps take turns.
  *
+ * A worker has a second instance on a server store, the read executor: the
+ * request handlers' reads (ngx_http_compensation_read.h) run there, on a
+ * connection and a thread of their own, so that they do not queue behind
+ * the command groups.
+ *
  * Where a job runs:
  *   default                      a thread of this module, one per worker,
  *                                woken through a condition variable; it
@@ -48,10 +53,12 @@ struct ngx_http_compensation_job_s {
 };
 
 
+/* the store executor, and the read executor where the handlers' reads
+ * need one (mcf->read_executor: a server store) */
 ngx_int_t ngx_http_compensation_executor_init(ngx_cycle_t *cycle,
     ngx_http_compensation_main_conf_t *mcf, cf_store_options_t *opts);
-/* joins the thread (a job still running ends first); the connection stays
- * open for the statements prepared on it (executor_close) */
+/* joins the threads (a job still running ends first); the connections stay
+ * open for the statements prepared on them (executor_close) */
 void ngx_http_compensation_executor_stop(
     ngx_http_compensation_main_conf_t *mcf);
 void ngx_http_compensation_executor_close(
@@ -61,6 +68,10 @@ void ngx_http_compensation_executor_close(
  * running: a running job queues itself again in its done if it must) */
 void ngx_http_compensation_executor_post(
     ngx_http_compensation_main_conf_t *mcf, ngx_http_compensation_job_t *job);
+/* the same on another instance (mcf->read_executor) */
+void ngx_http_compensation_executor_post_to(
+    ngx_http_compensation_main_conf_t *mcf,
+    ngx_http_compensation_executor_t *ex, ngx_http_compensation_job_t *job);
 
 /* the connection the jobs run on: the executor's own, or the event loop's
  * in inline mode (NULL: no store) */
@@ -87,6 +98,8 @@ typedef struct ngx_http_compensation_rjob_s  ngx_http_compensation_rjob_t;
 
 struct ngx_http_compensation_rjob_s {
     ngx_http_compensation_job_t   job;
+    /* the executor it runs on; NULL at post: the store executor */
+    ngx_http_compensation_executor_t  *ex;
     ngx_http_request_t           *r;             /* NULL: freed meanwhile */
     ngx_pool_cleanup_t           *cln;
     /* off the event loop: only the job's own fields and st */

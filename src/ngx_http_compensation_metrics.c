@@ -20,6 +20,7 @@
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_metrics.h"
 #include "ngx_http_compensation_response.h"
+#include "ngx_http_compensation_read.h"
 #include "cf_metrics.h"
 #include "cf_dispatch.h"
 
@@ -415,10 +416,52 @@ ngx_http_compensation_histogram(cf_buf_t *b, const char *name,
 }
 
 
+typedef struct ngx_http_compensation_counts_s
+    ngx_http_compensation_counts_t;
+
+static ngx_int_t ngx_http_compensation_prometheus_send(ngx_http_request_t *r,
+    ngx_http_compensation_counts_t *mc);
+
+
+/* the executions' counts: a read job (ngx_http_compensation_read.h) */
+struct ngx_http_compensation_counts_s {
+    ngx_http_compensation_read_t   rd;
+    int64_t                        now;
+    int                            rc;
+    cf_exec_counts_t               counts;
+    char                           errbuf[256];
+};
+
+
 static void
-ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b)
+ngx_http_compensation_counts_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
 {
-    char                                errbuf[256];
+    ngx_http_compensation_counts_t  *mc;
+
+    mc = (ngx_http_compensation_counts_t *) rd;
+
+    mc->rc = cf_metrics_counts(st, mc->now, &mc->counts, mc->errbuf,
+                               sizeof(mc->errbuf));
+
+    rd->kind = NGX_HTTP_COMPENSATION_READ_CUSTOM;
+}
+
+
+static ngx_int_t
+ngx_http_compensation_counts_reply(ngx_http_compensation_read_t *rd,
+    ngx_http_request_t *r)
+{
+    return ngx_http_compensation_prometheus_send(r,
+               (ngx_http_compensation_counts_t *) rd);
+}
+
+
+/* mc: the counts read (NULL: the worker has no store) */
+static void
+ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b,
+    ngx_http_compensation_counts_t *mc)
+{
     u_char                              path[NGX_MAX_PATH];
     ngx_uint_t                          i;
     ngx_file_info_t                     fi;
@@ -449,20 +492,18 @@ ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b)
                                ngx_file_info(path, &fi) != NGX_FILE_ERROR
                                ? ngx_file_size(&fi) : (off_t) 0);
 
-    if (mcf->store == NULL) {
+    if (mc == NULL) {
         return;
     }
 
-    if (cf_metrics_counts(mcf->store,
-                          ngx_http_compensation_now_ms(), &counts, errbuf,
-                          sizeof(errbuf))
-        != 0)
-    {
+    if (mc->rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: metrics: counting executions failed:"
-                      " %s", errbuf);
+                      " %s", mc->errbuf);
         return;
     }
+
+    counts = mc->counts;
 
     ngx_http_compensation_head(b, "compensation_executions", "gauge",
                                "Executions that are not deleted, by status.");
@@ -490,16 +531,13 @@ ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b)
 }
 
 
-/* GET /actuator/prometheus */
+/* GET /actuator/prometheus: the counts are read first (a read job) */
 ngx_int_t
 ngx_http_compensation_prometheus_handler(ngx_http_request_t *r)
 {
-    u_char                           *p;
-    u_char                            labels[128];
-    ngx_int_t                         rc;
-    ngx_uint_t                        i, j;
-    cf_buf_t                         *b;
-    ngx_http_compensation_metrics_t  *m;
+    ngx_int_t                           rc;
+    ngx_http_compensation_counts_t     *mc;
+    ngx_http_compensation_main_conf_t  *mcf;
 
     rc = ngx_http_discard_request_body(r);
 
@@ -507,10 +545,40 @@ ngx_http_compensation_prometheus_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
+
+    if (mcf->store_path.data == NULL || mcf->store == NULL) {
+        return ngx_http_compensation_prometheus_send(r, NULL);
+    }
+
+    mc = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_counts_t));
+    if (mc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mc->now = ngx_http_compensation_now_ms();
+    mc->rd.work = ngx_http_compensation_counts_work;
+    mc->rd.reply = ngx_http_compensation_counts_reply;
+
+    return ngx_http_compensation_read_post(r, &mc->rd);
+}
+
+
+static ngx_int_t
+ngx_http_compensation_prometheus_send(ngx_http_request_t *r,
+    ngx_http_compensation_counts_t *mc)
+{
+    u_char                           *p;
+    u_char                            labels[128];
+    ngx_uint_t                        i, j;
+    cf_buf_t                         *b;
+    ngx_http_compensation_metrics_t  *m;
+
     b = ngx_http_compensation_text_buffer();
     m = ngx_http_compensation_metrics;
 
-    ngx_http_compensation_store_metrics(r, b);
+    ngx_http_compensation_store_metrics(r, b, mc);
 
     if (m) {
         ngx_http_compensation_head(b, "compensation_command_seconds",

@@ -384,6 +384,7 @@ ngx_http_compensation_create_main_conf(ngx_conf_t *cf)
 static char *
 ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
 {
+    char                               *test;
     ngx_http_compensation_main_conf_t  *mcf = conf;
 
     ngx_conf_init_value(mcf->sync_full, 0);
@@ -410,6 +411,14 @@ ngx_http_compensation_init_main_conf(ngx_conf_t *cf, void *conf)
     if (ngx_http_compensation_query_conf(cf, mcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * A test hook (docs/testing.md): a SQLite file's reads on the read
+     * executor, as a server store's are.  Read here, in the master: a
+     * worker's environment keeps only the "env" directive's variables.
+     */
+    test = getenv("TEST_COMPENSATION_READ_THREAD");
+    mcf->read_thread_test = (test && test[0] && test[0] != '0') ? 1 : 0;
 
     if (!mcf->default_spec_set) {
         /* the @Retry annotation defaults (spec 1.5) */

@@ -119,6 +119,12 @@ typedef struct {
 #endif
     ngx_flag_t                thread_off;      /* "off": the event loop */
     ngx_http_compensation_executor_t  *executor;   /* per worker */
+    /* the request handlers' reads on a server store (read.c); NULL: they
+     * run inline on the event loop's connection (a SQLite file) */
+    ngx_http_compensation_executor_t  *read_executor;
+    ngx_flag_t                read_thread_test; /* TEST_COMPENSATION_READ_
+                                                   THREAD: a SQLite file's
+                                                   reads on it too */
     ngx_http_compensation_job_t       *group_job;  /* the command groups' */
     ngx_flag_t                thread_pool_set;
 

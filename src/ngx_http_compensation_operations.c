@@ -13,6 +13,7 @@
 
 #include "ngx_http_compensation_operations.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_read.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "cf_dispatch.h"
@@ -21,10 +22,15 @@
 #define NGX_HTTP_COMPENSATION_OPS_LIMIT    100
 
 
-/* the retry action's write, in the store executor */
+/*
+ * the retry action, in the store executor: its preconditions (a read of
+ * the aggregate, off the event loop as the write is), then its write
+ */
 typedef struct {
     ngx_http_compensation_rjob_t           rj;
     int64_t                                now;
+    ngx_uint_t                             refused;  /* a precondition's
+                                                        answer; 0: none */
     int                                    rc;
     int64_t                                job_id;
     char                                   op_id[CF_UUID_LEN + 1];
@@ -161,18 +167,13 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
     ngx_int_t                           rc;
     char                               *id;
     size_t                              len;
-    json_t                             *body, *action, *j;
+    json_t                             *body, *action;
     int64_t                             now;
     ngx_str_t                           raw;
-    cf_error_t                          err;
-    cf_aggregate_t                      agg;
-    const char                         *name;
     ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
     ngx_http_compensation_retry_job_t  *rt;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    mcf = ngx_http_compensation_store_conf(r);
 
     if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
         return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
@@ -212,54 +213,7 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the same preconditions as PrepareCompensation (spec 2.2) */
-
     now = ngx_http_compensation_now_ms();
-    cf_error_init(&err);
-
-    if (cf_aggregate_init(&agg, id) != 0) {
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "out of memory");
-    }
-
-    if (cf_store_load(mcf->store, &agg, &err) != 0) {
-        cf_aggregate_free(&agg);
-        cf_error_free(&err);
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "The store failed.");
-    }
-
-    if (agg.version == 0) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000404", "No execution has this id.");
-    }
-
-    if (agg.deleted) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   "CF.00000410", "The execution is deleted.");
-    }
-
-    if (!cf_state_can_retry(&agg.state, now)) {
-        cf_aggregate_free(&agg);
-        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
-                   CF_E_ILLEGAL_STATE, "ExecutionFailed can not retry.");
-    }
-
-    name = json_string_value(json_object_get(agg.state.function, "name"));
-
-    j = json_pack("{s:s, s:s, s:I, s:s}", "id", id, "name",
-                  name ? name : "", "jobId", (json_int_t) 0,
-                  "operationId", "");
-
-    cf_aggregate_free(&agg);
-
-    if (j == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     /* the operation's write: the store executor's work */
     len = ngx_strlen(id);
@@ -267,14 +221,12 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
     rt = ngx_http_compensation_rjob_alloc(r,
              sizeof(ngx_http_compensation_retry_job_t) + len + 1);
     if (rt == NULL) {
-        json_decref(j);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rt->id = (char *) (rt + 1);
     ngx_memcpy(rt->id, id, len + 1);
     rt->now = now;
-    rt->doc = j;
 
     rt->rj.work = ngx_http_compensation_retry_work;
     rt->rj.reply = ngx_http_compensation_retry_reply;
@@ -284,13 +236,69 @@ ngx_http_compensation_actions_run(ngx_http_request_t *r)
 }
 
 
+/* the answers of the retry's preconditions, by rt->refused */
+#define NGX_HTTP_COMPENSATION_RETRY_NOMEM    1
+#define NGX_HTTP_COMPENSATION_RETRY_STORE    2
+#define NGX_HTTP_COMPENSATION_RETRY_MISSING  3
+#define NGX_HTTP_COMPENSATION_RETRY_DELETED  4
+#define NGX_HTTP_COMPENSATION_RETRY_STATE    5
+#define NGX_HTTP_COMPENSATION_RETRY_DOC      6
+
+
 static void
 ngx_http_compensation_retry_work(ngx_http_compensation_rjob_t *rj,
     cf_store_t *st)
 {
+    const char                         *name;
+    cf_error_t                          err;
+    cf_aggregate_t                      agg;
     ngx_http_compensation_retry_job_t  *rt;
 
     rt = (ngx_http_compensation_retry_job_t *) rj;
+
+    /* the same preconditions as PrepareCompensation (spec 2.2) */
+
+    cf_error_init(&err);
+
+    if (cf_aggregate_init(&agg, rt->id) != 0) {
+        rt->refused = NGX_HTTP_COMPENSATION_RETRY_NOMEM;
+        return;
+    }
+
+    if (cf_store_load(st, &agg, &err) != 0) {
+        cf_aggregate_free(&agg);
+        cf_error_free(&err);
+        rt->refused = NGX_HTTP_COMPENSATION_RETRY_STORE;
+        return;
+    }
+
+    if (agg.version == 0) {
+        rt->refused = NGX_HTTP_COMPENSATION_RETRY_MISSING;
+
+    } else if (agg.deleted) {
+        rt->refused = NGX_HTTP_COMPENSATION_RETRY_DELETED;
+
+    } else if (!cf_state_can_retry(&agg.state, rt->now)) {
+        rt->refused = NGX_HTTP_COMPENSATION_RETRY_STATE;
+
+    } else {
+        name = json_string_value(json_object_get(agg.state.function,
+                                                 "name"));
+
+        rt->doc = json_pack("{s:s, s:s, s:I, s:s}", "id", rt->id, "name",
+                            name ? name : "", "jobId", (json_int_t) 0,
+                            "operationId", "");
+
+        if (rt->doc == NULL) {
+            rt->refused = NGX_HTTP_COMPENSATION_RETRY_DOC;
+        }
+    }
+
+    cf_aggregate_free(&agg);
+
+    if (rt->refused) {
+        return;
+    }
 
     rt->rc = cf_dispatch_enqueue(st, rt->id, rt->now,
                                  &rt->job_id, rt->op_id);
@@ -305,6 +313,37 @@ ngx_http_compensation_retry_reply(ngx_http_compensation_rjob_t *rj)
     ngx_http_compensation_retry_job_t  *rt;
 
     rt = (ngx_http_compensation_retry_job_t *) rj;
+
+    switch (rt->refused) {
+
+    case 0:
+        break;
+
+    case NGX_HTTP_COMPENSATION_RETRY_NOMEM:
+        return ngx_http_compensation_action_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
+                   "out of memory");
+
+    case NGX_HTTP_COMPENSATION_RETRY_STORE:
+        return ngx_http_compensation_action_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
+                   "The store failed.");
+
+    case NGX_HTTP_COMPENSATION_RETRY_MISSING:
+        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
+                   "CF.00000404", "No execution has this id.");
+
+    case NGX_HTTP_COMPENSATION_RETRY_DELETED:
+        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
+                   "CF.00000410", "The execution is deleted.");
+
+    case NGX_HTTP_COMPENSATION_RETRY_STATE:
+        return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
+                   CF_E_ILLEGAL_STATE, "ExecutionFailed can not retry.");
+
+    default: /* NGX_HTTP_COMPENSATION_RETRY_DOC */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (rt->rc == CF_DISPATCH_BUSY) {
         return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
@@ -335,40 +374,71 @@ ngx_http_compensation_retry_free(ngx_http_compensation_rjob_t *rj)
 }
 
 
+/* GET the operations of an execution: a read job (read.h) */
+typedef struct {
+    ngx_http_compensation_read_t           rd;
+    char                                  *id;       /* after the struct */
+} ngx_http_compensation_ops_read_t;
+
+
+static void ngx_http_compensation_operations_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+
+
 ngx_int_t
 ngx_http_compensation_operations_handler(ngx_http_request_t *r)
 {
-    char                               *id;
-    size_t                              n, i;
-    json_t                             *a, *o;
-    cf_operation_t                     *ops;
+    ngx_str_t                          *v;
     ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
+    ngx_http_compensation_ops_read_t   *or;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
-    mcf = ngx_http_compensation_store_conf(r);
+    v = &ctx->vars[0];
 
-    if (ngx_http_compensation_check_id(r, &ctx->vars[0]) != NGX_OK) {
+    if (ngx_http_compensation_check_id(r, v) != NGX_OK) {
         return ngx_http_compensation_action_error(r, NGX_HTTP_BAD_REQUEST,
                    "CF.00000400", "The execution id is not valid.");
     }
 
-    id = ngx_http_compensation_strdup(r->pool, &ctx->vars[0]);
-    if (id == NULL) {
+    or = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_ops_read_t) + v->len + 1);
+    if (or == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (cf_dispatch_list(mcf->store, id,
-                         NGX_HTTP_COMPENSATION_OPS_LIMIT, &ops, &n)
+    or->id = (char *) (or + 1);
+    *ngx_cpymem(or->id, v->data, v->len) = '\0';
+    or->rd.work = ngx_http_compensation_operations_work;
+
+    return ngx_http_compensation_read_post(r, &or->rd);
+}
+
+
+static void
+ngx_http_compensation_operations_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    size_t                             n, i;
+    json_t                            *a, *o;
+    cf_operation_t                    *ops;
+    ngx_http_compensation_ops_read_t  *or;
+
+    or = (ngx_http_compensation_ops_read_t *) rd;
+
+    if (cf_dispatch_list(st, or->id, NGX_HTTP_COMPENSATION_OPS_LIMIT, &ops,
+                         &n)
         != 0)
     {
-        return ngx_http_compensation_action_error(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
-                   "The store failed.");
+        /* as action_error */
+        ngx_http_compensation_answer_json(rd,
+            NGX_HTTP_INTERNAL_SERVER_ERROR, "CF.00000500",
+            json_pack("{s:s, s:s}", "error_code", "CF.00000500",
+                      "error_msg", "The store failed."));
+        return;
     }
 
     a = json_array();
@@ -392,11 +462,7 @@ ngx_http_compensation_operations_handler(ngx_http_request_t *r)
 
     free(ops);
 
-    if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_compensation_sched_send(r, NGX_HTTP_OK, CF_OK, a);
+    ngx_http_compensation_answer_json(rd, NGX_HTTP_OK, CF_OK, a);
 }
 
 

@@ -3,22 +3,29 @@
  * ngx_compensation: the snapshot and event-stream query routes (spec 3.7,
  * 3.8, 4): count, list, paged and single, with their /state variants.
  * The body is compiled by cf_query (validation, limits, field whitelist,
- * bound parameters) and run on the worker's connection.
+ * bound parameters) on the event loop, and run as a read job (read.h).
  */
 
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_query.h"
+#include "ngx_http_compensation_read.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "cf_query.h"
 #include "cf_store.h"
 
 
+/* the query's store work: a read job (ngx_http_compensation_read.h) */
 typedef struct {
-    ngx_http_compensation_body_t   body;
+    ngx_http_compensation_read_t   rd;
+    cf_query_t                     q;
+    cf_query_store_t               store;
+    cf_query_kind_t                kind;
+    ngx_uint_t                     state_only;
     ngx_uint_t                     sse;
-} ngx_http_compensation_query_body_t;
+    ngx_http_compensation_body_t  *body;
+} ngx_http_compensation_query_job_t;
 
 
 typedef struct {
@@ -31,6 +38,10 @@ typedef struct {
 static ngx_int_t ngx_http_compensation_query_start(ngx_http_request_t *r,
     ngx_uint_t sse_allowed);
 static ngx_int_t ngx_http_compensation_query_run(ngx_http_request_t *r);
+static void ngx_http_compensation_query_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st);
+static void ngx_http_compensation_query_free(
+    ngx_http_compensation_read_t *rd);
 static int ngx_http_compensation_query_first(void *data, json_t *doc);
 static int ngx_http_compensation_query_doc(void *data, json_t *doc);
 
@@ -124,19 +135,15 @@ ngx_http_compensation_query_start(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_compensation_query_run(ngx_http_request_t *r)
 {
-    char                                      errbuf[512];
-    char                                     *owner;
-    u_char                                   *p, head[64];
-    json_t                                   *body, *out;
-    int64_t                                   total;
-    ngx_int_t                                 rc;
-    ngx_str_t                                *v;
-    cf_store_t                               *st;
-    cf_error_t                                err;
-    cf_query_t                                q;
-    ngx_http_compensation_ctx_t              *ctx;
-    ngx_http_compensation_query_body_t        qb;
-    ngx_http_compensation_main_conf_t        *mcf;
+    char                                      *owner;
+    json_t                                    *body;
+    ngx_int_t                                  rc;
+    ngx_str_t                                 *v;
+    cf_error_t                                 err;
+    cf_query_t                                 q;
+    ngx_http_compensation_ctx_t               *ctx;
+    ngx_http_compensation_main_conf_t         *mcf;
+    ngx_http_compensation_query_job_t         *qj;
     const ngx_http_compensation_query_route_t *qr;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
@@ -166,6 +173,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
 
     cf_error_init(&err);
 
+    /* CPU only, on the event loop: the compiled query owns what it uses */
     if (cf_query_compile(&q, qr->store, qr->kind, body, &mcf->query_limits,
                          owner, ngx_http_compensation_now_ms(), &err)
         != 0)
@@ -177,30 +185,61 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
         return rc;
     }
 
-    st = mcf->store;
+    qj = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_query_job_t));
+    if (qj == NULL) {
+        cf_query_free(&q);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (qr->kind == CF_QUERY_COUNT) {
-        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+    qj->q = q;
+    qj->store = qr->store;
+    qj->kind = qr->kind;
+    qj->state_only = qr->state_only;
+    qj->sse = ctx->sse;
+    qj->rd.work = ngx_http_compensation_query_work;
+    qj->rd.free = ngx_http_compensation_query_free;
+
+    rc = ngx_http_compensation_read_post(r, &qj->rd);
+
+    if (rc == NGX_DONE) {
+        /* the job holds r now: the body reading's reference is let go
+         * (request_body_read finalizes every other return) */
+        ngx_http_finalize_request(r, NGX_DONE);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_compensation_query_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    char                                errbuf[512];
+    u_char                             *p, head[64];
+    json_t                             *out;
+    int64_t                             total;
+    cf_query_t                         *q;
+    ngx_http_compensation_query_job_t  *qj;
+
+    qj = (ngx_http_compensation_query_job_t *) rd;
+    q = &qj->q;
+
+    if (qj->kind == CF_QUERY_COUNT) {
+        if (cf_query_count(st, q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
-        cf_query_free(&q);
-
-        out = json_integer(total);
-        if (out == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
-        json_decref(out);
-
-        return rc;
+        ngx_http_compensation_answer_json(rd, NGX_HTTP_OK, CF_OK,
+                                        json_integer(total));
+        return;
     }
 
-    if (qr->kind == CF_QUERY_SINGLE) {
+    if (qj->kind == CF_QUERY_SINGLE) {
         out = NULL;
 
-        if (cf_query_each(st, &q, (int) qr->state_only,
+        if (cf_query_each(st, q, (int) qj->state_only,
                           ngx_http_compensation_query_first, &out, errbuf,
                           sizeof(errbuf))
             < 0)
@@ -208,20 +247,15 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
             goto failed;
         }
 
-        cf_query_free(&q);
-
         if (out == NULL) {
-            return ngx_http_compensation_send_error_code(r,
-                       NGX_HTTP_NOT_FOUND, CF_E_NOT_FOUND,
-                       "No %s matches the query.",
-                       qr->store == CF_QUERY_SNAPSHOT ? "snapshot"
-                                                      : "event stream");
+            ngx_http_compensation_answer_error(rd, NGX_HTTP_NOT_FOUND,
+                CF_E_NOT_FOUND, "No %s matches the query.",
+                qj->store == CF_QUERY_SNAPSHOT ? "snapshot" : "event stream");
+            return;
         }
 
-        rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, out);
-        json_decref(out);
-
-        return rc;
+        ngx_http_compensation_answer_json(rd, NGX_HTTP_OK, CF_OK, out);
+        return;
     }
 
     /*
@@ -229,11 +263,10 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
      * yields it, the bytes cf_json_write gives the whole list
      */
 
-    ngx_http_compensation_body_init(r, &qb.body);
-    qb.sse = ctx->sse;
+    qj->body = ngx_http_compensation_answer_body(rd, qj->sse);
 
-    if (qr->kind == CF_QUERY_PAGED) {
-        if (cf_query_count(st, &q, &total, errbuf, sizeof(errbuf)) != 0) {
+    if (qj->kind == CF_QUERY_PAGED) {
+        if (cf_query_count(st, q, &total, errbuf, sizeof(errbuf)) != 0) {
             goto failed;
         }
 
@@ -243,45 +276,46 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
         p = ngx_cpymem(head, "[", 1);
     }
 
-    if (!qb.sse
-        && ngx_http_compensation_body_add(&qb.body, head, p - head)
+    if (!qj->sse
+        && ngx_http_compensation_body_add(qj->body, head, p - head)
            == NGX_ERROR)
     {
-        cf_query_free(&q);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
-    if (!qb.body.too_large
-        && cf_query_each(st, &q, (int) qr->state_only,
-                         ngx_http_compensation_query_doc, &qb, errbuf,
+    if (!qj->body->too_large
+        && cf_query_each(st, q, (int) qj->state_only,
+                         ngx_http_compensation_query_doc, qj, errbuf,
                          sizeof(errbuf))
            < 0)
     {
         goto failed;
     }
 
-    cf_query_free(&q);
-
-    if (!qb.sse
-        && ngx_http_compensation_body_add(&qb.body, (u_char *) "]}",
-                                          qr->kind == CF_QUERY_PAGED ? 2 : 1)
+    if (!qj->sse
+        && ngx_http_compensation_body_add(qj->body, (u_char *) "]}",
+                                          qj->kind == CF_QUERY_PAGED ? 2 : 1)
            == NGX_ERROR)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 
-    return ngx_http_compensation_body_send(&qb.body, qb.sse);
+    return;
 
 failed:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "compensation: query failed: %s", errbuf);
+    ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                                   "compensation: query failed: %s", errbuf);
+    ngx_http_compensation_answer_error(rd, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     CF_E_INTERNAL, "Unexpected server error");
+}
 
-    cf_query_free(&q);
 
-    return ngx_http_compensation_send_error_code(r,
-               NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
-               "Unexpected server error");
+static void
+ngx_http_compensation_query_free(ngx_http_compensation_read_t *rd)
+{
+    cf_query_free(&((ngx_http_compensation_query_job_t *) rd)->q);
 }
 
 
@@ -306,15 +340,15 @@ static int
 ngx_http_compensation_query_doc(void *data, json_t *doc)
 {
     ngx_int_t                           rc;
-    ngx_http_compensation_query_body_t  *qb = data;
+    ngx_http_compensation_query_job_t  *qj = data;
 
-    if (qb->sse) {
-        rc = ngx_http_compensation_body_add_json(&qb->body, "data:", doc,
+    if (qj->sse) {
+        rc = ngx_http_compensation_body_add_json(qj->body, "data:", doc,
                                                  "\n\n");
 
     } else {
-        rc = ngx_http_compensation_body_add_json(&qb->body,
-                                                 qb->body.n ? "," : "", doc,
+        rc = ngx_http_compensation_body_add_json(qj->body,
+                                                 qj->body->n ? "," : "", doc,
                                                  "");
     }
 

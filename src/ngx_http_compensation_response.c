@@ -575,11 +575,21 @@ ngx_http_compensation_body_init(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
+    ngx_http_compensation_body_init_pool(body, r->pool, mcf->read_max_size,
+                                         NULL);
+}
+
+
+void
+ngx_http_compensation_body_init_pool(ngx_http_compensation_body_t *body,
+    ngx_pool_t *pool, size_t max, cf_buf_t *text)
+{
     ngx_memzero(body, sizeof(ngx_http_compensation_body_t));
 
-    body->r = r;
+    body->pool = pool;
+    body->text = text;
     body->last = &body->head;
-    body->max = mcf->read_max_size;
+    body->max = max;
 }
 
 
@@ -599,12 +609,12 @@ ngx_http_compensation_body_add(ngx_http_compensation_body_t *body,
     while (len) {
 
         if (body->buf == NULL || body->buf->last == body->buf->end) {
-            cl = ngx_alloc_chain_link(body->r->pool);
+            cl = ngx_alloc_chain_link(body->pool);
             if (cl == NULL) {
                 return NGX_ERROR;
             }
 
-            cl->buf = ngx_create_temp_buf(body->r->pool,
+            cl->buf = ngx_create_temp_buf(body->pool,
                                           NGX_HTTP_COMPENSATION_CHUNK);
             if (cl->buf == NULL) {
                 return NGX_ERROR;
@@ -636,7 +646,14 @@ ngx_http_compensation_body_add_json(ngx_http_compensation_body_t *body,
     cf_buf_t   *text;
     ngx_int_t   rc;
 
-    text = ngx_http_compensation_text_buffer();
+    if (body->text) {
+        text = body->text;
+        cf_buf_reset(text);
+
+    } else {
+        text = ngx_http_compensation_text_buffer();
+    }
+
     cf_json_write(text, doc);
 
     if (text->failed) {
@@ -681,15 +698,12 @@ ngx_http_compensation_body_add_json(ngx_http_compensation_body_t *body,
  * that names its directive.
  */
 ngx_int_t
-ngx_http_compensation_body_send(ngx_http_compensation_body_t *body,
-    ngx_uint_t sse)
+ngx_http_compensation_body_send(ngx_http_request_t *r,
+    ngx_http_compensation_body_t *body, ngx_uint_t sse)
 {
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_chain_t         *cl;
-    ngx_http_request_t  *r;
-
-    r = body->r;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     if (body->too_large) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

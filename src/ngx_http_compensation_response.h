@@ -17,7 +17,10 @@
 
 /* a response body written in chunks under a budget */
 typedef struct {
-    ngx_http_request_t       *r;
+    ngx_pool_t               *pool;            /* the chunks' */
+    cf_buf_t                 *text;            /* a document's text; NULL:
+                                                  the worker's buffer (the
+                                                  event loop only) */
     ngx_chain_t              *head;
     ngx_chain_t             **last;
     ngx_buf_t                *buf;             /* the chunk being filled */
@@ -30,13 +33,17 @@ typedef struct {
 
 void ngx_http_compensation_body_init(ngx_http_request_t *r,
     ngx_http_compensation_body_t *body);
+/* a body built off the event loop, in memory a read job owns */
+void ngx_http_compensation_body_init_pool(ngx_http_compensation_body_t *body,
+    ngx_pool_t *pool, size_t max, cf_buf_t *text);
 ngx_int_t ngx_http_compensation_body_add(ngx_http_compensation_body_t *body,
     const u_char *data, size_t len);
 ngx_int_t ngx_http_compensation_body_add_json(
     ngx_http_compensation_body_t *body, const char *prefix, json_t *doc,
     const char *suffix);
-ngx_int_t ngx_http_compensation_body_send(ngx_http_compensation_body_t *body,
-    ngx_uint_t sse);
+/* on the event loop: the chunks must live as long as r */
+ngx_int_t ngx_http_compensation_body_send(ngx_http_request_t *r,
+    ngx_http_compensation_body_t *body, ngx_uint_t sse);
 /* bytes of response bodies this worker's requests hold */
 size_t ngx_http_compensation_held_bytes(void);
 

@@ -8,6 +8,7 @@
 
 #include "ngx_http_compensation_module.h"
 #include "ngx_http_compensation_executor.h"
+#include "ngx_http_compensation_read.h"
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_snapshot.h"
@@ -25,16 +26,24 @@
 static ngx_int_t ngx_http_compensation_send_empty(ngx_http_request_t *r);
 
 
-/* GET /execution_failed/{id}/snapshot */
+/* GET /execution_failed/{id}/snapshot: a read job */
+typedef struct {
+    ngx_http_compensation_read_t   rd;
+    char                          *id;           /* after the struct */
+} ngx_http_compensation_snapshot_read_t;
+
+
+static void ngx_http_compensation_snapshot_read_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+
+
 ngx_int_t
 ngx_http_compensation_snapshot_get_handler(ngx_http_request_t *r)
 {
-    int                                 rc_store;
-    char                               *id;
-    json_t                             *doc;
-    ngx_int_t                           rc;
-    cf_snapshot_row_t                   row;
-    ngx_http_compensation_main_conf_t  *mcf;
+    char                                  *id;
+    size_t                                 len;
+    ngx_int_t                              rc;
+    ngx_http_compensation_snapshot_read_t  *g;
 
     if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
         != NGX_OK)
@@ -42,9 +51,34 @@ ngx_http_compensation_snapshot_get_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    len = ngx_strlen(id);
 
-    rc_store = cf_store_read_snapshot(mcf->store, id, &row);
+    g = ngx_http_compensation_read_alloc(r,
+            sizeof(ngx_http_compensation_snapshot_read_t) + len + 1);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g->id = (char *) (g + 1);
+    ngx_memcpy(g->id, id, len + 1);
+    g->rd.work = ngx_http_compensation_snapshot_read_work;
+
+    return ngx_http_compensation_read_post(r, &g->rd);
+}
+
+
+static void
+ngx_http_compensation_snapshot_read_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    int                                     rc_store;
+    json_t                                 *doc;
+    cf_snapshot_row_t                       row;
+    ngx_http_compensation_snapshot_read_t  *g;
+
+    g = (ngx_http_compensation_snapshot_read_t *) rd;
+
+    rc_store = cf_store_read_snapshot(st, g->id, &row);
 
     if (rc_store == CF_STORE_NOT_FOUND || (rc_store == 0 && row.deleted)) {
         if (rc_store == 0) {
@@ -52,35 +86,39 @@ ngx_http_compensation_snapshot_get_handler(ngx_http_request_t *r)
         }
 
         /* the implicit not-deleted filter of the snapshot queries */
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
-                   CF_E_NOT_FOUND, "No snapshot of %s.", id);
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_NOT_FOUND,
+                                         CF_E_NOT_FOUND, "No snapshot of %s.",
+                                         g->id);
+        return;
     }
 
     if (rc_store != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: reading the snapshot of \"%s\""
-                      " failed: %s", id, cf_store_errmsg(mcf->store));
-        return ngx_http_compensation_internal_error(r, "reading a snapshot",
-                                                    NULL);
+        ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                                       "compensation: reading the snapshot"
+                                       " of \"%s\" failed: %s", g->id,
+                                       cf_store_errmsg(st));
+        ngx_http_compensation_answer_internal_error(rd, "reading a snapshot",
+                                                  NULL);
+        return;
     }
 
     doc = cf_snapshot_to_json(&row);
     cf_snapshot_row_free(&row);
 
     if (doc == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: the snapshot row of \"%s\" is damaged;"
-                      " PUT .../execution_failed/%s/snapshot regenerates it"
-                      " from the events", id, id);
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
-                   "Unexpected server error");
+        ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                                       "compensation: the snapshot row of"
+                                       " \"%s\" is damaged; PUT"
+                                       " .../execution_failed/%s/snapshot"
+                                       " regenerates it from the events",
+                                       g->id, g->id);
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         CF_E_INTERNAL,
+                                         "Unexpected server error");
+        return;
     }
 
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, doc);
-    json_decref(doc);
-
-    return rc;
+    ngx_http_compensation_answer_json(rd, NGX_HTTP_OK, CF_OK, doc);
 }
 
 

@@ -10,11 +10,39 @@
 #include "ngx_http_compensation_request.h"
 #include "ngx_http_compensation_response.h"
 #include "ngx_http_compensation_state.h"
+#include "ngx_http_compensation_read.h"
 #include "cf_history.h"
 
 
-static ngx_int_t ngx_http_compensation_send_state(ngx_http_request_t *r,
-    cf_aggregate_t *agg);
+/* a state route's store work: a read job (ngx_http_compensation_read.h) */
+typedef struct {
+    ngx_http_compensation_read_t   rd;
+    /* inline: the connection of the state reads' shared transaction */
+    cf_store_t                    *text_st;
+    int64_t                        version;      /* < 0: the time-based */
+    int64_t                        max_time;
+    int64_t                        head, tail, limit;     /* tracing */
+    char                          *id;           /* after the struct */
+
+    /* tracing: written as replayed */
+    cf_aggregate_t                 agg;
+    int64_t                        from;         /* the first version with
+                                                    an element */
+    ngx_http_compensation_body_t  *body;
+    cf_error_t                    *err;
+} ngx_http_compensation_state_job_t;
+
+
+static ngx_http_compensation_state_job_t *ngx_http_compensation_state_job(
+    ngx_http_request_t *r, const char *id);
+static void ngx_http_compensation_state_answer(
+    ngx_http_compensation_read_t *rd, cf_aggregate_t *agg);
+static void ngx_http_compensation_state_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st);
+static void ngx_http_compensation_load_state_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
+static void ngx_http_compensation_tracing_work(
+    ngx_http_compensation_read_t *rd, cf_store_t *st);
 static ngx_int_t ngx_http_compensation_load_state(ngx_http_request_t *r,
     int64_t version, int64_t max_time);
 static void *ngx_http_compensation_pool_alloc(void *data, size_t size);
@@ -24,28 +52,42 @@ static int ngx_http_compensation_tracing_stream(void *data,
     const cf_stream_view_t *row);
 
 
-/* the bare state, or 404 when not initialized or deleted (spec 3.6) */
-static ngx_int_t
-ngx_http_compensation_send_state(ngx_http_request_t *r, cf_aggregate_t *agg)
+static ngx_http_compensation_state_job_t *
+ngx_http_compensation_state_job(ngx_http_request_t *r, const char *id)
 {
-    json_t     *state;
-    ngx_int_t   rc;
+    size_t                              len;
+    ngx_http_compensation_state_job_t  *sj;
 
+    len = ngx_strlen(id);
+
+    sj = ngx_http_compensation_read_alloc(r,
+             sizeof(ngx_http_compensation_state_job_t) + len + 1);
+    if (sj == NULL) {
+        return NULL;
+    }
+
+    sj->id = (char *) (sj + 1);
+    ngx_memcpy(sj->id, id, len + 1);
+
+    return sj;
+}
+
+
+/* the bare state, or 404 when not initialized or deleted (spec 3.6) */
+static void
+ngx_http_compensation_state_answer(ngx_http_compensation_read_t *rd,
+    cf_aggregate_t *agg)
+{
     if (agg->version == 0 || agg->deleted) {
-        return ngx_http_compensation_send_error_code(r, NGX_HTTP_NOT_FOUND,
-                   CF_E_NOT_FOUND, "%s is not initialized or deleted.",
-                   agg->state.id);
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_NOT_FOUND,
+                                         CF_E_NOT_FOUND,
+                                         "%s is not initialized or deleted.",
+                                         agg->state.id);
+        return;
     }
 
-    state = cf_state_to_json(&agg->state);
-    if (state == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_compensation_send_json(r, NGX_HTTP_OK, CF_OK, state);
-    json_decref(state);
-
-    return rc;
+    ngx_http_compensation_answer_json(rd, NGX_HTTP_OK, CF_OK,
+                                    cf_state_to_json(&agg->state));
 }
 
 
@@ -53,12 +95,9 @@ ngx_http_compensation_send_state(ngx_http_request_t *r, cf_aggregate_t *agg)
 ngx_int_t
 ngx_http_compensation_state_handler(ngx_http_request_t *r)
 {
-    char                               *id, *text;
-    size_t                              len;
+    char                               *id;
     ngx_int_t                           rc;
-    cf_error_t                          err;
-    cf_store_t                         *st;
-    cf_aggregate_t                      agg;
+    ngx_http_compensation_state_job_t  *sj;
     ngx_http_compensation_main_conf_t  *mcf;
 
     if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
@@ -69,61 +108,92 @@ ngx_http_compensation_state_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_compensation_store_conf(r);
 
+    sj = ngx_http_compensation_state_job(r, id);
+    if (sj == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /*
-     * The state reads of one event-loop iteration share one read
+     * Inline, the state reads of one event-loop iteration share one read
      * transaction on their own connection, ended by a posted event after
      * the iteration's I/O: the store's locks are taken once per iteration
      * instead of once per read.  The snapshot they share is at most one
      * iteration old, and a client's next request is always read in a later
-     * iteration than the reply to its previous one.
+     * iteration than the reply to its previous one.  On the read executor
+     * the reads run one after another on its connection.
      */
-    st = mcf->store;
+    if (!ngx_http_compensation_read_threaded(r) && mcf->read_store) {
+        sj->text_st = mcf->read_store;
 
-    if (mcf->read_store) {
-        st = mcf->read_store;
-
-        if (!mcf->read_release.posted && cf_store_read_hold(st) == 0) {
+        if (!mcf->read_release.posted
+            && cf_store_read_hold(sj->text_st) == 0)
+        {
             ngx_post_event(&mcf->read_release, &ngx_posted_events);
         }
     }
 
+    sj->rd.work = ngx_http_compensation_state_work;
+
+    return ngx_http_compensation_read_post(r, &sj->rd);
+}
+
+
+static void
+ngx_http_compensation_state_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    char                               *text;
+    size_t                              len;
+    cf_error_t                          err;
+    cf_store_t                         *ts;
+    cf_aggregate_t                      agg;
+    ngx_http_compensation_state_job_t  *sj;
+
+    sj = (ngx_http_compensation_state_job_t *) rd;
+    ts = sj->text_st ? sj->text_st : st;
+
     /* the stored state document as it is, when the snapshot is the head */
-    switch (cf_store_state_text(st, id, ngx_http_compensation_pool_alloc,
-                                r->pool, &text, &len))
+    switch (cf_store_state_text(ts, sj->id, ngx_http_compensation_pool_alloc,
+                                rd->pool, &text, &len))
     {
     case 1:
-        return ngx_http_compensation_send_raw(r, NGX_HTTP_OK, CF_OK,
-                                              (u_char *) text, len);
+        rd->kind = NGX_HTTP_COMPENSATION_READ_RAW;
+        rd->status = NGX_HTTP_OK;
+        rd->code = CF_OK;
+        rd->data = (u_char *) text;
+        rd->len = len;
+        return;
+
     case 0:
         break;
 
     default:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: reading the state failed: %s",
-                      cf_store_errmsg(st));
-        return ngx_http_compensation_send_error_code(r,
-                   NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
-                   "Unexpected server error");
+        ngx_http_compensation_answer_log(rd, NGX_LOG_ERR,
+                                       "compensation: reading the state"
+                                       " failed: %s", cf_store_errmsg(ts));
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         CF_E_INTERNAL,
+                                         "Unexpected server error");
+        return;
     }
 
-    if (cf_aggregate_init(&agg, id) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (cf_aggregate_init(&agg, sj->id) != 0) {
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     cf_error_init(&err);
 
-    if (cf_store_load(mcf->store, &agg, &err) != 0) {
-        rc = ngx_http_compensation_internal_error(r, "loading the state",
+    if (cf_store_load(st, &agg, &err) != 0) {
+        ngx_http_compensation_answer_internal_error(rd, "loading the state",
                                                   &err);
         cf_error_free(&err);
         cf_aggregate_free(&agg);
-        return rc;
+        return;
     }
 
-    rc = ngx_http_compensation_send_state(r, &agg);
+    ngx_http_compensation_state_answer(rd, &agg);
     cf_aggregate_free(&agg);
-
-    return rc;
 }
 
 
@@ -158,10 +228,8 @@ ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
 {
     char                               *id;
     ngx_int_t                           rc;
-    cf_error_t                          err;
-    cf_aggregate_t                      agg;
     ngx_http_compensation_ctx_t        *ctx;
-    ngx_http_compensation_main_conf_t  *mcf;
+    ngx_http_compensation_state_job_t  *sj;
 
     if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
         != NGX_OK)
@@ -180,39 +248,60 @@ ngx_http_compensation_load_state(ngx_http_request_t *r, int64_t version,
         return rc;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
-
-    if (cf_aggregate_init(&agg, id) != 0) {
+    sj = ngx_http_compensation_state_job(r, id);
+    if (sj == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sj->version = version;
+    sj->max_time = max_time;
+    sj->rd.work = ngx_http_compensation_load_state_work;
+
+    return ngx_http_compensation_read_post(r, &sj->rd);
+}
+
+
+static void
+ngx_http_compensation_load_state_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    int64_t                             version;
+    cf_error_t                          err;
+    cf_aggregate_t                      agg;
+    ngx_http_compensation_state_job_t  *sj;
+
+    sj = (ngx_http_compensation_state_job_t *) rd;
+    version = sj->version;
+
+    if (cf_aggregate_init(&agg, sj->id) != 0) {
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     cf_error_init(&err);
 
-    if (cf_store_load_upto(mcf->store, &agg,
-                           version < 0 ? INT64_MAX : version, max_time,
-                           &err)
+    if (cf_store_load_upto(st, &agg, version < 0 ? INT64_MAX : version,
+                           sj->max_time, &err)
         != 0)
     {
-        rc = ngx_http_compensation_internal_error(r, "replaying the state",
+        ngx_http_compensation_answer_internal_error(rd, "replaying the state",
                                                   &err);
         cf_error_free(&err);
         cf_aggregate_free(&agg);
-        return rc;
+        return;
     }
 
     if (version >= 0 && agg.version != 0 && agg.version != version) {
-        rc = ngx_http_compensation_send_error_code(r, NGX_HTTP_BAD_REQUEST,
-                 CF_E_ILLEGAL_STATE,
-                 "The version of %s is %L, the requested version %L"
-                 " does not exist.", id, agg.version, version);
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_BAD_REQUEST,
+            CF_E_ILLEGAL_STATE,
+            "The version of %s is %L, the requested version %L"
+            " does not exist.", sj->id, agg.version, version);
         cf_aggregate_free(&agg);
-        return rc;
+        return;
     }
 
-    rc = ngx_http_compensation_send_state(r, &agg);
+    ngx_http_compensation_state_answer(rd, &agg);
     cf_aggregate_free(&agg);
-
-    return rc;
 }
 
 
@@ -232,14 +321,6 @@ ngx_http_compensation_time_state_handler(ngx_http_request_t *r)
 }
 
 
-typedef struct {
-    cf_aggregate_t   agg;
-    int64_t          from;          /* the first version with an element */
-    ngx_http_compensation_body_t   body;    /* written as replayed */
-    cf_error_t      *err;
-} ngx_http_compensation_tracing_t;
-
-
 /*
  * GET /execution_failed/{id}/state/tracing[?headVersion=&tailVersion=&limit=]
  * (spec 5.3): the elements of versions headVersion..tailVersion (the last
@@ -251,11 +332,10 @@ ngx_int_t
 ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
 {
     char                               *id;
-    int64_t                             head, tail, limit, latest, from, to;
+    int64_t                             head, tail, limit;
     ngx_int_t                           rc;
     cf_error_t                          err;
-    ngx_http_compensation_tracing_t     t;
-    ngx_http_compensation_main_conf_t  *mcf;
+    ngx_http_compensation_state_job_t  *sj;
 
     if (ngx_http_compensation_read_prelude(r, 0, NULL, &id, &rc)
         != NGX_OK)
@@ -282,7 +362,31 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    mcf = ngx_http_compensation_store_conf(r);
+    sj = ngx_http_compensation_state_job(r, id);
+    if (sj == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sj->head = head;
+    sj->tail = tail;
+    sj->limit = limit;
+    sj->rd.work = ngx_http_compensation_tracing_work;
+
+    return ngx_http_compensation_read_post(r, &sj->rd);
+}
+
+
+static void
+ngx_http_compensation_tracing_work(ngx_http_compensation_read_t *rd,
+    cf_store_t *st)
+{
+    int64_t                             latest, from, to;
+    cf_error_t                          err;
+    ngx_http_compensation_state_job_t  *t;
+
+    t = (ngx_http_compensation_state_job_t *) rd;
+
+    cf_error_init(&err);
 
     /*
      * versions are 1..latest without gaps (cf_stream_apply refuses a gap),
@@ -293,66 +397,66 @@ ngx_http_compensation_tracing_handler(ngx_http_request_t *r)
 
     latest = 0;
 
-    if (limit != 0
-        && cf_store_latest_version(mcf->store, id, &latest, &err) != 0)
+    if (t->limit != 0
+        && cf_store_latest_version(st, t->id, &latest, &err) != 0)
     {
-        rc = ngx_http_compensation_internal_error(r, "tracing", &err);
+        ngx_http_compensation_answer_internal_error(rd, "tracing", &err);
         cf_error_free(&err);
-        return rc;
+        return;
     }
 
-    cf_tracing_window(latest, head, tail, limit, &from, &to);
+    cf_tracing_window(latest, t->head, t->tail, t->limit, &from, &to);
 
-    if (cf_aggregate_init(&t.agg, id) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (cf_aggregate_init(&t->agg, t->id) != 0) {
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
-    t.from = from;
-    t.err = &err;
-    ngx_http_compensation_body_init(r, &t.body);
+    t->from = from;
+    t->err = &err;
+    t->body = ngx_http_compensation_answer_body(rd, 0);
 
-    if (ngx_http_compensation_body_add(&t.body, (u_char *) "[", 1)
+    if (ngx_http_compensation_body_add(t->body, (u_char *) "[", 1)
         != NGX_OK)
     {
-        cf_aggregate_free(&t.agg);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        cf_aggregate_free(&t->agg);
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     /* an empty window needs no replay */
 
     if (from <= to
-        && cf_store_each_stream(mcf->store, id, 1, to,
-                                ngx_http_compensation_tracing_stream, &t,
+        && cf_store_each_stream(st, t->id, 1, to,
+                                ngx_http_compensation_tracing_stream, t,
                                 &err)
            < 0
-        && !t.body.too_large)
+        && !t->body->too_large)
     {
-        rc = ngx_http_compensation_internal_error(r, "tracing", &err);
+        ngx_http_compensation_answer_internal_error(rd, "tracing", &err);
         cf_error_free(&err);
-        cf_aggregate_free(&t.agg);
-        return rc;
+        cf_aggregate_free(&t->agg);
+        return;
     }
 
     cf_error_free(&err);
-    cf_aggregate_free(&t.agg);
+    cf_aggregate_free(&t->agg);
 
-    if (!t.body.too_large
-        && ngx_http_compensation_body_add(&t.body, (u_char *) "]", 1)
+    if (!t->body->too_large
+        && ngx_http_compensation_body_add(t->body, (u_char *) "]", 1)
            == NGX_ERROR)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_compensation_answer_status(rd, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
-
-    return ngx_http_compensation_body_send(&t.body, 0);
 }
 
 
 static int
 ngx_http_compensation_tracing_stream(void *data, const cf_stream_view_t *row)
 {
-    json_t                           *doc;
-    ngx_int_t                         rc;
-    ngx_http_compensation_tracing_t  *t = data;
+    json_t                             *doc;
+    ngx_int_t                           rc;
+    ngx_http_compensation_state_job_t  *t = data;
 
     if (cf_stream_apply(&t->agg, row, t->err) != 0) {
         return -1;
@@ -369,8 +473,8 @@ ngx_http_compensation_tracing_stream(void *data, const cf_stream_view_t *row)
         return -1;
     }
 
-    rc = ngx_http_compensation_body_add_json(&t->body,
-                                             t->body.n ? "," : "", doc, "");
+    rc = ngx_http_compensation_body_add_json(t->body,
+                                             t->body->n ? "," : "", doc, "");
     json_decref(doc);
 
     if (rc == NGX_DECLINED) {
