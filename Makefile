@@ -53,7 +53,7 @@ CRASH_ROUNDS      ?= 3
 CRASH_CLIENTS     ?= 6
 BADINPUT_REQUESTS ?= 3000
 
-.PHONY: all build deps run stop test unit unit-pg prove prove-pg prove-threads \
+.PHONY: all build deps run stop test unit unit-pg prove prove-pg prove-threads prove-read-thread \
         clean check-memory \
         build-asan prove-asan \
         crash crash-pg three-pg badinput hardening memory bench \
@@ -196,9 +196,11 @@ THREAD_FILES ?= t/001-create.t t/002-commands.t t/003-state-machine.t \
                 t/043-store-health.t t/050-scheduler.t t/051-dispatch-ops.t \
                 t/052-scheduler-workers.t
 
-# and the read suites with the reads on the read executor, the path of a
-# server store's reads, forced on the SQLite file (TEST_COMPENSATION_READ_
-# THREAD, read by the module at configuration: docs/testing.md)
+# the read suites with the reads on the read executor, the path of a server
+# store's reads, forced on the SQLite file (TEST_COMPENSATION_READ_THREAD,
+# read by the module at configuration: docs/testing.md): make prove-asan runs
+# them (prove-pg runs that path on PostgreSQL itself); make prove-read-thread
+# without ASan
 READ_THREAD_FILES ?= t/010-state-history.t t/011-snapshot.t \
                      t/012-event-stream.t t/013-sink.t t/014-large-history.t \
                      t/025-metrics.t t/027-notify.t t/030-query.t \
@@ -209,6 +211,8 @@ prove-threads: build
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
 	TEST_COMPENSATION_THREAD_POOL=off PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(THREAD_FILES)
+
+prove-read-thread: build
 	TEST_COMPENSATION_READ_THREAD=1 PERL5LIB=$(CURDIR)/t/lib \
 	    prove $(PROVE_ARGS) $(READ_THREAD_FILES)
 
