@@ -23,10 +23,14 @@
 # every round, static and write alike: the first nginx's commands then also
 # wait for the write lock that the other one holds.
 #
+# STORE=<PostgreSQL DSN>: the nginx use that database instead of a SQLite
+# file (e.g. a cluster of scripts/pg-cluster.sh; MODES=default only: "off"
+# is refused with PostgreSQL).
+#
 # Environment knobs:
 #   SECONDS_PER_RUN=10 CONNS=64 THREADS=2 REPEAT=3 BENCH_PORT=19270
 #   PROBE_CONNS=4 PROBE_PAUSE_US=1000 MODES="default off" SECOND_WRITER=0
-#   REGEN=0
+#   REGEN=0 STORE=<dsn>
 #   BENCH_DIR=bench/.work/isolation
 set -euo pipefail
 
@@ -69,7 +73,8 @@ http {
     keepalive_requests 1000000;     # the probe's connections stay open
     client_body_temp_path logs/cb; proxy_temp_path logs/p;
     fastcgi_temp_path logs/f; uwsgi_temp_path logs/u; scgi_temp_path logs/s;
-    compensation_store $DIR/iso.db;
+    compensation_store "${STORE:-$DIR/iso.db}";
+    $([ -n "${STORE:-}" ] && echo "compensation_machine_id $(($3 % 1000));")
     $(case "$1" in off) echo "compensation_thread_pool off;" ;; pool) echo "compensation_thread_pool compensation;" ;; esac)
     server {
         listen 127.0.0.1:$3 backlog=4096;
@@ -146,6 +151,7 @@ col() { awk -v c="$1" '{ print $c }' "$2" | median; }
 
 echo "machine: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$SECOND_WRITER" = 1 ] && echo "with a second nginx on the same store file, driven by wrk -t1 -c16 creates"
+[ -n "${STORE:-}" ] && echo "store: PostgreSQL $(psql "$STORE" -Atc 'SHOW server_version' 2>/dev/null || true)"
 [ "$REGEN" = 1 ] && echo "with batch regenerations of 1,000 snapshots in a loop during the write load"
 echo "wrk -t$THREADS -c$CONNS ${SECS}s; probe: $PROBE_CONNS keep-alive connections, one request at a time, ${PROBE_PAUSE_US} us pause; 2 workers; $REPEAT rounds (median)"
 
