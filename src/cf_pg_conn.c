@@ -109,7 +109,8 @@ cf_pg_store_open(const char *dsn, const cf_store_options_t *opts,
     PQconninfoFree(parsed);
 
     values[0] = "10";
-    values[1] = "ngx_compensation";
+    values[1] = opts->application_name ? opts->application_name
+                                       : "ngx_compensation";
     values[2] = "UTF8";
     values[3] = "30000";
     values[4] = "1";
@@ -218,6 +219,16 @@ const char *
 cf_pg_store_sqlstate(cf_store_t *store)
 {
     return ((cf_pg_store_t *) store)->sqlstate;
+}
+
+
+void
+cf_pg_store_clear_error(cf_store_t *store)
+{
+    cf_pg_store_t  *st = (cf_pg_store_t *) store;
+
+    st->errcode = 0;
+    st->sqlstate[0] = '\0';
 }
 
 

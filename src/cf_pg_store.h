@@ -60,6 +60,9 @@ int cf_pg_store_code_unreachable(int code);
 
 /* the SQLSTATE of the last error ("" when none) */
 const char *cf_pg_store_sqlstate(cf_store_t *st);
+/* forgets the last error: a connection that never commits (the reads')
+ * tells then whether the failure of its next call was the server's */
+void cf_pg_store_clear_error(cf_store_t *st);
 /* the connection's description for logs: user@host:port/db, no password */
 const char *cf_pg_store_target(cf_store_t *st);
 /* the server process of the connection (logs, pg_stat_activity) */

@@ -5,6 +5,7 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cf_service.h"
@@ -173,6 +174,33 @@ failed:
     d->state = CF_PREPARED_FAILED;
 
     return -1;
+}
+
+
+/* the state document as the stores write it (cf_state_write), on the heap */
+static char *
+cf_service_state_text(const cf_state_t *sv)
+{
+    char      *text;
+    cf_buf_t   b;
+
+    cf_buf_init(&b);
+    cf_state_write(&b, sv);
+
+    text = cf_buf_cstr(&b) ? strdup(b.data) : NULL;
+
+    cf_buf_free(&b);
+
+    return text;
+}
+
+
+void
+cf_exec_output_free(cf_exec_output_t *out)
+{
+    cf_error_free(&out->err);
+    free(out->state);
+    out->state = NULL;
 }
 
 
@@ -346,6 +374,12 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
     out->committed = 1;
     out->version = d->agg.version;
 
+    if (in->want_state) {
+        /* the document just stored: a notification tells this state, not
+         * whatever a later command left (NULL when out of memory) */
+        out->state = cf_service_state_text(&d->agg.state);
+    }
+
     cf_prepared_free(d);
 
     return 0;
@@ -410,6 +444,9 @@ cf_service_commit_failed(cf_store_t *st, cf_exec_output_t *out, int rc)
 {
     cf_error_free(&out->err);
     cf_error_init(&out->err);
+
+    free(out->state);
+    out->state = NULL;
 
     out->committed = 0;
     out->version--;          /* the version before the command */

@@ -31,6 +31,9 @@ typedef struct {
     json_t                 *header;          /* stream header, borrowed */
     int64_t                 now;             /* epoch ms */
     const cf_retry_spec_t  *default_spec;
+    int                     want_state;      /* a notification needs the
+                                                state the command leaves:
+                                                out->state */
 } cf_exec_input_t;
 
 
@@ -51,8 +54,15 @@ typedef struct {
                                                 as the store says it: for
                                                 logs and health, never for
                                                 the client ("" else) */
+    char                   *state;           /* in->want_state and written:
+                                                the snapshot's state
+                                                document as stored (heap;
+                                                cf_exec_output_free) */
 } cf_exec_output_t;
 
+
+/* frees what an output owns (its error, its state document) */
+void cf_exec_output_free(cf_exec_output_t *out);
 
 /* 0 when the command was processed (successfully or not: see out->err);
  * -1 when out->err holds an internal error.  out->err must be freed with

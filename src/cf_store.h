@@ -58,6 +58,9 @@ typedef struct {
      * creates the store, so that a worker never writes a fresh file while
      * the others write a deleted one) */
     int          no_create;
+    /* a server store's application_name when the DSN names none (what the
+     * connection is for, in pg_stat_activity); NULL: "ngx_compensation" */
+    const char  *application_name;
 } cf_store_options_t;
 
 

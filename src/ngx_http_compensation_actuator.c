@@ -179,7 +179,7 @@ ngx_http_compensation_db_status(ngx_http_request_t *r, const char **cause)
         return "UP";
     }
 
-    if (mcf->store == NULL) {
+    if (!ngx_http_compensation_store_ready(mcf)) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "compensation: health: this worker has no store"
                       " connection: %s", *cause);
@@ -226,7 +226,7 @@ ngx_http_compensation_health_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_compensation_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
-    if (mcf->store_server && mcf->store
+    if (mcf->store_server && mcf->attached
         && !(ctx->nvars == 1 && ctx->vars[0].len == 4
              && ngx_strncmp(ctx->vars[0].data, "ping", 4) == 0))
     {

@@ -170,6 +170,10 @@ ngx_http_compensation_command_run(ngx_http_request_t *r)
     in->header = pc->header;
     in->now = pc->now;
     in->default_spec = &mcf->default_spec;
+    in->want_state = ngx_http_compensation_notify_wanted(
+                         ngx_http_get_module_loc_conf(r,
+                                             ngx_http_compensation_module),
+                         pc->cmd.type);
 
     /* the lock wait is bounded by the client's wait timeout */
     pc->pending.busy = ngx_min(mcf->busy_timeout, pc->ch.wait_timeout);
@@ -297,7 +301,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
                       " was closed: %s", cf_command_info(pc->cmd.type)->name,
                       out->aggregate_id, out->err.code);
         cf_command_free(&pc->cmd);
-        cf_error_free(&out->err);
+        cf_exec_output_free(out);
         ngx_http_compensation_cmd_free(pc);
 
         return NGX_DONE;
@@ -313,7 +317,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
         }
 
         cf_command_free(&pc->cmd);
-        cf_error_free(&out->err);
+        cf_exec_output_free(out);
 
         return ngx_http_compensation_send_error_code(r,
                    NGX_HTTP_INTERNAL_SERVER_ERROR, CF_E_INTERNAL,
@@ -330,7 +334,8 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
     if (cf_error_is_ok(&out->err) && out->committed && !out->at_gateway) {
         /* compensation_notify: posted now, sent after this reply */
         ngx_http_compensation_notify_command(r, pc->cmd.type,
-                                             out->aggregate_id, NULL);
+                                             out->aggregate_id, out->state,
+                                             NULL);
     }
 
     if (ngx_strcmp(out->err.code, CF_E_REQUEST_TIMEOUT) == 0
@@ -346,7 +351,7 @@ ngx_http_compensation_command_reply(ngx_http_compensation_pending_t *pending)
     }
 
     cf_command_free(&pc->cmd);
-    cf_error_free(&out->err);
+    cf_exec_output_free(out);
 
     return rc;
 }

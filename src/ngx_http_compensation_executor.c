@@ -174,6 +174,7 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
          * not wait for.  Until it is open the reads answer 503 (read.c).
          */
         ex->opts = thread_opts;
+        ex->opts.application_name = "ngx_compensation reads";
 
         if (ngx_http_compensation_executor_thread_start(cycle, ex)
             != NGX_OK)

@@ -474,23 +474,30 @@ ngx_http_compensation_store_metrics(ngx_http_request_t *r, cf_buf_t *b,
         return;
     }
 
-    ngx_http_compensation_head(b, "compensation_store_size_bytes", "gauge",
-                               "Size of the store's database file.");
+    /* a database server's store has no file here to measure */
+    if (!mcf->store_server) {
+        ngx_http_compensation_head(b, "compensation_store_size_bytes",
+                                   "gauge",
+                                   "Size of the store's database file.");
 
-    if (ngx_file_info(mcf->store_path.data, &fi) != NGX_FILE_ERROR) {
-        ngx_http_compensation_line(b, "compensation_store_size_bytes %O\n",
-                                   ngx_file_size(&fi));
+        if (ngx_file_info(mcf->store_path.data, &fi) != NGX_FILE_ERROR) {
+            ngx_http_compensation_line(b,
+                                       "compensation_store_size_bytes %O\n",
+                                       ngx_file_size(&fi));
+        }
+
+        ngx_http_compensation_head(b, "compensation_store_wal_size_bytes",
+                                   "gauge", "Size of the store's write-ahead"
+                                   " log file.");
+
+        (void) ngx_snprintf(path, sizeof(path), "%V-wal%Z",
+                            &mcf->store_path);
+
+        ngx_http_compensation_line(b,
+                                   "compensation_store_wal_size_bytes %O\n",
+                                   ngx_file_info(path, &fi) != NGX_FILE_ERROR
+                                   ? ngx_file_size(&fi) : (off_t) 0);
     }
-
-    ngx_http_compensation_head(b, "compensation_store_wal_size_bytes",
-                               "gauge", "Size of the store's write-ahead log"
-                               " file.");
-
-    (void) ngx_snprintf(path, sizeof(path), "%V-wal%Z", &mcf->store_path);
-
-    ngx_http_compensation_line(b, "compensation_store_wal_size_bytes %O\n",
-                               ngx_file_info(path, &fi) != NGX_FILE_ERROR
-                               ? ngx_file_size(&fi) : (off_t) 0);
 
     if (mc == NULL) {
         return;
@@ -547,7 +554,9 @@ ngx_http_compensation_prometheus_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
-    if (mcf->store_path.data == NULL || mcf->store == NULL) {
+    if (mcf->store_path.data == NULL
+        || !ngx_http_compensation_store_ready(mcf))
+    {
         return ngx_http_compensation_prometheus_send(r, NULL);
     }
 

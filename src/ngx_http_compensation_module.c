@@ -50,7 +50,8 @@ typedef struct {
     cf_store_options_t                  opts;
     /* opened in the store thread, handed over by the done */
     cf_store_t                         *exec_store;
-    cf_store_t                         *loop_store;
+    unsigned                            ok:1;      /* the thread has its
+                                                      connection */
     char                                errbuf[512];
 } ngx_http_compensation_attach_t;
 
@@ -1146,22 +1147,14 @@ ngx_http_compensation_attach_run(ngx_http_compensation_job_t *job,
     ngx_http_compensation_main_conf_t  *mcf = at->mcf;
 
     at->errbuf[0] = '\0';
+    at->ok = (st != NULL);
 
     if (st == NULL && at->exec_store == NULL) {
         at->exec_store = cf_store_open((char *) mcf->store_path.data,
                                        &at->opts, at->errbuf,
                                        sizeof(at->errbuf));
-        if (at->exec_store == NULL) {
-            return;
-        }
+        at->ok = (at->exec_store != NULL);
     }
-
-    /*
-     * The event loop's own connection, for the reads that still run there
-     * (until they are jobs too): a connection is one thread's at a time
-     */
-    at->loop_store = cf_store_open((char *) mcf->store_path.data, &at->opts,
-                                   at->errbuf, sizeof(at->errbuf));
 }
 
 
@@ -1180,7 +1173,7 @@ ngx_http_compensation_attach_done(ngx_http_compensation_job_t *job)
         at->exec_store = NULL;
     }
 
-    if (at->loop_store == NULL) {
+    if (!at->ok) {
         ngx_http_compensation_store_unusable(mcf, cycle->log, at->errbuf);
 
         if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
@@ -1194,8 +1187,7 @@ ngx_http_compensation_attach_done(ngx_http_compensation_job_t *job)
         return;
     }
 
-    mcf->store = at->loop_store;
-    at->loop_store = NULL;
+    mcf->attached = 1;
 
     if (mcf->fault_count) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
@@ -1308,7 +1300,9 @@ ngx_http_compensation_store_retry(ngx_event_t *ev)
 
     mcf = ev->data;
 
-    if (ngx_exiting || ngx_terminate || ngx_quit || mcf->store) {
+    if (ngx_exiting || ngx_terminate || ngx_quit
+        || ngx_http_compensation_store_ready(mcf))
+    {
         return;
     }
 
@@ -1383,7 +1377,9 @@ ngx_http_compensation_store_outcome(ngx_http_compensation_main_conf_t *mcf,
     const char  *msg;
 
     if (out->store_rc == 0) {
-        if (out->committed && mcf->fault_rc && mcf->store) {
+        if (out->committed && mcf->fault_rc
+            && ngx_http_compensation_store_ready(mcf))
+        {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "compensation_store \"%V\": writes work again"
                           " after %ui failed writes", &mcf->store_name,
@@ -1470,7 +1466,7 @@ const char *
 ngx_http_compensation_store_down(ngx_http_compensation_main_conf_t *mcf,
     ngx_log_t *log)
 {
-    if (mcf->store == NULL) {
+    if (!ngx_http_compensation_store_ready(mcf)) {
         return mcf->fault_rc ? (const char *) mcf->fault_msg
                              : "this worker has no store connection";
     }
@@ -1514,7 +1510,7 @@ ngx_http_compensation_store_pinged(ngx_http_compensation_main_conf_t *mcf,
          * read-only server (a standby after a failover) or a full disk
          * stays DOWN until a write works (store_outcome)
          */
-        if (mcf->fault_rc && mcf->store
+        if (mcf->fault_rc && ngx_http_compensation_store_ready(mcf)
             && (mcf->fault_by_ping
                 || cf_pg_store_code_unreachable(mcf->fault_rc)))
         {
@@ -1637,9 +1633,7 @@ ngx_http_compensation_exit_process(ngx_cycle_t *cycle)
         ngx_http_compensation_attach_t  *at = mcf->attach_job->data;
 
         cf_store_close(at->exec_store);
-        cf_store_close(at->loop_store);
         at->exec_store = NULL;
-        at->loop_store = NULL;
         mcf->attach_job = NULL;
     }
 
@@ -1698,7 +1692,7 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
 
     /* health tells the store's state and the metrics count executions:
      * they wait for the first attach too */
-    if (mcf->store == NULL && mcf->attach_pending
+    if (!ngx_http_compensation_store_ready(mcf) && mcf->attach_pending
         && (!ctx->route->no_store
             || ctx->route->handler == ngx_http_compensation_health_handler
             || ctx->route->handler
@@ -1707,7 +1701,7 @@ ngx_http_compensation_handler(ngx_http_request_t *r)
         return ngx_http_compensation_park(r, mcf);
     }
 
-    if (mcf->store == NULL && !ctx->route->no_store) {
+    if (!ngx_http_compensation_store_ready(mcf) && !ctx->route->no_store) {
         rc = ngx_http_discard_request_body(r);
 
         if (rc != NGX_OK) {

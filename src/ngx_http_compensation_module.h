@@ -72,7 +72,8 @@ typedef struct {
     /* compensation_scheduler, compensation_target (scheduler.c) */
     ngx_http_compensation_sched_conf_t  *scheduler;
 
-    /* per worker process, set in init_process */
+    /* per worker process, set in init_process; a SQLite file only (the
+     * event loop's connection): see ngx_http_compensation_store_ready */
     cf_store_t               *store;
     cf_checkpointer_t        *checkpointer;    /* NULL: commits checkpoint */
     cf_store_t               *read_store;      /* the state read's; NULL:
@@ -105,6 +106,9 @@ typedef struct {
     ngx_queue_t               attach_waiting;  /* requests that came before
                                                   its first done */
     unsigned                  attach_pending:1;
+    unsigned                  attached:1;      /* a server store's executor
+                                                  has its connection (the
+                                                  event loop has none) */
 
     /* group commit (compensation_group_commit), per worker */
     ngx_flag_t                group_commit;
@@ -133,6 +137,13 @@ typedef struct {
     ngx_str_t                 openapi_head;
     ngx_str_t                 openapi_tail;
 } ngx_http_compensation_main_conf_t;
+
+
+/* this worker has its store: a SQLite file open on the event loop, or a
+ * server store attached to the executor (whose connections are its
+ * threads', never the event loop's) */
+#define ngx_http_compensation_store_ready(mcf)                                \
+    ((mcf)->store != NULL || (mcf)->attached)
 
 
 typedef struct ngx_http_compensation_notify_conf_s

@@ -155,71 +155,82 @@ ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+ngx_uint_t
+ngx_http_compensation_notify_wanted(ngx_http_compensation_loc_conf_t *lcf,
+    ngx_int_t command)
+{
+    int                                   ev;
+    ngx_http_compensation_notify_conf_t  *nc;
+
+    nc = lcf->notify;
+
+    if (nc == NULL || nc == NGX_CONF_UNSET_PTR) {
+        return 0;
+    }
+
+    ev = cf_notify_event((cf_command_type_t) command);
+
+    return ev >= 0 && (nc->events & cf_notify_bit((cf_event_type_t) ev));
+}
+
+
 /*
- * A command committed on r: notify when its event is configured.  Called
- * before the reply is sent; the subrequest runs after it.  inflight (the
- * scheduler's batch, whose request r must outlive the delivery) counts the
- * deliveries in flight; r is posted again when each ends.
+ * A command committed on r: notify when its event is configured.  state is
+ * the document its transaction stored (the write kept it because
+ * notify_wanted said so: no read of the store here, the event loop never
+ * waits on it).  Called before the reply is sent; the subrequest runs after
+ * it.  inflight (the scheduler's batch, whose request r must outlive the
+ * delivery) counts the deliveries in flight; r is posted again when each
+ * ends.
  */
 void
 ngx_http_compensation_notify_command(ngx_http_request_t *r,
-    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight)
+    ngx_int_t command, const char *aggregate_id, const char *state,
+    ngx_uint_t *inflight)
 {
     int                                   ev;
     u_char                               *p;
     cf_buf_t                             *text;
     ngx_str_t                             doc;
-    cf_snapshot_row_t                     row;
     ngx_http_compensation_notify_conf_t  *nc;
     ngx_http_compensation_notify_wake_t  *wake;
     ngx_http_compensation_loc_conf_t     *lcf;
-    ngx_http_compensation_main_conf_t    *mcf;
 
     if (r == NULL) {
         return;
     }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_compensation_module);
-    nc = lcf->notify;
 
-    if (nc == NULL) {
+    if (!ngx_http_compensation_notify_wanted(lcf, command)) {
         return;
     }
 
+    nc = lcf->notify;
     ev = cf_notify_event((cf_command_type_t) command);
 
-    if (ev < 0 || !(nc->events & cf_notify_bit((cf_event_type_t) ev))) {
-        return;
-    }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
-
-    /* the state the command left (one snapshot row by its key) */
-    if (cf_store_read_snapshot(mcf->store, aggregate_id, &row) != 0) {
+    if (state == NULL) {
+        /* the write could not keep it (out of memory) */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "compensation: notify: reading the state of \"%s\""
-                      " failed: %s", aggregate_id,
-                      cf_store_errmsg(mcf->store));
+                      "compensation: notify: the state of \"%s\" is not"
+                      " known, no message", aggregate_id);
         ngx_http_compensation_metrics_sink("notification", 0);
         return;
     }
 
     text = ngx_http_compensation_text_buffer();
 
-    if (cf_notify_render(text, nc->format, (cf_event_type_t) ev, row.state,
-                         ngx_strlen(row.state), (char *) nc->host.data,
+    if (cf_notify_render(text, nc->format, (cf_event_type_t) ev, state,
+                         ngx_strlen(state), (char *) nc->host.data,
                          nc->host.len, ngx_http_compensation_now_ms())
         != 0)
     {
-        cf_snapshot_row_free(&row);
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "compensation: notify: cannot render the message"
                       " about \"%s\"", aggregate_id);
         ngx_http_compensation_metrics_sink("notification", 0);
         return;
     }
-
-    cf_snapshot_row_free(&row);
 
     p = ngx_pnalloc(r->pool, text->len);
     if (p == NULL) {

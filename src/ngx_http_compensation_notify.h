@@ -14,8 +14,13 @@
 
 char *ngx_http_compensation_notify(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* whether a command of this type in this location is notified about: its
+ * write then keeps the state it leaves (cf_exec_input_t.want_state) */
+ngx_uint_t ngx_http_compensation_notify_wanted(
+    ngx_http_compensation_loc_conf_t *lcf, ngx_int_t command);
 void ngx_http_compensation_notify_command(ngx_http_request_t *r,
-    ngx_int_t command, const char *aggregate_id, ngx_uint_t *inflight);
+    ngx_int_t command, const char *aggregate_id, const char *state,
+    ngx_uint_t *inflight);
 
 
 #endif /* _NGX_HTTP_COMPENSATION_NOTIFY_H_INCLUDED_ */

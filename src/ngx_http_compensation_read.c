@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_compensation_read.h"
+#include "cf_pg_store.h"
 
 
 static void ngx_http_compensation_read_run(ngx_http_compensation_rjob_t *rj,
@@ -101,16 +102,39 @@ static void
 ngx_http_compensation_read_run(ngx_http_compensation_rjob_t *rj,
     cf_store_t *st)
 {
+    int                            server;
     ngx_http_compensation_read_t  *rd = (ngx_http_compensation_read_t *) rj;
 
     if (st == NULL) {
         /* the read thread's connection did not open (it logged why) */
         ngx_http_compensation_answer_error(rd, NGX_HTTP_SERVICE_UNAVAILABLE,
-            CF_E_INTERNAL, "The compensation store is not available.");
+            CF_E_SERVICE_UNAVAILABLE,
+            "The compensation store is not available.");
         return;
     }
 
+    server = cf_store_is_server(st);
+
+    if (server) {
+        cf_pg_store_clear_error(st);
+    }
+
     rd->work(rd, st);
+
+    /*
+     * A server that could not be reached (its connection lost and not made
+     * again) is the store's unavailability, as for a command: 503, not an
+     * internal error
+     */
+    if (server
+        && rd->kind == NGX_HTTP_COMPENSATION_READ_ERROR
+        && rd->status == NGX_HTTP_INTERNAL_SERVER_ERROR
+        && cf_pg_store_code_unreachable(cf_store_errcode(st)))
+    {
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_SERVICE_UNAVAILABLE,
+            CF_E_SERVICE_UNAVAILABLE,
+            "The compensation store is not available.");
+    }
 }
 
 

@@ -140,6 +140,9 @@ typedef struct {
     cf_exec_input_t                        in;
     cf_prepared_t                          pre;
     char                                   req_id[CF_UUID_LEN + 16];
+    char                                  *state;    /* the state it left,
+                                                        for a notification
+                                                        (heap) */
     unsigned                               bound:1;
     unsigned                               decided:1;
 } ngx_http_compensation_sched_cmd_t;
@@ -273,7 +276,7 @@ ngx_http_compensation_scheduler_init_process(ngx_cycle_t *cycle,
     ngx_http_compensation_sched_t       *sched;
     ngx_http_compensation_sched_conf_t  *scf;
 
-    if (mcf->store == NULL) {
+    if (!ngx_http_compensation_store_ready(mcf)) {
         return NGX_OK;
     }
 
@@ -542,7 +545,9 @@ ngx_http_compensation_sched_work(ngx_event_t *ev)
 
     step = &sched->step;
 
-    if (sched->mcf->store == NULL || sched->dispatch == NULL) {
+    if (!ngx_http_compensation_store_ready(sched->mcf)
+        || sched->dispatch == NULL)
+    {
         return;
     }
 
@@ -815,7 +820,8 @@ ngx_http_compensation_step_done(ngx_http_compensation_job_t *job)
             ngx_http_compensation_notify_command(call->batch->r,
                 call->ok ? CF_CMD_APPLY_EXECUTION_SUCCESS
                          : CF_CMD_APPLY_EXECUTION_FAILED,
-                call->claim->execution_id, &call->batch->notifying);
+                call->claim->execution_id, call->result.state,
+                &call->batch->notifying);
 
             /* its subrequest starts now, not at the batch's next event */
             if (call->batch->c) {
@@ -1297,7 +1303,7 @@ done:
                                             ngx_http_compensation_now_ms());
                 ngx_http_compensation_notify_command(r,
                     CF_CMD_PREPARE_COMPENSATION, call->claim->execution_id,
-                    &b->notifying);
+                    call->prep.state, &b->notifying);
 
                 (void) ngx_http_compensation_call_start(b, call);
             }
@@ -1372,6 +1378,8 @@ ngx_http_compensation_batch_destroy(ngx_http_compensation_batch_t *b)
         call->info.root = NULL;
         ngx_http_compensation_cmd_free(&call->prep);
         ngx_http_compensation_cmd_free(&call->result);
+        ngx_free(call->prep.state);
+        ngx_free(call->result.state);
     }
 
     cf_claims_free(b->claims, b->n);
@@ -1956,6 +1964,14 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     sc->in.default_spec = &mcf->default_spec;
     sc->bound = 1;
 
+    /* the fake request's location is the server's (batch_create) */
+    if (mcf->scheduler && mcf->scheduler->srv_ctx) {
+        sc->in.want_state = ngx_http_compensation_notify_wanted(
+            mcf->scheduler->srv_ctx->loc_conf[
+                                    ngx_http_compensation_module.ctx_index],
+            type);
+    }
+
     return NGX_OK;
 }
 
@@ -1981,6 +1997,7 @@ ngx_http_compensation_cmd_run(ngx_http_compensation_step_t *step,
     if (!step->has_outcome || step->outcome.store_rc == 0) {
         step->outcome = out;
         step->outcome.err.binding_errors = NULL;
+        step->outcome.state = NULL;
         step->has_outcome = 1;
     }
 
@@ -1988,10 +2005,14 @@ ngx_http_compensation_cmd_run(ngx_http_compensation_step_t *step,
 
     if (rc != 0 || !out.committed) {
         *err = out.err;
+        ngx_free(out.state);
         return NGX_ERROR;
     }
 
-    cf_error_free(&out.err);
+    sc->state = out.state;
+    out.state = NULL;
+
+    cf_exec_output_free(&out);
 
     return NGX_OK;
 }

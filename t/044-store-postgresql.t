@@ -81,11 +81,28 @@ sub pg_psql {
 }
 sub pg_running { -e "$Dir/data/postmaster.pid" }
 
-# the connections nginx's workers hold (two per worker: the store thread's
-# and the event loop's), up to 10 s: the workers connect in their store
-# thread after they start
+# the read thread's connection cut, and no new one for the module's role
+# (existing sessions stay: the store thread's keeps working); the next
+# block's preprocessor lifts the limit
+our $ReadsCut;
+sub pg_cut_reads {
+    pg_wait_connected(1);
+    pg_psql("ALTER ROLE compensation CONNECTION LIMIT 0");
+    pg_psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            . " WHERE application_name = 'ngx_compensation reads'");
+    $ReadsCut = 1;
+}
+sub pg_uncut_reads {
+    pg_psql("ALTER ROLE compensation CONNECTION LIMIT -1") if $ReadsCut;
+    $ReadsCut = 0;
+}
+
+# the store threads' connections (one per worker, application_name
+# "ngx_compensation"; a worker's read thread, "ngx_compensation reads",
+# connects at its first read; the event loop has none), up to 10 s: the
+# store thread connects after the worker starts
 sub pg_wait_connected {
-    my $want = shift || 2;
+    my $want = shift || 1;
     for (1 .. 200) {
         my $n = pg_psql("SELECT count(*) FROM pg_stat_activity"
                         . " WHERE application_name = 'ngx_compensation'");
@@ -114,6 +131,7 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
     pg('start') unless pg_running();
+    pg_uncut_reads();
     # the API alone; the blocks that dispatch take Compensation::Dispatch's
     $block->set_value('config', $ApiConfig) unless defined $block->config;
     # openresty's Test::Nginx skips a poll block (Compensation::Harness)
@@ -133,6 +151,7 @@ add_block_preprocessor(sub {
 
 our $Down = qr/\A\{"status":"DOWN","components":\{"db":\{"status":"DOWN","details":\{"error":"PostgreSQL compensation@[^"]*:$PgPort\/compensation is unreachable: (?:[^"\\]|\\.)+"\}\},"ping":\{"status":"UP"\}\}\}\z/;
 our $Up = qr/\A\{"status":"UP","components":\{"db":\{"status":"UP"\},"ping":\{"status":"UP"\}\}\}\z/;
+our $ReadRefused = qr/\A\{"errorCode":"ServiceUnavailable","errorMsg":"The compensation store is not available\.","succeeded":false\}\z/;
 our $Refused = qr/\A\{"errorCode":"ServiceUnavailable","errorMsg":"The compensation store is not available: the command was not processed\.","succeeded":false\}\z/;
 
 sub h { "$::CT\nCommand-Aggregate-Id: $_[0]" }
@@ -230,7 +249,7 @@ Pw0bogus
 === TEST 8: two workers: each connects in its store thread, commands through both
 --- two_workers
 --- init
-::pg_wait_connected(4);
+::pg_wait_connected(2);
 --- request eval
 [map { ::create("w$_", 'order-service', 'ok') } 1 .. 6]
 --- more_headers eval
@@ -262,7 +281,7 @@ Pw0bogus
 
 === TEST 10: the server stops under a running nginx: health DOWN with the cause, a command 503
 --- init
-::pg_wait_connected(2);
+::pg_wait_connected(1);
 ::pg('halt');
 --- request eval
 ["GET /actuator/health", ::create('d1', 'order-service', 'ok'), "GET /actuator/health/db"]
@@ -280,7 +299,7 @@ Pw0bogus
 
 === TEST 11: the server restarted under a running nginx: the worker reconnects by itself
 --- init
-::pg_wait_connected(2);
+::pg_wait_connected(1);
 ::pg('restart');
 --- request eval
 ["GET /actuator/health", ::create('r1', 'order-service', 'ok'), ::state('r1')]
@@ -312,7 +331,7 @@ Pw0bogus
 === TEST 13: a worker started while the server is down serves 503 and connects once it is back
 --- two_workers
 --- init
-::pg_wait_connected(4);
+::pg_wait_connected(2);
 --- request eval
 [::create('h1', 'order-service', 'ok')]
 --- more_headers eval
@@ -327,3 +346,52 @@ Pw0bogus
  [::create('h2', 'order-service', 'ok'), qr/"aggregateId":"h2","aggregateVersion":1,/, ::h('h2'), 200]]
 --- no_error_log eval
 ["[alert]", "[crit]", qr/\[emerg\] (?!.*compensation_store "PostgreSQL [^"]+" is not usable: connecting)/]
+
+
+
+=== TEST 14: the read thread cannot connect (the server refuses the module's role): a read answers 503 ServiceUnavailable
+--- init
+::pg_cut_reads();
+--- request eval
+::state('nowhere')
+--- error_code: 503
+--- response_headers
+Wow-Error-Code: ServiceUnavailable
+--- response_body_like eval
+$::ReadRefused
+--- error_log eval
+qr/\[error\] .*compensation: opening the read thread's connection to "PostgreSQL compensation\@[^"]*" failed, reads answer 503 until it opens: .*too many connections for role "compensation"/
+
+
+
+=== TEST 15: the read thread's connection lost under a running nginx: reads 503 while it cannot connect, commands 200 (the store thread's connection), then reads 200 again, no reload
+--- request eval
+[::create('q2', 'order-service', 'ok')]
+--- more_headers eval
+[::h('q2')]
+--- poll eval
+[[::state('q2'), qr/\A\{"id":"q2",/, undef, 200],
+ sub { ::pg_cut_reads() },
+ [::state('q2'), $::ReadRefused, undef, 503],
+ ["GET /execution_failed/q2/snapshot", $::ReadRefused, undef, 503],
+ [::create('q3', 'order-service', 'ok'), qr/"aggregateId":"q3","aggregateVersion":1,/, ::h('q3'), 200],
+ sub { ::pg_uncut_reads() },
+ [::state('q2'), qr/\A\{"id":"q2",/, undef, 200],
+ ["GET /execution_failed/q3/snapshot", qr/"aggregateId":"q3","version":1,/, undef, 200]]
+--- error_log eval
+[qr/\[error\] .*compensation: reading the state failed: PostgreSQL compensation\@[^ ]* is unreachable: .*too many connections for role "compensation"/]
+
+
+
+=== TEST 16: the Prometheus metrics on PostgreSQL: the counts from the database, no file size gauges
+--- request eval
+[::create('m1', 'order-service', 'ok'), "GET /actuator/prometheus"]
+--- more_headers eval
+[::h('m1'), ""]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/"aggregateId":"m1","aggregateVersion":1,/,
+ qr/^compensation_executions\{status="FAILED"\} [1-9]\d*$/m]
+--- response_body_unlike eval
+["", qr/compensation_store_(?:wal_)?size_bytes/]

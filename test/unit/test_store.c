@@ -159,6 +159,8 @@ cf_t_input(cf_t_env_t *env, cf_command_type_t type, const char *id,
     json_t      *j;
     cf_error_t   err;
 
+    memset(t, 0, sizeof(cf_t_input_t));
+
     j = body ? cf_t_json(body) : NULL;
 
     cf_error_init(&err);
@@ -298,6 +300,73 @@ test_store_create_and_load(void)
     CHECK_INT(agg.state.retry_state.next_retry_at, CF_T_EXECUTE_AT + 180000);
     cf_aggregate_free(&agg);
     cf_error_free(&err);
+
+    cf_t_env_close(&env);
+}
+
+
+/* a notified command keeps the state document its transaction stored */
+static void
+test_store_want_state(void)
+{
+    char              *stored;
+    cf_t_env_t         env;
+    cf_t_input_t       t;
+    cf_snapshot_row_t  row;
+    cf_exec_output_t   out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    /* not asked: none */
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "w1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    CHECK(out.committed);
+    CHECK(out.state == NULL);
+    cf_exec_output_free(&out);
+
+    /* asked: the snapshot's document, byte for byte */
+    if (!CHECK(cf_t_input(&env, CF_CMD_PREPARE_COMPENSATION, "w1", NULL, NULL,
+                          -1, CF_T_EXECUTE_AT + 1000, &t) == 0))
+    {
+        cf_t_env_close(&env);
+        return;
+    }
+
+    t.in.want_state = 1;
+    CHECK_INT(cf_service_execute(env.st, &env.ids, &t.in, &out), 0);
+    CHECK_STR(out.err.code, CF_OK);
+    CHECK(out.committed);
+
+    if (CHECK(out.state != NULL)
+        && CHECK_INT(cf_store_read_snapshot(env.st, "w1", &row), 0))
+    {
+        stored = row.state;
+        CHECK_STR(out.state, stored);
+        CHECK(strstr(out.state, "\"status\":\"PREPARED\"") != NULL);
+        cf_snapshot_row_free(&row);
+    }
+
+    cf_exec_output_free(&out);
+    CHECK(out.state == NULL);
+
+    /* refused (already PREPARED): nothing written, no state */
+    CHECK_INT(cf_service_execute(env.st, &env.ids, &t.in, &out), 0);
+    CHECK(!out.committed);
+    CHECK(out.state == NULL);
+    cf_exec_output_free(&out);
+
+    cf_t_input_free(&t);
+
+    /* a group whose COMMIT failed: the state goes with the success */
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "w2",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    out.state = strdup("{}");
+    (void) cf_service_commit_failed(env.st, &out, CF_STORE_FAULT | 1);
+    CHECK(!out.committed);
+    CHECK(out.state == NULL);
+    cf_exec_output_free(&out);
 
     cf_t_env_close(&env);
 }
@@ -1811,6 +1880,8 @@ test_store_backend_select(void)
 
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
+    { "store: a notified command keeps the state it stored",
+      test_store_want_state },
     { "store: resource tags in the snapshot; a version 1 file is migrated",
       test_store_tags },
     { "store: a file of a newer schema version is refused, left as it was",
