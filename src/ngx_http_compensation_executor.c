@@ -200,6 +200,11 @@ ngx_http_compensation_executor_create(ngx_cycle_t *cycle,
     ex->store = cf_store_open((char *) mcf->store_path.data, &thread_opts,
                               errbuf, sizeof(errbuf));
 
+    if (ex->store && mcf->checkpointer) {
+        /* its commits wake the worker's checkpointer (module.c) */
+        cf_store_set_checkpointer(ex->store, mcf->checkpointer);
+    }
+
     if (ex->store == NULL) {
         /* the work still runs, on the event loop's connection */
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
