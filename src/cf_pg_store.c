@@ -70,6 +70,20 @@ static const cf_pg_stmt_t  cf_pg_sql[] = {
       "SELECT 1 AS locked FROM snapshot WHERE aggregate_id = $1 FOR UPDATE",
       1 },
 
+    /*
+     * Before the row lock, in the same round trip: an aggregate that has no
+     * row yet has nothing to lock, so two creates of one id would both
+     * decide on "no aggregate" and the second meet the first's event at
+     * its INSERT (EventVersionConflict, where SQLite's write lock makes it
+     * read the first's aggregate: CommandExpectVersionConflict).  A
+     * transaction-scoped advisory lock on the id orders them as the row
+     * lock does (two ids sharing a hash only wait for each other); its wait
+     * is bounded by lock_timeout like the row's.  Class "CF" + 1: the
+     * schema's and the count slots' locks are class "CF" (cf_pg_schema.c).
+     */
+    { CF_PG_LOCK_AGGREGATE_ID, "cf_lock_aggregate_id",
+      "SELECT pg_advisory_xact_lock(1128660993, hashtext($1))", 1 },
+
     { CF_PG_APPEND, "cf_append",
       "INSERT INTO event_stream (id, aggregate_id, tenant_id, owner_id,"
       " version, request_id, command_id, header, body, size, create_time)"
@@ -289,30 +303,40 @@ int
 cf_pg_store_load(cf_pg_store_t *st, cf_aggregate_t *agg, cf_error_t *err)
 {
     int                 rc;
-    PGresult           *res[2];
+    PGresult           *res[3];
     const char         *v[1];
-    cf_pg_call_t        calls[2];
+    cf_pg_call_t        calls[3];
     cf_pg_apply_ctx_t   ctx;
 
     v[0] = agg->state.id;
 
     /*
      * The snapshot row and the streams after it in one round trip (see
-     * CF_PG_STREAMS_AFTER_SNAPSHOT); in a write transaction the row is
-     * locked first.
+     * CF_PG_STREAMS_AFTER_SNAPSHOT); in a write transaction the aggregate
+     * is locked first (CF_PG_LOCK_AGGREGATE_ID, then its row).
      */
-    calls[0].stmt = CF_PG_STMT(st->write_tx ? CF_PG_LOAD_SNAPSHOT_LOCKED
-                                            : CF_PG_LOAD_SNAPSHOT);
+    calls[0].stmt = CF_PG_STMT(CF_PG_LOCK_AGGREGATE_ID);
     calls[0].values = v;
-    calls[0].what = "loading snapshot";
-    calls[1].stmt = CF_PG_STMT(CF_PG_STREAMS_AFTER_SNAPSHOT);
+    calls[0].what = "locking the aggregate id";
+    calls[1].stmt = CF_PG_STMT(st->write_tx ? CF_PG_LOAD_SNAPSHOT_LOCKED
+                                            : CF_PG_LOAD_SNAPSHOT);
     calls[1].values = v;
-    calls[1].what = "loading event streams";
+    calls[1].what = "loading snapshot";
+    calls[2].stmt = CF_PG_STMT(CF_PG_STREAMS_AFTER_SNAPSHOT);
+    calls[2].values = v;
+    calls[2].what = "loading event streams";
 
-    if ((st->write_tx ? cf_pg_exec_many(st, calls, 2, res)
-                      : cf_pg_read_many(st, calls, 2, res))
-        != 0)
-    {
+    if (st->write_tx) {
+        if (cf_pg_exec_many(st, calls, 3, res) != 0) {
+            cf_pg_error(st, err);
+            return -1;
+        }
+
+        PQclear(res[0]);
+        res[0] = res[1];
+        res[1] = res[2];
+
+    } else if (cf_pg_read_many(st, &calls[1], 2, res) != 0) {
         cf_pg_error(st, err);
         return -1;
     }
@@ -459,27 +483,32 @@ int
 cf_pg_store_latest_version(cf_pg_store_t *st, const char *aggregate_id,
     int64_t *version, cf_error_t *err)
 {
-    PGresult      *res[2];
+    PGresult      *res[3];
     const char    *v[1];
-    cf_pg_call_t   calls[2];
+    cf_pg_call_t   calls[3];
 
     v[0] = aggregate_id;
 
     if (st->write_tx) {
-        /* the aggregate's lock first (see CF_PG_LOAD_SNAPSHOT_LOCKED), the
-         * read after it: one round trip */
-        calls[0].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION_LOCKED);
+        /* the aggregate's locks first (see CF_PG_LOCK_AGGREGATE_ID), the
+         * read after them: one round trip */
+        calls[0].stmt = CF_PG_STMT(CF_PG_LOCK_AGGREGATE_ID);
         calls[0].values = v;
-        calls[0].what = "locking the aggregate";
-        calls[1].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION);
+        calls[0].what = "locking the aggregate id";
+        calls[1].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION_LOCKED);
         calls[1].values = v;
-        calls[1].what = "reading the latest version";
+        calls[1].what = "locking the aggregate";
+        calls[2].stmt = CF_PG_STMT(CF_PG_LATEST_VERSION);
+        calls[2].values = v;
+        calls[2].what = "reading the latest version";
 
-        if (cf_pg_exec_many(st, calls, 2, res) != 0) {
+        if (cf_pg_exec_many(st, calls, 3, res) != 0) {
             goto failed;
         }
 
         PQclear(res[0]);
+        PQclear(res[1]);
+        res[1] = res[2];
 
     } else {
         res[1] = cf_pg_exec(st, CF_PG_STMT(CF_PG_LATEST_VERSION), v, NULL,
