@@ -292,15 +292,19 @@ ngx_http_compensation_executor_thread_start(ngx_cycle_t *cycle,
 
     if (pipe(fd) == -1) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, ngx_errno, "compensation:"
-                      " pipe() for the store thread failed, store work runs"
-                      " on the event loop");
+                      " pipe() for the %s thread failed, %s",
+                      ex->reads ? "read" : "store",
+                      ex->reads ? "reads on a server store answer 503"
+                                : "store work runs on the event loop");
         return NGX_ERROR;
     }
 
     if (ngx_nonblocking(fd[0]) == -1 || ngx_nonblocking(fd[1]) == -1) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, ngx_socket_errno,
-                      "compensation: " ngx_nonblocking_n " failed, store"
-                      " work runs on the event loop");
+                      "compensation: " ngx_nonblocking_n " for the %s thread"
+                      " failed, %s", ex->reads ? "read" : "store",
+                      ex->reads ? "reads on a server store answer 503"
+                                : "store work runs on the event loop");
         goto failed;
     }
 
@@ -349,8 +353,10 @@ ngx_http_compensation_executor_thread_start(ngx_cycle_t *cycle,
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, rc, "compensation:"
-                      " pthread_create() of the store thread failed, store"
-                      " work runs on the event loop");
+                      " pthread_create() of the %s thread failed, %s",
+                      ex->reads ? "read" : "store",
+                      ex->reads ? "reads on a server store answer 503"
+                                : "store work runs on the event loop");
         pthread_cond_destroy(&ex->cond);
         pthread_mutex_destroy(&ex->mutex);
         ngx_close_connection(c);
@@ -477,8 +483,9 @@ ngx_http_compensation_executor_wake(ngx_event_t *rev)
     pthread_mutex_unlock(&ex->mutex);
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ALERT, ex->log, 0, "compensation: the store"
-                      " thread's wake-up could not be armed again");
+        ngx_log_error(NGX_LOG_ALERT, ex->log, 0, "compensation: the %s"
+                      " thread's wake-up could not be armed again",
+                      ex->reads ? "read" : "store");
     }
 
     if (job) {

@@ -89,7 +89,17 @@ ngx_http_compensation_read_post(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_compensation_module);
 
-    rd->work(rd, mcf->store);
+    if (mcf->store == NULL) {
+        /* a server store whose read thread did not start (logged then):
+         * the event loop has no connection to read on */
+        ngx_http_compensation_answer_error(rd, NGX_HTTP_SERVICE_UNAVAILABLE,
+            CF_E_SERVICE_UNAVAILABLE,
+            "The compensation store is not available.");
+
+    } else {
+        rd->work(rd, mcf->store);
+    }
+
     rc = ngx_http_compensation_read_answer(rd, r);
     ngx_http_compensation_read_release(rd);
 
