@@ -138,6 +138,16 @@ cmp64(const void *a, const void *b)
 }
 
 
+/* one latency sample, the time since t0, while there is room for it */
+static void
+sample(int64_t t0, int64_t *lat, int64_t *nlat)
+{
+    if (*nlat < MAX_SAMPLES) {
+        lat[(*nlat)++] = now_us() - t0;
+    }
+}
+
+
 static int
 run(PGconn *c, const char *name, int n, const char *const *v)
 {
@@ -189,7 +199,7 @@ worker(const char *dsn, int proc, double seconds, int group, int64_t *count,
 {
     int          g;
     char         id[64], ev[64], req[64], msb[24], nrb[24], tob[24];
-    int64_t      t0, t1, end, n, ms;
+    int64_t      t0, end, n, ms;
     PGconn      *c;
     const char  *va[9], *vs[19];
 
@@ -283,11 +293,7 @@ worker(const char *dsn, int proc, double seconds, int group, int64_t *count,
             return -1;
         }
 
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
@@ -358,6 +364,17 @@ store_open_bound(const char *dsn, json_t **body, json_t **header,
     return st;
 }
 
+static void
+store_close_bound(cf_store_t *st, json_t *body, json_t *header,
+    cf_command_t *cmd)
+{
+    cf_command_free(cmd);
+    json_decref(body);
+    json_decref(header);
+    cf_store_close(st);
+}
+
+
 
 static int
 store_worker(const char *dsn, int proc, double seconds, int64_t *count,
@@ -366,7 +383,7 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     int                  h, rc;
     char                 id[64], ev[64], req[64];
     json_t              *body, *header;
-    int64_t              t0, t1, end, n;
+    int64_t              t0, end, n;
     cf_error_t           err;
     cf_event_t           event;
     cf_command_t         cmd;
@@ -456,19 +473,12 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
         }
 
         n++;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
 
-    cf_command_free(&cmd);
-    json_decref(body);
-    json_decref(header);
-    cf_store_close(st);
+    store_close_bound(st, body, header, &cmd);
 
     return 0;
 }
@@ -532,7 +542,7 @@ cycle_worker(const char *dsn, int proc, double seconds, int64_t *count,
     int                  step;
     char                 id[64];
     json_t              *header;
-    int64_t              t0, t1, end, n, k;
+    int64_t              t0, end, n, k;
     cf_store_t          *st;
     cf_id_gen_t          ids;
     cf_command_type_t    type;
@@ -572,11 +582,7 @@ cycle_worker(const char *dsn, int proc, double seconds, int64_t *count,
         }
 
         n++;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
@@ -595,7 +601,7 @@ group_worker(const char *dsn, int proc, double seconds, int group,
     int                  g, failed;
     char                 ids_buf[64][64];
     json_t              *body, *header;
-    int64_t              t0, t1, end, n;
+    int64_t              t0, end, n;
     cf_error_t           err;
     cf_exec_t            ex;
     cf_store_t          *st;
@@ -664,19 +670,12 @@ group_worker(const char *dsn, int proc, double seconds, int group,
         }
 
         n += group;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
 
-    cf_command_free(&cmd);
-    json_decref(body);
-    json_decref(header);
-    cf_store_close(st);
+    store_close_bound(st, body, header, &cmd);
 
     return 0;
 }
