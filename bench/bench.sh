@@ -19,6 +19,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/bench/lib.sh"
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
@@ -84,14 +85,7 @@ start() {  # $1: store file, $2: group commit on|off, $3: store thread on|off, $
     for _ in $(seq 50); do curl -s -o /dev/null "$url/baseline/command" && return 0; sleep 0.1; done
     echo "nginx did not start" >&2; exit 1
 }
-stop() {
-    if [ -f "$DIR/logs/nginx.pid" ]; then
-        local pid; pid=$(cat "$DIR/logs/nginx.pid")
-        kill -QUIT "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        rm -f "$DIR/logs/nginx.pid"
-    fi
-}
+stop() { bench_stop_wait; }
 trap stop EXIT
 
 cat > "$DIR/report.lua" <<'LUA'

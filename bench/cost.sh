@@ -20,6 +20,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/bench/lib.sh"
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
@@ -62,14 +63,7 @@ CONF
     for _ in $(seq 50); do curl -s -o /dev/null "$url/actuator/health" && return 0; sleep 0.1; done
     echo "nginx did not start" >&2; exit 1
 }
-stop() {
-    if [ -f "$DIR/logs/nginx.pid" ]; then
-        local pid; pid=$(cat "$DIR/logs/nginx.pid")
-        kill -QUIT "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        rm -f "$DIR/logs/nginx.pid"
-    fi
-}
+stop() { bench_stop_wait; }
 trap stop EXIT
 
 # bench/bench.sh's wrk scripts: creates, and the time-ordered cycle

@@ -138,6 +138,16 @@ cmp64(const void *a, const void *b)
 }
 
 
+/* one latency sample, the time since t0, while there is room for it */
+static void
+sample(int64_t t0, int64_t *lat, int64_t *nlat)
+{
+    if (*nlat < MAX_SAMPLES) {
+        lat[(*nlat)++] = now_us() - t0;
+    }
+}
+
+
 static int
 run(PGconn *c, const char *name, int n, const char *const *v)
 {
@@ -189,7 +199,7 @@ worker(const char *dsn, int proc, double seconds, int group, int64_t *count,
 {
     int          g;
     char         id[64], ev[64], req[64], msb[24], nrb[24], tob[24];
-    int64_t      t0, t1, end, n, ms;
+    int64_t      t0, end, n, ms;
     PGconn      *c;
     const char  *va[9], *vs[19];
 
@@ -283,11 +293,7 @@ worker(const char *dsn, int proc, double seconds, int group, int64_t *count,
             return -1;
         }
 
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
@@ -311,14 +317,73 @@ static const char  create_body[] =
     "\"executeAt\":1719800000000}";
 
 
+/* the store connection every store-level worker runs on */
+static cf_store_t *
+store_open(const char *dsn)
+{
+    char                 errbuf[512];
+    cf_store_t          *st;
+    cf_store_options_t   opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.busy_timeout_ms = 1000;
+
+    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        fprintf(stderr, "%s\n", errbuf);
+    }
+
+    return st;
+}
+
+
+/* the same, with the create command bound once for all the worker's runs */
+static cf_store_t *
+store_open_bound(const char *dsn, json_t **body, json_t **header,
+    cf_command_t *cmd, cf_error_t *err)
+{
+    cf_store_t  *st;
+
+    st = store_open(dsn);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    cf_error_init(err);
+    *body = json_loads(create_body, 0, NULL);
+    *header = json_loads(header_json, 0, NULL);
+
+    if (*body == NULL || *header == NULL
+        || cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, *body, cmd, err)
+           != 0)
+    {
+        fprintf(stderr, "bind: %s\n", err->msg);
+        return NULL;
+    }
+
+    return st;
+}
+
+static void
+store_close_bound(cf_store_t *st, json_t *body, json_t *header,
+    cf_command_t *cmd)
+{
+    cf_command_free(cmd);
+    json_decref(body);
+    json_decref(header);
+    cf_store_close(st);
+}
+
+
+
 static int
 store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     int64_t *lat, int64_t *nlat)
 {
     int                  h, rc;
-    char                 id[64], ev[64], req[64], errbuf[512];
+    char                 id[64], ev[64], req[64];
     json_t              *body, *header;
-    int64_t              t0, t1, end, n;
+    int64_t              t0, end, n;
     cf_error_t           err;
     cf_event_t           event;
     cf_command_t         cmd;
@@ -327,28 +392,11 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
     cf_stream_row_t      row;
     cf_decide_ctx_t      ctx;
     cf_stream_meta_t     meta;
-    cf_store_options_t   opts;
 
     static const cf_retry_spec_t  spec = { 10, 180, 120 };
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
-
-    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    st = store_open_bound(dsn, &body, &header, &cmd, &err);
     if (st == NULL) {
-        fprintf(stderr, "%s\n", errbuf);
-        return -1;
-    }
-
-    cf_error_init(&err);
-    body = json_loads(create_body, 0, NULL);
-    header = json_loads(header_json, 0, NULL);
-
-    if (body == NULL || header == NULL
-        || cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, body, &cmd, &err)
-           != 0)
-    {
-        fprintf(stderr, "bind: %s\n", err.msg);
         return -1;
     }
 
@@ -425,19 +473,12 @@ store_worker(const char *dsn, int proc, double seconds, int64_t *count,
         }
 
         n++;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
 
-    cf_command_free(&cmd);
-    json_decref(body);
-    json_decref(header);
-    cf_store_close(st);
+    store_close_bound(st, body, header, &cmd);
 
     return 0;
 }
@@ -499,20 +540,15 @@ cycle_worker(const char *dsn, int proc, double seconds, int64_t *count,
     int64_t *lat, int64_t *nlat)
 {
     int                  step;
-    char                 id[64], errbuf[512];
+    char                 id[64];
     json_t              *header;
-    int64_t              t0, t1, end, n, k;
+    int64_t              t0, end, n, k;
     cf_store_t          *st;
     cf_id_gen_t          ids;
     cf_command_type_t    type;
-    cf_store_options_t   opts;
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
-
-    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    st = store_open(dsn);
     if (st == NULL) {
-        fprintf(stderr, "%s\n", errbuf);
         return -1;
     }
 
@@ -546,11 +582,7 @@ cycle_worker(const char *dsn, int proc, double seconds, int64_t *count,
         }
 
         n++;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
@@ -567,9 +599,9 @@ group_worker(const char *dsn, int proc, double seconds, int group,
     int64_t *count, int64_t *lat, int64_t *nlat)
 {
     int                  g, failed;
-    char                 ids_buf[64][64], errbuf[512];
+    char                 ids_buf[64][64];
     json_t              *body, *header;
-    int64_t              t0, t1, end, n;
+    int64_t              t0, end, n;
     cf_error_t           err;
     cf_exec_t            ex;
     cf_store_t          *st;
@@ -577,7 +609,6 @@ group_worker(const char *dsn, int proc, double seconds, int group,
     cf_command_t         cmd;
     cf_exec_cmd_t        cmds[64];
     cf_exec_queue_t      q;
-    cf_store_options_t   opts;
 
     static const cf_retry_spec_t  spec = { 10, 180, 120 };
 
@@ -585,24 +616,8 @@ group_worker(const char *dsn, int proc, double seconds, int group,
         group = 64;
     }
 
-    memset(&opts, 0, sizeof(opts));
-    opts.busy_timeout_ms = 1000;
-
-    st = cf_store_open(dsn, &opts, errbuf, sizeof(errbuf));
+    st = store_open_bound(dsn, &body, &header, &cmd, &err);
     if (st == NULL) {
-        fprintf(stderr, "%s\n", errbuf);
-        return -1;
-    }
-
-    cf_error_init(&err);
-    body = json_loads(create_body, 0, NULL);
-    header = json_loads(header_json, 0, NULL);
-
-    if (body == NULL || header == NULL
-        || cf_command_bind(CF_CMD_CREATE_EXECUTION_FAILED, body, &cmd, &err)
-           != 0)
-    {
-        fprintf(stderr, "bind: %s\n", err.msg);
         return -1;
     }
 
@@ -655,19 +670,12 @@ group_worker(const char *dsn, int proc, double seconds, int group,
         }
 
         n += group;
-        t1 = now_us();
-
-        if (*nlat < MAX_SAMPLES) {
-            lat[(*nlat)++] = t1 - t0;
-        }
+        sample(t0, lat, nlat);
     }
 
     *count = n;
 
-    cf_command_free(&cmd);
-    json_decref(body);
-    json_decref(header);
-    cf_store_close(st);
+    store_close_bound(st, body, header, &cmd);
 
     return 0;
 }

@@ -20,6 +20,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 RUNS=${1:-200}
 DIR=${BENCH_DIR:-/tmp/cf-bench-query}
 PORT=${BENCH_PORT:-2039}
@@ -34,38 +35,10 @@ else
     INSTANCES=(". $MODULE $PORT")
 fi
 
-conf() {  # dir module port
-    mkdir -p "$1/conf" "$1/logs" "$1/tmp"
-    cat > "$1/conf/nginx.conf" <<_EOC_
-load_module $2;
-daemon on;
-worker_processes 1;
-error_log $1/logs/error.log warn;
-pid $1/logs/nginx.pid;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-    compensation_store $1/store.db;
-    server {
-        listen 127.0.0.1:$3;
-        location / { compensation_api; }
-    }
-}
-_EOC_
-}
+conf() { bench_conf_one "$@"; }
 
 start() { "$NGINX" -p "$1" -c conf/nginx.conf -e "$1/logs/error.log"; }
-stop() {
-    if [ -f "$1/logs/nginx.pid" ]; then
-        kill -QUIT "$(cat "$1/logs/nginx.pid")" 2>/dev/null || true
-        sleep 1
-    fi
-}
+stop() { bench_stop_dir "$1"; }
 stop_all() {
     local i d
     for i in "${INSTANCES[@]}"; do set -- $i; stop "$DIR/$1"; done

@@ -57,22 +57,48 @@ sub hold_write_lock {
     return $sq;
 }
 
+# sends "$line HTTP/1.1" with the header lines $headers (each ending in
+# \r\n) and $body on a new connection, without reading
+sub send_req {
+    my ($line, $headers, $body) = @_;
+    my $s = IO::Socket::INET->new(
+        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
+        or die "connect: $!";
+    print $s "$line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+             . ($headers // '') . "\r\n" . ($body // '');
+    return $s;
+}
+
 # sends a create of aggregate $id (with the header line $extra) on a new
 # connection, without reading
 sub send_create {
     my ($id, $extra) = @_;
     my $body = ::create_body();
-    my $s = IO::Socket::INET->new(
-        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
-        or die "connect: $!";
-    print $s "POST /execution_failed/create_execution_failed HTTP/1.1\r\n"
-             . "Host: localhost\r\nContent-Type: application/json\r\n"
-             . "Command-Aggregate-Id: $id\r\nConnection: close\r\n"
-             . ($extra ? "$extra\r\n" : "")
-             . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my $s = send_req("POST /execution_failed/create_execution_failed",
+                     "Content-Type: application/json\r\n"
+                     . "Command-Aggregate-Id: $id\r\n"
+                     . ($extra ? "$extra\r\n" : "")
+                     . "Content-Length: " . length($body) . "\r\n", $body);
     # it is in the thread once the (one) worker has read it
     Time::HiRes::sleep(0.3);
     return $s;
+}
+
+# While $waiter's request waits for the lock $sq holds, a state read of r1
+# must be answered; then the lock is released.  Returns $waiter's answer.
+sub read_beside {
+    my ($sq, $waiter, $waiting_name) = @_;
+    my $r = send_req("GET /execution_failed/r1/state");
+    my $read = do { local $/; <$r> };
+    my $waiting = !IO::Select->new($waiter)->can_read(0);
+
+    my $answer = do { local $/; <$waiter> };
+    close $sq;
+
+    Test::More::like($read, qr{\AHTTP/1\.1 200 .*"id":"r1"}s,
+                     "the state read is answered");
+    Test::More::ok($waiting, $waiting_name);
+    return $answer;
 }
 
 # A create waits for the lock in the store thread; a state read sent next
@@ -82,21 +108,9 @@ sub send_create {
 sub read_beside_waiting_write {
     my $sq = hold_write_lock(3);
     my $w = send_create('w1');
+    my $write = read_beside($sq, $w,
+                            "... while the create still waits for the lock");
 
-    my $r = IO::Socket::INET->new(
-        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
-        or die "connect: $!";
-    print $r "GET /execution_failed/r1/state HTTP/1.1\r\nHost: localhost\r\n"
-             . "Connection: close\r\n\r\n";
-    my $read = do { local $/; <$r> };
-    my $waiting = !IO::Select->new($w)->can_read(0);
-
-    my $write = do { local $/; <$w> };
-    close $sq;
-
-    Test::More::like($read, qr{\AHTTP/1\.1 200 .*"id":"r1"}s,
-                     "the state read is answered");
-    Test::More::ok($waiting, "... while the create still waits for the lock");
     Test::More::like($write, qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
                      "the create commits once the lock is released");
 
@@ -107,27 +121,11 @@ sub read_beside_waiting_write {
 # waiting for the lock instead of a create.
 sub read_beside_waiting_regen {
     my $sq = hold_write_lock(3);
-    my $g = IO::Socket::INET->new(
-        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
-        or die "connect: $!";
-    print $g "PUT /execution_failed/snapshot/0/10 HTTP/1.1\r\n"
-             . "Host: localhost\r\nConnection: close\r\n\r\n";
+    my $g = send_req("PUT /execution_failed/snapshot/0/10");
     Time::HiRes::sleep(0.3);
+    my $regen = read_beside($sq, $g,
+                            "... while the regeneration waits for the lock");
 
-    my $r = IO::Socket::INET->new(
-        PeerAddr => "127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}")
-        or die "connect: $!";
-    print $r "GET /execution_failed/r1/state HTTP/1.1\r\nHost: localhost\r\n"
-             . "Connection: close\r\n\r\n";
-    my $read = do { local $/; <$r> };
-    my $waiting = !IO::Select->new($g)->can_read(0);
-
-    my $regen = do { local $/; <$g> };
-    close $sq;
-
-    Test::More::like($read, qr{\AHTTP/1\.1 200 .*"id":"r1"}s,
-                     "the state read is answered");
-    Test::More::ok($waiting, "... while the regeneration waits for the lock");
     Test::More::like($regen, qr{\AHTTP/1\.1 200 .*"size":1}s,
                      "the regeneration is done once the lock is released");
 
@@ -146,19 +144,28 @@ sub workers_of {
     return @w;
 }
 
-# A graceful shutdown of the worker (SIGQUIT, as on a reload or a stop)
-# while a create waits for the lock in its thread: the worker stays until
-# the create is answered (the master then starts a new one).
-sub quit_beside_waiting_write {
+# A create of $id waits for the lock in its thread while the worker is told
+# to quit gracefully (SIGQUIT, as on a reload or a stop); returns what the
+# create's connection got.  $one: also check there is one worker.
+sub quit_while_waiting {
+    my ($id, $one) = @_;
     my $sq = hold_write_lock(2);
-    my $w = send_create('h1');
+    my $w = send_create($id);
 
     my @workers = workers_of(Test::Nginx::Util::nginx_pid());
-    Test::More::is(scalar @workers, 1, "one worker");
+    Test::More::is(scalar @workers, 1, "one worker") if $one;
     kill 'QUIT', @workers;
 
     my $write = do { local $/; <$w> };
     close $sq;
+    return $write;
+}
+
+# A graceful shutdown of the worker while a create waits for the lock in its
+# thread: the worker stays until the create is answered (the master then
+# starts a new one).
+sub quit_beside_waiting_write {
+    my $write = quit_while_waiting('h1', 1);
 
     Test::More::like($write // '', qr{\AHTTP/1\.1 200 .*"stage":"PROCESSED"}s,
                      "the create waiting in the thread over the worker's"
@@ -171,13 +178,7 @@ sub quit_beside_waiting_write {
 # closes the connection and frees the request while its create is in the
 # thread; the create still commits, and its result is dropped (logged).
 sub shutdown_timeout_beside_waiting_write {
-    my $sq = hold_write_lock(2);
-    my $w = send_create('o1');
-
-    kill 'QUIT', workers_of(Test::Nginx::Util::nginx_pid());
-
-    my $write = do { local $/; <$w> };
-    close $sq;
+    my $write = quit_while_waiting('o1', 0);
 
     Test::More::is($write // '', '', "the connection was closed unanswered");
 

@@ -278,6 +278,20 @@ cf_p_write(cf_store_t *st, cf_aggregate_t *agg, cf_p_step_t *s,
 }
 
 
+/* an aggregate created at CF_P_NOW with its first event, for a test to build on */
+static void
+cf_p_seed(cf_store_t *st, cf_aggregate_t *agg, const char *id)
+{
+    cf_p_step_t  s;
+
+    CHECK_INT(cf_aggregate_init(agg, id), 0);
+    CHECK_INT(cf_p_step(agg, CF_CMD_CREATE_EXECUTION_FAILED,
+                        cf_t_create_body, CF_P_NOW, &s), 0);
+    CHECK_INT(cf_p_write(st, agg, &s, CF_P_NOW), 0);
+    cf_p_step_free(&s);
+}
+
+
 /* a created execution with id, failed and due at `at` + backoff s */
 static int
 cf_p_create(cf_store_t *st, const char *id, int64_t at)
@@ -1236,11 +1250,7 @@ test_pg_aggregate_lock(void)
     }
 
     cf_error_init(&err);
-    CHECK_INT(cf_aggregate_init(&agg, "w1"), 0);
-    CHECK_INT(cf_p_step(&agg, CF_CMD_CREATE_EXECUTION_FAILED,
-                        cf_t_create_body, CF_P_NOW, &s), 0);
-    CHECK_INT(cf_p_write(a, &agg, &s, CF_P_NOW), 0);
-    cf_p_step_free(&s);
+    cf_p_seed(a, &agg, "w1");
 
     /* A loads in a write transaction: it holds the aggregate */
     CHECK_INT(cf_aggregate_init(&la, "w1"), 0);
@@ -1338,20 +1348,28 @@ cf_p_service_out(cf_store_t *st, cf_id_gen_t *ids, int grouped,
 }
 
 
+/* the answer SQLite gives when its write lock is held at BEGIN: 408, nothing committed */
+static void
+cf_p_expect_busy(int rc, cf_exec_output_t *out)
+{
+    CHECK_INT(rc, 0);
+    CHECK_STR(out->err.code, CF_E_REQUEST_TIMEOUT);
+    CHECK_STR(out->err.msg, "The store is busy: the command could not be"
+                            " processed within the wait timeout.");
+    CHECK_INT(out->committed, 0);
+}
+
+
 static void
 test_pg_lock_timeout_answer(void)
 {
     int                rc;
     int64_t            v;
     cf_error_t         err;
-    cf_p_step_t        s;
     cf_store_t        *a, *b;
     cf_id_gen_t        ids;
     cf_aggregate_t     agg, la;
     cf_exec_output_t   out;
-
-    static const char  busy[] = "The store is busy: the command could not be"
-                                " processed within the wait timeout.";
 
     cf_p_reset();
     cf_id_init(&ids, 3);
@@ -1365,11 +1383,7 @@ test_pg_lock_timeout_answer(void)
     }
 
     cf_error_init(&err);
-    CHECK_INT(cf_aggregate_init(&agg, "lt1"), 0);
-    CHECK_INT(cf_p_step(&agg, CF_CMD_CREATE_EXECUTION_FAILED,
-                        cf_t_create_body, CF_P_NOW, &s), 0);
-    CHECK_INT(cf_p_write(a, &agg, &s, CF_P_NOW), 0);
-    cf_p_step_free(&s);
+    cf_p_seed(a, &agg, "lt1");
 
     /* A holds the aggregate */
     CHECK_INT(cf_aggregate_init(&la, "lt1"), 0);
@@ -1380,10 +1394,7 @@ test_pg_lock_timeout_answer(void)
 
     /* alone: the command's own transaction */
     rc = cf_p_service_out(b, &ids, 0, "lt1", "lt-r1", &out);
-    CHECK_INT(rc, 0);
-    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
-    CHECK_STR(out.err.msg, busy);
-    CHECK_INT(out.committed, 0);
+    cf_p_expect_busy(rc, &out);
     CHECK_INT(out.at_gateway, 1);
     CHECK_INT(out.store_rc, 0);
     CHECK_INT(cf_store_in_transaction(b), 0);
@@ -1392,10 +1403,7 @@ test_pg_lock_timeout_answer(void)
     /* in a group: its savepoint is undone, the group's transaction goes on */
     CHECK_INT(cf_store_begin_immediate(b), 0);
     rc = cf_p_service_out(b, &ids, 1, "lt1", "lt-r2", &out);
-    CHECK_INT(rc, 0);
-    CHECK_STR(out.err.code, CF_E_REQUEST_TIMEOUT);
-    CHECK_STR(out.err.msg, busy);
-    CHECK_INT(out.committed, 0);
+    cf_p_expect_busy(rc, &out);
     cf_error_free(&out.err);
     CHECK_INT(cf_store_in_transaction(b), 1);
     CHECK_INT(cf_store_commit(b), 0);
