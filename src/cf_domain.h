@@ -5,8 +5,8 @@
  * Plain C (jansson only, no nginx, no SQLite) so that it can be unit-tested
  * directly.  It knows the aggregate state, the commands and their events,
  * validation of command bodies, the retry arithmetic, error codes and their
- * HTTP status, and the id generator.  References are to
- * shared/spec/wow-compensation.md.
+ * HTTP status, and the id generator.  "spec N.M" names a section of the
+ * wire contract of the original Wow compensation service (docs/api.md).
  */
 
 

@@ -7,8 +7,8 @@
  *
  * Every worker (and the single process) runs one: a timer ticks every
  * "compensation_scheduler interval=", and a posted event (the work) does
- * the store's side of dispatching in one BEGIN IMMEDIATE transaction on the
- * event loop: it settles the calls answered since the last one
+ * the store's side of dispatching in one BEGIN IMMEDIATE transaction, a job
+ * of the store executor (the worker's store thread): it settles the calls answered since the last one
  * (ApplyExecutionSuccess/Failed and the operation's final state), claims
  * due executions with a lease (cf_dispatch_claim_in), and issues
  * PrepareCompensation for each (cf_service_execute_grouped: the API's own
@@ -17,9 +17,9 @@
  * <aggregateName>/<aggregateId>/<version>/compensate" as an in-memory
  * subrequest of a fake request to the internal location named by
  * "compensation_target <contextName> <uri>", so proxy_pass, upstream{},
- * keepalive, timeouts and TLS are nginx's own.  The fake request follows
- * shared/notes/nginx-module-engineering.md 2.4 (the njs js_periodic
- * technique).  A claim takes only as many executions as there are free
+ * keepalive, timeouts and TLS are nginx's own.  The fake request is the
+ * technique of njs's js_periodic (a request with no client connection).
+ * A claim takes only as many executions as there are free
  * call slots, and a freed slot posts the work again, so a backlog drains
  * continuously.  The workers, and other nginx on the same file, share the
  * backlog through the leases: none can take a leased execution, so no
