@@ -62,8 +62,8 @@ typedef struct {
 
 int cf_dispatch_schema(cf_store_t *st, char *errbuf, size_t errlen);
 
-/* a random (version 4) UUID, lowercase, NUL-terminated */
-void cf_uuid4(char out[CF_UUID_LEN + 1]);
+/* a time-ordered (version 7) UUID of now_ms, lowercase, NUL-terminated */
+void cf_uuid7(char out[CF_UUID_LEN + 1], int64_t now_ms);
 /* 1 when s is shaped like a UUID (8-4-4-4-12 hex digits) */
 int cf_uuid_is_valid(const char *s, size_t len);
 

@@ -263,7 +263,8 @@ cf_service_run(cf_store_t *st, cf_id_gen_t *ids, const cf_exec_input_t *in,
     ret = 0;
 
     /* idempotency: the request id is checked inside the write lock */
-    exists = cf_store_request_id_exists(st, out->request_id);
+    exists = in->request_id_scoped
+             ? 0 : cf_store_request_id_exists(st, out->request_id);
 
     if (exists != 0) {
         out->at_gateway = 1;

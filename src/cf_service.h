@@ -34,6 +34,14 @@ typedef struct {
     int                     want_state;      /* a notification needs the
                                                 state the command leaves:
                                                 out->state */
+    int                     request_id_scoped;  /* the request id can only
+                                                have been used on this
+                                                aggregate (the scheduler's
+                                                names its operation): no
+                                                lookup in the whole store,
+                                                the event stream's UNIQUE
+                                                (aggregate_id, request_id)
+                                                refuses a repeat */
 } cf_exec_input_t;
 
 

@@ -364,7 +364,7 @@ cf_dispatch_push(cf_sqlite_dispatch_t *d, int64_t now, int64_t lease_ms,
             u = d->stmt[CF_DS_RUN_PENDING];
 
         } else {
-            cf_uuid4(c->op_id);
+            cf_uuid7(c->op_id, now);
             u = d->stmt[CF_DS_INSERT];
         }
 
@@ -603,7 +603,7 @@ cf_sqlite_dispatch_enqueue(cf_store_t *st, const char *execution_id,
         break;
 
     case SQLITE_DONE:
-        cf_uuid4(op_id);
+        cf_uuid7(op_id, now);
 
         s = d->stmt[CF_DS_ENQ_INSERT];
         sqlite3_bind_text(s, 1, op_id, -1, SQLITE_STATIC);

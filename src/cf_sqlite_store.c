@@ -87,11 +87,6 @@ static const char *cf_sql_text[CF_SQL__COUNT] = {
     " (SELECT max(version) FROM event_stream WHERE aggregate_id = ?1)"
     " FROM snapshot s WHERE s.aggregate_id = ?1",
 
-    /* group commit: one savepoint per command in a shared transaction */
-    "SAVEPOINT cf_command",
-    "RELEASE cf_command",
-    "ROLLBACK TO cf_command",
-
     /* the unique (aggregate_id, version) index answers */
     "SELECT max(version) FROM event_stream WHERE aggregate_id = ?1",
 
@@ -790,15 +785,33 @@ cf_sqlite_store_db_error(cf_store_t *store)
 
 
 /*
- * Group commit (cf_service_execute_grouped): each command of a group runs in
- * its own savepoint of the group's BEGIN IMMEDIATE transaction.
+ * Group commit (cf_service_execute_grouped) without SQL savepoints.  Under a
+ * SAVEPOINT, SQLite copies each page a command then changes into its
+ * statement journal (4 KB per page, in 1 KB pieces): its prepares and
+ * results held the write lock 13-15% longer in a retry storm (docs/benchmarks.md, "Retry
+ * storms").  They are not needed to keep one command's failure from its
+ * neighbours: a command writes nothing before its checks pass, and SQLite
+ * undoes a failed statement by itself (a broken UNIQUE constraint changes
+ * nothing).  So a command's "savepoint" is the count of changed rows when it
+ * began.  A command that fails after a write (an I/O error between its event
+ * and its snapshot) cannot be undone alone: its rollback ends the whole
+ * transaction, and the group sees it lost (cf_store_in_transaction), as it
+ * would after SQLite's own rollback on a full disk.
  */
 static int
 cf_sqlite_savepoint(cf_store_t *store)
 {
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
 
-    return cf_sqlite_exec(st, CF_SQL_SAVEPOINT);
+    if (sqlite3_get_autocommit(st->db)) {
+        snprintf(st->errmsg, sizeof(st->errmsg),
+                 "a command of a group outside its transaction");
+        return -1;
+    }
+
+    st->command_changes = sqlite3_total_changes(st->db);
+
+    return 0;
 }
 
 
@@ -807,11 +820,11 @@ cf_sqlite_release(cf_store_t *store)
 {
     cf_sqlite_store_t  *st = (cf_sqlite_store_t *) store;
 
-    return cf_sqlite_exec(st, CF_SQL_RELEASE);
+    return sqlite3_get_autocommit(st->db) ? -1 : 0;
 }
 
 
-/* undoes the savepoint's work and ends it; the transaction stays open */
+/* undoes the command's work: nothing to undo, or the whole transaction */
 static int
 cf_sqlite_rollback_to(cf_store_t *store)
 {
@@ -821,11 +834,13 @@ cf_sqlite_rollback_to(cf_store_t *store)
         return -1;          /* SQLite rolled the whole transaction back */
     }
 
-    if (cf_sqlite_exec(st, CF_SQL_ROLLBACK_TO) != 0) {
-        return -1;
+    if (sqlite3_total_changes(st->db) == st->command_changes) {
+        return 0;
     }
 
-    return cf_sqlite_exec(st, CF_SQL_RELEASE);
+    cf_sqlite_rollback(store);
+
+    return -1;
 }
 
 

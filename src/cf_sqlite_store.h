@@ -43,9 +43,6 @@ typedef enum {
     CF_SQL_READ_SNAPSHOT,
     CF_SQL_SCAN_IDS,
     CF_SQL_STATE_TEXT,
-    CF_SQL_SAVEPOINT,
-    CF_SQL_RELEASE,
-    CF_SQL_ROLLBACK_TO,
     CF_SQL_LATEST_VERSION,
     CF_SQL_BEGIN_READ,
     CF_SQL__COUNT
@@ -70,6 +67,8 @@ struct cf_sqlite_store_s {
     int              wal_restarts;      /* RESTART checkpoints that worked */
     int              wal_restart_wait_ms;
     cf_checkpointer_t *checkpointer;    /* NULL: checkpoints in the hook */
+    int              command_changes;   /* sqlite3_total_changes() when the
+                                           group's command began */
     int              errcode;           /* extended code of the last error */
     int              replaced;          /* the file left its path: sticky */
     int              wal_known;         /* wal_dev, wal_ino are set */

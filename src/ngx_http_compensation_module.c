@@ -828,10 +828,10 @@ ngx_http_compensation_store_options(ngx_http_compensation_main_conf_t *mcf,
     opts->mmap_size = (int64_t) mcf->mmap_size;
 
     /*
-     * Temporary files in memory: group commit runs each command in a
-     * SAVEPOINT, whose statement journal otherwise goes to a temporary file
-     * (open, unlink and a pwrite per page first changed in the savepoint);
-     * and SQLite never looks up a temporary directory with getenv()
+     * Temporary files in memory: a statement that fires triggers (the count
+     * rollup) has a statement journal, otherwise a temporary file (open,
+     * unlink and a pwrite per page it changes); and SQLite never looks up a
+     * temporary directory with getenv()
      */
     opts->temp_store_memory = 1;
 }

@@ -1957,6 +1957,7 @@ ngx_http_compensation_cmd_init(ngx_http_compensation_main_conf_t *mcf,
     sc->in.command = &sc->cmd;
     sc->in.aggregate_id = claim->execution_id;
     sc->in.request_id = sc->req_id;
+    sc->in.request_id_scoped = 1;     /* its operation's UUID */
     sc->in.owner_id = NULL;
     sc->in.expected_version = -1;
     sc->in.header = sc->header;

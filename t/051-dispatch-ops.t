@@ -33,7 +33,7 @@ __DATA__
 --- response_body_like: "aggregateId":"r1"
 --- poll eval
 [["PUT /execution_failed/r1/actions\n{\"action\":\"Retry\"}",
-  qr/^\{"id":"r1","name":"onOrderCreated","jobId":1,"operationId":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"\}$/,
+  qr/^\{"id":"r1","name":"onOrderCreated","jobId":1,"operationId":"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"\}$/,
   $::CT, 200],
  [::state('r1'), qr/"retryState":\{"retries":1,.*"status":"SUCCEEDED"/],
  [::ops('r1'), qr/^\[\{"operationId":"[0-9a-f-]{36}","jobId":1,"executionId":"r1","state":"Succeeded"/]]

@@ -306,7 +306,7 @@ test_dispatch_enqueue_and_cancel(void)
 static void
 test_dispatch_classify(void)
 {
-    char  u[CF_UUID_LEN + 1];
+    char  u[CF_UUID_LEN + 1], v[CF_UUID_LEN + 1];
 
     CHECK_INT(cf_dispatch_classify(0), CF_RECOVERABLE);
     CHECK_INT(cf_dispatch_classify(502), CF_RECOVERABLE);
@@ -324,10 +324,15 @@ test_dispatch_classify(void)
     CHECK_STR(cf_dispatch_error_code(0), "CompensationCallFailed");
     CHECK_STR(cf_dispatch_error_code(418), "BadRequest");
 
-    cf_uuid4(u);
+    /* version 7: the ms first (0x01906c116e00), then random */
+    cf_uuid7(u, CF_T_EXECUTE_AT);
     CHECK(cf_uuid_is_valid(u, strlen(u)));
-    CHECK(u[14] == '4');
+    CHECK(strncmp(u, "01906c11-6e00-7", 15) == 0);
     CHECK(strchr("89ab", u[19]) != NULL);
+    cf_uuid7(v, CF_T_EXECUTE_AT);
+    CHECK(strcmp(u, v) != 0);
+    cf_uuid7(v, CF_T_EXECUTE_AT + 1);
+    CHECK(strcmp(u, v) < 0);
     CHECK(!cf_uuid_is_valid("6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0a", 35));
     CHECK(!cf_uuid_is_valid("6c0e2a3c+54b4-4f4e-9c6f-0d41c2f7a0a1", 36));
     CHECK(!cf_uuid_is_valid("6c0e2a3c-54b4-4f4e-9c6f-0d41c2f7a0ag", 36));

@@ -1878,6 +1878,156 @@ test_store_backend_select(void)
 }
 
 
+/*
+ * Group commit without SQL savepoints (cf_sqlite_savepoint): a command that
+ * wrote nothing (a statement SQLite undid by itself) has nothing to undo and
+ * its group goes on; one that wrote and then failed ends the whole
+ * transaction, and nothing of the group stays
+ */
+static void
+test_store_group_marks(void)
+{
+    sqlite3           *db;
+    long long          retries;
+    cf_t_env_t         env;
+    cf_exec_output_t   out;
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "m1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+
+    retries = cf_t_sql_int(&env, "SELECT retries FROM snapshot");
+    db = cf_sqlite_store_db(env.st);
+
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+
+    /* the group's first command */
+    CHECK_INT(cf_store_savepoint(env.st), 0);
+    CHECK_INT(sqlite3_exec(db, "UPDATE snapshot SET retries = 5", NULL, NULL,
+                           NULL), SQLITE_OK);
+    CHECK_INT(cf_store_release(env.st), 0);
+
+    /* a refused one: its statement broke a constraint and changed nothing */
+    CHECK_INT(cf_store_savepoint(env.st), 0);
+    CHECK(sqlite3_exec(db, "INSERT INTO snapshot (aggregate_id) VALUES"
+                       " ('m1')", NULL, NULL, NULL)
+          != SQLITE_OK);
+    CHECK_INT(cf_store_rollback_to(env.st), 0);
+    CHECK(cf_store_in_transaction(env.st));
+
+    /* one that wrote, then failed: the transaction ends */
+    CHECK_INT(cf_store_savepoint(env.st), 0);
+    CHECK_INT(sqlite3_exec(db, "UPDATE snapshot SET retries = 7", NULL, NULL,
+                           NULL), SQLITE_OK);
+    CHECK_INT(cf_store_rollback_to(env.st), -1);
+    CHECK(!cf_store_in_transaction(env.st));
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT retries FROM snapshot"), retries);
+
+    /* the connection goes on */
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+    CHECK_INT(cf_store_commit(env.st), 0);
+
+    cf_t_env_close(&env);
+}
+
+
+/*
+ * A scoped request id (the scheduler's, named after its operation) is not
+ * looked up in the whole store: repeated on its aggregate, the event
+ * stream's unique (aggregate_id, request_id) refuses it, nothing of it is
+ * written and its group goes on; on another aggregate it is not a repeat
+ */
+static void
+test_store_scoped_request_id(void)
+{
+    int                i, rc[2];
+    cf_t_env_t         env;
+    cf_t_input_t       t[2];
+    cf_exec_output_t   out, o[2];
+
+    if (!CHECK(cf_t_env_open(&env) == 0)) {
+        return;
+    }
+
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "s1",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+
+    for (i = 0; i < 2; i++) {
+        if (!CHECK(cf_t_input(&env, CF_CMD_MARK_RECOVERABLE, "s1",
+                              i == 0 ? "{\"recoverable\":\"RECOVERABLE\"}"
+                                     : "{\"recoverable\":"
+                                       "\"UNRECOVERABLE\"}",
+                              "op-1:result", -1, CF_T_EXECUTE_AT + 1, &t[i])
+                   == 0))
+        {
+            cf_t_env_close(&env);
+            return;
+        }
+
+        t[i].in.request_id_scoped = 1;
+    }
+
+    CHECK_INT(cf_store_begin_immediate(env.st), 0);
+
+    for (i = 0; i < 2; i++) {
+        rc[i] = cf_service_execute_grouped(env.st, &env.ids, &t[i].in, &o[i],
+                                           NULL);
+        CHECK(cf_store_in_transaction(env.st));
+    }
+
+    CHECK_INT(cf_store_commit(env.st), 0);
+
+    CHECK_INT(rc[0], 0);
+    CHECK_STR(o[0].err.code, CF_OK);
+    CHECK(o[0].committed);
+
+    CHECK_INT(rc[1], 0);
+    CHECK_STR(o[1].err.code, CF_E_DUPLICATE_REQUEST_ID);
+    CHECK(!o[1].committed);
+
+    CHECK_INT(cf_t_sql_int(&env, "SELECT count(*) FROM event_stream"
+                           " WHERE aggregate_id = 's1'"), 2);
+    CHECK_INT(cf_t_sql_int(&env, "SELECT version FROM snapshot"), 2);
+
+    for (i = 0; i < 2; i++) {
+        cf_exec_output_free(&o[i]);
+        cf_t_input_free(&t[i]);
+    }
+
+    /* the same id on another aggregate: not looked up, so written */
+    CHECK_INT(cf_t_run(&env, CF_CMD_CREATE_EXECUTION_FAILED, "s2",
+                       cf_t_create_body, NULL, -1, CF_T_EXECUTE_AT, &out), 0);
+    cf_error_free(&out.err);
+
+    if (CHECK(cf_t_input(&env, CF_CMD_MARK_RECOVERABLE, "s2",
+                         "{\"recoverable\":\"RECOVERABLE\"}", "op-1:result",
+                         -1, CF_T_EXECUTE_AT + 1, &t[0])
+              == 0))
+    {
+        t[0].in.request_id_scoped = 1;
+
+        CHECK_INT(cf_store_begin_immediate(env.st), 0);
+        CHECK_INT(cf_service_execute_grouped(env.st, &env.ids, &t[0].in,
+                                             &o[0], NULL), 0);
+        CHECK_INT(cf_store_commit(env.st), 0);
+
+        CHECK_STR(o[0].err.code, CF_OK);
+        CHECK(o[0].committed);
+
+        cf_exec_output_free(&o[0]);
+        cf_t_input_free(&t[0]);
+    }
+
+    cf_t_env_close(&env);
+}
+
+
 const cf_test_t  cf_tests_store[] = {
     { "store: create, columns, load", test_store_create_and_load },
     { "store: a notified command keeps the state it stored",
@@ -1888,6 +2038,10 @@ const cf_test_t  cf_tests_store[] = {
       test_store_newer_schema },
     { "store: a failed command writes nothing",
       test_store_failed_command_writes_nothing },
+    { "store: a group's commands without savepoints: undone alone or all",
+      test_store_group_marks },
+    { "store: a scoped request id is refused by the append on its aggregate",
+      test_store_scoped_request_id },
     { "store: Command-Request-Id is idempotent",
       test_store_request_id_idempotent },
     { "store: damaged, missing and stale snapshots are rebuilt",
