@@ -385,6 +385,7 @@ const cf_store_backend_t  cf_pg_store_backend = {
     cf_pgb_close,
     cf_pgb_errmsg,
     cf_pgb_errcode,
+    cf_pg_store_clear_error,
     cf_pgb_path,
     cf_pgb_set_busy_timeout,
 

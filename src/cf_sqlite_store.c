@@ -994,6 +994,7 @@ const cf_store_backend_t  cf_sqlite_store_backend = {
     cf_sqlite_close,
     cf_sqlite_errmsg,
     cf_sqlite_errcode,
+    NULL,                       /* clear_error: a read's error is its own */
     cf_sqlite_path,
     cf_sqlite_set_busy_timeout,
 

@@ -141,6 +141,15 @@ cf_store_errcode(cf_store_t *st)
 }
 
 
+void
+cf_store_clear_error(cf_store_t *st)
+{
+    if (st->backend->clear_error) {
+        st->backend->clear_error(st);
+    }
+}
+
+
 const char *
 cf_store_path(cf_store_t *st)
 {

@@ -97,6 +97,11 @@ cf_store_t *cf_store_open(const char *dsn, const cf_store_options_t *opts,
 int cf_store_dsn_is_file(const char *dsn);
 void cf_store_close(cf_store_t *st);
 const char *cf_store_errmsg(cf_store_t *st);
+/*
+ * Forgets the connection's last error, so that what a read then finds is
+ * its own (a server store's read connection outlives its errors)
+ */
+void cf_store_clear_error(cf_store_t *st);
 
 /* temporarily lowers the busy timeout (a command's wait timeout) */
 void cf_store_set_busy_timeout(cf_store_t *st, int ms);

@@ -61,6 +61,8 @@ struct cf_store_backend_s {
     void (*close)(cf_store_t *st);
     const char *(*errmsg)(cf_store_t *st);
     int (*errcode)(cf_store_t *st);
+    /* forgets the connection's last error (NULL: nothing to forget) */
+    void (*clear_error)(cf_store_t *st);
     const char *(*path)(cf_store_t *st);
     void (*set_busy_timeout)(cf_store_t *st, int ms);
 

@@ -911,15 +911,7 @@ ngx_http_compensation_compensate_run(ngx_http_request_t *r)
     cj->rd.reply = ngx_http_compensation_compensate_reply;
     cj->rd.free = ngx_http_compensation_docs_free;
 
-    rc = ngx_http_compensation_read_post(r, &cj->rd);
-
-    if (rc == NGX_DONE) {
-        /* the job (then the sink) holds r now: the body reading's
-         * reference is let go (request_body_read finalizes the rest) */
-        ngx_http_finalize_request(r, NGX_DONE);
-    }
-
-    return rc;
+    return ngx_http_compensation_read_post_body(r, &cj->rd);
 }
 
 

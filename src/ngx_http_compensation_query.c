@@ -200,15 +200,7 @@ ngx_http_compensation_query_run(ngx_http_request_t *r)
     qj->rd.work = ngx_http_compensation_query_work;
     qj->rd.free = ngx_http_compensation_query_free;
 
-    rc = ngx_http_compensation_read_post(r, &qj->rd);
-
-    if (rc == NGX_DONE) {
-        /* the job holds r now: the body reading's reference is let go
-         * (request_body_read finalizes every other return) */
-        ngx_http_finalize_request(r, NGX_DONE);
-    }
-
-    return rc;
+    return ngx_http_compensation_read_post_body(r, &qj->rd);
 }
 
 

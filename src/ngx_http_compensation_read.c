@@ -107,6 +107,27 @@ ngx_http_compensation_read_post(ngx_http_request_t *r,
 }
 
 
+/*
+ * read_post from a request body handler (ngx_http_read_client_request_body):
+ * once the job holds r (NGX_DONE), the body reading's reference is let go;
+ * the body handler's caller finalizes every other return
+ */
+ngx_int_t
+ngx_http_compensation_read_post_body(ngx_http_request_t *r,
+    ngx_http_compensation_read_t *rd)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_compensation_read_post(r, rd);
+
+    if (rc == NGX_DONE) {
+        ngx_http_finalize_request(r, NGX_DONE);
+    }
+
+    return rc;
+}
+
+
 /* on the read executor's thread */
 static void
 ngx_http_compensation_read_run(ngx_http_compensation_rjob_t *rj,
@@ -125,9 +146,7 @@ ngx_http_compensation_read_run(ngx_http_compensation_rjob_t *rj,
 
     server = cf_store_is_server(st);
 
-    if (server) {
-        cf_pg_store_clear_error(st);
-    }
+    cf_store_clear_error(st);
 
     rd->work(rd, st);
 

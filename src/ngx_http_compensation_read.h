@@ -100,6 +100,10 @@ void *ngx_http_compensation_read_alloc(ngx_http_request_t *r, size_t size);
  */
 ngx_int_t ngx_http_compensation_read_post(ngx_http_request_t *r,
     ngx_http_compensation_read_t *rd);
+/* the same from a request body handler: NGX_DONE lets the body reading's
+ * reference go */
+ngx_int_t ngx_http_compensation_read_post_body(ngx_http_request_t *r,
+    ngx_http_compensation_read_t *rd);
 
 /* 1 when this worker's reads run on the read executor */
 ngx_uint_t ngx_http_compensation_read_threaded(ngx_http_request_t *r);
